@@ -1,0 +1,131 @@
+# tuntuntun build. Sources are found by wildcard so a new module or test is
+# one new file: core/*.c and reorder/*.c make libttt.a (the daemon and the
+# unit tests link it), schedulers/foo_bar.c makes plugins.d/foo-bar.so,
+# tests/unit/test_*.c each make one cmocka test run under ASan+UBSan.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+PLUGINDIR = $(LIBDIR)/tuntuntun/plugins.d
+INCDIR = $(PREFIX)/include
+SYSCONFDIR ?= /etc
+
+CC ?= cc
+DEPS_OK := $(shell scripts/deps.sh >&2 && echo ok)
+ifneq ($(DEPS_OK),ok)
+$(error scripts/deps.sh could not install the build dependencies)
+endif
+
+PKGS = yaml-0.1 libsodium jansson libmnl libcap
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lev -ldl -lm
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter
+BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
+	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' $(PKG_CFLAGS)
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) -fno-omit-frame-pointer
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+B = build
+MAINS = core/main.c core/tuntunctl.c
+CORE_SRCS = $(filter-out $(MAINS),$(wildcard core/*.c)) $(wildcard reorder/*.c)
+CORE_OBJS = $(CORE_SRCS:%.c=$(B)/rel/%.o)
+SAN_OBJS = $(CORE_SRCS:%.c=$(B)/san/%.o)
+PLUGIN_SRCS = $(wildcard schedulers/*.c)
+PLUGINS = $(patsubst schedulers/%.c,plugins.d/%.so,$(subst _,-,$(PLUGIN_SRCS)))
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/san/tests/%)
+TESTPLUGIN_SRCS = $(wildcard tests/unit/plugins/*.c)
+TESTPLUGINS = $(TESTPLUGIN_SRCS:tests/unit/plugins/%.c=$(B)/testplugins/%.so)
+EMU_SRCS = $(wildcard tests/emu/*.c)
+BENCH_SRCS = $(wildcard tests/bench/*.c)
+BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/rel/bench/%)
+
+.PHONY: all check unit e2e demo bench fuzz install clean format
+all: tuntuntun tuntunctl $(PLUGINS) $(B)/ttt-linkemu
+
+$(B)/rel/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/san/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(B)/libttt.a: $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libttt-san.a: $(SAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+tuntuntun: $(B)/rel/core/main.o $(B)/libttt.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+tuntunctl: $(B)/rel/core/tuntunctl.o $(B)/libttt.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Plugins see only the public header, exactly as a third party does.
+.SECONDEXPANSION:
+plugins.d/%.so: schedulers/$$(subst -,_,%).c include/tuntuntun/sched.h
+	@mkdir -p plugins.d
+	$(CC) -std=gnu11 $(WARN) -Iinclude $(CFLAGS) -fPIC -shared \
+		-fvisibility=hidden -o $@ $<
+
+$(B)/testplugins/%.so: tests/unit/plugins/%.c include/tuntuntun/sched.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -Iinclude -O1 -g -fPIC -shared -o $@ $<
+
+$(B)/ttt-linkemu: $(EMU_SRCS) $(wildcard tests/emu/*.h)
+	@mkdir -p $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $(EMU_SRCS) -lev -lm
+
+# Each unit test links the sanitized library; plugin tests also compile the
+# plugin's source in directly so its static functions can be called.
+$(B)/san/tests/%: tests/unit/%.c $(B)/libttt-san.a $(wildcard tests/unit/*.h) $(PLUGIN_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $< $(B)/libttt-san.a \
+		$(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
+$(B)/rel/bench/%: tests/bench/%.c $(B)/libttt.a $(PLUGINS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libttt.a $(PKG_LIBS)
+
+unit: $(UNIT_BINS) $(TESTPLUGINS) $(PLUGINS)
+	@TTT_TEST_PLUGIN_DIR=$(CURDIR)/$(B)/testplugins TTT_PLUGIN_DIR=$(CURDIR)/plugins.d \
+		tests/run-unit.sh $(UNIT_BINS)
+
+e2e: all
+	@tests/e2e/run-all.sh
+
+check: all unit e2e
+
+demo: all
+	@scripts/demo.sh
+
+bench: all $(BENCH_BINS)
+	@scripts/bench.sh
+
+fuzz:
+	@scripts/fuzz.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/tuntuntun \
+		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(SYSCONFDIR)/tuntuntun
+	install -m 0755 tuntuntun tuntunctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
+	install -m 0644 include/tuntuntun/sched.h $(DESTDIR)$(INCDIR)/tuntuntun/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+		tuntuntun.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tuntuntun.pc
+	install -m 0644 examples/client.yaml examples/server.yaml $(DESTDIR)$(SYSCONFDIR)/tuntuntun/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B) tuntuntun tuntunctl plugins.d/*.so

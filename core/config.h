@@ -117,7 +117,8 @@ struct config {
 	struct cfg_sockaddr server;
 	struct cfg_sockaddr listen;
 	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
-	bool encrypt;               /* default true; false = authenticate only */
+	int crypto_mode;            /* enum crypto_mode (core/wire.h): `crypto:
+				       encrypt` (default) | auth | none */
 	struct cfg_tun tun;
 	struct cfg_sched sched[2];  /* indexed by enum ttt_dir */
 	struct cfg_link links[CFG_MAX_LINKS];

@@ -41,6 +41,8 @@
 #define WIRE_MAX_PACKET 65535
 /* HELLO is padded to this size so HELLO_ACK (smaller) never amplifies. */
 #define WIRE_HELLO_LEN 160
+#define WIRE_HELLO_ACK_LEN 104 /* fixed; <= WIRE_HELLO_LEN */
+#define WIRE_HELLO_MAC_LEN 16  /* keyed BLAKE2b-128, last bytes of both */
 #define WIRE_SCHED_NAME_MAX 32
 
 enum wire_type {
@@ -80,6 +82,13 @@ struct wire_keys {
 	uint8_t rx[WIRE_KEY_LEN];
 };
 
+/*
+ * Initialises libsodium (fast code paths, RNG). main() calls it once at
+ * start-up; every wire_* function also calls it lazily, so forgetting it is
+ * slower, never wrong. Returns 0 or -EIO.
+ */
+int wire_init(void);
+
 /* Bytes a DATA packet adds around the inner packet, excluding IP/UDP. */
 size_t wire_data_overhead(int mode);
 
@@ -89,15 +98,20 @@ int wire_hdr_decode(const uint8_t *buf, size_t len, struct wire_hdr *h);
 
 /*
  * Seals a packet in place: buf holds the encoded header at 0 and `body_len`
- * bytes of body at WIRE_HDR_LEN; buf must have room for the tag. Returns the
- * datagram length.
+ * bytes of body at WIRE_HDR_LEN; buf must have room for the tag. Sets or
+ * clears WF_ENCRYPTED in buf[3] to match k->mode (the header is
+ * authenticated, so the flag must be final before sealing). Returns the
+ * datagram length, or 0 if k->mode is unknown or the body is too large.
+ * The seq in the header is the nonce: never seal two packets with the same
+ * seq under the same keys.
  */
 size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len);
 
 /*
  * Opens a received datagram in place (header already decoded into h).
  * On success *body points into buf and *body_len is set. Returns 0, or
- * -EBADMSG (too short, bad tag, wrong flags for the mode).
+ * -EBADMSG (too short, bad tag, wrong flags for the mode). Check the replay
+ * window before (cheap reject) and update it only after this succeeded.
  */
 int wire_open(const struct wire_keys *k, uint8_t *buf, size_t len,
 	      const struct wire_hdr *h, uint8_t **body, size_t *body_len);
@@ -108,6 +122,7 @@ struct wire_data {
 	uint16_t bucket;
 };
 void wire_data_encode(uint8_t *body, const struct wire_data *d);
+/* -EBADMSG if len < WIRE_DATA_HDR_LEN or bucket >= WIRE_BUCKETS. */
 int wire_data_decode(const uint8_t *body, size_t len, struct wire_data *d);
 
 /* ---- handshake ---- */
@@ -136,7 +151,8 @@ enum wire_refusal {
 	WR_SCHEDULER = 2,   /* server does not have the downstream plugin */
 };
 
-/* Key id of a PSK: first 8 bytes of BLAKE2b("tuntuntun key id", key=psk). */
+/* Key id of a PSK: first 8 bytes of BLAKE2b-128("tuntuntun key id",
+ * key=psk) (libsodium has no 8-byte BLAKE2b output). */
 void wire_key_id(const uint8_t psk[WIRE_KEY_LEN], uint8_t id[WIRE_KEYID_LEN]);
 
 /* Builds a HELLO (WIRE_HELLO_LEN bytes) into buf; returns the length. */
@@ -145,12 +161,19 @@ size_t wire_hello_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
 /* Reads the key id out of a HELLO before its MAC can be checked. */
 int wire_hello_peek_key_id(const uint8_t *buf, size_t len,
 			   uint8_t id[WIRE_KEYID_LEN]);
-/* Verifies the MAC with psk and decodes. Returns 0 or -EBADMSG. */
+/*
+ * Verifies length, header, MAC and key id with psk, then decodes. Returns 0,
+ * -EBADMSG or -EPROTONOSUPPORT. crypto_mode is returned as sent (the server
+ * checks it and may answer WR_CRYPTO_MODE); downstream is NUL-terminated.
+ * The caller still checks timestamp_ns > the last accepted one for the key.
+ */
 int wire_hello_parse(const uint8_t *buf, size_t len,
 		     const uint8_t psk[WIRE_KEY_LEN], struct wire_hello *m);
 
+/* Builds a HELLO_ACK (WIRE_HELLO_ACK_LEN bytes); returns the length. */
 size_t wire_hello_ack_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
 			    const struct wire_hello_ack *m);
+/* Returns 0 or -EBADMSG; the caller compares client_random with its own. */
 int wire_hello_ack_parse(const uint8_t *buf, size_t len,
 			 const uint8_t psk[WIRE_KEY_LEN],
 			 struct wire_hello_ack *m);
@@ -184,7 +207,9 @@ struct wire_probe_reply {
 };
 #define WIRE_PROBE_LEN 24
 #define WIRE_PROBE_REPLY_LEN 28
+/* Returns the body length (max(24, pad_to)), or 0 if it exceeds room. */
 size_t wire_probe_encode(uint8_t *body, size_t room, const struct wire_probe *p);
+/* Strict: len must equal the encoded length; sets p->pad_to = len. */
 int wire_probe_decode(const uint8_t *body, size_t len, struct wire_probe *p);
 size_t wire_probe_reply_encode(uint8_t *body, const struct wire_probe_reply *r);
 int wire_probe_reply_decode(const uint8_t *body, size_t len,
@@ -193,7 +218,11 @@ int wire_probe_reply_decode(const uint8_t *body, size_t len,
 /* Flow bucket and hash of an inner IP packet (5-tuple; 0 if unparsable). */
 uint32_t wire_flow_hash(const uint8_t *pkt, size_t len);
 
-/* Pre-shared keys: 32 random bytes, stored as base64 text in a file. */
+/*
+ * Pre-shared keys: 32 random bytes, stored as base64 text in a file.
+ * load refuses group/world-readable files (-EPERM) and bad content (-EINVAL);
+ * generate refuses to overwrite (-EEXIST) and creates the file mode 0600.
+ */
 int wire_key_load(const char *path, uint8_t psk[WIRE_KEY_LEN], struct err *e);
 int wire_key_generate(const char *path, struct err *e);
 

@@ -329,7 +329,7 @@ static int plugin_path(struct sched_registry *r, const char *name, char *buf,
 		       size_t len, struct err *e)
 {
 	int n;
-	if (strchr(name, '/'))
+	if (name[0] == '/')
 		n = snprintf(buf, len, "%s", name);
 	else if (!name_valid(name))
 		return err_set(

@@ -68,11 +68,11 @@ const char *sched_registry_dir(const struct sched_registry *r);
 json_t *sched_registry_list(struct sched_registry *r);
 
 /*
- * Creates an instance of plugin `name` (file <dir>/<name>.so, or a path if
- * name contains a '/'), reusing the loaded plugin unless the file changed
- * since (then the new file is loaded; instances of the old one keep running
- * it). Checks magic, ABI version, struct size, name, pick and priv_size,
- * allocates zeroed priv, calls init(opts) then links_changed(ctx).
+ * Creates an instance of plugin `name` (file <dir>/<name>.so, or an absolute
+ * path if name starts with '/'), reusing the loaded plugin unless the file
+ * changed since (then the new file is loaded; instances of the old one keep
+ * running it). Checks magic, ABI version, struct size, name, pick and
+ * priv_size, allocates zeroed priv, calls init(opts) then links_changed(ctx).
  * ctx may be NULL (no links yet). On failure nothing is left behind and the
  * return is -ENOENT (no such file), -EPROTO (ABI version), -EEXIST (name
  * taken by another loaded file), -EBUSY (file rewritten in place while in

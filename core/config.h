@@ -154,6 +154,8 @@ int config_load_string(struct config *cfg, const char *name, const char *text,
 int config_parse_rate(const char *s, uint64_t *bps);
 int config_parse_size(const char *s, uint64_t *bytes);
 int config_parse_duration_ms(const char *s, uint32_t *ms);
+/* "5%" -> 50000 parts per million; at most 100%. */
+int config_parse_percent_ppm(const char *s, uint32_t *ppm);
 /* Classifies a scalar into a cfg_opt (type, i, b, d); copies key and str. */
 int config_opt_set(struct cfg_opt *o, const char *key, const char *str,
 		   uint32_t line);

@@ -875,7 +875,7 @@ int ctl_client_call_raw(struct ctl_client *c, const char *line, char **reply,
 		ret = client_send(c, "\n", 1, deadline, &serr);
 	/* Even if sending failed (a refused client is closed at once), the
 	 * daemon may have said why in a line already waiting for us. */
-	size_t n;
+	size_t n = 0;
 	int rrc =
 	    client_read_line(c, &n, ret < 0 ? now_ms() + 100 : deadline, e);
 	if (rrc < 0) {

@@ -15,7 +15,17 @@
  *     (deadline = arrival + current hold, monotonic in arrival order).
  * Invariant: a HELD slot's predecessor is in the window, not yet resolved
  * (EMPTY or HELD), and its waiter_gap points back at it. Every release path
- * keeps it, which is what makes per-bucket order hold.
+ * keeps it, which is what makes a packet wait for its predecessor.
+ *
+ * Giving up on a missing seq p is subtler: p's own predecessors are unknown
+ * (p never arrived), so an older packet of the same flow could still turn
+ * up and, finding its predecessor delivered, overtake what was released
+ * behind p. Hence the resolved frontier: giving up on p resolves every seq
+ * below it too (held ones released in order, missing ones marked LOST so
+ * they are refused as late). That only refuses packets later than the hold
+ * allows: p's successor waited hold_ns, and anything sent before p was due
+ * by then if hold covers the links' delay spread, which is how the daemon
+ * sets it. The frontier only moves forward: O(1) amortised per seq.
  *
  * Seqs are compared by unsigned differences only, so the arithmetic is
  * wrap-safe; the capacity divides 2^64 so seq & mask is too.
@@ -62,8 +72,9 @@ struct reorder {
 	uint64_t mask;
 	uint32_t cap;
 	bool started;
-	uint64_t head;	 /* one past the highest seq seen */
-	uint64_t now_ns; /* latest time seen: keeps arrivals monotonic */
+	uint64_t head;	   /* one past the highest seq seen */
+	uint64_t frontier; /* every seq below it is resolved */
+	uint64_t now_ns;   /* latest time seen: keeps arrivals monotonic */
 	uint64_t hold_ns;
 	uint32_t arr_head; /* oldest held packet, NIL if none */
 	uint32_t arr_tail;
@@ -175,10 +186,31 @@ static void settle(struct reorder *r, uint64_t seq, enum release_cause cause)
 	}
 }
 
+/*
+ * Gives up on every unresolved seq below `end`, oldest first: missing ones
+ * become LOST (counted when a packet was waiting on them), held ones are
+ * released with the chains behind them.
+ */
+static void resolve_below(struct reorder *r, uint64_t end,
+			  enum release_cause cause)
+{
+	uint64_t base = r->head - r->cap;
+	if ((int64_t)(r->frontier - base) < 0)
+		r->frontier = base;
+	while ((int64_t)(end - r->frontier) > 0) {
+		uint64_t seq = r->frontier++;
+		struct slot *s = slot_of(r, seq);
+		settle(r, seq, cause);
+		if (s->state == S_EMPTY)
+			s->state = S_LOST;
+	}
+}
+
 /* Places the window so that it ends at seq. */
 static void window_init(struct reorder *r, uint64_t seq)
 {
 	r->head = seq + 1;
+	r->frontier = r->head - r->cap;
 	for (uint32_t i = 0; i < r->cap; i++)
 		slot_reset(r, r->head - r->cap + i);
 }
@@ -227,7 +259,7 @@ static void expire_one(struct reorder *r, uint32_t idx)
 	struct slot *ps = slot_of(r, p);
 	if (root->pred_gap && ps->seq == p && ps->state == S_EMPTY &&
 	    ps->waiter_gap == root->pred_gap)
-		settle(r, p, C_EXPIRED);
+		resolve_below(r, p + 1, C_EXPIRED);
 	else
 		release_chain(r, x, C_EXPIRED);
 }
@@ -358,8 +390,7 @@ void reorder_flush(struct reorder *r)
 {
 	if (!r->started)
 		return;
-	for (uint32_t i = 0; i < r->cap; i++)
-		settle(r, r->head - r->cap + i, C_FLUSHED);
+	resolve_below(r, r->head, C_FLUSHED);
 }
 
 void reorder_get_stats(const struct reorder *r, struct reorder_stats *st)

@@ -23,8 +23,14 @@
  * Hold. A packet waiting for a missing predecessor is held at most hold_ns
  * after its own arrival: then the predecessor (or the first missing one up
  * its chain) is declared lost and the packet is delivered with everything
- * queued behind it. The deadline uses the current hold_ns, so lowering it
- * with reorder_set_hold() also shortens the wait of packets already held.
+ * queued behind it. Every seq older than the one given up on is resolved at
+ * the same time (held ones released in order, missing ones refused as late
+ * if they still come): an older packet of the same flow could otherwise
+ * overtake what was just released, and the receiver cannot tell flows of
+ * packets it has not seen. With hold_ns above the links' delay spread, such
+ * packets are later than the hold allows anyway. The deadline uses the
+ * current hold_ns, so lowering it with reorder_set_hold() also shortens the
+ * wait of packets already held.
  *
  * Ownership. The buffer stores opaque handles and never touches payloads.
  * Every packet accepted by reorder_push() (return 0) is handed back exactly
@@ -116,9 +122,9 @@ uint64_t reorder_tick(struct reorder *r, uint64_t now_ns);
 /* The earliest hold deadline, or UINT64_MAX if nothing is held. O(1). */
 uint64_t reorder_next_deadline(const struct reorder *r);
 
-/* Delivers everything held, in seq order, declaring every missing
- * predecessor lost (they will be refused as late if they still arrive). The
- * window stays where it is. */
+/* Delivers everything held, in seq order, declaring every missing seq of
+ * the window lost (refused as late if it still arrives). The window stays
+ * where it is: newer seqs are accepted as usual. */
 void reorder_flush(struct reorder *r);
 
 void reorder_get_stats(const struct reorder *r, struct reorder_stats *st);

@@ -1,0 +1,514 @@
+/*
+ * Unit tests of ttt-linkemu's parsers and impairment model. The model takes
+ * `now` as an argument, so delays, serialization and drops are checked
+ * exactly here; tests/emu/test-linkemu.sh checks the same with real traffic.
+ * Built and run by test-linkemu.sh (this directory is outside the Makefile's
+ * tests/emu/ *.c wildcard so it stays out of the emulator binary).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "emu.h"
+
+#define MS NS_PER_MS
+
+static void test_duration(void **st)
+{
+	static const struct {
+		const char *s;
+		uint64_t ns;
+	} good[] = {
+	    {"20ms", 20 * MS},
+	    {"1.5s", 1500 * MS},
+	    {"500us", 500000},
+	    {"7ns", 7},
+	    {"0", 0},
+	    {".5ms", 500000},
+	    {"3600s", 3600 * NS_PER_SEC},
+	};
+	static const char *const bad[] = {
+	    "",
+	    "20",
+	    "ms",
+	    "20 ms",
+	    " 20ms",
+	    "-5ms",
+	    "0x10ms",
+	    "1e3ms",
+	    "nan",
+	    "20msx",
+	    "3601s",
+	    "1..5ms",
+	    "20MS",
+	    "5m",
+	    "20ms ",
+	    ".ms",
+	    "1234567890123456ms",
+	};
+	struct err e;
+	uint64_t ns;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(parse_duration_ns(good[i].s, &ns, &e), 0);
+		assert_int_equal(ns, good[i].ns);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ns = 12345;
+		e.msg[0] = '\0';
+		assert_true(parse_duration_ns(bad[i], &ns, &e) < 0);
+		assert_int_equal(ns, 12345); /* untouched on error */
+		assert_non_null(strstr(e.msg, bad[i]));
+	}
+	assert_true(parse_duration_ns(NULL, &ns, NULL) < 0);
+}
+
+static void test_rate(void **st)
+{
+	struct err e;
+	uint64_t bps;
+
+	assert_int_equal(parse_rate_bps("20mbit", &bps, &e), 0);
+	assert_int_equal(bps, 20000000);
+	assert_int_equal(parse_rate_bps("1.5gbit", &bps, &e), 0);
+	assert_int_equal(bps, 1500000000);
+	assert_int_equal(parse_rate_bps("64kbit", &bps, &e), 0);
+	assert_int_equal(bps, 64000);
+	assert_int_equal(parse_rate_bps("off", &bps, &e), 0);
+	assert_int_equal(bps, 0);
+	assert_int_equal(parse_rate_bps("0", &bps, &e), 0);
+	assert_int_equal(bps, 0);
+	static const char *const bad[] = {"20mbps",  "20",     "500bit",
+					  "101gbit", "-1mbit", "mbit",
+					  "20 mbit", "20Mbit", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bps = 7;
+		assert_true(parse_rate_bps(bad[i], &bps, &e) < 0);
+		assert_int_equal(bps, 7);
+		assert_non_null(strstr(e.msg, "rate"));
+	}
+}
+
+static void test_percent_size_uint_switch(void **st)
+{
+	struct err e;
+	double f;
+	uint64_t v;
+	bool on;
+
+	assert_int_equal(parse_percent("2%", &f, &e), 0);
+	assert_true(f > 0.0199 && f < 0.0201);
+	assert_int_equal(parse_percent("100%", &f, &e), 0);
+	assert_true(f == 1.0);
+	assert_int_equal(parse_percent("0", &f, &e), 0);
+	assert_true(f == 0);
+	static const char *const badp[] = {"2",	  "101%", "%",	  "-1%",
+					   "2 %", "2%%",  "0x1%", ""};
+	for (size_t i = 0; i < sizeof(badp) / sizeof(badp[0]); i++)
+		assert_true(parse_percent(badp[i], &f, &e) < 0);
+
+	assert_int_equal(parse_size_bytes("64kb", &v, &e), 0);
+	assert_int_equal(v, 64000);
+	assert_int_equal(parse_size_bytes("1kib", &v, &e), 0);
+	assert_int_equal(v, 1024);
+	assert_int_equal(parse_size_bytes("2mib", &v, &e), 0);
+	assert_int_equal(v, 2 * 1048576);
+	static const char *const bads[] = {"64", "64kbit", "2gib", "kb", "-1b"};
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++)
+		assert_true(parse_size_bytes(bads[i], &v, &e) < 0);
+
+	assert_int_equal(parse_uint("123", 0, 1000, &v, &e), 0);
+	assert_int_equal(v, 123);
+	assert_int_equal(
+	    parse_uint("18446744073709551615", 0, UINT64_MAX, &v, &e), 0);
+	assert_true(v == UINT64_MAX);
+	static const char *const badu[] = {"",	 "12a", "-1",
+					   "+1", " 1",	"18446744073709551616"};
+	for (size_t i = 0; i < sizeof(badu) / sizeof(badu[0]); i++)
+		assert_true(parse_uint(badu[i], 0, UINT64_MAX, &v, &e) < 0);
+	assert_int_equal(parse_uint("1001", 0, 1000, &v, &e), -ERANGE);
+	assert_int_equal(parse_uint("0", 1, 1000, &v, &e), -ERANGE);
+
+	assert_int_equal(parse_on_off("on", &on, &e), 0);
+	assert_true(on);
+	assert_int_equal(parse_on_off("off", &on, &e), 0);
+	assert_false(on);
+	assert_true(parse_on_off("maybe", &on, &e) < 0);
+	assert_true(parse_on_off(NULL, &on, &e) < 0);
+}
+
+static void test_addr(void **st)
+{
+	struct emu_addr a;
+	struct err e;
+	char buf[80];
+
+	assert_int_equal(parse_addr_port("127.0.0.1:5000", &a, &e), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET);
+	assert_string_equal(addr_str(&a, buf, sizeof(buf)), "127.0.0.1:5000");
+	assert_int_equal(parse_addr_port("[::1]:65535", &a, &e), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET6);
+	assert_string_equal(addr_str(&a, buf, sizeof(buf)), "[::1]:65535");
+	static const char *const bad[] = {
+	    "127.0.0.1",
+	    "127.0.0.1:",
+	    ":5000",
+	    "127.0.0.1:0",
+	    "127.0.0.1:65536",
+	    "::1:5000",
+	    "[::1]5000",
+	    "[127.0.0.1]:5",
+	    "[::1]:",
+	    "localhost:80",
+	    "1.2.3:4",
+	    "[::1:80",
+	    "",
+	    "127.0.0.1:80x",
+	    "127.0.0.1:-80",
+	    "[]:80",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(parse_addr_port(bad[i], &a, &e) < 0);
+		assert_non_null(strstr(e.msg, bad[i]));
+	}
+	assert_int_equal(parse_addr("127.0.0.2", &a, &e), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET);
+	assert_int_equal(parse_addr("[::1]", &a, &e), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET6);
+	assert_int_equal(parse_addr("::1", &a, &e), 0);
+	static const char *const bada[] = {"127.0.0.1:5", "", "[127.0.0.1]",
+					   "abc", "[::1"};
+	for (size_t i = 0; i < sizeof(bada) / sizeof(bada[0]); i++)
+		assert_true(parse_addr(bada[i], &a, &e) < 0);
+
+	struct emu_addr b;
+	assert_int_equal(parse_addr_port("127.0.0.1:5000", &a, &e), 0);
+	assert_int_equal(parse_addr_port("127.0.0.1:5000", &b, &e), 0);
+	((struct sockaddr_in *)&b.ss)->sin_zero[3] = 9; /* padding ignored */
+	assert_true(addr_equal(&a.ss, a.len, &b.ss, b.len));
+	assert_int_equal(parse_addr_port("127.0.0.1:5001", &b, &e), 0);
+	assert_false(addr_equal(&a.ss, a.len, &b.ss, b.len));
+}
+
+static void test_settings(void **st)
+{
+	struct imp_params p = {0};
+	struct err e;
+
+	assert_int_equal(ctl_apply_setting(&p, "delay", "40ms", &e), 0);
+	assert_int_equal(p.delay_ns, 40 * MS);
+	assert_int_equal(ctl_apply_setting(&p, "queue", "64kb", &e), 0);
+	assert_int_equal(p.queue_bytes, 64000);
+	assert_int_equal(ctl_apply_setting(&p, "queue", "50ms", &e), 0);
+	assert_int_equal(p.queue_ns, 50 * MS);
+	assert_int_equal(p.queue_bytes, 0); /* time limit replaces bytes */
+	assert_true(ctl_apply_setting(&p, "queue", "0", &e) < 0);
+	assert_true(ctl_apply_setting(&p, "queue", "fast", &e) < 0);
+	assert_int_equal(ctl_apply_setting(&p, "down", NULL, &e), 0);
+	assert_true(p.down);
+	assert_int_equal(ctl_apply_setting(&p, "up", NULL, &e), 0);
+	assert_false(p.down);
+	assert_int_equal(ctl_apply_setting(&p, "jitter-dist", "normal", &e), 0);
+	assert_int_equal(p.jitter_dist, IMP_JITTER_NORMAL);
+	assert_true(ctl_apply_setting(&p, "jitter-dist", "gauss", &e) < 0);
+	assert_int_equal(ctl_apply_setting(&p, "bogus", "1", &e), -ENOENT);
+	assert_true(ctl_apply_setting(&p, "delay", NULL, &e) < 0);
+	assert_non_null(strstr(e.msg, "needs a value"));
+	assert_true(ctl_setting_takes_value("rate"));
+	assert_false(ctl_setting_takes_value("down"));
+	assert_false(ctl_setting_takes_value("nope"));
+}
+
+/* Records what the model releases. */
+struct sent {
+	uint32_t seq[4096];
+	uint64_t at[4096];
+	unsigned n;
+	uint64_t now;
+	int fail;
+};
+
+static int rec_send(void *ctx, const void *buf, size_t len)
+{
+	struct sent *s = ctx;
+	uint32_t seq;
+
+	if (s->fail)
+		return -EIO;
+	memcpy(&seq, buf, sizeof(seq));
+	s->seq[s->n] = seq;
+	s->at[s->n++] = s->now;
+	return 0;
+}
+
+static void put(struct imp_dir *d, uint32_t seq, size_t len, uint64_t now,
+		enum imp_verdict want)
+{
+	uint8_t pkt[4096] = {0};
+
+	memcpy(pkt, &seq, sizeof(seq));
+	assert_int_equal(imp_enqueue(d, pkt, len, now), want);
+}
+
+/* Steps time 0.1 ms at a time, releasing what is due. */
+static void run_until(struct imp_dir *d, struct sent *s, uint64_t end)
+{
+	for (; s->now <= end; s->now += 100000)
+		imp_release_due(d, s->now, rec_send, s);
+}
+
+static void test_delay(void **st)
+{
+	struct imp_params p = {.delay_ns = 20 * MS};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 16, 2048, 1, NULL), 0);
+	assert_true(imp_next_release(&d) == UINT64_MAX);
+	put(&d, 0, 100, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), 20 * MS);
+	assert_int_equal(imp_release_due(&d, 20 * MS - 1, rec_send, &s), 0);
+	s.now = 20 * MS;
+	assert_int_equal(imp_release_due(&d, 20 * MS, rec_send, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(d.c.fwd_pkts, 1);
+	assert_int_equal(d.c.fwd_bytes, 100);
+	assert_int_equal(d.nfree, 16); /* slot returned */
+	imp_dir_free(&d);
+}
+
+static void test_fifo_with_jitter(void **st)
+{
+	struct imp_params p = {.delay_ns = 10 * MS, .jitter_ns = 8 * MS};
+	struct imp_dir d;
+	static struct sent s;
+
+	for (int dist = 0; dist < 2; dist++) {
+		memset(&s, 0, sizeof(s));
+		p.jitter_dist = dist;
+		assert_int_equal(imp_dir_init(&d, &p, 4096, 64, 7, NULL), 0);
+		for (uint32_t i = 0; i < 2000; i++)
+			put(&d, i, 64, i * 100000ull, IMP_QUEUED);
+		s.now = 0;
+		run_until(&d, &s, 400 * MS);
+		assert_int_equal(s.n, 2000);
+		for (unsigned i = 0; i < s.n; i++) {
+			assert_int_equal(s.seq[i], i);
+			/* never earlier than delay - jitter after arrival */
+			assert_true(s.at[i] >= i * 100000ull + 2 * MS);
+		}
+		imp_dir_free(&d);
+	}
+
+	/* Same traffic with reorder on must reorder: the check above could
+	 * otherwise pass because jitter did nothing. */
+	p.reorder = true;
+	p.jitter_dist = IMP_JITTER_UNIFORM;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 4096, 64, 7, NULL), 0);
+	for (uint32_t i = 0; i < 2000; i++)
+		put(&d, i, 64, i * 100000ull, IMP_QUEUED);
+	run_until(&d, &s, 400 * MS);
+	assert_int_equal(s.n, 2000);
+	unsigned inversions = 0;
+	for (unsigned i = 1; i < s.n; i++)
+		inversions += s.seq[i] < s.seq[i - 1];
+	assert_true(inversions > 100);
+	imp_dir_free(&d);
+}
+
+static void test_rate_serialization(void **st)
+{
+	/* 8 mbit/s = 1 byte per us: a 1000-byte packet takes 1 ms. */
+	struct imp_params p = {.rate_bps = 8000000, .queue_bytes = 1000000};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		put(&d, i, 1000, 0, IMP_QUEUED);
+	for (uint32_t i = 0; i < 10; i++) {
+		assert_int_equal(imp_next_release(&d), (i + 1) * MS);
+		assert_int_equal(
+		    imp_release_due(&d, (i + 1) * MS, rec_send, &s), 1);
+	}
+	/* An idle wire does not bank credit: a packet arriving later still
+	 * takes its full serialization time. */
+	put(&d, 10, 1000, 100 * MS, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), 101 * MS);
+	imp_dir_free(&d);
+}
+
+static void test_queue_tail_drop(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000, .queue_bytes = 5000};
+	struct imp_dir d;
+
+	for (int by_time = 0; by_time < 2; by_time++) {
+		if (by_time) {
+			p.queue_bytes = 0;
+			p.queue_ns = 5 * MS; /* 5 ms at 1 byte/us */
+		}
+		assert_int_equal(imp_queue_limit_bytes(&p), 5000);
+		assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+		for (uint32_t i = 0; i < 20; i++)
+			put(&d, i, 1000, 0,
+			    i < 5 ? IMP_QUEUED : IMP_DROP_QUEUE);
+		assert_int_equal(d.c.drop_queue, 15);
+		assert_int_equal(d.c.in_pkts, 20);
+		assert_int_equal(d.nheap, 5);
+		/* 2 ms later two packets have left: two fit again. */
+		put(&d, 20, 1000, 2 * MS, IMP_QUEUED);
+		put(&d, 21, 1000, 2 * MS, IMP_QUEUED);
+		put(&d, 22, 1000, 2 * MS, IMP_DROP_QUEUE);
+		imp_dir_free(&d);
+	}
+}
+
+static void test_loss(void **st)
+{
+	struct imp_params p = {.loss = 0.2};
+	struct imp_dir d;
+	uint64_t lost = 0;
+
+	assert_int_equal(imp_dir_init(&d, &p, 1, 64, 42, NULL), 0);
+	for (int i = 0; i < 20000; i++) {
+		enum imp_verdict v = imp_enqueue(&d, "x", 1, 0);
+		if (v == IMP_QUEUED) {
+			d.nheap = 0; /* discard without releasing */
+			d.nfree = 1;
+		} else {
+			assert_int_equal(v, IMP_DROP_LOSS);
+			lost++;
+		}
+	}
+	assert_int_equal(d.c.drop_loss, lost);
+	assert_true(lost > 3600 && lost < 4400);
+	imp_dir_free(&d);
+
+	p.loss = 1;
+	assert_int_equal(imp_dir_init(&d, &p, 1, 64, 42, NULL), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(imp_enqueue(&d, "x", 1, 0), IMP_DROP_LOSS);
+	imp_dir_free(&d);
+}
+
+static void test_loss_burst(void **st)
+{
+	struct imp_params p = {.loss = 0.1, .loss_burst = 5};
+	struct imp_dir d;
+	uint64_t lost = 0, bursts = 0;
+	bool prev = false;
+
+	assert_int_equal(imp_dir_init(&d, &p, 1, 64, 3, NULL), 0);
+	for (int i = 0; i < 50000; i++) {
+		bool l = imp_enqueue(&d, "x", 1, 0) == IMP_DROP_LOSS;
+		d.nheap = 0;
+		d.nfree = 1;
+		lost += l;
+		bursts += l && !prev;
+		prev = l;
+	}
+	assert_true(lost > 4000 && lost < 6000);
+	double mean = (double)lost / (double)bursts;
+	assert_true(mean > 4 && mean < 6);
+	imp_dir_free(&d);
+}
+
+static void test_seed_determinism(void **st)
+{
+	struct imp_params p = {.loss = 0.5};
+	struct imp_dir a, b, c;
+	int same = 1, diff = 0;
+
+	assert_int_equal(imp_dir_init(&a, &p, 1, 64, 9, NULL), 0);
+	assert_int_equal(imp_dir_init(&b, &p, 1, 64, 9, NULL), 0);
+	assert_int_equal(imp_dir_init(&c, &p, 1, 64, 10, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		enum imp_verdict va = imp_enqueue(&a, "x", 1, 0);
+		enum imp_verdict vb = imp_enqueue(&b, "x", 1, 0);
+		enum imp_verdict vc = imp_enqueue(&c, "x", 1, 0);
+		same &= va == vb;
+		diff += va != vc;
+		a.nheap = b.nheap = c.nheap = 0;
+		a.nfree = b.nfree = c.nfree = 1;
+	}
+	assert_true(same);
+	assert_true(diff > 0);
+	imp_dir_free(&a);
+	imp_dir_free(&b);
+	imp_dir_free(&c);
+}
+
+static void test_down_nobuf_oversize_senderr(void **st)
+{
+	struct imp_params p = {.delay_ns = 5 * MS};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 4, 100, 1, NULL), 0);
+	put(&d, 0, 101, 0, IMP_DROP_OVERSIZE);
+	for (uint32_t i = 1; i <= 4; i++)
+		put(&d, i, 100, 0, IMP_QUEUED);
+	put(&d, 5, 100, 0, IMP_DROP_NOBUF);
+	assert_int_equal(d.c.drop_oversize, 1);
+	assert_int_equal(d.c.drop_nobuf, 1);
+
+	/* Going down loses what is in flight, too. */
+	p.down = true;
+	put(&d, 6, 100, 1 * MS, IMP_DROP_DOWN);
+	s.now = 5 * MS;
+	assert_int_equal(imp_release_due(&d, 5 * MS, rec_send, &s), 4);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(d.c.drop_down, 5);
+	assert_int_equal(d.nfree, 4);
+
+	/* Up again: slots are reusable; a failing send is counted. */
+	p.down = false;
+	put(&d, 7, 100, 10 * MS, IMP_QUEUED);
+	put(&d, 8, 100, 10 * MS, IMP_QUEUED);
+	s.fail = 1;
+	assert_int_equal(imp_release_due(&d, 15 * MS, rec_send, &s), 2);
+	assert_int_equal(d.c.send_err, 2);
+	assert_int_equal(d.c.fwd_pkts, 0);
+	assert_int_equal(d.c.in_pkts, 9);
+
+	struct imp_counters sum = {0};
+	imp_counters_add(&sum, &d.c);
+	imp_counters_add(&sum, &d.c);
+	assert_int_equal(sum.in_pkts, 18);
+	assert_int_equal(sum.drop_down, 10);
+	imp_dir_free(&d);
+
+	struct err e;
+	assert_int_equal(imp_dir_init(&d, &p, 0, 100, 1, &e), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_percent_size_uint_switch),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_settings),
+	    cmocka_unit_test(test_delay),
+	    cmocka_unit_test(test_fifo_with_jitter),
+	    cmocka_unit_test(test_rate_serialization),
+	    cmocka_unit_test(test_queue_tail_drop),
+	    cmocka_unit_test(test_loss),
+	    cmocka_unit_test(test_loss_burst),
+	    cmocka_unit_test(test_seed_determinism),
+	    cmocka_unit_test(test_down_nobuf_oversize_senderr),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

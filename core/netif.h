@@ -54,8 +54,9 @@ int netif_route_del(const struct cfg_prefix *dst, const char *ifname,
  * Asks the kernel which route it would use to reach `dst` (port ignored),
  * optionally restricted to output interface `oif` (NULL or "": any).
  * Fills `ifname` and, if the route has one, the gateway (*has_gw true; gw's
- * family is dst's, port 0). `gw` may be NULL if only the interface matters.
- * -ENETUNREACH (or the kernel's answer) when nothing routes there.
+ * family is dst's, port 0). `gw` and `has_gw` may be NULL if only the
+ * interface matters. -ENETUNREACH (or the kernel's answer) when nothing
+ * routes there; -EOPNOTSUPP for an IPv4 route via an IPv6 gateway.
  */
 int netif_route_get(const struct sockaddr *dst, const char *oif,
 		    struct sockaddr_storage *gw, bool *has_gw,
@@ -89,8 +90,8 @@ void netif_undo_destroy(struct netif_undo *u);
  * interface the kernel uses for it now, so tunnel packets never loop back
  * into the tun; then adds 0.0.0.0/1 + 128.0.0.0/1 (and ::/1 + 8000::/1 if
  * want_v6) via `tun_ifname`, which beat a default route without replacing
- * it. Every change is recorded in `u`; on failure the ones already made
- * stay recorded, so netif_undo_run() removes them. -ELOOP if a server is
+ * it. Every change is recorded in `u` (required); on failure the ones already
+ * made stay recorded, so netif_undo_run() removes them. -ELOOP if a server is
  * already reached through the tun; an existing host route is kept as is.
  */
 int netif_route_all_via(struct netif_undo *u, const char *tun_ifname,

@@ -161,7 +161,7 @@ int netif_monitor_read(int fd, netif_event_fn fn, void *arg)
 	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t fromlen = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0,
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC,
 				     (struct sockaddr *)&from, &fromlen);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -172,6 +172,12 @@ int netif_monitor_read(int fd, netif_event_fn fn, void *arg)
 		}
 		if (n == 0)
 			return 0;
+		/* The rest of the datagram is lost: as good as an overrun. */
+		if ((size_t)n > sizeof(buf)) {
+			log_warn("netif", "monitor: %zd-byte message truncated",
+				 n);
+			return -ENOBUFS;
+		}
 		/* Only the kernel speaks for the kernel's tables. */
 		if (fromlen != sizeof(from) || from.nl_pid != 0) {
 			log_debug("netif",

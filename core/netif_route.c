@@ -93,6 +93,7 @@ struct route_answer {
 	int family;
 	bool seen;
 	bool has_gw;
+	bool via; /* gateway of the other family (RTA_VIA) */
 	uint32_t oif;
 	union {
 		struct in_addr v4;
@@ -115,6 +116,9 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 			memcpy(&ra->gw, mnl_attr_get_payload(a), alen);
 			ra->has_gw = true;
 		}
+		break;
+	case RTA_VIA:
+		ra->via = true;
 		break;
 	}
 	return MNL_CB_OK;
@@ -170,13 +174,17 @@ int netif_route_get(const struct sockaddr *dst, const char *oif,
 	int r = netif_nl_talk(nlh, route_get_cb, &ra, ext, sizeof(ext));
 	if (r == 0 && (!ra.seen || !ra.oif))
 		r = -ENETUNREACH;
+	/* Pinning such a route would need RTA_VIA too; not worth it yet. */
+	if (r == 0 && ra.via)
+		r = -EOPNOTSUPP;
 	if (r == 0 && !if_indextoname(ra.oif, ifname))
 		r = -errno;
 	if (r < 0)
 		return netif_nl_err(e, r, ext, "netif: route lookup for %s%s%s",
 				    netif_nl_sa_str(dst, ds),
 				    oif_idx ? " dev " : "", oif_idx ? oif : "");
-	*has_gw = ra.has_gw;
+	if (has_gw)
+		*has_gw = ra.has_gw;
 	if (gw) {
 		memset(gw, 0, sizeof(*gw));
 		if (ra.family == AF_INET) {
@@ -273,6 +281,10 @@ int netif_route_all_via(struct netif_undo *u, const char *tun_ifname,
 
 	if (r < 0)
 		return r;
+	if (!u)
+		return err_set(e, -EINVAL,
+			       "netif: route all via %s: no undo log",
+			       tun_ifname);
 	if (n && !server_addrs)
 		return err_set(e, -EINVAL, "netif: no server addresses given");
 	for (size_t i = 0; i < n; i++) {

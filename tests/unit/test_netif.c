@@ -432,10 +432,16 @@ static void test_bad_values(void **state)
 	assert_int_equal(netif_route_get(NULL, NULL, NULL, &has_gw, ifname, &e),
 			 -EAFNOSUPPORT);
 	const struct sockaddr *servers[] = {SA(unix_sa)};
-	assert_int_equal(netif_route_all_via(NULL, "lo", servers, 1, 0, &e),
+	struct netif_undo *u;
+	assert_int_equal(netif_undo_create(&u), 0);
+	assert_int_equal(netif_route_all_via(u, "lo", servers, 1, 0, &e),
 			 -EAFNOSUPPORT);
-	assert_int_equal(netif_route_all_via(NULL, "lo", NULL, 1, 0, &e),
+	assert_int_equal(netif_route_all_via(u, "lo", NULL, 1, 0, &e), -EINVAL);
+	assert_int_equal(netif_route_all_via(NULL, "lo", servers, 1, 0, &e),
 			 -EINVAL);
+	assert_non_null(strstr(e.msg, "undo"));
+	assert_int_equal(netif_undo_count(u), 0);
+	netif_undo_destroy(u);
 }
 
 static void test_undo_log_inputs(void **state)
@@ -577,7 +583,7 @@ static int body_routes(void)
 	CHECK(netif_route_get(SA(gw4), NULL, NULL, &has_gw, ifname, &e) == 0);
 	CHECK(!has_gw && strcmp(ifname, "va") == 0); /* connected route */
 	d = sa("198.51.100.7");
-	CHECK(netif_route_get(SA(d), NULL, NULL, &has_gw, ifname, &e) ==
+	CHECK(netif_route_get(SA(d), NULL, NULL, NULL, ifname, &e) ==
 	      -ENETUNREACH);
 	return 0;
 }

@@ -75,7 +75,7 @@ struct reorder_stats {
 	uint64_t expired;   /* held, released by the hold timeout */
 	uint64_t flushed;   /* held, released by flush/destroy/slide/resync */
 	uint64_t late;	    /* refused: older than the window, or its seq was
-			       already declared lost (-ESTALE) */
+			       already given up on (-ESTALE) */
 	uint64_t
 	    duplicates;	   /* refused: seq already held/delivered (-EALREADY) */
 	uint64_t lost;	   /* missing predecessors given up on */

@@ -178,10 +178,12 @@ static void lr_links_changed(void *priv, const struct ttt_sched_ctx *ctx)
 static uint64_t queue_us(const struct ttt_link_view *l, uint64_t now_ns)
 {
 	uint64_t rate = ttt_link_rate(l);
-	if (!rate)
+	uint64_t backlog = ttt_link_backlog(l, now_ns);
+	if (!backlog || !rate)
 		return 0;
-	__extension__ unsigned __int128 b = ttt_link_backlog(l, now_ns);
-	return (uint64_t)(b * 8000000u / rate);
+	if (backlog >= UINT64_MAX / 8000000u)
+		return UINT64_MAX;
+	return backlog * 8000000u / rate;
 }
 
 static int lr_pick(void *priv, const struct ttt_sched_ctx *ctx,

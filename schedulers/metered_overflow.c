@@ -60,14 +60,14 @@ static int mo_init(void *priv, const struct ttt_sched_init *args, char *err,
 	return 0;
 }
 
-/* Queueing delay (us) of the link's backlog at its rate; 0 if unknown. */
-static uint64_t queue_us(const struct ttt_link_view *l, uint64_t now_ns)
+/* Queueing delay (us) of `backlog` bytes at `rate`; 0 if either is 0. */
+static uint64_t queue_us(uint64_t backlog, uint64_t rate)
 {
-	uint64_t rate = ttt_link_rate(l);
-	if (!rate)
+	if (!backlog || !rate)
 		return 0;
-	__extension__ unsigned __int128 b = ttt_link_backlog(l, now_ns);
-	return (uint64_t)(b * 8000000u / rate);
+	if (backlog >= UINT64_MAX / 8000000u)
+		return UINT64_MAX;
+	return backlog * 8000000u / rate;
 }
 
 static int mo_pick(void *priv, const struct ttt_sched_ctx *ctx,
@@ -86,23 +86,28 @@ static int mo_pick(void *priv, const struct ttt_sched_ctx *ctx,
 		if (!ttt_link_usable(l))
 			continue;
 		int deg = l->state != TTT_LINK_UP;
+		uint64_t rate = ttt_link_rate(l);
+		uint64_t backlog = ttt_link_backlog(l, ctx->now_ns);
+		/* ttt_link_full() with the backlog computed once */
+		int full = rate && backlog + len >
+				       (rate / 8) * s->max_queue_us / 1000000;
 		int rank;
 		if (l->metered && l->quota_bytes &&
 		    l->quota_used_bytes >= l->quota_bytes)
 			rank = 8 + deg;
 		else
-			rank =
-			    (ttt_link_full(l, ctx->now_ns, len, s->max_queue_us)
-				 ? 4
-				 : 0) +
-			    (l->metered ? 2 : 0) + deg;
+			rank = (full ? 4 : 0) + (l->metered ? 2 : 0) + deg;
 		if (rank > best_rank)
 			continue;
-		uint64_t d = queue_us(l, ctx->now_ns);
+		uint64_t d = queue_us(backlog, rate);
 		if (rank < best_rank || d < best_delay) {
 			best = (int)i;
 			best_rank = rank;
 			best_delay = d;
+			/* nothing can beat an idle free UP link; later ties
+			 * lose anyway, so stop (same answer, O(1) when idle) */
+			if (!rank && !d)
+				break;
 		}
 	}
 	if (best >= 0) {

@@ -458,6 +458,7 @@ struct cfg_ctx {
 	const yaml_node_t *links_node;
 	const yaml_node_t *link_nodes[CFG_MAX_LINKS];
 	const yaml_node_t *link_src[CFG_MAX_LINKS];
+	const yaml_node_t *client_addr[CFG_MAX_CLIENTS][2]; /* v4, v6 */
 	unsigned opt_nodes;
 	char qbuf[256];
 	char keys[300];
@@ -1383,6 +1384,8 @@ static int sec_clients(struct cfg_ctx *c, const yaml_node_t *n,
 					    "address6 %s is also clients[%u]'s",
 					    quote(c, sval(got[3])), j);
 		}
+		c->client_addr[i][0] = got[2];
+		c->client_addr[i][1] = got[3];
 		cfg->n_clients = i + 1;
 	}
 	return 0;
@@ -1634,13 +1637,18 @@ static int check_server(struct cfg_ctx *c, const yaml_node_t **got)
 			    "a server needs at least one client, like - { "
 			    "name: laptop, key: /etc/tuntuntun/laptop.key, "
 			    "address: 10.77.0.2 }");
+	/* The server's own tun address cannot be routed to a client. */
 	for (uint32_t i = 0; i < cfg->n_clients; i++) {
-		if (prefix_same_addr(&cfg->tun.addr4, &cfg->clients[i].addr4) ||
-		    prefix_same_addr(&cfg->tun.addr6, &cfg->clients[i].addr6))
-			return fail(c, got[RF_CLIENTS], "clients",
-				    "clients[%u] %s uses the server's own tun "
-				    "address",
-				    i, quote(c, cfg->clients[i].name));
+		const struct cfg_client *cl = &cfg->clients[i];
+		char sub[CFG_KEYPATH_MAX];
+		int v6 = prefix_same_addr(&cfg->tun.addr6, &cl->addr6);
+		if (!v6 && !prefix_same_addr(&cfg->tun.addr4, &cl->addr4))
+			continue;
+		snprintf(sub, sizeof(sub), "clients[%u].%s", i,
+			 v6 ? "address6" : "address");
+		return fail(c, c->client_addr[i][v6], sub,
+			    "%s is the server's own tun address",
+			    got_str(c, c->client_addr[i][v6]));
 	}
 	return 0;
 }

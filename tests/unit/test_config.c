@@ -1,0 +1,973 @@
+/*
+ * Config loader tests: the shipped examples load with every field where the
+ * daemon expects it, defaults hold, and every class of bad input is refused
+ * with FILE:LINE:COL: KEY: message naming the right line, because an error
+ * that points at the wrong place is nearly as bad as none.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "wire.h"
+
+#include <arpa/inet.h>
+
+/* Repo root: $TTT_SRCDIR, else derived from this file's path (make passes
+ * tests/unit/test_config.c relative to the root, so that gives "."). */
+static void src_path(char *out, size_t len, const char *rel)
+{
+	const char *env = getenv("TTT_SRCDIR");
+	const char *me = __FILE__;
+	const char *tail = "tests/unit/test_config.c";
+	size_t mlen = strlen(me), tlen = strlen(tail);
+
+	if (env && *env) {
+		snprintf(out, len, "%s/%s", env, rel);
+	} else if (mlen > tlen && strcmp(me + mlen - tlen, tail) == 0) {
+		snprintf(out, len, "%.*s%s", (int)(mlen - tlen), me, rel);
+	} else {
+		snprintf(out, len, "./%s", rel);
+	}
+}
+
+static struct config cfg;
+
+static void load_file_ok(const char *rel)
+{
+	char path[1024];
+	struct err e = {{0}};
+	src_path(path, sizeof(path), rel);
+	int ret = config_load(&cfg, path, &e);
+	if (ret)
+		print_error("%s\n", e.msg);
+	assert_int_equal(ret, 0);
+	assert_string_equal(cfg.path, path);
+}
+
+static void load_ok(const char *text)
+{
+	struct err e = {{0}};
+	int ret = config_load_string(&cfg, "t.yaml", text, strlen(text), &e);
+	if (ret)
+		print_error("%s\n", e.msg);
+	assert_int_equal(ret, 0);
+}
+
+/* Checks the whole "NAME:LINE:" prefix, then the message substring. */
+static void check_msg(const char *name, const char *msg, int line,
+		      const char *sub)
+{
+	char prefix[512];
+	snprintf(prefix, sizeof(prefix), "%s:%d:", name, line);
+	if (strncmp(msg, prefix, strlen(prefix)) != 0 || !strstr(msg, sub)) {
+		print_error("got:  %s\nwant: %s ... %s\n", msg, prefix, sub);
+		fail();
+	}
+}
+
+static void load_bad(const char *text, int line, const char *sub)
+{
+	struct err e = {{0}};
+	int ret = config_load_string(&cfg, "t.yaml", text, strlen(text), &e);
+	if (ret != -EINVAL)
+		print_error("text:\n%s\nret %d, msg %s\n", text, ret, e.msg);
+	assert_int_equal(ret, -EINVAL);
+	check_msg("t.yaml", e.msg, line, sub);
+}
+
+static const char *ip4(const struct cfg_sockaddr *a, uint16_t *port)
+{
+	static char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+	assert_int_equal(a->ss.ss_family, AF_INET);
+	assert_int_equal(a->len, sizeof(*in));
+	*port = ntohs(in->sin_port);
+	return inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+}
+
+static const char *ip6(const struct cfg_sockaddr *a, uint16_t *port)
+{
+	static char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+	assert_int_equal(a->ss.ss_family, AF_INET6);
+	assert_int_equal(a->len, sizeof(*in6));
+	*port = ntohs(in6->sin6_port);
+	return inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+}
+
+static const char *pfx(const struct cfg_prefix *p)
+{
+	static char buf[INET6_ADDRSTRLEN + 8], a[INET6_ADDRSTRLEN];
+	assert_non_null(inet_ntop(p->family, &p->addr, a, sizeof(a)));
+	snprintf(buf, sizeof(buf), "%s/%u", a, p->plen);
+	return buf;
+}
+
+static const struct cfg_opt *opt(const struct cfg_sched *s, const char *key)
+{
+	for (uint32_t i = 0; i < s->n_opts; i++)
+		if (strcmp(s->opts[i].key, key) == 0)
+			return &s->opts[i];
+	print_error("no option %s\n", key);
+	fail();
+	return NULL;
+}
+
+static void test_example_client(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_file_ok("examples/client.yaml");
+	assert_int_equal(cfg.role, ROLE_CLIENT);
+	assert_string_equal(ip4(&cfg.server, &port), "198.51.100.7");
+	assert_int_equal(port, 5800);
+	assert_string_equal(cfg.key_file, "/etc/tuntuntun/client.key");
+	assert_int_equal(cfg.crypto_mode, CRYPTO_ENCRYPT);
+	assert_string_equal(cfg.tun.name, "ttt0");
+	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/24");
+	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::2/64");
+	assert_int_equal(cfg.tun.mtu, 0);
+	assert_false(cfg.default_route);
+
+	const struct cfg_sched *up = &cfg.sched[TTT_DIR_UPSTREAM];
+	assert_string_equal(up->plugin, "weighted");
+	assert_int_equal(up->n_opts, 2);
+	assert_int_equal(opt(up, "weights.dsl")->type, TTT_OPT_INT);
+	assert_int_equal(opt(up, "weights.dsl")->i, 3);
+	assert_int_equal(opt(up, "weights.lte")->i, 1);
+	assert_true(opt(up, "weights.lte")->line > 1);
+	assert_string_equal(cfg.sched[TTT_DIR_DOWNSTREAM].plugin, "lowest-rtt");
+	assert_int_equal(cfg.sched[TTT_DIR_DOWNSTREAM].n_opts, 0);
+
+	assert_int_equal(cfg.n_links, 2);
+	const struct cfg_link *dsl = &cfg.links[0], *lte = &cfg.links[1];
+	assert_string_equal(dsl->name, "dsl");
+	assert_string_equal(dsl->interface, "eth0");
+	assert_int_equal(dsl->source.ss.ss_family, AF_UNSPEC);
+	assert_string_equal(ip4(&dsl->peer, &port), "198.51.100.7");
+	assert_int_equal(port, 5800);
+	assert_int_equal(dsl->rate_bps, 20000000);
+	assert_false(dsl->metered);
+	assert_int_equal(dsl->quota_bytes, 0);
+	assert_int_equal(dsl->quota_reset_day, 1);
+	assert_int_equal(dsl->mtu, 0);
+
+	assert_string_equal(lte->name, "lte");
+	assert_string_equal(lte->interface, "");
+	assert_string_equal(ip4(&lte->source, &port), "192.0.2.10");
+	assert_int_equal(port, 0);
+	assert_string_equal(ip4(&lte->peer, &port), "198.51.100.7");
+	assert_int_equal(port, 5801);
+	assert_int_equal(lte->rate_bps, 30000000);
+	assert_true(lte->metered);
+	assert_int_equal(lte->quota_bytes, 5ULL << 30);
+	assert_int_equal(lte->quota_reset_day, 1);
+	assert_false(lte->backup);
+	assert_int_equal(lte->weight, 1);
+	assert_int_equal(lte->mtu, 1500);
+
+	assert_int_equal(cfg.probe.interval_ms, 100);
+	assert_int_equal(cfg.probe.timeout_ms, 1000);
+	assert_int_equal(cfg.probe.degraded_loss_ppm, 50000);
+	assert_int_equal(cfg.probe.degraded_rtt_ms, 500);
+	assert_int_equal(cfg.probe.loss_window, 50);
+	assert_true(cfg.reorder.enabled);
+	assert_int_equal(cfg.reorder.capacity, 4096);
+	assert_int_equal(cfg.reorder.min_hold_ms, 5);
+	assert_int_equal(cfg.reorder.max_hold_ms, 300);
+	assert_string_equal(cfg.control.socket, "/run/tuntuntun.sock");
+	assert_int_equal(cfg.control.mode, 0600);
+	assert_string_equal(cfg.control.group, "netdev");
+	assert_string_equal(cfg.plugin_dir,
+			    "/usr/local/lib/tuntuntun/plugins.d");
+	assert_string_equal(cfg.state_file, "/var/lib/tuntuntun/state.json");
+	assert_string_equal(cfg.user, "nobody");
+	assert_int_equal(cfg.keepalive_ms, 10000);
+	assert_int_equal(cfg.log_level, LOG_INFO);
+}
+
+static void test_example_server(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_file_ok("examples/server.yaml");
+	assert_int_equal(cfg.role, ROLE_SERVER);
+	assert_string_equal(ip6(&cfg.listen, &port), "::");
+	assert_int_equal(port, 5800);
+	assert_int_equal(cfg.crypto_mode, CRYPTO_ENCRYPT);
+	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.1/24");
+	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::1/64");
+	assert_string_equal(cfg.sched[TTT_DIR_DOWNSTREAM].plugin, "roundrobin");
+	assert_int_equal(cfg.n_links, 0);
+	assert_int_equal(cfg.n_clients, 1);
+	assert_string_equal(cfg.clients[0].name, "laptop");
+	assert_string_equal(cfg.clients[0].key_file,
+			    "/etc/tuntuntun/laptop.key");
+	assert_string_equal(pfx(&cfg.clients[0].addr4), "10.77.0.2/32");
+	assert_string_equal(pfx(&cfg.clients[0].addr6), "fd77::2/128");
+	assert_int_equal(cfg.server.ss.ss_family, AF_UNSPEC);
+}
+
+static const char minimal_client[] = "role: client\n"
+				     "server: { address: 198.51.100.7 }\n"
+				     "key: /k\n"
+				     "tun: { address: 10.77.0.2/24 }\n"
+				     "links: [ { name: dsl } ]\n";
+
+static void test_defaults(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_ok(minimal_client);
+	assert_string_equal(cfg.path, "t.yaml");
+	assert_int_equal(cfg.crypto_mode, CRYPTO_ENCRYPT);
+	assert_string_equal(ip4(&cfg.server, &port), "198.51.100.7");
+	assert_int_equal(port, 5800);
+	assert_string_equal(ip4(&cfg.listen, &port), "0.0.0.0");
+	assert_int_equal(port, 5800);
+	assert_string_equal(cfg.tun.name, "ttt0");
+	assert_int_equal(cfg.tun.addr6.family, 0);
+	assert_int_equal(cfg.tun.mtu, 0);
+	for (int d = 0; d < 2; d++) {
+		assert_string_equal(cfg.sched[d].plugin, "roundrobin");
+		assert_int_equal(cfg.sched[d].n_opts, 0);
+	}
+	assert_int_equal(cfg.n_links, 1);
+	assert_string_equal(ip4(&cfg.links[0].peer, &port), "198.51.100.7");
+	assert_int_equal(port, 5800);
+	assert_int_equal(cfg.links[0].rate_bps, 0);
+	assert_int_equal(cfg.links[0].weight, 0);
+	assert_int_equal(cfg.links[0].quota_reset_day, 1);
+	assert_int_equal(cfg.probe.interval_ms, 100);
+	assert_int_equal(cfg.probe.timeout_ms, 1000);
+	assert_int_equal(cfg.probe.degraded_loss_ppm, 50000);
+	assert_int_equal(cfg.probe.degraded_rtt_ms, 0);
+	assert_int_equal(cfg.probe.loss_window, 50);
+	assert_true(cfg.reorder.enabled);
+	assert_int_equal(cfg.reorder.capacity, 4096);
+	assert_int_equal(cfg.reorder.min_hold_ms, 5);
+	assert_int_equal(cfg.reorder.max_hold_ms, 300);
+	assert_string_equal(cfg.control.socket, "/run/tuntuntun.sock");
+	assert_int_equal(cfg.control.mode, 0600);
+	assert_string_equal(cfg.control.group, "");
+	assert_string_equal(cfg.plugin_dir, "");
+	assert_string_equal(cfg.state_file, "");
+	assert_string_equal(cfg.user, "");
+	assert_false(cfg.default_route);
+	assert_int_equal(cfg.log_level, LOG_INFO);
+	assert_int_equal(cfg.keepalive_ms, 10000);
+
+	/* config_defaults alone gives the same. */
+	struct config d;
+	config_defaults(&d);
+	assert_int_equal(d.reorder.capacity, 4096);
+	assert_string_equal(d.sched[1].plugin, "roundrobin");
+}
+
+static void test_ipv6(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_ok("role: client\n"
+		"server: { address: \"2001:db8::7\", port: 6000 }\n"
+		"key: /k\n"
+		"tun: { address: 10.77.0.2/30, address6: \"fd77::2/64\" }\n"
+		"links:\n"
+		"  - { name: a, source: \"[2001:db8:1::10]:4000\" }\n"
+		"  - { name: b, source: \"2001:db8:2::10\", peer: "
+		"\"[2001:db8::8]:6001\" }\n"
+		"  - { name: c, peer: \"[2001:db8::9]\" }\n");
+	assert_string_equal(ip6(&cfg.server, &port), "2001:db8::7");
+	assert_int_equal(port, 6000);
+	assert_string_equal(ip6(&cfg.links[0].source, &port), "2001:db8:1::10");
+	assert_int_equal(port, 4000);
+	assert_string_equal(ip6(&cfg.links[0].peer, &port), "2001:db8::7");
+	assert_int_equal(port, 6000);
+	assert_string_equal(ip6(&cfg.links[1].source, &port), "2001:db8:2::10");
+	assert_int_equal(port, 0);
+	assert_string_equal(ip6(&cfg.links[1].peer, &port), "2001:db8::8");
+	assert_int_equal(port, 6001);
+	/* A peer without a port takes the server's. */
+	assert_string_equal(ip6(&cfg.links[2].peer, &port), "2001:db8::9");
+	assert_int_equal(port, 6000);
+	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/30");
+
+	load_ok(
+	    "role: server\n"
+	    "listen: { address: \"::1\" }\n"
+	    "tun: { address6: \"fd77::1/64\" }\n"
+	    "clients: [ { name: p, key: /k, address6: \"fd77::2/128\" } ]\n");
+	assert_string_equal(ip6(&cfg.listen, &port), "::1");
+	assert_int_equal(port, 5800);
+	assert_int_equal(cfg.clients[0].addr4.family, 0);
+	assert_string_equal(pfx(&cfg.clients[0].addr6), "fd77::2/128");
+}
+
+/* Role may come last; keys are accepted in any order. */
+static void test_role_last_and_values(void **state)
+{
+	(void)state;
+	load_ok("links:\n"
+		"  - name: x-1_Y\n"
+		"    rate: 1.5gbit\n"
+		"    quota: 500MB\n"
+		"    quota_reset_day: 28\n"
+		"    metered: yes\n"
+		"    backup: on\n"
+		"    weight: 65535\n"
+		"    mtu: auto\n"
+		"tun: { address: 10.77.0.2/24, mtu: 1400 }\n"
+		"key: \"relative/key\"\n"
+		"crypto: none\n"
+		"default_route: true\n"
+		"probe: { interval: 1s, timeout: 2s, degraded_loss: 0.5%, "
+		"loss_window: 1 }\n"
+		"reorder: { enabled: false, capacity: 16, min_hold: 0ms, "
+		"max_hold: 10s }\n"
+		"control: { socket: \"\", mode: 660, group: tun.users }\n"
+		"keepalive: 0\n"
+		"log: { level: debug }\n"
+		"server: { address: 192.0.2.1 }\n"
+		"role: client\n");
+	assert_int_equal(cfg.role, ROLE_CLIENT);
+	assert_string_equal(cfg.links[0].name, "x-1_Y");
+	assert_int_equal(cfg.links[0].rate_bps, 1500000000ULL);
+	assert_int_equal(cfg.links[0].quota_bytes, 500000000ULL);
+	assert_int_equal(cfg.links[0].quota_reset_day, 28);
+	assert_true(cfg.links[0].metered);
+	assert_true(cfg.links[0].backup);
+	assert_int_equal(cfg.links[0].weight, 65535);
+	assert_int_equal(cfg.tun.mtu, 1400);
+	assert_string_equal(cfg.key_file, "relative/key");
+	assert_int_equal(cfg.crypto_mode, CRYPTO_NONE);
+	assert_true(cfg.default_route);
+	assert_int_equal(cfg.probe.degraded_loss_ppm, 5000);
+	assert_int_equal(cfg.probe.loss_window, 1);
+	assert_false(cfg.reorder.enabled);
+	assert_int_equal(cfg.reorder.capacity, 16);
+	assert_int_equal(cfg.reorder.min_hold_ms, 0);
+	assert_int_equal(cfg.reorder.max_hold_ms, 10000);
+	assert_string_equal(cfg.control.socket, "");
+	assert_int_equal(cfg.control.mode, 0660);
+	assert_string_equal(cfg.control.group, "tun.users");
+	assert_int_equal(cfg.keepalive_ms, 0);
+	assert_int_equal(cfg.log_level, LOG_DEBUG);
+}
+
+struct bad_file {
+	const char *file;
+	int line;
+	const char *msg;
+};
+
+static const struct bad_file bad_files[] = {
+    {"bad-empty.yaml", 1, "empty configuration"},
+    {"bad-comments-only.yaml", 1, "empty configuration"},
+    {"bad-syntax.yaml", 3,
+     "YAML syntax error: did not find expected ',' "
+     "or '}' (while parsing a flow mapping at line 2)"},
+    {"bad-multidoc.yaml", 4, "a second YAML document starts here"},
+    {"bad-rate.yaml", 9,
+     "links[1].rate: expected a rate like 20mbit or 1.5gbit, got \"fast\""},
+    {"bad-unknown-key.yaml", 6,
+     "tun.adress: unknown key; expected one of name, address, address6, "
+     "mtu"},
+    {"bad-dup-link.yaml", 8,
+     "links[2]: duplicate link name \"dsl\" (also links[0])"},
+    {"bad-dup-client.yaml", 5,
+     "clients[2]: duplicate client name \"laptop\" (also clients[0])"},
+    {"bad-port.yaml", 4,
+     "server.port: expected a port number from 1 to 65535, got \"0\""},
+    {"bad-role-key.yaml", 5,
+     "default_route: only valid with role: client (this file has role: "
+     "server)"},
+    {"bad-capacity.yaml", 8,
+     "reorder.capacity: expected a power of two from 16 to 65536, got "
+     "\"1000\""},
+    {"bad-probe-timeout.yaml", 6,
+     "probe.timeout: expected at least 2 probe intervals (2 x 200ms), got "
+     "\"300ms\""},
+    {"bad-no-links.yaml", 5, "links: a client needs at least one link"},
+    {"bad-type-seq.yaml", 3, "server: expected a mapping of keys, got a list"},
+};
+
+static void test_bad_files(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		char rel[256], path[1024], name[1100];
+		struct err e = {{0}};
+		snprintf(rel, sizeof(rel), "tests/unit/configs/%s",
+			 bad_files[i].file);
+		src_path(path, sizeof(path), rel);
+		int ret = config_load(&cfg, path, &e);
+		if (ret != -EINVAL)
+			print_error("%s: ret %d %s\n", path, ret, e.msg);
+		assert_int_equal(ret, -EINVAL);
+		snprintf(name, sizeof(name), "%s", path);
+		check_msg(name, e.msg, bad_files[i].line, bad_files[i].msg);
+	}
+}
+
+/* Client prefix with the rest appended: errors land on line 6 or later. */
+#define CLIENT_HEAD                                                            \
+	"role: client\n"                                                       \
+	"server: { address: 198.51.100.7 }\n"                                  \
+	"key: /k\n"                                                            \
+	"tun: { address: 10.77.0.2/24, address6: \"fd77::2/64\" }\n"           \
+	"links: [ { name: dsl } ]\n"
+
+#define SERVER_HEAD                                                            \
+	"role: server\n"                                                       \
+	"tun: { address: 10.77.0.1/24 }\n"                                     \
+	"clients:\n"                                                           \
+	"  - { name: laptop, key: /k1, address: 10.77.0.2 }\n"
+
+struct bad_text {
+	const char *text;
+	int line;
+	const char *msg;
+};
+
+static const struct bad_text bad_texts[] = {
+    /* document shape */
+    {"- role: client\n", 1,
+     "expected a mapping of keys at the top level, got a list"},
+    {"role: router\n", 1,
+     "role: expected one of client, server, got \"router\""},
+    {"\n\ntun: { name: x }\n", 3,
+     "role: missing; expected `role: client` or `role: server`"},
+    {CLIENT_HEAD "key: /other\n", 6,
+     "key: duplicate key (first given at line 3)"},
+    {CLIENT_HEAD "probe: { interval: 1s, interval: 2s }\n", 6,
+     "probe.interval: duplicate key (first given at line 6)"},
+    {CLIENT_HEAD "colour: blue\n", 6,
+     "colour: unknown key; expected one of "
+     "role, server, key, crypto, tun"},
+    {CLIENT_HEAD "reorder: { enabled: true, hold: 5ms }\n", 6,
+     "reorder.hold: unknown key; expected one of enabled, capacity, "
+     "min_hold, max_hold"},
+    {CLIENT_HEAD "? [a, b]\n: c\n", 6, "keys must be plain words, got a list"},
+    {CLIENT_HEAD "probe: &p { interval: 100ms }\nreorder: *p\n", 6,
+     "reorder: YAML aliases (*name) are not supported"},
+    {CLIENT_HEAD "user: \"a\\0b\"\n", 6, "value contains a NUL character"},
+    {CLIENT_HEAD "\xff\xfe: 1\n", 6,
+     "YAML syntax error: invalid leading "
+     "UTF-8 octet"},
+    {"role: client\nkey: \"unterminated\n", 3,
+     "YAML syntax error: found "
+     "unexpected end of stream"},
+    /* types */
+    {CLIENT_HEAD "probe: 100ms\n", 6,
+     "probe: expected a mapping of keys, got \"100ms\""},
+    {CLIENT_HEAD "log:\n", 6,
+     "log: expected a mapping of keys, got an "
+     "empty value"},
+    {CLIENT_HEAD "user: [a]\n", 6, "user: expected a user or group name"},
+    /* addresses, prefixes, ports */
+    {"role: client\nserver: { address: 300.1.2.3 }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address like 198.51.100.7 "
+     "or 2001:db8::1, got \"300.1.2.3\""},
+    {"role: client\nserver: { address: vpn.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address"},
+    {"role: client\nserver: { port: 5800 }\n", 2,
+     "server.address: missing; expected the server's IPv4 or IPv6 "
+     "address"},
+    {"role: client\nserver: { address: 1.2.3.4, port: 65536 }\n", 2,
+     "server.port: expected a port number from 1 to 65535, got \"65536\""},
+    {"role: client\nserver: { address: 1.2.3.4, port: http }\n", 2,
+     "server.port: expected a port number from 1 to 65535, got \"http\""},
+    {"role: client\nserver: { address: 1.2.3.4, port: -1 }\n", 2,
+     "server.port: expected a port number from 1 to 65535, got \"-1\""},
+    {"role: client\ntun: { address: 10.77.0.2/33 }\n", 2,
+     "tun.address: expected an IPv4 address with a prefix length like "
+     "10.77.0.2/24, got \"10.77.0.2/33\""},
+    {"role: client\ntun: { address: 10.77.0.2 }\n", 2,
+     "tun.address: expected an IPv4 address with a prefix length"},
+    {"role: client\ntun: { address: 10.77.0.2/ }\n", 2,
+     "tun.address: expected an IPv4 address with a prefix length"},
+    {"role: client\ntun: { address6: 10.77.0.2/24 }\n", 2,
+     "tun.address6: expected an IPv6 address with a prefix length like "
+     "fd77::2/64"},
+    {"role: client\ntun: { address6: \"fd77::2/129\" }\n", 2,
+     "tun.address6: expected an IPv6 address with a prefix length"},
+    {CLIENT_HEAD "links2: 1\n", 6, "links2: unknown key"},
+    {"role: client\nlinks: [ { name: a, peer: \"1.2.3.4:0\" } ]\n", 2,
+     "links[0].peer: expected an address with an optional port like "
+     "192.0.2.10:5801 or [2001:db8::1]:5801, got \"1.2.3.4:0\""},
+    {"role: client\nlinks: [ { name: a, peer: \"[1.2.3.4]:80\" } ]\n", 2,
+     "links[0].peer: expected an address with an optional port"},
+    {"role: client\nlinks: [ { name: a, source: \"[::1]x\" } ]\n", 2,
+     "links[0].source: expected an address with an optional port"},
+    {"role: client\nserver: { address: 1.2.3.4 }\nkey: /k\n"
+     "tun: { address: 10.77.0.2/24 }\n"
+     "links:\n  - name: a\n    source: \"2001:db8::1\"\n",
+     7, "links[0].source: an IPv6 source cannot reach the IPv4 peer"},
+    /* names and counts */
+    {"role: client\nlinks:\n  - { name: a234567890123456789012345678901x "
+     "}\n",
+     3, "links[0].name: expected a name of 1 to 31 letters"},
+    {"role: client\nlinks:\n  - { name: \"ds l\" }\n", 3,
+     "links[0].name: expected a name of 1 to 31 letters, digits, '-' or "
+     "'_' starting with a letter or digit, got \"ds l\""},
+    {"role: client\nlinks:\n  - { name: -dsl }\n", 3,
+     "links[0].name: expected a name"},
+    {"role: client\nlinks:\n  - { interface: eth0 }\n", 3,
+     "links[0].name: missing; expected a unique link name"},
+    {"role: client\nlinks:\n  - { name: a, interface: "
+     "abcdefghijklmnopq }\n",
+     3, "links[0].interface: expected an interface name of 1 to 15"},
+    {"role: client\nlinks:\n  - { name: a, interface: \"eth/0\" }\n", 3,
+     "links[0].interface: expected an interface name"},
+    {"role: client\nlinks: [ {name: l0}, {name: l1}, {name: l2}, {name: "
+     "l3},\n {name: l4}, {name: l5}, {name: l6}, {name: l7}, {name: l8}, "
+     "{name: l9},\n {name: l10}, {name: l11}, {name: l12}, {name: l13},\n"
+     " {name: l14}, {name: l15}, {name: l16} ]\n",
+     5, "links[16]: too many links (at most 16)"},
+    {"role: client\nlinks: { name: dsl }\n", 2,
+     "links: expected a list of links, got a mapping"},
+    /* required fields */
+    {"role: client\nkey: /k\ntun: { address: 10.77.0.2/24 }\n"
+     "links: [ { name: a } ]\n",
+     1, "server: missing; expected server: { address: ..., port: ... }"},
+    {"role: client\nserver: { address: 1.2.3.4 }\n"
+     "tun: { address: 10.77.0.2/24 }\nlinks: [ { name: a } ]\n",
+     1, "key: missing; expected the path of this client's key file"},
+    {"role: client\nserver: { address: 1.2.3.4 }\nkey: /k\n"
+     "tun: { name: t0 }\nlinks: [ { name: a } ]\n",
+     4, "tun.address: missing; expected the client's inner IPv4 prefix"},
+    {"role: client\nserver: { address: 1.2.3.4 }\nkey: /k\n"
+     "links: [ { name: a } ]\n",
+     1, "tun.address: missing"},
+    {"role: client\nserver: { address: 1.2.3.4 }\nkey: /k\n"
+     "tun: { address: 10.77.0.2/24 }\n",
+     1, "links: a client needs at least one link"},
+    {"role: client\nkey: \"\"\n", 2, "key: expected a non-empty string"},
+    {"role: server\ntun: { address: 10.77.0.1/24 }\n", 1,
+     "clients: a server needs at least one client"},
+    {"role: server\nclients: []\n", 2,
+     "clients: a server needs at least one client"},
+    /* server side */
+    {SERVER_HEAD "  - { name: phone, key: /k2, address: 10.77.0.2 }\n", 5,
+     "clients[1]: address \"10.77.0.2\" is also clients[0]'s"},
+    {SERVER_HEAD "  - { name: phone, address: 10.77.0.3 }\n", 5,
+     "clients[1].key: missing"},
+    {SERVER_HEAD "  - { name: phone, key: /k2 }\n", 5,
+     "clients[1].address: missing; expected the client's inner IPv4 "
+     "`address` and/or IPv6 `address6`"},
+    {SERVER_HEAD "  - { name: phone, key: /k2, address: 10.77.0.1 }\n", 5,
+     "clients[1].address: \"10.77.0.1\" is the server's own tun address"},
+    {SERVER_HEAD "key: /k\n", 5, "key: only valid with role: client"},
+    {SERVER_HEAD "server: { address: 1.2.3.4 }\n", 5,
+     "server: only valid with role: client"},
+    {SERVER_HEAD "scheduler: { upstream: { plugin: weighted } }\n", 5,
+     "scheduler.upstream: only valid with role: client"},
+    {SERVER_HEAD "links:\n  - { name: dsl }\n", 6,
+     "links[0]: a server has no links"},
+    {CLIENT_HEAD "clients: []\n", 6,
+     "clients: only valid with role: "
+     "server (this file has role: client)"},
+    {CLIENT_HEAD "listen: { port: 1 }\n", 6,
+     "listen: only valid with role: server"},
+    /* units and ranges */
+    {CLIENT_HEAD "keepalive: 10\n", 6,
+     "keepalive: expected a duration like 100ms or 1.5s (units us, ms, "
+     "s, m) from 0ms to 3600s, got \"10\""},
+    {CLIENT_HEAD "probe: { interval: 1500us }\n", 6,
+     "probe.interval: expected a duration"},
+    {CLIENT_HEAD "probe: { interval: 0ms }\n", 6,
+     "probe.interval: expected a duration like 100ms or 1.5s (units us, "
+     "ms, s, m) from 1ms to 60s, got \"0ms\""},
+    {CLIENT_HEAD "probe: { interval: 600ms }\n", 6,
+     "probe.interval: \"600ms\" leaves the default timeout of 1000ms "
+     "shorter than 2 intervals"},
+    {CLIENT_HEAD "probe: { degraded_loss: 150% }\n", 6,
+     "probe.degraded_loss: expected a percentage like 5% or 0.5%, at most "
+     "100%, got \"150%\""},
+    {CLIENT_HEAD "probe: { degraded_loss: 5 }\n", 6,
+     "probe.degraded_loss: expected a percentage"},
+    {CLIENT_HEAD "probe: { loss_window: 0 }\n", 6,
+     "probe.loss_window: expected an integer from 1 to 10000, got \"0\""},
+    {CLIENT_HEAD "reorder: { capacity: 131072 }\n", 6,
+     "reorder.capacity: expected an integer from 16 to 65536, got "
+     "\"131072\""},
+    {CLIENT_HEAD "reorder: { min_hold: 50ms, max_hold: 20ms }\n", 6,
+     "reorder.min_hold: min_hold (50ms) must not exceed max_hold (20ms)"},
+    {"role: client\nlinks:\n  - { name: a, quota: 5 parsecs }\n", 3,
+     "links[0].quota: expected a size like 5GiB or 500MB, got \"5 "
+     "parsecs\""},
+    {"role: client\nlinks:\n  - { name: a, quota: 99999999TiB }\n", 3,
+     "links[0].quota: expected a size"},
+    {"role: client\nlinks:\n  - { name: a, rate: 20MBps }\n", 3,
+     "links[0].rate: expected a rate like 20mbit or 1.5gbit, got "
+     "\"20MBps\""},
+    {"role: client\nlinks:\n  - { name: a, metered: maybe }\n", 3,
+     "links[0].metered: expected true or false, got \"maybe\""},
+    {"role: client\nlinks:\n  - { name: a, quota_reset_day: 31 }\n", 3,
+     "links[0].quota_reset_day: expected an integer from 1 to 28, got "
+     "\"31\""},
+    {"role: client\nlinks:\n  - { name: a, mtu: 100 }\n", 3,
+     "links[0].mtu: expected auto or an MTU from 576 to 65535, got "
+     "\"100\""},
+    {"role: client\ntun: { address6: \"fd::1/64\", mtu: 1000 }\n", 2,
+     "tun.mtu: expected at least 1280 with an IPv6 address, got \"1000\""},
+    {CLIENT_HEAD "crypto: aes\n", 6,
+     "crypto: expected one of encrypt, auth, none, got \"aes\""},
+    {CLIENT_HEAD "log: { level: loud }\n", 6,
+     "log.level: expected one of error, warning, warn, notice, info, "
+     "debug, got \"loud\""},
+    {CLIENT_HEAD "control: { mode: \"0999\" }\n", 6,
+     "control.mode: expected an octal file mode like \"0600\", got "
+     "\"0999\""},
+    {CLIENT_HEAD "control: { mode: \"07777\" }\n", 6,
+     "control.mode: expected an octal file mode"},
+    {CLIENT_HEAD "control: { socket: "
+		 "/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+		 "sock }\n",
+     6, "control.socket: expected a string of at most 107 bytes"},
+    {CLIENT_HEAD "plugin_dir: \"a\\tb\"\n", 6,
+     "plugin_dir: expected a string of at most 255 bytes, got "
+     "\"a\\x09b\""},
+    /* scheduler and plugin options */
+    {CLIENT_HEAD "scheduler: { upstream: { weights: { dsl: 1 } } }\n", 6,
+     "scheduler.upstream.plugin: missing; expected the scheduler "
+     "plugin's name"},
+    {CLIENT_HEAD "scheduler: { upstream: { plugin: Weighted } }\n", 6,
+     "scheduler.upstream.plugin: expected a plugin name of 1 to 31 "
+     "lowercase letters, digits, '-' or '_', got \"Weighted\""},
+    {CLIENT_HEAD "scheduler:\n  upstream:\n    plugin: weighted\n"
+		 "    order: [dsl, lte]\n",
+     9, "scheduler.upstream.order: plugin options cannot be lists"},
+    {CLIENT_HEAD "scheduler: { downstream: { plugin: a, \"x=y\": 1 } }\n", 6,
+     "scheduler.downstream.x=y: expected an option name of letters"},
+    {CLIENT_HEAD "scheduler: { downstream: [ roundrobin ] }\n", 6,
+     "scheduler.downstream: expected a mapping like { plugin: roundrobin "
+     "}, got a list"},
+    {CLIENT_HEAD "scheduler: { sideways: { plugin: a } }\n", 6,
+     "scheduler.sideways: unknown key; expected one of upstream, "
+     "downstream"},
+};
+
+static void test_bad_texts(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_texts) / sizeof(bad_texts[0]); i++)
+		load_bad(bad_texts[i].text, bad_texts[i].line,
+			 bad_texts[i].msg);
+}
+
+static void test_too_many_plugin_options(void **state)
+{
+	char text[4096];
+	size_t o;
+	(void)state;
+	o = (size_t)snprintf(text, sizeof(text),
+			     CLIENT_HEAD "scheduler:\n  upstream:\n"
+					 "    plugin: weighted\n");
+	for (int i = 0; i < CFG_MAX_OPTS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "    k%d: %d\n", i, i);
+	load_ok(text);
+	assert_int_equal(cfg.sched[0].n_opts, CFG_MAX_OPTS);
+	snprintf(text + o, sizeof(text) - o, "    one_more: 1\n");
+	load_bad(text, 9 + CFG_MAX_OPTS,
+		 "scheduler.upstream.one_more: too many plugin options (at "
+		 "most 32)");
+}
+
+static void test_plugin_options(void **state)
+{
+	(void)state;
+	load_ok(CLIENT_HEAD "scheduler:\n"
+			    "  upstream:\n"
+			    "    plugin: metered-overflow\n"
+			    "    weights: { dsl: 3, lte: 1 }\n"
+			    "    deep: { a: { b: { c: -7 } } }\n"
+			    "    ratio: 0.25\n"
+			    "    sticky: off\n"
+			    "    mode: fast\n"
+			    "    version: \"1.0\"\n"
+			    "    quoted_int: '12'\n"
+			    "    empty:\n");
+	const struct cfg_sched *s = &cfg.sched[TTT_DIR_UPSTREAM];
+	assert_string_equal(s->plugin, "metered-overflow");
+	assert_int_equal(s->n_opts, 9);
+	assert_int_equal(opt(s, "weights.dsl")->i, 3);
+	assert_int_equal(opt(s, "weights.dsl")->line, 9);
+	assert_int_equal(opt(s, "weights.lte")->i, 1);
+	assert_int_equal(opt(s, "deep.a.b.c")->type, TTT_OPT_INT);
+	assert_int_equal(opt(s, "deep.a.b.c")->i, -7);
+	assert_int_equal(opt(s, "ratio")->type, TTT_OPT_FLOAT);
+	assert_true(opt(s, "ratio")->d == 0.25);
+	assert_int_equal(opt(s, "sticky")->type, TTT_OPT_BOOL);
+	assert_int_equal(opt(s, "sticky")->b, 0);
+	assert_int_equal(opt(s, "mode")->type, TTT_OPT_STRING);
+	assert_string_equal(opt(s, "mode")->str, "fast");
+	/* Quoting in YAML means "this is a string". */
+	assert_int_equal(opt(s, "version")->type, TTT_OPT_STRING);
+	assert_string_equal(opt(s, "version")->str, "1.0");
+	assert_int_equal(opt(s, "quoted_int")->type, TTT_OPT_STRING);
+	assert_int_equal(opt(s, "empty")->type, TTT_OPT_STRING);
+	assert_string_equal(opt(s, "empty")->str, "");
+	assert_int_equal(opt(s, "empty")->line, 16);
+	assert_int_equal(cfg.sched[TTT_DIR_DOWNSTREAM].n_opts, 0);
+
+	/* An option name that flattens to more than 63 bytes is refused. */
+	load_bad(CLIENT_HEAD
+		 "scheduler:\n  upstream:\n    plugin: x\n"
+		 "    aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:\n"
+		 "      bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb: "
+		 "1\n",
+		 10, "option name longer than 63 bytes");
+	/* A value longer than cfg_opt.str holds is refused, not cut. */
+	char text[1024];
+	char longv[200];
+	memset(longv, 'v', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 CLIENT_HEAD "scheduler: { upstream: { plugin: x, k: %s } }\n",
+		 longv);
+	load_bad(text, 6,
+		 "scheduler.upstream.k: expected a value of at most 127 "
+		 "bytes");
+}
+
+static void test_opt_set(void **state)
+{
+	struct cfg_opt o;
+	(void)state;
+	assert_int_equal(config_opt_set(&o, "w", "42", 7), 0);
+	assert_int_equal(o.type, TTT_OPT_INT);
+	assert_int_equal(o.i, 42);
+	assert_true(o.d == 42.0);
+	assert_int_equal(o.line, 7);
+	assert_string_equal(o.key, "w");
+	assert_string_equal(o.str, "42");
+	assert_int_equal(config_opt_set(&o, "w", "-9223372036854775808", 1), 0);
+	assert_int_equal(o.type, TTT_OPT_INT);
+	assert_true(o.i == INT64_MIN);
+	/* Past int64: still a number, as a float. */
+	assert_int_equal(config_opt_set(&o, "w", "9223372036854775808", 1), 0);
+	assert_int_equal(o.type, TTT_OPT_FLOAT);
+	assert_int_equal(config_opt_set(&o, "b", "Yes", 1), 0);
+	assert_int_equal(o.type, TTT_OPT_BOOL);
+	assert_int_equal(o.b, 1);
+	assert_int_equal(config_opt_set(&o, "b", "off", 1), 0);
+	assert_int_equal(o.type, TTT_OPT_BOOL);
+	assert_int_equal(o.b, 0);
+	assert_int_equal(config_opt_set(&o, "f", "-1.5e3", 1), 0);
+	assert_int_equal(o.type, TTT_OPT_FLOAT);
+	assert_true(o.d == -1500.0);
+	assert_int_equal(config_opt_set(&o, "f", ".5", 1), 0);
+	assert_int_equal(o.type, TTT_OPT_FLOAT);
+	/* Things strtod would take that are not config numbers. */
+	const char *strings[] = {"nan",	  "inf",    "0x10", "1e", "1.2.3",
+				 "1e999", "20mbit", "",	    "+",  "-."};
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		assert_int_equal(config_opt_set(&o, "s", strings[i], 1), 0);
+		if (o.type != TTT_OPT_STRING)
+			print_error("%s classified as %u\n", strings[i],
+				    o.type);
+		assert_int_equal(o.type, TTT_OPT_STRING);
+		assert_string_equal(o.str, strings[i]);
+	}
+	char big[200];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(config_opt_set(&o, "k", big, 1), -ENAMETOOLONG);
+	assert_int_equal(config_opt_set(&o, big, "1", 1), -ENAMETOOLONG);
+	assert_int_equal(config_opt_set(&o, "", "1", 1), -EINVAL);
+	assert_int_equal(config_opt_set(&o, NULL, "1", 1), -EINVAL);
+	assert_int_equal(config_opt_set(&o, "k", NULL, 1), -EINVAL);
+}
+
+static void test_parse_rate(void **state)
+{
+	uint64_t v;
+	(void)state;
+	struct {
+		const char *s;
+		uint64_t want;
+	} good[] = {
+	    {"20mbit", 20000000},
+	    {"1.5gbit", 1500000000},
+	    {"100kbit", 100000},
+	    {"100k", 100000},
+	    {"8bit", 8},
+	    {"8bps", 8},
+	    {"2Mbps", 2000000},
+	    {"3G", 3000000000ULL},
+	    {"0.001kbit", 1},
+	    {"0", 0},
+	    {"10 mbit", 10000000},
+	    {"18446744073bit", 18446744073ULL},
+	    {"18446744073709551615bit", UINT64_MAX},
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 1;
+		assert_int_equal(config_parse_rate(good[i].s, &v), 0);
+		assert_true(v == good[i].want);
+	}
+	const char *bad[] = {"fast",	 "",
+			     "20",	 "20mb",
+			     "20MBps",	 "1.5",
+			     "-1mbit",	 "1.mbit",
+			     ".5mbit",	 "0.5bit",
+			     "1e3mbit",	 "20 mbit ",
+			     "20mbit/s", "1.0000000000000000001g"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_parse_rate(bad[i], &v) != -EINVAL)
+			print_error("rate %s accepted\n", bad[i]);
+		assert_int_equal(config_parse_rate(bad[i], &v), -EINVAL);
+	}
+	assert_int_equal(config_parse_rate(NULL, &v), -EINVAL);
+	/* Overflow: 2^64 bit/s and beyond, however it is written. */
+	assert_int_equal(config_parse_rate("18446744073709551616bit", &v),
+			 -ERANGE);
+	assert_int_equal(config_parse_rate("18446744074gbit", &v), -ERANGE);
+	assert_int_equal(
+	    config_parse_rate("99999999999999999999999999999999999999g", &v),
+	    -ERANGE);
+}
+
+static void test_parse_size(void **state)
+{
+	uint64_t v;
+	(void)state;
+	struct {
+		const char *s;
+		uint64_t want;
+	} good[] = {
+	    {"5GiB", 5ULL << 30},
+	    {"500MB", 500000000},
+	    {"1KiB", 1024},
+	    {"1kB", 1000},
+	    {"1.5KiB", 1536},
+	    {"2TiB", 2ULL << 40},
+	    {"3TB", 3000000000000},
+	    {"4096", 4096},
+	    {"7B", 7},
+	    {"16777215TiB", 16777215ULL << 40},
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 1;
+		assert_int_equal(config_parse_size(good[i].s, &v), 0);
+		assert_true(v == good[i].want);
+	}
+	const char *bad[] = {"5gib", "5 parsecs", "",	"GiB", "-5GiB",
+			     "1.1B", "5Gb",	  "5K", "0x10"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_parse_size(bad[i], &v) != -EINVAL)
+			print_error("size %s accepted\n", bad[i]);
+		assert_int_equal(config_parse_size(bad[i], &v), -EINVAL);
+	}
+	assert_int_equal(config_parse_size("16777216TiB", &v), -ERANGE);
+	assert_int_equal(config_parse_size("18446744073709551616", &v),
+			 -ERANGE);
+}
+
+static void test_parse_duration(void **state)
+{
+	uint32_t v;
+	(void)state;
+	struct {
+		const char *s;
+		uint32_t want;
+	} good[] = {
+	    {"100ms", 100},	 {"1s", 1000},
+	    {"1.5s", 1500},	 {"2m", 120000},
+	    {"2500000us", 2500}, {"0", 0},
+	    {"0.001s", 1},	 {"4294967295ms", UINT32_MAX},
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 1;
+		assert_int_equal(config_parse_duration_ms(good[i].s, &v), 0);
+		assert_int_equal(v, good[i].want);
+	}
+	const char *bad[] = {"10", "1.5ms", "500us", "1h",   "s",
+			     "",   "-1s",   "1sec",  "1e3ms"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_parse_duration_ms(bad[i], &v) != -EINVAL)
+			print_error("duration %s accepted\n", bad[i]);
+		assert_int_equal(config_parse_duration_ms(bad[i], &v), -EINVAL);
+	}
+	assert_int_equal(config_parse_duration_ms("4294967296ms", &v), -ERANGE);
+	assert_int_equal(config_parse_duration_ms("99999999999999m", &v),
+			 -ERANGE);
+	assert_int_equal(
+	    config_parse_duration_ms("999999999999999999999999s", &v), -ERANGE);
+}
+
+static void test_parse_percent(void **state)
+{
+	uint32_t v;
+	(void)state;
+	assert_int_equal(config_parse_percent_ppm("5%", &v), 0);
+	assert_int_equal(v, 50000);
+	assert_int_equal(config_parse_percent_ppm("0.5%", &v), 0);
+	assert_int_equal(v, 5000);
+	assert_int_equal(config_parse_percent_ppm("100%", &v), 0);
+	assert_int_equal(v, 1000000);
+	assert_int_equal(config_parse_percent_ppm("0.0001%", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(config_parse_percent_ppm("100.0001%", &v), -ERANGE);
+	assert_int_equal(config_parse_percent_ppm("0.00001%", &v), -EINVAL);
+	assert_int_equal(config_parse_percent_ppm("5", &v), -EINVAL);
+	assert_int_equal(config_parse_percent_ppm("%", &v), -EINVAL);
+	assert_int_equal(config_parse_percent_ppm("five%", &v), -EINVAL);
+}
+
+static void test_io_errors(void **state)
+{
+	struct err e = {{0}};
+	char path[1024];
+	(void)state;
+	assert_int_equal(config_load(&cfg, "/nonexistent/ttt.yaml", &e),
+			 -ENOENT);
+	assert_string_equal(e.msg,
+			    "/nonexistent/ttt.yaml: No such file or directory");
+	src_path(path, sizeof(path), "tests/unit/configs");
+	assert_int_equal(config_load(&cfg, path, &e), -EISDIR);
+	assert_non_null(strstr(e.msg, "Is a directory"));
+	/* NULL err is allowed: the code still says what went wrong. */
+	assert_int_equal(config_load_string(&cfg, "x", "role: x\n", 8, NULL),
+			 -EINVAL);
+	assert_int_equal(config_load_string(&cfg, "x", NULL, 3, &e), -EINVAL);
+	/* Not NUL-terminated: only len bytes are read. */
+	const char text[] = CLIENT_HEAD "garbage: [";
+	assert_int_equal(
+	    config_load_string(&cfg, "x", text, strlen(CLIENT_HEAD), &e), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_example_client),
+	    cmocka_unit_test(test_example_server),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_ipv6),
+	    cmocka_unit_test(test_role_last_and_values),
+	    cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_bad_texts),
+	    cmocka_unit_test(test_too_many_plugin_options),
+	    cmocka_unit_test(test_plugin_options),
+	    cmocka_unit_test(test_opt_set),
+	    cmocka_unit_test(test_parse_rate),
+	    cmocka_unit_test(test_parse_size),
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_parse_percent),
+	    cmocka_unit_test(test_io_errors),
+	};
+	log_set_level(LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

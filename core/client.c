@@ -1,0 +1,378 @@
+/*
+ * Client role: one UDP socket per uplink (pinned with SO_BINDTODEVICE or a
+ * source address), the handshake that opens the session, and recovery:
+ * a link whose interface vanishes is closed and re-created with backoff, and
+ * a session that hears nothing for long is re-opened with a fresh handshake.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "datapath.h"
+#include "log.h"
+#include "netif.h"
+#include "reorder.h"
+#include "sched_host.h"
+
+#define HELLO_INTERVAL 1.0
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static const struct cfg_sockaddr *link_peer(struct daemon *d, uint32_t id)
+{
+	const struct cfg_link *l = &d->cfg.links[id];
+	return l->peer.len ? &l->peer : &d->cfg.server;
+}
+
+static void set_bufsize(int fd, int opt_force, int opt, int bytes)
+{
+	if (setsockopt(fd, SOL_SOCKET, opt_force, &bytes, sizeof(bytes)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
+}
+
+/* Socket options every tunnel socket gets: large buffers, no kernel
+ * fragmentation (the prober finds the path MTU itself). */
+int tunnel_socket_setup(int fd, int family)
+{
+	set_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);
+	set_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
+	int pmtu = IP_PMTUDISC_PROBE;
+	if (family == AF_INET) {
+		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
+			       sizeof(pmtu)) < 0)
+			return -errno;
+	} else {
+		pmtu = IPV6_PMTUDISC_PROBE;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu,
+			       sizeof(pmtu)) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int uplink_open(struct daemon *d, uint32_t id, struct err *e)
+{
+	const struct cfg_link *l = &d->cfg.links[id];
+	const struct cfg_sockaddr *peer = link_peer(d, id);
+	struct uplink *u = &d->uplinks[id];
+	int family = peer->ss.ss_family;
+	int ret;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "link %s: socket: %s", l->name,
+			       strerror(errno));
+	if (l->interface[0] &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, l->interface,
+		       (socklen_t)strlen(l->interface)) < 0) {
+		ret = err_set(e, -errno, "link %s: bind to device %s: %s",
+			      l->name, l->interface, strerror(errno));
+		goto fail;
+	}
+	if ((ret = tunnel_socket_setup(fd, family)) < 0) {
+		err_set(e, ret, "link %s: socket options: %s", l->name,
+			strerror(-ret));
+		goto fail;
+	}
+	if (l->source.len && bind(fd, (const struct sockaddr *)&l->source.ss,
+				  l->source.len) < 0) {
+		char a[64];
+		ret = err_set(e, -errno, "link %s: bind %s: %s", l->name,
+			      sockaddr_str(&l->source.ss, a, sizeof(a)),
+			      strerror(errno));
+		goto fail;
+	}
+	if (connect(fd, (const struct sockaddr *)&peer->ss, peer->len) < 0) {
+		char a[64];
+		ret = err_set(e, -errno, "link %s: connect %s: %s", l->name,
+			      sockaddr_str(&peer->ss, a, sizeof(a)),
+			      strerror(errno));
+		goto fail;
+	}
+	u->fd = fd;
+	u->ifindex = l->interface[0] ? (int)if_nametoindex(l->interface) : 0;
+	ev_io_init(&u->io, datapath_sockets_cb, fd, EV_READ);
+	u->io.data = d;
+	ev_io_start(d->loop, &u->io);
+
+	struct path *p = &d->sess->paths[id];
+	p->fd = fd;
+	p->known = true;
+	memcpy(&p->peer, &peer->ss, peer->len);
+	p->peer_len = peer->len;
+	p->family = family;
+	uint32_t mtu = l->mtu;
+	if (!mtu && l->interface[0] &&
+	    netif_get_mtu(l->interface, &mtu, NULL) < 0)
+		mtu = 0;
+	p->link_mtu = mtu ? mtu : 1500;
+	pmtu_init(&p->pmtu, family == AF_INET ? 576 : 1280, p->link_mtu);
+	d->sess->views_dirty = true;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+void uplink_close(struct daemon *d, uint32_t id)
+{
+	struct uplink *u = &d->uplinks[id];
+	if (u->fd < 0)
+		return;
+	ev_io_stop(d->loop, &u->io);
+	close(u->fd);
+	u->fd = -1;
+	if (d->sess) {
+		struct path *p = &d->sess->paths[id];
+		p->fd = -1;
+		probe_link_init(&p->probe, &d->cfg.probe, now_ns(d));
+		d->sess->views_dirty = true;
+	}
+}
+
+static void uplink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct uplink *u = w->data;
+	struct daemon *d = u->d;
+	struct err e;
+	if (u->fd >= 0)
+		return;
+	if (uplink_open(d, u->id, &e) < 0) {
+		log_debug("link", "%s (retry in %u ms)", e.msg, u->backoff_ms);
+		ev_timer_set(&u->retry, u->backoff_ms / 1000.0, 0.0);
+		ev_timer_start(loop, &u->retry);
+		u->backoff_ms = u->backoff_ms * 2 > BACKOFF_MAX_MS
+				    ? BACKOFF_MAX_MS
+				    : u->backoff_ms * 2;
+		return;
+	}
+	log_notice("link", "%s: socket re-created", d->cfg.links[u->id].name);
+	u->backoff_ms = BACKOFF_MIN_MS;
+	prober_send_now(d->sess, &d->sess->paths[u->id], now_ns(d));
+}
+
+/* A send or receive said the interface is gone: close now, retry later. */
+void uplink_failed(struct daemon *d, uint32_t id, int err)
+{
+	struct uplink *u = &d->uplinks[id];
+	if (u->fd < 0)
+		return;
+	log_warn("link", "%s: %s; closing the socket and retrying",
+		 d->cfg.links[id].name, strerror(err));
+	uplink_close(d, id);
+	ev_timer_stop(d->loop, &u->retry);
+	ev_timer_set(&u->retry, u->backoff_ms / 1000.0, 0.0);
+	ev_timer_start(d->loop, &u->retry);
+}
+
+/* Netlink said an interface changed: react at once instead of waiting for
+ * the prober or a failing send. */
+void client_on_netif_event(struct daemon *d, const struct netif_event *ev)
+{
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		const struct cfg_link *l = &d->cfg.links[i];
+		struct uplink *u = &d->uplinks[i];
+		if (!l->interface[0] || strcmp(l->interface, ev->ifname) != 0)
+			continue;
+		if (!ev->exists || !ev->up) {
+			if (u->fd >= 0)
+				uplink_failed(d, i, ENODEV);
+		} else if (u->fd < 0 || ev->ifindex != u->ifindex) {
+			/* Back (or re-created with a new index): a socket
+			 * bound to the old index is useless. */
+			uplink_close(d, i);
+			u->backoff_ms = BACKOFF_MIN_MS;
+			ev_timer_stop(d->loop, &u->retry);
+			ev_timer_set(&u->retry, 0.05, 0.0);
+			ev_timer_start(d->loop, &u->retry);
+		}
+	}
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void client_send_hello(struct daemon *d)
+{
+	static uint64_t last_ts;
+	struct session *s = d->sess;
+	uint8_t buf[WIRE_HELLO_LEN];
+	struct wire_hello m;
+	memset(&m, 0, sizeof(m));
+	wire_key_id(d->psk, m.key_id);
+	memcpy(m.client_random, s->client_random, WIRE_RANDOM_LEN);
+	m.crypto_mode = (uint8_t)d->cfg.crypto_mode;
+	snprintf(m.downstream, sizeof(m.downstream), "%s",
+		 d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		struct uplink *u = &d->uplinks[i];
+		if (u->fd < 0 || s->paths[i].admin_down)
+			continue;
+		uint64_t ts = wall_ns();
+		m.timestamp_ns = ts > last_ts ? ts : last_ts + 1;
+		last_ts = m.timestamp_ns;
+		m.link_id = (uint8_t)i;
+		m.link_mtu = (uint16_t)s->paths[i].link_mtu;
+		size_t len = wire_hello_build(buf, d->psk, &m);
+		if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+			log_debug("handshake", "%s: hello: %s",
+				  d->cfg.links[i].name, strerror(errno));
+	}
+}
+
+static void start_handshake(struct daemon *d)
+{
+	struct session *s = d->sess;
+	s->state = SESS_HANDSHAKE;
+	randombytes_buf(s->client_random, sizeof(s->client_random));
+	client_send_hello(d);
+}
+
+void client_session_lost(struct daemon *d)
+{
+	struct session *s = d->sess;
+	if (s->state != SESS_ESTABLISHED)
+		return;
+	log_warn("session",
+		 "%08x: no answer from the server for %.1f s; "
+		 "opening a new session",
+		 s->id, (now_ns(d) - s->last_rx_ns) / 1e9);
+	if (s->reorder)
+		reorder_flush(s->reorder);
+	sodium_memzero(&s->keys, sizeof(s->keys));
+	start_handshake(d);
+}
+
+void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
+			 uint64_t now)
+{
+	struct session *s = d->sess;
+	struct wire_hello_ack a;
+	if (s->state != SESS_HANDSHAKE)
+		return;
+	if (wire_hello_ack_parse(buf, len, d->psk, &a) < 0) {
+		d->rx_bad++;
+		return;
+	}
+	if (memcmp(a.client_random, s->client_random, WIRE_RANDOM_LEN) != 0)
+		return; /* an answer to an older attempt */
+	if (a.status != WR_OK) {
+		static uint64_t last_log;
+		if (now - last_log > 10000000000ull) {
+			log_err("handshake", "server refused the session: %s",
+				a.status == WR_CRYPTO_MODE
+				    ? "crypto mode differs from the server's"
+				: a.status == WR_SCHEDULER
+				    ? "server has no such downstream plugin"
+				    : "unknown reason");
+			last_log = now;
+		}
+		return;
+	}
+	s->id = a.session_id;
+	memcpy(s->server_random, a.server_random, WIRE_RANDOM_LEN);
+	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->psk, s->client_random,
+			 s->server_random, s->id, 1);
+	s->tx_seq = 1;
+	replay_init(&s->replay);
+	memset(s->bucket_last, 0, sizeof(s->bucket_last));
+	s->state = SESS_ESTABLISHED;
+	s->last_rx_ns = now;
+	log_notice("session", "%08x: established (%s)", s->id,
+		   d->cfg.crypto_mode == CRYPTO_ENCRYPT ? "encrypted"
+		   : d->cfg.crypto_mode == CRYPTO_AUTH	? "authenticated"
+							: "no crypto");
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		prober_send_now(s, &s->paths[i], now);
+	peerctl_send_link_info(s, now);
+}
+
+/* Once a second: hellos while no session; session liveness otherwise. */
+static void hello_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+	struct session *s = d->sess;
+	uint64_t now = now_ns(d);
+	if (s->state == SESS_HANDSHAKE) {
+		client_send_hello(d);
+		return;
+	}
+	uint64_t dead_after = 3ull * d->cfg.probe.timeout_ms * 1000000ull;
+	if (dead_after < 3000000000ull)
+		dead_after = 3000000000ull;
+	if (now - s->last_rx_ns > dead_after)
+		client_session_lost(d);
+}
+
+int client_setup(struct daemon *d, struct err *e)
+{
+	int ret = wire_key_load(d->cfg.key_file, d->psk, e);
+	if (ret < 0)
+		return ret;
+	struct session *s;
+	if ((ret = session_create(d, &s, e)) < 0)
+		return ret;
+	d->sess = s;
+	d->sessions[0] = s;
+	d->n_sessions = 1;
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		const struct cfg_link *l = &d->cfg.links[i];
+		session_path_init(s, i, l->name);
+		struct path *p = &s->paths[i];
+		p->rate_bps = l->rate_bps;
+		p->weight = l->weight;
+		p->metered = l->metered;
+		p->backup = l->backup;
+		p->quota_bytes = l->quota_bytes;
+		struct uplink *u = &d->uplinks[i];
+		u->d = d;
+		u->id = i;
+		u->fd = -1;
+		u->backoff_ms = BACKOFF_MIN_MS;
+		ev_init(&u->retry, uplink_retry_cb);
+		u->retry.data = u;
+	}
+	const struct cfg_sched *up = &d->cfg.sched[TTT_DIR_UPSTREAM];
+	if ((ret = session_set_sched(s, up->plugin, up->opts, up->n_opts, e)) <
+	    0)
+		return ret;
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		struct err le;
+		if (uplink_open(d, i, &le) < 0) {
+			log_warn("link", "%s; retrying", le.msg);
+			ev_timer_set(&d->uplinks[i].retry, 0.1, 0.0);
+			ev_timer_start(d->loop, &d->uplinks[i].retry);
+		}
+	}
+	ev_timer_init(&d->hello_timer, hello_timer_cb, HELLO_INTERVAL,
+		      HELLO_INTERVAL);
+	d->hello_timer.data = d;
+	ev_timer_start(d->loop, &d->hello_timer);
+	start_handshake(d);
+	return 0;
+}
+
+void client_teardown(struct daemon *d)
+{
+	ev_timer_stop(d->loop, &d->hello_timer);
+	if (d->sess && d->sess->state == SESS_ESTABLISHED) {
+		/* Tell the server at once, so it frees the session. */
+		for (uint32_t i = 0; i < d->sess->n_paths; i++)
+			datapath_send_msg(d->sess, &d->sess->paths[i], WT_CLOSE,
+					  NULL, 0, now_ns(d));
+	}
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		ev_timer_stop(d->loop, &d->uplinks[i].retry);
+		uplink_close(d, i);
+	}
+	sodium_memzero(d->psk, sizeof(d->psk));
+}

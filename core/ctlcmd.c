@@ -1,0 +1,335 @@
+/*
+ * The daemon's control verbs (one table drives dispatch and "help") and the
+ * status document `tuntunctl status` prints. Handlers validate every member
+ * of a request and answer errors with a message; none can stop the daemon.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "datapath.h"
+#include "log.h"
+#include "peerctl.h"
+#include "reorder.h"
+#include "sched_host.h"
+
+#define TTT_VERSION "0.1.0"
+
+static const char *crypto_name(int mode)
+{
+	return mode == CRYPTO_ENCRYPT ? "encrypt"
+	       : mode == CRYPTO_AUTH  ? "auth"
+				      : "none";
+}
+
+static json_t *path_json(struct session *s, struct path *p)
+{
+	char peer[80] = "-";
+	if (p->peer_len)
+		sockaddr_str(&p->peer, peer, sizeof(peer));
+	int st = s->n_paths > p->id ? s->views[p->id].state : TTT_LINK_DOWN;
+	json_t *j = json_pack(
+	    "{s:s,s:i,s:s,s:s,s:f,s:f,s:f,s:f,s:i,s:I,s:I,s:I,s:I,s:f,s:f,"
+	    "s:I,s:b,s:b,s:I,s:I,s:I,s:b}",
+	    "name", p->name, "id", (int)p->id, "state", link_state_name(st),
+	    "peer", peer, "srtt_ms", p->probe.srtt_us / 1000.0, "rttvar_ms",
+	    p->probe.rttvar_us / 1000.0, "jitter_ms",
+	    p->probe.jitter_us / 1000.0, "loss_pct",
+	    p->probe.loss_ppm / 10000.0, "mtu", (int)p->link_mtu, "tx_packets",
+	    (json_int_t)p->tx_packets, "tx_bytes", (json_int_t)p->tx_bytes,
+	    "rx_packets", (json_int_t)p->rx_packets, "rx_bytes",
+	    (json_int_t)p->rx_bytes, "tx_bps", p->tx_bps, "rx_bps", p->rx_bps,
+	    "errors", (json_int_t)(p->tx_errors + p->rx_errors), "metered",
+	    p->metered, "backup", p->backup, "quota_bytes",
+	    (json_int_t)p->quota_bytes, "quota_used_bytes",
+	    (json_int_t)p->quota_used_bytes, "rate_bps",
+	    (json_int_t)p->rate_bps, "admin_down", p->admin_down);
+	json_object_set_new(
+	    j, "probe",
+	    json_pack("{s:I,s:I,s:I,s:f}", "sent",
+		      (json_int_t)p->probe.probes_sent, "replies",
+		      (json_int_t)p->probe.replies, "lost",
+		      (json_int_t)p->probe.lost, "last_heard_ago_s",
+		      p->probe.last_heard_ns
+			  ? (now_ns(s->d) - p->probe.last_heard_ns) / 1e9
+			  : -1.0));
+	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
+	return j;
+}
+
+static json_t *reorder_json(struct session *s)
+{
+	if (!s->reorder)
+		return json_pack("{s:b}", "enabled", 0);
+	struct reorder_stats st;
+	reorder_get_stats(s->reorder, &st);
+	return json_pack(
+	    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:i}", "enabled", 1,
+	    "delivered", (json_int_t)st.delivered, "in_order",
+	    (json_int_t)st.in_order, "held", (json_int_t)st.held, "reordered",
+	    (json_int_t)st.reordered, "late", (json_int_t)st.late, "duplicates",
+	    (json_int_t)st.duplicates, "lost", (json_int_t)st.lost, "expired",
+	    (json_int_t)st.expired, "hold_ms", st.hold_ns / 1e6, "held_now",
+	    (int)st.held_now);
+}
+
+static json_t *session_json(struct session *s)
+{
+	char id[16];
+	snprintf(id, sizeof(id), "%08x", s->id);
+	json_t *links = json_array();
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess)
+			json_array_append_new(links,
+					      path_json(s, &s->paths[i]));
+	json_t *j = json_pack(
+	    "{s:s,s:s,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "id", id,
+	    "state", s->state == SESS_ESTABLISHED ? "established" : "handshake",
+	    "crypto", crypto_name(s->d->cfg.crypto_mode), "links", links,
+	    "reorder", reorder_json(s), "counters", "rx_auth_fail",
+	    (json_int_t)s->rx_auth_fail, "rx_replay", (json_int_t)s->rx_replay,
+	    "rx_bad", (json_int_t)s->rx_bad, "rx_spoofed",
+	    (json_int_t)s->rx_spoofed, "tx_drops", (json_int_t)s->tx_drops,
+	    "tun_write_errors", (json_int_t)s->tun_write_errors);
+	if (s->client_idx >= 0)
+		json_object_set_new(
+		    j, "client",
+		    json_string(s->d->cfg.clients[s->client_idx].name));
+	return j;
+}
+
+json_t *status_json(struct daemon *d)
+{
+	json_t *j = json_pack(
+	    "{s:s,s:s,s:f,s:{s:s,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "role",
+	    d->client ? "client" : "server", "version", TTT_VERSION, "uptime_s",
+	    (now_ns(d) - d->start_ns) / 1e9, "tun", "name", d->tun_name, "mtu",
+	    (int)d->tun_mtu, "counters", "tun_rx_packets",
+	    (json_int_t)d->tun_rx_packets, "tun_tx_packets",
+	    (json_int_t)d->tun_tx_packets, "tun_rx_dropped",
+	    (json_int_t)d->tun_rx_dropped, "rx_bad", (json_int_t)d->rx_bad,
+	    "rx_unknown_session", (json_int_t)d->rx_unknown_session,
+	    "rx_truncated", (json_int_t)d->rx_truncated);
+	json_t *sched = json_object();
+	if (d->client) {
+		struct session *s = d->sess;
+		json_t *sj = session_json(s);
+		json_object_set(j, "session", sj);
+		json_object_set(j, "links", json_object_get(sj, "links"));
+		json_object_set(j, "reorder", json_object_get(sj, "reorder"));
+		json_decref(sj);
+		json_object_set_new(sched, "upstream",
+				    s->sched ? sched_inst_dump(s->sched)
+					     : json_null());
+		json_t *ds = json_pack(
+		    "{s:s}", "plugin",
+		    d->ds_swap.state[0] && !strcmp(d->ds_swap.state, "ok")
+			? d->ds_swap.plugin
+			: d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+		if (d->ds_swap.state[0]) {
+			json_object_set_new(ds, "last_swap",
+					    json_pack("{s:s,s:s,s:s}", "plugin",
+						      d->ds_swap.plugin,
+						      "state", d->ds_swap.state,
+						      "error",
+						      d->ds_swap.error));
+		}
+		json_object_set_new(sched, "downstream", ds);
+	} else {
+		json_t *arr = json_array();
+		for (uint32_t i = 0; i < d->max_sessions; i++) {
+			struct session *s = d->sessions[i];
+			if (!s)
+				continue;
+			json_t *sj = session_json(s);
+			json_object_set_new(sj, "scheduler",
+					    sched_inst_dump(s->sched));
+			json_array_append_new(arr, sj);
+		}
+		json_object_set_new(j, "sessions", arr);
+		json_object_set_new(
+		    sched, "downstream",
+		    json_pack("{s:s}", "plugin",
+			      d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin));
+	}
+	json_object_set_new(j, "scheduler", sched);
+	return j;
+}
+
+static json_t *cmd_status(void *arg, json_t *req, struct err *e)
+{
+	return status_json(arg);
+}
+
+static json_t *cmd_plugins(void *arg, json_t *req, struct err *e)
+{
+	struct daemon *d = arg;
+	json_t *list = sched_registry_list(d->reg);
+	if (!list)
+		return err_set(e, -ENOMEM, "out of memory"), NULL;
+	return json_pack("{s:s,s:o}", "dir", sched_registry_dir(d->reg),
+			 "plugins", list);
+}
+
+static void ds_swap_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+	if (strcmp(d->ds_swap.state, "pending") != 0) {
+		ev_timer_stop(loop, w);
+		return;
+	}
+	if (++d->ds_swap.tries > 15) {
+		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "timeout");
+		snprintf(d->ds_swap.error, sizeof(d->ds_swap.error),
+			 "the server did not answer");
+		log_warn("sched",
+			 "downstream swap to %s: no answer from the "
+			 "server",
+			 d->ds_swap.plugin);
+		ev_timer_stop(loop, w);
+		return;
+	}
+	peerctl_send_sched_set(d->sess, d->ds_swap.req, d->ds_swap.plugin,
+			       d->ds_swap.opts, d->ds_swap.n_opts, now_ns(d));
+}
+
+void peerctl_client_on_sched_reply(struct session *s, json_t *msg)
+{
+	struct daemon *d = s->d;
+	json_int_t req = json_integer_value(json_object_get(msg, "req"));
+	if ((uint64_t)req != d->ds_swap.req ||
+	    strcmp(d->ds_swap.state, "pending") != 0)
+		return;
+	ev_timer_stop(d->loop, &d->ds_swap.timer);
+	if (json_is_true(json_object_get(msg, "ok"))) {
+		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "ok");
+		d->ds_swap.error[0] = 0;
+		log_notice("sched", "server switched downstream to %s",
+			   d->ds_swap.plugin);
+	} else {
+		const char *err =
+		    json_string_value(json_object_get(msg, "error"));
+		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "refused");
+		snprintf(d->ds_swap.error, sizeof(d->ds_swap.error), "%s",
+			 err ? err : "refused");
+		log_warn("sched", "server refused downstream %s: %s",
+			 d->ds_swap.plugin, d->ds_swap.error);
+	}
+}
+
+/* {"cmd":"scheduler-set","dir":"upstream|downstream","plugin":NAME,
+ *  "options":{...}} */
+static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
+{
+	struct daemon *d = arg;
+	const char *dir = json_string_value(json_object_get(req, "dir"));
+	const char *plugin = json_string_value(json_object_get(req, "plugin"));
+	struct cfg_opt opts[CFG_MAX_OPTS];
+	if (!dir || (strcmp(dir, "upstream") && strcmp(dir, "downstream")))
+		return err_set(
+			   e, -EINVAL,
+			   "\"dir\" must be \"upstream\" or \"downstream\""),
+		       NULL;
+	if (!plugin || !plugin[0] || strlen(plugin) >= CFG_NAME_MAX)
+		return err_set(e, -EINVAL, "\"plugin\" must be a plugin name"),
+		       NULL;
+	int n = peerctl_options(json_object_get(req, "options"), opts,
+				CFG_MAX_OPTS, e);
+	if (n < 0)
+		return NULL;
+	bool local =
+	    d->client ? !strcmp(dir, "upstream") : !strcmp(dir, "downstream");
+	if (local) {
+		/* Swap every session's instance; all or nothing is not
+		 * needed: each session is independent. */
+		int swapped = 0;
+		for (uint32_t i = 0; i < d->max_sessions; i++) {
+			struct session *s = d->sessions[i];
+			if (!s)
+				continue;
+			if (session_set_sched(s, plugin, opts, (uint32_t)n, e) <
+			    0)
+				return NULL;
+			swapped++;
+		}
+		log_notice("sched", "%s scheduler is now %s (%d session%s)",
+			   dir, plugin, swapped, swapped == 1 ? "" : "s");
+		/* Later sessions (server) and restarts of the client's
+		 * session keep the new choice. */
+		struct cfg_sched *cs =
+		    &d->cfg.sched[d->client ? TTT_DIR_UPSTREAM
+					    : TTT_DIR_DOWNSTREAM];
+		snprintf(cs->plugin, sizeof(cs->plugin), "%s", plugin);
+		memcpy(cs->opts, opts, sizeof(opts[0]) * (size_t)n);
+		cs->n_opts = (uint32_t)n;
+		return json_pack("{s:s,s:s,s:i}", "dir", dir, "plugin", plugin,
+				 "sessions", swapped);
+	}
+	if (!d->client)
+		return err_set(e, -EINVAL,
+			       "the server schedules only downstream; "
+			       "upstream is the client's"),
+		       NULL;
+	if (d->sess->state != SESS_ESTABLISHED)
+		return err_set(e, -ENOTCONN, "no session with the server yet"),
+		       NULL;
+	/* Carried to the server; its answer lands in status. */
+	d->ds_swap.req++;
+	snprintf(d->ds_swap.plugin, sizeof(d->ds_swap.plugin), "%s", plugin);
+	memcpy(d->ds_swap.opts, opts, sizeof(opts[0]) * (size_t)n);
+	d->ds_swap.n_opts = (uint32_t)n;
+	d->ds_swap.tries = 0;
+	snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "pending");
+	d->ds_swap.error[0] = 0;
+	ev_timer_stop(d->loop, &d->ds_swap.timer);
+	ev_timer_init(&d->ds_swap.timer, ds_swap_timer_cb, 0.2, 0.2);
+	d->ds_swap.timer.data = d;
+	ev_timer_start(d->loop, &d->ds_swap.timer);
+	peerctl_send_sched_set(d->sess, d->ds_swap.req, plugin, opts,
+			       (uint32_t)n, now_ns(d));
+	/* Keep the choice for future sessions' HELLO. */
+	struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
+	snprintf(cs->plugin, sizeof(cs->plugin), "%s", plugin);
+	return json_pack("{s:s,s:s,s:s,s:I}", "dir", dir, "plugin", plugin,
+			 "state", "pending", "req", (json_int_t)d->ds_swap.req);
+}
+
+/* {"cmd":"link-set","link":NAME,"admin":"up|down"} */
+static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
+{
+	struct daemon *d = arg;
+	const char *name = json_string_value(json_object_get(req, "link"));
+	const char *admin = json_string_value(json_object_get(req, "admin"));
+	if (!name || !admin || (strcmp(admin, "up") && strcmp(admin, "down")))
+		return err_set(e, -EINVAL,
+			       "expected \"link\": NAME and \"admin\": "
+			       "\"up\" or \"down\""),
+		       NULL;
+	int found = 0;
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		struct session *s = d->sessions[i];
+		if (!s)
+			continue;
+		for (uint32_t k = 0; k < s->n_paths; k++) {
+			if (strcmp(s->paths[k].name, name) != 0)
+				continue;
+			s->paths[k].admin_down = !strcmp(admin, "down");
+			s->views_dirty = true;
+			found++;
+		}
+	}
+	if (!found)
+		return err_set(e, -ENOENT, "no link named \"%s\"", name), NULL;
+	log_notice("link", "%s: administratively %s", name, admin);
+	return json_pack("{s:s,s:s}", "link", name, "admin", admin);
+}
+
+const struct ctl_command daemon_ctl_commands[] = {
+    {"status", cmd_status, "role, session, links with metrics, schedulers"},
+    {"plugins", cmd_plugins, "scheduler plugins in the plugin directory"},
+    {"scheduler-set", cmd_scheduler_set,
+     "swap a direction's scheduler: dir, plugin, options"},
+    {"link-set", cmd_link_set, "administratively disable/enable a link"},
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,276 @@
+/*
+ * The daemon's shared state: one event loop, one tun, the sessions and the
+ * paths (one per link per session) that carry them. Client and server share
+ * all of it; a client simply has exactly one session and owns its links'
+ * sockets, while a server has one listening socket per address family and a
+ * session per authenticated client.
+ *
+ * Prototypes are grouped by the file that defines them (OpenBSD style).
+ */
+#ifndef TTT_DAEMON_H
+#define TTT_DAEMON_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "control.h"
+#include "pmtu.h"
+#include "probe.h"
+#include "replay.h"
+#include "wire.h"
+#include <tuntuntun/sched.h>
+
+struct reorder;
+struct sched_inst;
+struct sched_registry;
+struct ctl_server;
+struct netif_undo;
+struct daemon;
+struct session;
+
+/* Packet buffers: one slab per session, recycled through a free list, so
+ * the hot path never allocates. Held packets (reorder) keep their buffer. */
+struct pktbuf {
+	struct pktbuf *next;  /* free-list link */
+	struct session *sess; /* owner, to return it */
+	uint32_t len;	      /* bytes of inner packet at data */
+	uint8_t *data;	      /* inner packet inside raw */
+	uint8_t raw[];	      /* datagram as received */
+};
+
+/* One link of one session: where to send, what we measured, what we sent. */
+struct path {
+	struct session *sess;
+	uint32_t id;	 /* link id on the wire (config index) */
+	bool known;	 /* server: peer address learned */
+	bool admin_down; /* `tuntunctl link NAME down` */
+	int fd;		 /* socket to send from (-1: none) */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint64_t peer_seq; /* highest authenticated seq from peer */
+	char name[CFG_NAME_MAX];
+	uint64_t rate_bps;
+	uint32_t weight;
+	bool metered, backup;
+	uint64_t quota_bytes, quota_used_bytes;
+	uint32_t link_mtu; /* outer datagram limit (IP packet size) */
+	int family;	   /* AF_INET / AF_INET6 of the transport */
+	struct probe_link probe;
+	struct pmtu pmtu;
+	uint32_t pmtu_probe_size; /* outstanding path-MTU probe (bytes) */
+	uint32_t pmtu_probe_id;
+	uint64_t pmtu_probe_sent_ns;
+	/* token-bucket estimate of bytes not yet drained at rate_bps */
+	uint64_t backlog_bytes, backlog_ns;
+	/* counters */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+	uint64_t tx_errors, rx_errors;
+	/* rates over the last stats interval */
+	uint64_t last_tx_bytes, last_rx_bytes;
+	double tx_bps, rx_bps;
+	int last_state; /* enum ttt_link_state offered last time */
+};
+
+enum sess_state {
+	SESS_HANDSHAKE = 0, /* client: HELLO sent, no ACK yet */
+	SESS_ESTABLISHED = 1,
+};
+
+struct session {
+	struct daemon *d;
+	uint32_t id;
+	int client_idx; /* server: index in cfg->clients */
+	enum sess_state state;
+	struct wire_keys keys;
+	uint8_t client_random[WIRE_RANDOM_LEN];
+	uint8_t server_random[WIRE_RANDOM_LEN];
+	uint8_t ack[WIRE_HELLO_LEN]; /* server: the ACK, resent to retries */
+	size_t ack_len;
+	uint64_t tx_seq; /* next seq to send */
+	struct replay replay;
+	struct reorder *reorder;
+	ev_timer reorder_timer;
+	struct path paths[CFG_MAX_LINKS];
+	uint32_t n_paths;
+	struct ttt_link_view views[CFG_MAX_LINKS];
+	bool views_dirty;
+	struct sched_inst *sched; /* schedules what this side sends */
+	char sched_name[CFG_NAME_MAX];
+	uint64_t bucket_last[WIRE_BUCKETS]; /* last DATA seq per flow bucket */
+	uint64_t last_rx_ns;
+	uint64_t created_ns;
+	/* packet pool */
+	void *pool_mem;
+	struct pktbuf *free_list;
+	uint32_t buf_size, pool_count, pool_free;
+	/* server: last downstream swap asked by the client (idempotence) */
+	int64_t last_sched_req;
+	int last_sched_ret;
+	char last_sched_err[256];
+	/* counters */
+	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
+	uint64_t rx_spoofed;
+};
+
+struct listener {
+	struct daemon *d;
+	int fd;
+	int family;
+	ev_io io;
+};
+
+struct uplink { /* client: one configured link's socket */
+	struct daemon *d;
+	uint32_t id;
+	int fd;
+	ev_io io;
+	ev_timer retry; /* socket re-creation with backoff */
+	uint32_t backoff_ms;
+	int ifindex;
+};
+
+struct daemon {
+	struct ev_loop *loop;
+	struct config cfg;
+	const char *exe_dir;
+	uint64_t start_ns;
+	bool client;
+	uint8_t psk[WIRE_KEY_LEN];	     /* client */
+	uint8_t (*client_psk)[WIRE_KEY_LEN]; /* server: per cfg client */
+	uint8_t (*client_keyid)[WIRE_KEYID_LEN];
+	uint64_t *client_last_hello;  /* server: replay guard */
+	struct session **client_sess; /* server: by client index */
+	/* tun */
+	int tun_fd;
+	char tun_name[IFNAMSIZ];
+	uint32_t tun_mtu;
+	ev_io tun_io;
+	/* client */
+	struct uplink uplinks[CFG_MAX_LINKS];
+	struct session *sess; /* client's only session */
+	ev_timer hello_timer;
+	uint64_t hello_interval_ns;
+	/* server */
+	struct listener listeners[2];
+	int n_listeners;
+	/* common */
+	struct session **sessions; /* server: by slot; client: [0] */
+	uint32_t n_sessions, max_sessions;
+	struct sched_registry *reg;
+	ev_timer probe_timer;
+	ev_timer stats_timer;
+	ev_signal sig_int, sig_term, sig_hup;
+	ev_io mon_io;
+	int mon_fd;
+	struct ctl_server *ctl;
+	struct netif_undo *undo;
+	/* datapath scratch buffers (single-threaded) */
+	uint8_t *txbuf;
+	uint32_t buf_size;
+	struct rxbatch *rx;
+	uint64_t rx_bad, rx_unknown_session, rx_truncated;
+	/* client: downstream swap in flight (carried to the server) */
+	struct {
+		uint64_t req;
+		char plugin[CFG_NAME_MAX];
+		struct cfg_opt opts[CFG_MAX_OPTS];
+		uint32_t n_opts;
+		int tries;
+		char state[16]; /* "", "pending", "ok", "refused", "timeout" */
+		char error[256];
+		ev_timer timer;
+	} ds_swap;
+	bool quota_dirty;
+	int64_t quota_period[CFG_MAX_LINKS];
+	uint32_t stats_ticks;
+	/* counters */
+	uint64_t tun_rx_packets, tun_tx_packets, tun_rx_dropped;
+	int exit_code;
+};
+
+static inline uint64_t now_ns(struct daemon *d)
+{
+	return (uint64_t)(ev_now(d->loop) * 1e9);
+}
+
+/* daemon.c */
+int daemon_setup(struct daemon *d, struct err *e);
+void daemon_teardown(struct daemon *d);
+uint64_t mono_ns(void);
+
+/* session.c */
+int session_create(struct daemon *d, struct session **out, struct err *e);
+void session_destroy(struct session *s);
+struct pktbuf *session_buf_get(struct session *s);
+void session_buf_put(struct pktbuf *b);
+void session_refresh_views(struct session *s, uint64_t now);
+int session_set_sched(struct session *s, const char *name,
+		      const struct cfg_opt *opts, uint32_t n_opts,
+		      struct err *e);
+void session_path_init(struct session *s, uint32_t id, const char *name);
+void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
+void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
+		      uint64_t now);
+const char *link_state_name(int st);
+
+/* datapath.c */
+void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
+void datapath_send_inner(struct session *s, const uint8_t *pkt, size_t len,
+			 uint64_t now);
+void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
+		 const struct sockaddr_storage *from, socklen_t fromlen,
+		 int uplink_id, uint64_t now);
+int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
+		      const uint8_t *body, size_t body_len, uint64_t now);
+void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* prober.c */
+void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void prober_on_probe(struct session *s, struct path *p, const uint8_t *body,
+		     size_t len, uint64_t now);
+void prober_on_reply(struct session *s, struct path *p, const uint8_t *body,
+		     size_t len, uint64_t now);
+void prober_update_hold(struct session *s);
+void prober_send_now(struct session *s, struct path *p, uint64_t now);
+
+/* client.c */
+int client_setup(struct daemon *d, struct err *e);
+void client_teardown(struct daemon *d);
+void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
+			 uint64_t now);
+void client_session_lost(struct daemon *d);
+int uplink_open(struct daemon *d, uint32_t id, struct err *e);
+void uplink_close(struct daemon *d, uint32_t id);
+void uplink_failed(struct daemon *d, uint32_t id, int err);
+struct netif_event;
+void client_on_netif_event(struct daemon *d, const struct netif_event *ev);
+int tunnel_socket_setup(int fd, int family);
+
+/* server.c */
+int server_setup(struct daemon *d, struct err *e);
+void server_teardown(struct daemon *d);
+void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
+		     const struct sockaddr_storage *from, socklen_t fromlen,
+		     uint64_t now);
+struct session *server_session_by_id(struct daemon *d, uint32_t id);
+struct session *server_session_by_inner(struct daemon *d, const uint8_t *pkt,
+					size_t len);
+void server_expire_sessions(struct daemon *d, uint64_t now);
+void server_session_close(struct daemon *d, struct session *s);
+int server_check_inner_src(struct session *s, const uint8_t *pkt, size_t len);
+
+/* ctlcmd.c */
+extern const struct ctl_command daemon_ctl_commands[];
+json_t *status_json(struct daemon *d);
+
+/* quota.c */
+int quota_load(struct daemon *d, struct err *e);
+int quota_save(struct daemon *d, struct err *e);
+void quota_roll(struct daemon *d);
+void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
+		   uint64_t now_wall);
+
+#endif

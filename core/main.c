@@ -1,0 +1,84 @@
+/*
+ * tuntuntun: the bonding daemon (client or server, from the YAML's `role`).
+ *
+ *   tuntuntun -c FILE        run
+ *   tuntuntun -n -c FILE     check the configuration and exit
+ *
+ * Exit status: 0 after a clean shutdown, 1 when something failed at run
+ * time, 2 for a bad command line or configuration (nothing was started).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tuntuntun [-n] [-v] [-s] -c CONFIG\n"
+		   "  -c CONFIG  YAML configuration file\n"
+		   "  -n         check the configuration and exit\n"
+		   "  -v         verbose (debug) logging\n"
+		   "  -s         log to syslog instead of stderr\n"
+		   "  -h         this help\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	const char *path = NULL;
+	int check = 0, verbose = 0, use_syslog = 0, c;
+	struct err e = {""};
+
+	while ((c = getopt(argc, argv, "c:nvsh")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 's':
+			use_syslog = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&d.cfg, path, &e) < 0) {
+		fprintf(stderr, "tuntuntun: %s\n", e.msg);
+		return 2;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", path);
+		return 0;
+	}
+	log_init("tuntuntun", verbose ? LOG_DEBUG : d.cfg.log_level,
+		 use_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_setup(&d, &e) < 0) {
+		log_err("daemon", "%s", e.msg);
+		daemon_teardown(&d);
+		return 1;
+	}
+	log_notice("daemon", "%s started (%s)", d.client ? "client" : "server",
+		   path);
+	ev_run(d.loop, 0);
+	daemon_teardown(&d);
+	log_notice("daemon", "stopped");
+	return d.exit_code;
+}

@@ -1,0 +1,22 @@
+/* In-session control messages between client and server (peerctl.c). */
+#ifndef TTT_PEERCTL_H
+#define TTT_PEERCTL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct session;
+
+/* JSON {"k": v} -> plugin options; returns the count or -EINVAL. */
+int peerctl_options(json_t *obj, struct cfg_opt *opts, uint32_t max,
+		    struct err *e);
+/* Client: ask the server to swap the downstream scheduler. */
+int peerctl_send_sched_set(struct session *s, uint64_t req, const char *plugin,
+			   const struct cfg_opt *opts, uint32_t n,
+			   uint64_t now);
+/* Client: the server answered a sched-set (ctlcmd.c). */
+void peerctl_client_on_sched_reply(struct session *s, json_t *msg);
+
+#endif

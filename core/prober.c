@@ -1,0 +1,188 @@
+/*
+ * The daemon side of the prober: sends a PROBE on every path each interval,
+ * answers the peer's probes, feeds replies to the per-link estimators
+ * (probe.c) and path-MTU search (pmtu.c), and tells the scheduler when link
+ * state or metrics change. Both ends probe, so each has fresh figures for
+ * the direction it schedules.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "datapath.h"
+#include "log.h"
+#include "peerctl.h"
+#include "reorder.h"
+#include "sched_host.h"
+
+/* Path-MTU probes carry this bit in their id so their loss (which is how a
+ * too-large size shows) never counts as link loss. */
+#define PMTU_PROBE_FLAG 0x80000000u
+
+/* Bytes of outer packet around a probe body. */
+static uint32_t probe_overhead(const struct session *s, const struct path *p)
+{
+	uint32_t ip = p->family == AF_INET6 ? 40 : 20;
+	return ip + 8 + WIRE_HDR_LEN +
+	       (s->keys.mode == CRYPTO_NONE ? 0 : WIRE_TAG_LEN);
+}
+
+void prober_send_now(struct session *s, struct path *p, uint64_t now)
+{
+	uint8_t body[WIRE_PROBE_LEN];
+	if (s->state != SESS_ESTABLISHED || p->fd < 0 || p->admin_down)
+		return;
+	struct wire_probe pr = {
+	    .probe_id = probe_on_send(&p->probe, now) & ~PMTU_PROBE_FLAG,
+	    .tx_ns = now,
+	    .rx_packets = p->rx_packets,
+	    .pad_to = 0,
+	};
+	size_t len = wire_probe_encode(body, sizeof(body), &pr);
+	datapath_send_msg(s, p, WT_PROBE, body, len, now);
+}
+
+/* One padded probe of the size the PMTU search wants next, if any. */
+static void pmtu_send(struct session *s, struct path *p, uint64_t now)
+{
+	struct daemon *d = s->d;
+	if (p->pmtu_probe_size) {
+		uint64_t timeout = probe_loss_timeout_ns(&p->probe);
+		if (now - p->pmtu_probe_sent_ns < timeout)
+			return;
+		pmtu_on_timeout(&p->pmtu, p->pmtu_probe_size);
+		p->pmtu_probe_size = 0;
+	}
+	if (p->probe.state == PLS_DOWN)
+		return;
+	uint32_t size = pmtu_next_probe_size(&p->pmtu, now);
+	uint32_t over = probe_overhead(s, p);
+	if (!size || size <= over + WIRE_PROBE_LEN ||
+	    size - over > d->buf_size - WIRE_HDR_LEN - WIRE_TAG_LEN)
+		return;
+	uint32_t body_len = size - over;
+	uint8_t *body = d->rx->buf; /* scratch: not in a receive batch now */
+	struct wire_probe pr = {
+	    .probe_id = ++p->pmtu_probe_id | PMTU_PROBE_FLAG,
+	    .tx_ns = now,
+	    .rx_packets = p->rx_packets,
+	    .pad_to = (uint16_t)body_len,
+	};
+	size_t len = wire_probe_encode(body, body_len, &pr);
+	if (datapath_send_msg(s, p, WT_PROBE, body, len, now) == 0) {
+		p->pmtu_probe_size = size;
+		p->pmtu_probe_sent_ns = now;
+	} else {
+		p->pmtu_probe_size = 0;
+	}
+}
+
+void prober_on_probe(struct session *s, struct path *p, const uint8_t *body,
+		     size_t len, uint64_t now)
+{
+	struct wire_probe pr;
+	uint8_t out[WIRE_PROBE_REPLY_LEN];
+	if (wire_probe_decode(body, len, &pr) < 0) {
+		s->rx_bad++;
+		return;
+	}
+	struct wire_probe_reply r = {
+	    .probe_id = pr.probe_id,
+	    .echo_tx_ns = pr.tx_ns,
+	    .rx_packets = p->rx_packets,
+	    .hold_us = 0,
+	    .probe_len = (uint16_t)len,
+	};
+	size_t n = wire_probe_reply_encode(out, &r);
+	datapath_send_msg(s, p, WT_PROBE_REPLY, out, n, now);
+}
+
+void prober_on_reply(struct session *s, struct path *p, const uint8_t *body,
+		     size_t len, uint64_t now)
+{
+	struct wire_probe_reply r;
+	if (wire_probe_reply_decode(body, len, &r) < 0) {
+		s->rx_bad++;
+		return;
+	}
+	if (r.probe_id & PMTU_PROBE_FLAG) {
+		if (r.probe_id == (p->pmtu_probe_id | PMTU_PROBE_FLAG) &&
+		    p->pmtu_probe_size) {
+			uint32_t size = r.probe_len + probe_overhead(s, p);
+			pmtu_on_ack(&p->pmtu, size);
+			p->pmtu_probe_size = 0;
+		}
+		return;
+	}
+	int ev = probe_on_reply(&p->probe, &r, now);
+	if (ev)
+		s->views_dirty = true;
+	if (ev & PROBE_EV_STATE) {
+		/* A link came back: tell the scheduler now, not next tick. */
+		session_refresh_views(s, now);
+		struct ttt_sched_ctx ctx;
+		session_fill_ctx(s, &ctx, now);
+		sched_links_changed(s->sched, &ctx);
+	}
+}
+
+/* Reorder hold = the largest one-way-delay difference between usable
+ * links plus their jitter, within the YAML's floor and ceiling. */
+void prober_update_hold(struct session *s)
+{
+	if (!s->reorder)
+		return;
+	const struct cfg_reorder *rc = &s->d->cfg.reorder;
+	struct probe_hint h;
+	probe_hint_init(&h);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0)
+			probe_hint_add(&h, &s->paths[i].probe);
+	uint64_t hold = probe_hint_hold_us(&h) * 1000;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		s->views[i].owd_diff_us =
+		    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
+	uint64_t lo = (uint64_t)rc->min_hold_ms * 1000000;
+	uint64_t hi = (uint64_t)rc->max_hold_ms * 1000000;
+	if (hold < lo)
+		hold = lo;
+	if (hold > hi)
+		hold = hi;
+	reorder_set_hold(s->reorder, hold);
+}
+
+static void session_probe_tick(struct session *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		if (!p->sess)
+			continue;
+		if (p->known && p->fd >= 0 && !p->admin_down) {
+			prober_send_now(s, p, now);
+			pmtu_send(s, p, now);
+		}
+		probe_tick(&p->probe, now);
+	}
+	/* Metrics drift every tick, so schedulers get fresh views each tick
+	 * whether or not a state changed (refresh logs state changes). */
+	session_refresh_views(s, now);
+	prober_update_hold(s);
+	if (s->sched) {
+		struct ttt_sched_ctx ctx;
+		session_fill_ctx(s, &ctx, now);
+		sched_links_changed(s->sched, &ctx);
+	}
+	if (s->reorder)
+		session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+}
+
+void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+	uint64_t now = now_ns(d);
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		struct session *s = d->sessions[i];
+		if (s && s->state == SESS_ESTABLISHED)
+			session_probe_tick(s, now);
+	}
+}

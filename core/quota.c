@@ -1,0 +1,151 @@
+/*
+ * Quota accounting for metered links (client side, where the links are):
+ * bytes both ways count against the link's quota for the current period
+ * (a month starting on `quota_reset_day`). The counters are persisted
+ * atomically (temp file, fsync, rename) to `state_file`, every 10 s while
+ * they change and at shutdown, so neither a restart nor a crash gives a
+ * user a fresh allowance they did not pay for.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+/* Start (epoch seconds, local time) of the period that contains `now`. */
+static int64_t period_start(time_t now, uint32_t reset_day)
+{
+	struct tm tm;
+	localtime_r(&now, &tm);
+	if (reset_day < 1 || reset_day > 28)
+		reset_day = 1;
+	if ((uint32_t)tm.tm_mday < reset_day)
+		tm.tm_mon -= 1;
+	tm.tm_mday = (int)reset_day;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm);
+}
+
+void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
+		   uint64_t now_wall)
+{
+	if (!d->client)
+		return;
+	p->quota_used_bytes += bytes;
+	d->sess->views[p->id].quota_used_bytes = p->quota_used_bytes;
+	d->quota_dirty = true;
+	(void)now_wall;
+}
+
+/* Called from the stats timer: starts a new period when one began. */
+void quota_roll(struct daemon *d)
+{
+	if (!d->client)
+		return;
+	time_t now = time(NULL);
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		struct path *p = &d->sess->paths[i];
+		const struct cfg_link *l = &d->cfg.links[i];
+		if (!l->metered)
+			continue;
+		int64_t ps = period_start(now, l->quota_reset_day);
+		if (ps > d->quota_period[i]) {
+			if (d->quota_period[i])
+				log_notice(
+				    "quota",
+				    "%s: new period, %llu "
+				    "bytes used in the last one",
+				    l->name,
+				    (unsigned long long)p->quota_used_bytes);
+			d->quota_period[i] = ps;
+			p->quota_used_bytes = 0;
+			d->quota_dirty = true;
+		}
+	}
+}
+
+int quota_load(struct daemon *d, struct err *e)
+{
+	json_error_t je;
+	if (!d->cfg.state_file[0] || !d->client)
+		return 0;
+	json_t *root = json_load_file(d->cfg.state_file, 0, &je);
+	if (!root) {
+		if (access(d->cfg.state_file, F_OK) != 0)
+			return 0; /* first run */
+		return err_set(e, -EINVAL, "%s:%d: %s", d->cfg.state_file,
+			       je.line, je.text);
+	}
+	json_t *links = json_object_get(root, "links");
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		json_t *l = json_object_get(links, d->cfg.links[i].name);
+		if (!json_is_object(l))
+			continue;
+		d->sess->paths[i].quota_used_bytes =
+		    (uint64_t)json_integer_value(json_object_get(l, "used"));
+		d->quota_period[i] =
+		    json_integer_value(json_object_get(l, "period_start"));
+	}
+	json_decref(root);
+	quota_roll(d);
+	return 0;
+}
+
+int quota_save(struct daemon *d, struct err *e)
+{
+	char tmp[CFG_STR_MAX + 8];
+	int ret = 0, fd = -1;
+	char *text = NULL;
+	if (!d->cfg.state_file[0] || !d->client || !d->quota_dirty)
+		return 0;
+	json_t *links = json_object();
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		if (!d->cfg.links[i].metered)
+			continue;
+		json_object_set_new(
+		    links, d->cfg.links[i].name,
+		    json_pack("{s:I,s:I}", "used",
+			      (json_int_t)d->sess->paths[i].quota_used_bytes,
+			      "period_start", (json_int_t)d->quota_period[i]));
+	}
+	json_t *root = json_pack("{s:i,s:o}", "version", 1, "links", links);
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text)
+		return err_set(e, -ENOMEM, "out of memory");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.state_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = err_set(e, -errno, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		ret = err_set(e, -errno, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = err_set(e, -errno, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, d->cfg.state_file) < 0) {
+		ret = err_set(e, -errno, "rename to %s: %s", d->cfg.state_file,
+			      strerror(errno));
+		goto out;
+	}
+	d->quota_dirty = false;
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(text);
+	return ret;
+}

@@ -1,0 +1,346 @@
+/*
+ * Server role: one UDP socket (dual-stack when listening on ::), sessions
+ * created only after a client proved it holds its key, links learned from
+ * the authenticated packets that arrive on them, and inner packets routed
+ * to the session whose allowlisted address they are for.
+ *
+ * Before a HELLO's MAC checks out the server keeps no state and answers
+ * nothing; its HELLO_ACK is never larger than the HELLO, so it cannot be
+ * used to amplify traffic.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "datapath.h"
+#include "log.h"
+#include "sched_host.h"
+
+/* A session that hears nothing for this long is freed. */
+#define SESSION_IDLE_NS (180ull * 1000000000ull)
+
+static int listener_open(struct daemon *d, struct err *e)
+{
+	const struct cfg_sockaddr *la = &d->cfg.listen;
+	int family = la->ss.ss_family;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	char a[64];
+	int ret;
+	if (fd < 0)
+		return err_set(e, -errno, "listen socket: %s", strerror(errno));
+	if (family == AF_INET6) {
+		int off = 0; /* also accept IPv4 on "::" */
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+				 sizeof(off));
+	}
+	if ((ret = tunnel_socket_setup(fd, family)) < 0) {
+		err_set(e, ret, "listen socket options: %s", strerror(-ret));
+		goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) < 0) {
+		ret = err_set(e, -errno, "cannot listen on %s: %s",
+			      sockaddr_str(&la->ss, a, sizeof(a)),
+			      strerror(errno));
+		goto fail;
+	}
+	struct listener *l = &d->listeners[d->n_listeners++];
+	l->d = d;
+	l->fd = fd;
+	l->family = family;
+	ev_io_init(&l->io, datapath_sockets_cb, fd, EV_READ);
+	l->io.data = d;
+	ev_io_start(d->loop, &l->io);
+	log_info("server", "listening on %s",
+		 sockaddr_str(&la->ss, a, sizeof(a)));
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+int server_setup(struct daemon *d, struct err *e)
+{
+	uint32_t n = d->cfg.n_clients;
+	int ret;
+	d->client_psk = calloc(n, sizeof(*d->client_psk));
+	d->client_keyid = calloc(n, sizeof(*d->client_keyid));
+	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));
+	d->client_sess = calloc(n, sizeof(*d->client_sess));
+	if (!d->client_psk || !d->client_keyid || !d->client_last_hello ||
+	    !d->client_sess)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		ret = wire_key_load(d->cfg.clients[i].key_file,
+				    d->client_psk[i], e);
+		if (ret < 0)
+			return ret;
+		wire_key_id(d->client_psk[i], d->client_keyid[i]);
+		for (uint32_t j = 0; j < i; j++)
+			if (!memcmp(d->client_keyid[i], d->client_keyid[j],
+				    WIRE_KEYID_LEN))
+				return err_set(e, -EINVAL,
+					       "clients %s and %s use the same "
+					       "key; each client needs its own",
+					       d->cfg.clients[j].name,
+					       d->cfg.clients[i].name);
+	}
+	return listener_open(d, e);
+}
+
+void server_teardown(struct daemon *d)
+{
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		if (d->sessions[i]) {
+			server_session_close(d, d->sessions[i]);
+		}
+	}
+	for (int i = 0; i < d->n_listeners; i++) {
+		ev_io_stop(d->loop, &d->listeners[i].io);
+		close(d->listeners[i].fd);
+	}
+	d->n_listeners = 0;
+	if (d->client_psk)
+		sodium_memzero(d->client_psk,
+			       d->cfg.n_clients * sizeof(*d->client_psk));
+	free(d->client_psk);
+	free(d->client_keyid);
+	free(d->client_last_hello);
+	free(d->client_sess);
+	d->client_psk = NULL;
+	d->client_keyid = NULL;
+	d->client_last_hello = NULL;
+	d->client_sess = NULL;
+}
+
+struct session *server_session_by_id(struct daemon *d, uint32_t id)
+{
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		struct session *s = d->sessions[i];
+		if (s && s->id == id)
+			return s;
+	}
+	return NULL;
+}
+
+void server_session_close(struct daemon *d, struct session *s)
+{
+	for (uint32_t i = 0; i < d->max_sessions; i++)
+		if (d->sessions[i] == s)
+			d->sessions[i] = NULL;
+	if (s->client_idx >= 0 && d->client_sess[s->client_idx] == s)
+		d->client_sess[s->client_idx] = NULL;
+	d->n_sessions--;
+	log_info("session", "%08x: closed (client %s)", s->id,
+		 s->client_idx >= 0 ? d->cfg.clients[s->client_idx].name : "?");
+	session_destroy(s);
+}
+
+/* Inner packet addresses: offset of the source, length of an address. */
+static int inner_addr(const uint8_t *pkt, size_t len, int dst,
+		      const uint8_t **addr)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		*addr = pkt + (dst ? 16 : 12);
+		return AF_INET;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		*addr = pkt + (dst ? 24 : 8);
+		return AF_INET6;
+	}
+	return 0;
+}
+
+static int client_owns(const struct cfg_client *c, int family,
+		       const uint8_t *addr)
+{
+	if (family == AF_INET)
+		return c->addr4.family == AF_INET &&
+		       memcmp(&c->addr4.addr.v4, addr, 4) == 0;
+	if (family == AF_INET6)
+		return c->addr6.family == AF_INET6 &&
+		       memcmp(&c->addr6.addr.v6, addr, 16) == 0;
+	return 0;
+}
+
+struct session *server_session_by_inner(struct daemon *d, const uint8_t *pkt,
+					size_t len)
+{
+	const uint8_t *a;
+	int family = inner_addr(pkt, len, 1, &a);
+	if (!family)
+		return NULL;
+	for (uint32_t i = 0; i < d->cfg.n_clients; i++)
+		if (d->client_sess[i] &&
+		    client_owns(&d->cfg.clients[i], family, a))
+			return d->client_sess[i];
+	return NULL;
+}
+
+/* A client may only send from its own inner address(es). */
+int server_check_inner_src(struct session *s, const uint8_t *pkt, size_t len)
+{
+	const uint8_t *a;
+	int family = inner_addr(pkt, len, 0, &a);
+	if (!family || s->client_idx < 0)
+		return -EPERM;
+	return client_owns(&s->d->cfg.clients[s->client_idx], family, a)
+		   ? 0
+		   : -EPERM;
+}
+
+void server_expire_sessions(struct daemon *d, uint64_t now)
+{
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		struct session *s = d->sessions[i];
+		if (s && now - s->last_rx_ns > SESSION_IDLE_NS) {
+			log_info("session", "%08x: idle for %llu s", s->id,
+				 (unsigned long long)(SESSION_IDLE_NS /
+						      1000000000ull));
+			server_session_close(d, s);
+		}
+	}
+}
+
+static void send_ack(int fd, const uint8_t *ack, size_t len,
+		     const struct sockaddr_storage *to, socklen_t tolen)
+{
+	if (sendto(fd, ack, len, MSG_DONTWAIT, (const struct sockaddr *)to,
+		   tolen) < 0)
+		log_debug("handshake", "ack: %s", strerror(errno));
+}
+
+static void refuse(struct daemon *d, int fd, int idx,
+		   const struct wire_hello *m, uint8_t status,
+		   const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	struct wire_hello_ack a;
+	uint8_t buf[WIRE_HELLO_LEN];
+	memset(&a, 0, sizeof(a));
+	memcpy(a.client_random, m->client_random, WIRE_RANDOM_LEN);
+	a.link_id = m->link_id;
+	a.status = status;
+	size_t len = wire_hello_ack_build(buf, d->client_psk[idx], &a);
+	send_ack(fd, buf, len, from, fromlen);
+}
+
+static int session_slot(struct daemon *d)
+{
+	for (uint32_t i = 0; i < d->max_sessions; i++)
+		if (!d->sessions[i])
+			return (int)i;
+	return -1;
+}
+
+void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
+		     const struct sockaddr_storage *from, socklen_t fromlen,
+		     uint64_t now)
+{
+	uint8_t id[WIRE_KEYID_LEN];
+	struct wire_hello m;
+	struct err e;
+	int idx = -1;
+	char a[64];
+
+	if (len < WIRE_HELLO_LEN || wire_hello_peek_key_id(buf, len, id) < 0) {
+		d->rx_bad++;
+		return;
+	}
+	for (uint32_t i = 0; i < d->cfg.n_clients; i++)
+		if (!memcmp(id, d->client_keyid[i], WIRE_KEYID_LEN))
+			idx = (int)i;
+	if (idx < 0 || wire_hello_parse(buf, len, d->client_psk[idx], &m) < 0) {
+		d->rx_bad++;
+		return;
+	}
+	struct session *old = d->client_sess[idx];
+	if (old &&
+	    !memcmp(old->client_random, m.client_random, WIRE_RANDOM_LEN)) {
+		/* A retry of the attempt we answered: same answer, no new
+		 * state (a replay of it gains an attacker nothing). */
+		send_ack(fd, old->ack, old->ack_len, from, fromlen);
+		return;
+	}
+	if (m.timestamp_ns <= d->client_last_hello[idx]) {
+		log_debug("handshake", "%s: replayed or stale hello from %s",
+			  d->cfg.clients[idx].name,
+			  sockaddr_str(from, a, sizeof(a)));
+		return;
+	}
+	if (m.crypto_mode != d->cfg.crypto_mode) {
+		log_warn("handshake",
+			 "%s: client asks for crypto mode %u, this "
+			 "server uses %u",
+			 d->cfg.clients[idx].name, m.crypto_mode,
+			 d->cfg.crypto_mode);
+		refuse(d, fd, idx, &m, WR_CRYPTO_MODE, from, fromlen);
+		return;
+	}
+	int slot = session_slot(d);
+	if (slot < 0 && old)
+		slot = -2; /* will reuse the old one's slot */
+	if (slot == -1) {
+		log_warn("handshake", "session table full");
+		return;
+	}
+	struct session *s;
+	if (session_create(d, &s, &e) < 0) {
+		log_err("handshake", "%s", e.msg);
+		return;
+	}
+	s->client_idx = idx;
+	do {
+		randombytes_buf(&s->id, sizeof(s->id));
+	} while (s->id == 0 || server_session_by_id(d, s->id));
+	memcpy(s->client_random, m.client_random, WIRE_RANDOM_LEN);
+	randombytes_buf(s->server_random, WIRE_RANDOM_LEN);
+	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->client_psk[idx],
+			 s->client_random, s->server_random, s->id, 0);
+	s->tx_seq = 1;
+
+	/* Downstream plugin: the client's choice, options from our YAML when
+	 * it is the plugin configured here. */
+	const struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
+	const char *name = m.downstream[0] ? m.downstream : cs->plugin;
+	bool own = strcmp(name, cs->plugin) == 0;
+	if (session_set_sched(s, name, own ? cs->opts : NULL,
+			      own ? cs->n_opts : 0, &e) < 0) {
+		log_warn("handshake", "%s: downstream scheduler: %s",
+			 d->cfg.clients[idx].name, e.msg);
+		session_destroy(s);
+		refuse(d, fd, idx, &m, WR_SCHEDULER, from, fromlen);
+		return;
+	}
+	d->client_last_hello[idx] = m.timestamp_ns;
+	if (old) {
+		log_info("session", "%08x: client %s opened a new session",
+			 old->id, d->cfg.clients[idx].name);
+		server_session_close(d, old);
+		if (slot == -2)
+			slot = session_slot(d);
+	}
+	d->sessions[slot] = s;
+	d->client_sess[idx] = s;
+	d->n_sessions++;
+	s->state = SESS_ESTABLISHED;
+	s->last_rx_ns = now;
+
+	struct wire_hello_ack ack;
+	memset(&ack, 0, sizeof(ack));
+	ack.session_id = s->id;
+	memcpy(ack.client_random, s->client_random, WIRE_RANDOM_LEN);
+	memcpy(ack.server_random, s->server_random, WIRE_RANDOM_LEN);
+	ack.link_id = m.link_id;
+	ack.status = WR_OK;
+	s->ack_len = wire_hello_ack_build(s->ack, d->client_psk[idx], &ack);
+	send_ack(fd, s->ack, s->ack_len, from, fromlen);
+	log_notice("session",
+		   "%08x: client %s connected from %s (downstream "
+		   "%s)",
+		   s->id, d->cfg.clients[idx].name,
+		   sockaddr_str(from, a, sizeof(a)), name);
+}

@@ -1,0 +1,275 @@
+/*
+ * Sessions: the keys, sequence space, reorder buffer, packet pool, paths and
+ * scheduler instance that belong to one client<->server association. All
+ * memory a session needs on its hot path is allocated here, once.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "reorder.h"
+#include "sched_host.h"
+
+static void reorder_deliver(void *arg, void *pkt, uint32_t len);
+static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Pool size: everything the reorder buffer may hold, plus one receive
+ * batch in flight, plus slack. */
+#define POOL_SLACK 128
+
+static int pool_create(struct session *s, uint32_t count, uint32_t buf_size)
+{
+	size_t elem = (sizeof(struct pktbuf) + buf_size + 63) & ~(size_t)63;
+	s->pool_mem = aligned_alloc(64, elem * count);
+	if (!s->pool_mem)
+		return -ENOMEM;
+	s->buf_size = buf_size;
+	s->pool_count = count;
+	s->free_list = NULL;
+	for (uint32_t i = 0; i < count; i++) {
+		struct pktbuf *b =
+		    (struct pktbuf *)((uint8_t *)s->pool_mem + i * elem);
+		b->sess = s;
+		b->next = s->free_list;
+		s->free_list = b;
+	}
+	s->pool_free = count;
+	return 0;
+}
+
+struct pktbuf *session_buf_get(struct session *s)
+{
+	struct pktbuf *b = s->free_list;
+	if (!b)
+		return NULL;
+	s->free_list = b->next;
+	s->pool_free--;
+	b->next = NULL;
+	return b;
+}
+
+void session_buf_put(struct pktbuf *b)
+{
+	struct session *s = b->sess;
+	b->next = s->free_list;
+	s->free_list = b;
+	s->pool_free++;
+}
+
+void session_path_init(struct session *s, uint32_t id, const char *name)
+{
+	struct path *p = &s->paths[id];
+	memset(p, 0, sizeof(*p));
+	p->sess = s;
+	p->id = id;
+	p->fd = -1;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->link_mtu = 1500;
+	p->last_state = -1;
+	probe_link_init(&p->probe, &s->d->cfg.probe, now_ns(s->d));
+	if (id >= s->n_paths)
+		s->n_paths = id + 1;
+	s->views_dirty = true;
+}
+
+int session_create(struct daemon *d, struct session **out, struct err *e)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	int ret;
+	if (!s)
+		return err_set(e, -ENOMEM, "out of memory for a session");
+	s->d = d;
+	s->client_idx = -1;
+	s->created_ns = now_ns(d);
+	s->last_rx_ns = s->created_ns;
+	replay_init(&s->replay);
+	uint32_t cap = d->cfg.reorder.capacity ? d->cfg.reorder.capacity : 4096;
+	ret = pool_create(s, cap + POOL_SLACK + 64, d->buf_size);
+	if (ret < 0) {
+		err_set(e, ret, "cannot allocate %u packet buffers",
+			cap + POOL_SLACK);
+		goto fail;
+	}
+	if (d->cfg.reorder.enabled) {
+		ret = reorder_create(&s->reorder, cap,
+				     (uint64_t)d->cfg.reorder.min_hold_ms *
+					 1000000,
+				     reorder_deliver, s);
+		if (ret < 0) {
+			err_set(e, ret, "cannot create the reorder buffer");
+			goto fail;
+		}
+	}
+	ev_init(&s->reorder_timer, reorder_timer_cb);
+	s->reorder_timer.data = s;
+	*out = s;
+	return 0;
+fail:
+	free(s->pool_mem);
+	free(s);
+	return ret;
+}
+
+void session_destroy(struct session *s)
+{
+	if (!s)
+		return;
+	ev_timer_stop(s->d->loop, &s->reorder_timer);
+	if (s->reorder) {
+		/* Hands held packets back through reorder_deliver: they are
+		 * written out, which is what the peer wanted anyway. */
+		reorder_destroy(s->reorder);
+		s->reorder = NULL;
+	}
+	if (s->sched)
+		sched_inst_destroy(s->sched);
+	sodium_memzero(&s->keys, sizeof(s->keys));
+	free(s->pool_mem);
+	free(s);
+}
+
+/* Delivery from the reorder buffer: write the inner packet to the tun. */
+static void reorder_deliver(void *arg, void *pkt, uint32_t len)
+{
+	struct session *s = arg;
+	struct pktbuf *b = pkt;
+	struct daemon *d = s->d;
+	if (d->tun_fd >= 0) {
+		ssize_t n = write(d->tun_fd, b->data, len);
+		if (n < 0)
+			s->tun_write_errors++;
+		else
+			d->tun_tx_packets++;
+	}
+	session_buf_put(b);
+}
+
+static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	uint64_t now = now_ns(s->d);
+	uint64_t next = reorder_tick(s->reorder, now);
+	session_arm_reorder(s, next, now);
+}
+
+void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
+{
+	if (deadline == UINT64_MAX) {
+		ev_timer_stop(s->d->loop, &s->reorder_timer);
+		return;
+	}
+	double after = deadline > now ? (double)(deadline - now) / 1e9 : 0.0;
+	ev_timer_stop(s->d->loop, &s->reorder_timer);
+	ev_timer_set(&s->reorder_timer, after, 0.0);
+	ev_timer_start(s->d->loop, &s->reorder_timer);
+}
+
+/* Builds the read-only link views the scheduler sees. Host policy lives
+ * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
+ * while any primary is usable. */
+void session_refresh_views(struct session *s, uint64_t now)
+{
+	bool primary_usable = false;
+	int states[CFG_MAX_LINKS];
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		int st;
+		if (p->admin_down || p->fd < 0 || !p->known)
+			st = TTT_LINK_DOWN;
+		else if (p->probe.state == PLS_UP)
+			st = TTT_LINK_UP;
+		else if (p->probe.state == PLS_DEGRADED)
+			st = TTT_LINK_DEGRADED;
+		else
+			st = TTT_LINK_DOWN;
+		states[i] = st;
+		if (!p->backup && st >= TTT_LINK_DEGRADED)
+			primary_usable = true;
+	}
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		struct ttt_link_view *v = &s->views[i];
+		int st = states[i];
+		if (p->backup && primary_usable && st >= TTT_LINK_DEGRADED)
+			st = TTT_LINK_STANDBY;
+		v->id = p->id;
+		v->state = (uint8_t)st;
+		v->metered = p->metered;
+		v->backup = p->backup;
+		v->name = p->name;
+		v->weight = p->weight;
+		v->mtu = s->d->tun_mtu;
+		v->rate_bps = p->rate_bps;
+		v->est_rate_bps = (uint64_t)p->probe.rx_rate_bps;
+		v->srtt_us = p->probe.srtt_us;
+		v->rttvar_us = p->probe.rttvar_us;
+		v->jitter_us = p->probe.jitter_us;
+		v->loss_ppm = p->probe.loss_ppm;
+		v->tx_packets = p->tx_packets;
+		v->tx_bytes = p->tx_bytes;
+		v->backlog_bytes = p->backlog_bytes;
+		v->backlog_ns = p->backlog_ns;
+		v->quota_bytes = p->quota_bytes;
+		v->quota_used_bytes = p->quota_used_bytes;
+		if (p->last_state != st) {
+			if (p->last_state >= 0)
+				log_notice("link", "%s: %s -> %s", p->name,
+					   link_state_name(p->last_state),
+					   link_state_name(st));
+			p->last_state = st;
+		}
+	}
+	(void)now;
+	s->views_dirty = false;
+}
+
+const char *link_state_name(int st)
+{
+	switch (st) {
+	case TTT_LINK_UP:
+		return "up";
+	case TTT_LINK_DEGRADED:
+		return "degraded";
+	case TTT_LINK_STANDBY:
+		return "standby";
+	default:
+		return "down";
+	}
+}
+
+void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
+		      uint64_t now)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->size = sizeof(*ctx);
+	ctx->dir = s->d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
+	ctx->now_ns = now;
+	ctx->links = s->views;
+	ctx->n_links = s->n_paths;
+}
+
+int session_set_sched(struct session *s, const char *name,
+		      const struct cfg_opt *opts, uint32_t n_opts,
+		      struct err *e)
+{
+	struct ttt_sched_ctx ctx;
+	struct sched_inst *ni = NULL;
+	uint64_t now = now_ns(s->d);
+	session_refresh_views(s, now);
+	session_fill_ctx(s, &ctx, now);
+	int ret = sched_inst_create(s->d->reg, name, (int)ctx.dir, opts, n_opts,
+				    &ctx, &ni, e);
+	if (ret < 0)
+		return ret;
+	/* Single-threaded: the swap happens between two packets. */
+	struct sched_inst *old = s->sched;
+	s->sched = ni;
+	snprintf(s->sched_name, sizeof(s->sched_name), "%s", name);
+	if (old)
+		sched_inst_destroy(old);
+	return 0;
+}

@@ -119,7 +119,10 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/ttt-ctl-XXXXXX");
+	/* mkdtemp's template: a fixed prefix and six X's it replaces */
+	strcpy(f->dir, "/tmp/ttt-ctl-");
+	memset(f->dir + strlen(f->dir), 'X', 6);
+	f->dir[sizeof("/tmp/ttt-ctl-") - 1 + 6] = 0;
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/ctl.sock", f->dir);
 	f->loop = ev_loop_new(EVFLAG_AUTO);

@@ -162,6 +162,7 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
 
 struct cli {
 	unsigned mode;
+	int mode_opt; /* the option that chose the mode */
 	const char *mode_arg;
 	const char *optval[O_COUNT_OPTS];
 	bool seen[O_COUNT_OPTS];
@@ -170,11 +171,12 @@ struct cli {
 	uint64_t idle_ns, timeout_ns;
 };
 
-static int set_mode(struct cli *c, unsigned mode, const char *arg)
+static int set_mode(struct cli *c, unsigned mode, int opt, const char *arg)
 {
 	if (c->mode && c->mode != mode)
 		return -EINVAL;
 	c->mode = mode;
+	c->mode_opt = opt;
 	c->mode_arg = arg;
 	return 0;
 }
@@ -187,10 +189,12 @@ static int cli_convert(struct cli *c)
 	uint64_t v;
 	const char *const *ov = c->optval;
 
-#define CHECK(expr)                                                            \
+/* Every message names the option the bad value was given to. */
+#define CHECK(id, expr)                                                        \
 	do {                                                                   \
 		if ((expr) < 0)                                                \
-			return bad_usage("%s", e.msg);                         \
+			return bad_usage("--%s: %s", emu_options[id].name,     \
+					 e.msg);                               \
 	} while (0)
 
 	for (int i = 0; i < O_COUNT_OPTS; i++) {
@@ -207,15 +211,18 @@ static int cli_convert(struct cli *c)
 	if (c->mode == M_RELAY) {
 		if (!c->seen[O_FORWARD])
 			return bad_usage("--listen needs --forward ADDR:PORT");
-		CHECK(parse_addr_port(ov[O_LISTEN], &c->relay.listen, &e));
-		CHECK(parse_addr_port(ov[O_FORWARD], &c->relay.forward, &e));
+		CHECK(O_LISTEN,
+		      parse_addr_port(ov[O_LISTEN], &c->relay.listen, &e));
+		CHECK(O_FORWARD,
+		      parse_addr_port(ov[O_FORWARD], &c->relay.forward, &e));
 	}
 	if (c->mode == M_GEN)
-		CHECK(parse_addr_port(c->mode_arg, &c->gen.dest, &e));
+		CHECK(c->mode_opt,
+		      parse_addr_port(c->mode_arg, &c->gen.dest, &e));
 	if (c->seen[O_BIND]) {
 		int fam = c->mode == M_GEN ? c->gen.dest.ss.ss_family
 					   : c->relay.forward.ss.ss_family;
-		CHECK(parse_addr(ov[O_BIND], &c->relay.bind, &e));
+		CHECK(O_BIND, parse_addr(ov[O_BIND], &c->relay.bind, &e));
 		c->relay.have_bind = c->gen.have_bind = true;
 		c->gen.bind = c->relay.bind;
 		if (c->relay.bind.ss.ss_family != fam)
@@ -225,51 +232,58 @@ static int cli_convert(struct cli *c)
 	}
 	c->relay.control_path = ov[O_CONTROL];
 	if (c->seen[O_SEED])
-		CHECK(
-		    parse_uint(ov[O_SEED], 0, UINT64_MAX, &c->relay.seed, &e));
+		CHECK(O_SEED, parse_uint(ov[O_SEED], 0, UINT64_MAX,
+					 &c->relay.seed, &e));
 	else if (getrandom(&c->relay.seed, sizeof(c->relay.seed), 0) !=
 		 sizeof(c->relay.seed))
 		c->relay.seed = emu_now_ns();
 	if (c->seen[O_STATS_INTERVAL]) {
-		CHECK(parse_duration_ns(ov[O_STATS_INTERVAL],
+		CHECK(O_STATS_INTERVAL,
+		      parse_duration_ns(ov[O_STATS_INTERVAL],
 					&c->relay.stats_interval_ns, &e));
 		if (c->relay.stats_interval_ns < NS_PER_MS)
 			return bad_usage("--stats-interval %s: at least 1ms",
 					 ov[O_STATS_INTERVAL]);
 	}
 	if (c->seen[O_SLOTS]) {
-		CHECK(parse_uint(ov[O_SLOTS], 1, 1 << 20, &v, &e));
+		CHECK(O_SLOTS, parse_uint(ov[O_SLOTS], 1, 1 << 20, &v, &e));
 		c->relay.slots = (uint32_t)v;
 	}
 	if (c->seen[O_MAX_PACKET]) {
-		CHECK(parse_uint(ov[O_MAX_PACKET], 64, EMU_MAX_DGRAM, &v, &e));
+		CHECK(O_MAX_PACKET,
+		      parse_uint(ov[O_MAX_PACKET], 64, EMU_MAX_DGRAM, &v, &e));
 		c->relay.max_packet = (uint32_t)v;
 	}
 	if (c->seen[O_MAX_CLIENTS]) {
-		CHECK(parse_uint(ov[O_MAX_CLIENTS], 1, 4096, &v, &e));
+		CHECK(O_MAX_CLIENTS,
+		      parse_uint(ov[O_MAX_CLIENTS], 1, 4096, &v, &e));
 		c->relay.max_clients = (uint32_t)v;
 	}
 	if (c->mode == M_SINK || c->mode == M_ECHO)
-		CHECK(parse_addr_port(c->mode_arg, &c->relay.listen, &e));
+		CHECK(c->mode_opt,
+		      parse_addr_port(c->mode_arg, &c->relay.listen, &e));
 	if (c->seen[O_IDLE])
-		CHECK(parse_duration_ns(ov[O_IDLE], &c->idle_ns, &e));
+		CHECK(O_IDLE, parse_duration_ns(ov[O_IDLE], &c->idle_ns, &e));
 	if (c->seen[O_TIMEOUT])
-		CHECK(parse_duration_ns(ov[O_TIMEOUT], &c->timeout_ns, &e));
+		CHECK(O_TIMEOUT,
+		      parse_duration_ns(ov[O_TIMEOUT], &c->timeout_ns, &e));
 	if (c->idle_ns == 0 || c->timeout_ns == 0)
 		return bad_usage("--idle and --timeout must be positive");
 	if (c->mode == M_GEN) {
 		if (c->seen[O_COUNT])
-			CHECK(parse_uint(ov[O_COUNT], 1, UINT32_MAX,
-					 &c->gen.count, &e));
+			CHECK(O_COUNT, parse_uint(ov[O_COUNT], 1, UINT32_MAX,
+						  &c->gen.count, &e));
 		if (c->seen[O_SIZE])
-			CHECK(parse_uint(ov[O_SIZE], sizeof(struct emu_probe),
+			CHECK(O_SIZE,
+			      parse_uint(ov[O_SIZE], sizeof(struct emu_probe),
 					 65507, &c->gen.size, &e));
 		if (c->seen[O_INTERVAL])
-			CHECK(parse_duration_ns(ov[O_INTERVAL],
+			CHECK(O_INTERVAL,
+			      parse_duration_ns(ov[O_INTERVAL],
 						&c->gen.interval_ns, &e));
 		if (c->seen[O_WAIT])
-			CHECK(
-			    parse_duration_ns(ov[O_WAIT], &c->gen.wait_ns, &e));
+			CHECK(O_WAIT, parse_duration_ns(ov[O_WAIT],
+							&c->gen.wait_ns, &e));
 	}
 #undef CHECK
 	return 0;
@@ -307,13 +321,19 @@ int main(int argc, char **argv)
 		    emu_options[i].name,
 		    emu_options[i].metavar ? required_argument : no_argument,
 		    NULL, i};
-	opterr = 1;
-	/* "+": stop at the first word, which starts the --ctl command. */
-	while ((opt = getopt_long(argc, argv, "+h", lopts, &idx)) != -1) {
+	/* Our own messages, so every usage error has the same form. */
+	opterr = 0;
+	/* "+": stop at the first word, which starts the --ctl command;
+	 * ":": report a missing value apart from an unknown option. */
+	while ((opt = getopt_long(argc, argv, "+:h", lopts, &idx)) != -1) {
 		if (opt == 'h')
 			opt = O_HELP;
+		if (opt == ':')
+			return bad_usage("option '%s' needs a value",
+					 argv[optind - 1]);
 		if (opt < 0 || opt >= O_COUNT_OPTS)
-			return bad_usage("invalid option");
+			return bad_usage("unknown option '%s'",
+					 argv[optind - 1]);
 		if (opt == O_HELP) {
 			usage(stdout);
 			return 0;
@@ -323,7 +343,7 @@ int main(int argc, char **argv)
 					 emu_options[opt].name);
 		c.seen[opt] = true;
 		c.optval[opt] = optarg;
-		if (mode_of[opt] && set_mode(&c, mode_of[opt], optarg) < 0)
+		if (mode_of[opt] && set_mode(&c, mode_of[opt], opt, optarg) < 0)
 			return bad_usage("choose one mode: --listen, --ctl, "
 					 "--echo, --sink or --udpgen");
 	}

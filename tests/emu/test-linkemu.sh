@@ -1,0 +1,424 @@
+#!/usr/bin/env bash
+# End-to-end test of the link emulator with real traffic on loopback.
+#
+#   udpgen ----> [relay --listen P0 --forward P1] ----> echo or sink on P1
+#          <----          (impairs both ways)    <----
+#
+# Every process is started here and killed by pid; ports are random high
+# ports checked against /proc/net/udp*; everything is removed on exit.
+# Measurements use generous windows: this checks behaviour, not speed.
+# Ends with "N passed, N failed"; exit status 1 if anything failed.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+EMU=${TTT_LINKEMU:-$ROOT/build/ttt-linkemu}
+TMP=$(mktemp -d /tmp/ttt-linkemu-test.$$.XXXXXX)
+PIDS=()
+pass=0
+fail=0
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   - $*"
+}
+not_ok() {
+	fail=$((fail + 1))
+	echo "FAIL - $*"
+}
+# check DESCRIPTION COMMAND...: passes if the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# A UDP port nobody on this host has bound (IPv4 or IPv6).
+free_port() {
+	local p hex
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		hex=$(printf ':%04X ' "$p")
+		grep -q "$hex" /proc/net/udp /proc/net/udp6 2>/dev/null || break
+	done
+	echo "$p"
+}
+
+# Polls until a UDP port is bound (the tools bind before serving).
+wait_udp() {
+	local hex i
+	hex=$(printf ':%04X ' "$1")
+	for i in $(seq 100); do
+		grep -q "$hex" /proc/net/udp /proc/net/udp6 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "port $1 never bound" >&2
+	return 1
+}
+
+wait_sock() {
+	local i
+	for i in $(seq 100); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "control socket $1 never appeared" >&2
+	return 1
+}
+
+# bg NAME CMD...: runs CMD in the background, output in $TMP/NAME.{out,err};
+# sets BG_PID.
+bg() {
+	local name=$1
+	shift
+	"$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# kv KEY TEXT: the value of KEY=value in a tool's report line.
+kv() {
+	local w
+	for w in $2; do
+		[ "${w%%=*}" = "$1" ] && echo "${w#*=}" && return
+	done
+}
+
+# js PATH JSON: a field of the relay's JSON reply, PATH like "state" or
+# "to_server.drop_loss" (its objects are flat and nest one level), in pure
+# bash: these run many times and an interpreter start-up each is slow.
+js() {
+	local v=$2 key=$1
+	if [[ $key == *.* ]]; then
+		v=${v#*\"${key%%.*}\":\{}
+		v=${v%%\}*}
+		key=${key#*.}
+	fi
+	v=${v#*\"$key\":}
+	v=${v%%[,\}]*}
+	v=${v#\"}
+	echo "${v%\"}"
+}
+
+ctl() { "$EMU" --ctl "$SOCK" "$@"; }
+
+# match STRING GLOB: [[ ]] cannot be passed to check, a function can.
+match() { [[ $1 == $2 ]]; }
+# both [ A ] match S G: the test and the match must both hold.
+both() {
+	local t=()
+	while [ "$1" != "]" ]; do t+=("$1"); shift; done
+	shift
+	[ "${t[@]:1}" ] && "$@"
+}
+
+# Waits until the relay reports the given state (signals are asynchronous).
+wait_state() {
+	local i
+	for i in $(seq 100); do
+		[ "$(js state "$(ctl show)")" = "$1" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# relay NAME FORWARD_PORT ARGS...: starts a relay on a fresh port (LPORT),
+# control socket SOCK; HOST is 127.0.0.1 or ::1.
+relay() {
+	local name=$1 fport=$2
+	shift 2
+	LPORT=$(free_port)
+	SOCK=$TMP/$name.sock
+	bg "$name" "$EMU" --listen "$(hp "$LPORT")" --forward "$(hp "$fport")" \
+		--control "$SOCK" --seed 1 "$@"
+	RELAY_PID=$BG_PID
+	wait_sock "$SOCK" && wait_udp "$LPORT"
+}
+
+hp() {
+	if [ "$HOST" = "::1" ]; then echo "[::1]:$1"; else echo "127.0.0.1:$1"; fi
+}
+
+echo_server() {
+	EPORT=$(free_port)
+	bg echo "$EMU" --echo "$(hp "$EPORT")"
+	ECHO_PID=$BG_PID
+	wait_udp "$EPORT"
+}
+
+gen() { "$EMU" --udpgen "$(hp "$LPORT")" "$@" 2>>"$TMP/gen.err"; }
+
+if [ ! -x "$EMU" ]; then
+	echo "missing $EMU: run 'make build/ttt-linkemu' first"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# --- 0. model unit tests (cmocka, ASan+UBSan) --------------------------------
+unit() {
+	local srcs
+	srcs=$(ls "$HERE"/*.c | grep -v '/emu_main\.c$')
+	${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+		-Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE \
+		-I"$ROOT/include" -I"$ROOT/core" -I"$HERE" -O1 -g \
+		-fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o "$TMP/test_emu" "$HERE/unit/test_emu.c" $srcs \
+		$(pkg-config --libs cmocka) -lev -lm >"$TMP/unit.log" 2>&1 &&
+		"$TMP/test_emu" >>"$TMP/unit.log" 2>&1
+}
+if unit; then
+	ok "model unit tests: $(grep -o 'PASSED.*' "$TMP/unit.log")"
+else
+	not_ok "model unit tests"
+	sed 's/^/    /' "$TMP/unit.log"
+fi
+
+# --- 1. delay: RTT ~ 2*delay, IPv4 and IPv6 ---------------------------------
+test_delay() {
+	echo_server || return
+	relay delay "$EPORT" --delay 20ms || return
+	local r
+	r=$(gen --count 20 --interval 10ms --wait 1s)
+	echo "    $HOST: $r"
+	check "$HOST delay 20ms: all 20 echoes back" [ "$(kv received "$r")" = 20 ]
+	check "$HOST delay 20ms: min RTT >= 40ms" \
+		awk -v v="$(kv rtt_min_ms "$r")" 'BEGIN { exit !(v >= 40) }'
+	check "$HOST delay 20ms: avg RTT < 90ms" \
+		awk -v v="$(kv rtt_avg_ms "$r")" 'BEGIN { exit !(v < 90) }'
+	ctl delay 50ms >/dev/null
+	r=$(gen --count 10 --interval 10ms --wait 1s)
+	check "$HOST live 'delay 50ms': min RTT >= 100ms" \
+		awk -v v="$(kv rtt_min_ms "$r")" 'BEGIN { exit !(v >= 100) }'
+	stop "$RELAY_PID"
+	stop "$ECHO_PID"
+}
+HOST=127.0.0.1 test_delay
+if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
+	HOST=::1 test_delay
+else
+	echo "skip - no IPv6 loopback"
+fi
+HOST=127.0.0.1
+
+# --- 2. loss 20% over 1000 packets, measured at the receiver -----------------
+test_loss() {
+	local sport r s lost
+	sport=$(free_port)
+	bg sink "$EMU" --sink "$(hp "$sport")" --idle 1s --timeout 20s
+	local spid=$BG_PID
+	wait_udp "$sport" || return
+	relay loss "$sport" --loss 20% || return
+	gen --count 1000 --interval 200us >/dev/null
+	wait "$spid"
+	r=$(cat "$TMP/sink.out")
+	s=$(ctl stats)
+	lost=$((1000 - $(kv received "$r")))
+	echo "    sink: $r; relay drop_loss=$(js to_server.drop_loss "$s")"
+	check "loss 20%: 100..300 of 1000 lost (lost $lost)" \
+		[ "$lost" -ge 100 -a "$lost" -le 300 ]
+	check "loss 20%: relay drop_loss counts exactly what the sink missed" \
+		[ "$(js to_server.drop_loss "$s")" = "$lost" ]
+	stop "$RELAY_PID"
+}
+test_loss
+
+# --- 3. rate 10mbit: 3 MB offered in 0.2 s ------------------------------------
+test_rate() {
+	local sport r s rate
+	sport=$(free_port)
+	bg sink "$EMU" --sink "$(hp "$sport")" --idle 1s --timeout 20s
+	local spid=$BG_PID
+	wait_udp "$sport" || return
+	relay rate "$sport" --rate 10mbit --queue 100ms || return
+	# 2143 x 1400 bytes = 3 MB, one every 93 us = 0.2 s (120 Mbit/s).
+	gen --count 2143 --size 1400 --interval 93us >/dev/null
+	wait "$spid"
+	r=$(cat "$TMP/sink.out")
+	s=$(ctl stats)
+	rate=$(kv rate_bps "$r")
+	echo "    sink: $r"
+	echo "    relay: $s"
+	check "rate 10mbit: receiver sees <= 11 Mbit/s ($rate)" \
+		awk -v v="$rate" 'BEGIN { exit !(v <= 11e6) }'
+	check "rate 10mbit: receiver sees >= 7 Mbit/s (the link is used)" \
+		awk -v v="$rate" 'BEGIN { exit !(v >= 7e6) }'
+	check "rate 10mbit: queue drops counted" \
+		[ "$(js to_server.drop_queue "$s")" -gt 0 ]
+	check "rate 10mbit: forwarded = received by sink" \
+		[ "$(js to_server.fwd_pkts "$s")" = "$(kv received "$r")" ]
+	check "rate 10mbit: in = forwarded + queue drops" \
+		[ "$(js to_server.in_pkts "$s")" = \
+			$(($(js to_server.fwd_pkts "$s") + $(js to_server.drop_queue "$s"))) ]
+	stop "$RELAY_PID"
+}
+test_rate
+
+# --- 4. up/down: --down, control socket, SIGUSR1/SIGUSR2 ---------------------
+test_updown() {
+	local r
+	echo_server || return
+	relay updown "$EPORT" --down || return
+	passes() { kv received "$(gen --count 20 --interval 1ms --wait 500ms)"; }
+	check "--down: nothing passes" [ "$(passes)" = 0 ]
+	check "--down: drops counted as drop_down" \
+		[ "$(js to_server.drop_down "$(ctl stats)")" -ge 20 ]
+	check "ctl up: replies ok" [ "$(ctl up)" = ok ]
+	check "ctl up: all 20 pass" [ "$(passes)" = 20 ]
+	ctl down >/dev/null
+	check "ctl down: nothing passes" [ "$(passes)" = 0 ]
+	ctl up >/dev/null
+	check "ctl up again: all 20 pass" [ "$(passes)" = 20 ]
+	kill -USR1 "$RELAY_PID"
+	check "SIGUSR1: state down" wait_state down
+	check "SIGUSR1: nothing passes" [ "$(passes)" = 0 ]
+	kill -USR2 "$RELAY_PID"
+	check "SIGUSR2: state up" wait_state up
+	check "SIGUSR2: all 20 pass" [ "$(passes)" = 20 ]
+	stop "$RELAY_PID"
+	stop "$ECHO_PID"
+}
+test_updown
+
+# --- 5. FIFO under jitter (and the detector proven by --reorder) -------------
+test_fifo() {
+	local mode=$1 sport r
+	shift
+	sport=$(free_port)
+	bg sink "$EMU" --sink "$(hp "$sport")" --idle 1s --timeout 20s
+	local spid=$BG_PID
+	wait_udp "$sport" || return
+	relay "fifo$mode" "$sport" --delay 10ms --jitter 8ms "$@" || return
+	gen --count 2000 --size 100 --interval 100us >/dev/null
+	wait "$spid"
+	r=$(cat "$TMP/sink.out")
+	echo "    $mode: $r"
+	if [ "$mode" = fifo ]; then
+		check "jitter 8ms: all 2000 arrive" [ "$(kv received "$r")" = 2000 ]
+		check "jitter 8ms: no reordering" [ "$(kv reordered "$r")" = 0 ]
+	else
+		check "jitter 8ms --reorder: reordering seen (detector works)" \
+			[ "$(kv reordered "$r")" -gt 0 ]
+	fi
+	stop "$RELAY_PID"
+}
+test_fifo fifo
+test_fifo reorder --reorder
+
+# --- 6. NAT: two clients, each its own upstream socket ------------------------
+test_nat() {
+	local a b s
+	echo_server || return
+	relay nat "$EPORT" --delay 5ms || return
+	gen --count 200 --interval 1ms --wait 1s >"$TMP/a.out" &
+	local apid=$!
+	PIDS+=("$apid")
+	b=$(gen --count 200 --interval 1ms --wait 1s)
+	wait "$apid"
+	a=$(cat "$TMP/a.out")
+	s=$(ctl stats)
+	check "NAT: client A gets its 200 echoes" [ "$(kv received "$a")" = 200 ]
+	check "NAT: client B gets its 200 echoes" [ "$(kv received "$b")" = 200 ]
+	check "NAT: two clients tracked" [ "$(js clients "$s")" = 2 ]
+	check "NAT: 400 relayed each way" [ "$(js to_client.fwd_pkts "$s")" = 400 ]
+	stop "$RELAY_PID"
+	stop "$ECHO_PID"
+}
+test_nat
+
+# --- 7. control channel: errors, all-or-nothing, stats, clean exit -----------
+test_control() {
+	local out rc
+	echo_server || return
+	relay control "$EPORT" --stats-interval 100ms || return
+	out=$(ctl delay 2>&1)
+	rc=$?
+	check "ctl 'delay' without value: exit 1, error reply" \
+		both [ $rc = 1 ] match "$out" 'error:*needs a value*'
+	out=$(ctl frobnicate)
+	check "ctl unknown command: error reply" \
+		match "$out" "error: unknown command 'frobnicate'*"
+	out=$(ctl loss 5% rate bogus)
+	check "ctl bad line: error names the value" match "$out" "*'bogus'*"
+	check "ctl bad line: nothing of it applied" \
+		[ "$(js loss_pct "$(ctl show)")" = 0 ]
+	check "ctl combined line applies" \
+		[ "$(ctl loss 5% rate 20mbit queue 64kb jitter 1ms)" = ok ]
+	out=$(ctl show)
+	check "ctl show reflects it" \
+		[ "$(js rate_bps "$out"),$(js queue_bytes "$out"),$(js loss_pct "$out")" \
+		= 20000000,64000,5 ]
+	gen --count 5 --wait 300ms >/dev/null
+	check "counters count before reset" \
+		[ "$(js to_server.in_pkts "$(ctl stats)")" = 5 ]
+	check "ctl reset zeroes counters" \
+		[ "$(ctl reset),$(js to_server.in_pkts "$(ctl stats)")" = ok,0 ]
+	check "ctl help lists commands" bash -c "'$EMU' --ctl '$SOCK' help | grep -q loss-burst"
+	out=$("$EMU" --listen "$(hp "$(free_port)")" --forward "$(hp "$EPORT")" \
+		--control "$SOCK" 2>&1)
+	rc=$?
+	check "second relay on a live control socket: exit 1" \
+		both [ $rc = 1 ] match "$out" '*in use*'
+	check "--stats-interval prints JSON lines" \
+		bash -c "grep -c '\"to_server\"' '$TMP/control.out' | awk '{exit !(\$1 >= 2)}'"
+	kill -TERM "$RELAY_PID"
+	wait "$RELAY_PID"
+	rc=$?
+	check "SIGTERM: exit 0" [ $rc = 0 ]
+	check "SIGTERM: control socket removed" [ ! -e "$SOCK" ]
+	stop "$ECHO_PID"
+}
+test_control
+
+# --- 8. bad arguments: exit 2 with a message ---------------------------------
+bad() {
+	local out rc
+	out=$("$EMU" "$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ $rc = 2 ] && [[ $out == ttt-linkemu:* ]]; then
+		ok "rejected (2): $* -> ${out%%$'\n'*}"
+	else
+		not_ok "bad arguments not rejected with 2 ($rc): $* -> $out"
+	fi
+}
+P=127.0.0.1:$(free_port)
+bad
+bad --listen 127.0.0.1 --forward "$P"
+bad --listen "$P"
+bad --listen 1.2.3:4 --forward "$P"
+bad --listen ::1:5000 --forward "$P"
+bad --listen "$P" --forward "$P" --loss 150%
+bad --listen "$P" --forward "$P" --delay 5
+bad --listen "$P" --forward "$P" --rate 10mbps
+bad --listen "$P" --forward "$P" --queue 0
+bad --listen "$P" --forward "$P" --jitter-dist gauss
+bad --listen "$P" --forward "$P" --seed abc
+bad --listen "$P" --forward "$P" --max-packet 10
+bad --listen "$P" --forward "$P" --bind ::1
+bad --listen "$P" --forward "$P" --delay 5ms --delay 6ms
+bad --listen "$P" --forward "$P" stray
+bad --listen "$P" --forward "$P" --bogus
+bad --listen "$P" --echo "$P"
+bad --sink "$P" --delay 5ms
+bad --udpgen "$P" --size 8
+bad --ctl "$TMP/none.sock"
+bad --listen "$P" --forward "$P" --log-level loud
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

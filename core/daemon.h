@@ -109,7 +109,7 @@ struct session {
 	/* server: last downstream swap asked by the client (idempotence) */
 	int64_t last_sched_req;
 	int last_sched_ret;
-	char last_sched_err[256];
+	char last_sched_err[sizeof(((struct err *)0)->msg)];
 	/* counters */
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
@@ -180,7 +180,7 @@ struct daemon {
 		uint32_t n_opts;
 		int tries;
 		char state[16]; /* "", "pending", "ok", "refused", "timeout" */
-		char error[256];
+		char error[sizeof(((struct err *)0)->msg)];
 		ev_timer timer;
 	} ds_swap;
 	bool quota_dirty;

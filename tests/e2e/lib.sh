@@ -145,7 +145,10 @@ write_configs() { # write_configs UP_PLUGIN DOWN_PLUGIN [extra client yaml]
 	"$CTL" genkey "$WORK/client.key" >/dev/null
 	cp "$WORK/client.key" "$WORK/server-client.key"
 	chmod 600 "$WORK/server-client.key"
-	local pa="10.101.0.1:7001" pb="10.102.0.1:7002"
+	local pa="10.101.0.1:7001" pb="10.102.0.1:7002" opt_lines=""
+	[ -n "${REORDER:-}" ] && opt_lines="reorder: { enabled: $REORDER }"
+	[ -n "${PROBE:-}" ] && opt_lines="$opt_lines
+probe: $PROBE"
 	if [ "$EMU" = 0 ]; then pa="10.200.0.2:5800"; pb="10.200.0.2:5800"; fi
 	cat >"$WORK/server.yaml" <<EOF
 role: server
@@ -169,9 +172,10 @@ scheduler:
   downstream: { plugin: $down }
 links:
   - { name: a, interface: ca, source: 10.101.0.2, peer: "$pa"${LINK_A:+, $LINK_A} }
-  - { name: b, interface: cb, source: 10.102.0.2, peer: "$pb"${LINK_B:+, $LINK_B} }
+$([ "${SINGLE:-0}" = 1 ] || echo "  - { name: b, interface: cb, source: 10.102.0.2, peer: \"$pb\"${LINK_B:+, $LINK_B} }")
 plugin_dir: $TOP/plugins.d
 control: { socket: $WORK/client.sock }
+$opt_lines
 $extra
 EOF
 	if [ "$EMU" = 0 ]; then

@@ -215,6 +215,8 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
 		      uint64_t now);
 const char *link_state_name(int st);
+/* Reorder hold from the prober's delay figures, within the YAML bounds. */
+void session_update_hold(struct session *s);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -233,7 +235,6 @@ void prober_on_probe(struct session *s, struct path *p, const uint8_t *body,
 		     size_t len, uint64_t now);
 void prober_on_reply(struct session *s, struct path *p, const uint8_t *body,
 		     size_t len, uint64_t now);
-void prober_update_hold(struct session *s);
 void prober_send_now(struct session *s, struct path *p, uint64_t now);
 
 /* client.c */

@@ -273,3 +273,29 @@ int session_set_sched(struct session *s, const char *name,
 		sched_inst_destroy(old);
 	return 0;
 }
+
+/* Reorder hold = the largest one-way-delay difference between usable
+ * links plus their jitter, within the YAML's floor and ceiling. */
+void session_update_hold(struct session *s)
+{
+	if (!s->reorder)
+		return;
+	const struct cfg_reorder *rc = &s->d->cfg.reorder;
+	struct probe_hint h;
+	probe_hint_init(&h);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0)
+			probe_hint_add(&h, &s->paths[i].probe);
+	uint64_t hold = probe_hint_hold_us(&h) * 1000;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		s->views[i].owd_diff_us =
+		    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
+	uint64_t lo = (uint64_t)rc->min_hold_ms * 1000000;
+	uint64_t hi = (uint64_t)rc->max_hold_ms * 1000000;
+	if (hold < lo)
+		hold = lo;
+	if (hold > hi)
+		hold = hi;
+	reorder_set_hold(s->reorder, hold);
+}
+

@@ -65,9 +65,16 @@ int addr_udp_socket(const struct emu_addr *bind_to, int family, struct err *e)
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, -errno, "socket: %s", strerror(errno));
-	/* Best effort: the kernel caps these at rmem_max/wmem_max. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz)) < 0) {
+	/* The FORCE variants pass rmem_max/wmem_max but need CAP_NET_ADMIN
+	 * (tests run as root); otherwise the capped plain ones must do. */
+	if ((setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) <
+		 0 &&
+	     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz)) <
+		 0) ||
+	    (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) <
+		 0 &&
+	     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz)) <
+		 0)) {
 		ret = err_set(e, -errno, "setsockopt SO_RCVBUF/SO_SNDBUF: %s",
 			      strerror(errno));
 		goto fail;

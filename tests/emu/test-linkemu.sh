@@ -129,14 +129,20 @@ both() {
 	[ "${t[@]:1}" ] && "$@"
 }
 
-# Waits until the relay reports the given state (signals are asynchronous).
-wait_state() {
+# poll CMD...: retries CMD for up to 5 s (conditions, not sleeps).
+poll() {
 	local i
-	for i in $(seq 100); do
-		[ "$(js state "$(ctl show)")" = "$1" ] && return 0
+	for i in $(seq 250); do
+		"$@" && return 0
 		sleep 0.02
 	done
 	return 1
+}
+
+# Waits until the relay reports the given state (signals are asynchronous).
+wait_state() {
+	state_is() { [ "$(js state "$(ctl show)")" = "$1" ]; }
+	poll state_is "$1"
 }
 
 # relay NAME FORWARD_PORT ARGS...: starts a relay on a fresh port (LPORT),
@@ -375,8 +381,8 @@ test_control() {
 	rc=$?
 	check "second relay on a live control socket: exit 1" \
 		both [ $rc = 1 ] match "$out" '*in use*'
-	check "--stats-interval prints JSON lines" \
-		bash -c "grep -c '\"to_server\"' '$TMP/control.out' | awk '{exit !(\$1 >= 2)}'"
+	stats_lines() { [ "$(grep -c '"to_server"' "$TMP/control.out")" -ge 2 ]; }
+	check "--stats-interval prints JSON lines" poll stats_lines
 	kill -TERM "$RELAY_PID"
 	wait "$RELAY_PID"
 	rc=$?

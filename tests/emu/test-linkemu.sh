@@ -7,7 +7,8 @@
 # Every process is started here and killed by pid; ports are random high
 # ports checked against /proc/net/udp*; everything is removed on exit.
 # Measurements use generous windows: this checks behaviour, not speed.
-# Ends with "N passed, N failed"; exit status 1 if anything failed.
+# Ends with "test-linkemu: N passed, N failed" (the form tests/e2e/run-all.sh
+# parses); exit status 1 if anything failed.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -173,7 +174,7 @@ gen() { "$EMU" --udpgen "$(hp "$LPORT")" "$@" 2>>"$TMP/gen.err"; }
 
 if [ ! -x "$EMU" ]; then
 	echo "missing $EMU: run 'make build/ttt-linkemu' first"
-	echo "0 passed, 1 failed"
+	echo "test-linkemu: 0 passed, 1 failed"
 	exit 1
 fi
 
@@ -426,5 +427,5 @@ bad --udpgen "$P" --size 8
 bad --ctl "$TMP/none.sock"
 bad --listen "$P" --forward "$P" --log-level loud
 
-echo "$pass passed, $fail failed"
+echo "test-linkemu: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

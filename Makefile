@@ -45,7 +45,7 @@ EMU_SRCS = $(wildcard tests/emu/*.c)
 BENCH_SRCS = $(wildcard tests/bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/rel/bench/%)
 
-.PHONY: all check unit e2e demo bench fuzz install clean format
+.PHONY: all check unit emu-test e2e demo bench fuzz install clean format
 all: tuntuntun tuntunctl $(PLUGINS) $(B)/ttt-linkemu
 
 $(B)/rel/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
@@ -100,10 +100,17 @@ unit: $(UNIT_BINS) $(TESTPLUGINS) $(PLUGINS)
 	@TTT_TEST_PLUGIN_DIR=$(CURDIR)/$(B)/testplugins TTT_PLUGIN_DIR=$(CURDIR)/plugins.d \
 		tests/run-unit.sh $(UNIT_BINS)
 
+emu-test: $(B)/ttt-linkemu
+	@bash tests/emu/test-linkemu.sh
+
 e2e: all
 	@tests/e2e/run-all.sh
 
-check: all unit e2e
+# Keeps going after a failing stage so one run shows every failure.
+check: all
+	@rc=0; $(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory emu-test || rc=1; \
+	$(MAKE) --no-print-directory e2e || rc=1; exit $$rc
 
 demo: all
 	@scripts/demo.sh

@@ -56,6 +56,14 @@ $(B)/san/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
+# The built-in plugin directory follows PREFIX: rebuild what embeds it when
+# PREFIX changes (e.g. `make install PREFIX=/usr` after a plain `make`).
+.PHONY: FORCE
+$(B)/plugindir.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(PLUGINDIR)' | cmp -s - $@ || echo '$(PLUGINDIR)' > $@
+$(B)/rel/core/sched_host.o $(B)/san/core/sched_host.o: $(B)/plugindir.stamp
+
 $(B)/libttt.a: $(CORE_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

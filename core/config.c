@@ -34,6 +34,9 @@
 #define CFG_DEFAULT_PORT 5800
 /* Key paths such as "scheduler.upstream.weights.dsl" in messages. */
 #define CFG_KEYPATH_MAX 160
+/* Deeper than any real config; libyaml's scanner is quadratic in nesting
+ * depth, so hostile input is stopped here before it costs minutes. */
+#define CFG_DEPTH_MAX 32
 /* Nodes a plugin option tree may hold: bounds work on hostile input. */
 #define CFG_OPT_NODES_MAX 256
 
@@ -547,9 +550,10 @@ static void join(char *out, const char *path, const char *key)
 
 /*
  * Fetches a node for use. Each node may be used once: libyaml resolves an
- * alias to the anchored node itself, so a second use means an alias, which
- * could also build a cycle (&a [*a]) or a billion laughs. Refusing them
- * keeps the walk linear in the input.
+ * alias to the anchored node itself, so a second use would be an alias,
+ * which can build a cycle (&a [*a]) or a billion laughs. prescan() already
+ * refuses aliases with their position; this check is what guarantees the
+ * walk stays linear in the input whatever the scan lets through.
  */
 static int take(struct cfg_ctx *c, int id, const char *path,
 		const yaml_node_t **out)
@@ -1708,6 +1712,57 @@ static int syntax_error(struct cfg_ctx *c, const yaml_parser_t *p,
 		       c->name, line, col, problem);
 }
 
+/*
+ * A streaming pass before the document is built: refuses nesting deeper than
+ * CFG_DEPTH_MAX (the document loader would first spend time quadratic in the
+ * depth) and aliases (pointing at the *alias itself, which the document API
+ * cannot). Syntax errors surface here with libyaml's own position.
+ */
+static int prescan(struct cfg_ctx *c, const char *text, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, ret = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return err_set(c->e, -ENOMEM,
+			       "%s: cannot set up the YAML parser", c->name);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	for (;;) {
+		yaml_event_type_t type;
+		if (!yaml_parser_parse(&p, &ev)) {
+			ret = syntax_error(c, &p, text, len);
+			break;
+		}
+		type = ev.type;
+		if ((type == YAML_MAPPING_START_EVENT ||
+		     type == YAML_SEQUENCE_START_EVENT) &&
+		    ++depth > CFG_DEPTH_MAX)
+			ret = err_set(c->e, -EINVAL,
+				      "%s:%lu:%lu: nested deeper than %d "
+				      "levels",
+				      c->name,
+				      (unsigned long)ev.start_mark.line + 1,
+				      (unsigned long)ev.start_mark.column + 1,
+				      CFG_DEPTH_MAX);
+		else if (type == YAML_MAPPING_END_EVENT ||
+			 type == YAML_SEQUENCE_END_EVENT)
+			depth--;
+		else if (type == YAML_ALIAS_EVENT)
+			ret = err_set(
+			    c->e, -EINVAL,
+			    "%s:%lu:%lu: YAML aliases (*name) are not "
+			    "supported; write the value out",
+			    c->name, (unsigned long)ev.start_mark.line + 1,
+			    (unsigned long)ev.start_mark.column + 1);
+		yaml_event_delete(&ev);
+		if (ret || type == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&p);
+	return ret;
+}
+
 /* ------------------------------------------------------------------ */
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
@@ -1754,11 +1809,15 @@ int config_load_string(struct config *cfg, const char *name, const char *text,
 			       "%s: path longer than %zu bytes", c.name,
 			       sizeof(cfg->path) - 1);
 	strcpy(cfg->path, c.name);
+	if (!text)
+		text = "";
+	ret = prescan(&c, text, len);
+	if (ret)
+		return ret;
 	if (!yaml_parser_initialize(&parser))
 		return err_set(e, -ENOMEM, "%s: cannot set up the YAML parser",
 			       c.name);
-	yaml_parser_set_input_string(
-	    &parser, (const unsigned char *)(text ? text : ""), len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		ret = syntax_error(&c, &parser, text, len);
 		goto out_parser;

@@ -84,7 +84,7 @@ struct cfg_client {
 struct cfg_probe {
 	uint32_t interval_ms;      /* default 100 */
 	uint32_t timeout_ms;       /* default 1000: no answer for this long = down
-				    (also at least 3 intervals) */
+				    (config refuses less than 2 intervals) */
 	uint32_t degraded_loss_ppm; /* default 50000 (5%) */
 	uint32_t degraded_rtt_ms;  /* default 0 = off */
 	uint32_t loss_window;      /* probes in the loss window, default 50 */

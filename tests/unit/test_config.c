@@ -457,8 +457,15 @@ static const struct bad_text bad_texts[] = {
      "reorder.hold: unknown key; expected one of enabled, capacity, "
      "min_hold, max_hold"},
     {CLIENT_HEAD "? [a, b]\n: c\n", 6, "keys must be plain words, got a list"},
-    {CLIENT_HEAD "probe: &p { interval: 100ms }\nreorder: *p\n", 6,
-     "reorder: YAML aliases (*name) are not supported"},
+    {CLIENT_HEAD "probe: &p { interval: 100ms }\nreorder: *p\n", 7,
+     "7:10: YAML aliases (*name) are not supported; write the value out"},
+    {CLIENT_HEAD "probe: &p [ *p ]\n", 6,
+     "6:13: YAML aliases (*name) are not supported"},
+    {CLIENT_HEAD
+     "scheduler:\n  upstream:\n    plugin: x\n    a: "
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]"
+     "]]]]]]]]]]]]]]]]]\n",
+     9, "9:37: nested deeper than 32 levels"},
     {CLIENT_HEAD "user: \"a\\0b\"\n", 6, "value contains a NUL character"},
     {CLIENT_HEAD "\xff\xfe: 1\n", 6,
      "YAML syntax error: invalid leading "

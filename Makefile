@@ -104,6 +104,14 @@ $(B)/rel/bench/%: tests/bench/%.c $(B)/libttt.a $(PLUGINS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libttt.a $(PKG_LIBS)
 
+# The link emulator's model tests (its sources, minus its main).
+EMU_LIB_SRCS = $(filter-out tests/emu/emu_main.c,$(EMU_SRCS))
+$(B)/san/tests/test_emu: tests/emu/unit/test_emu.c $(EMU_SRCS) $(wildcard tests/emu/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/emu -o $@ $< $(EMU_LIB_SRCS) -lev -lm \
+		$(shell pkg-config --libs cmocka)
+UNIT_BINS += $(B)/san/tests/test_emu
+
 unit: $(UNIT_BINS) $(TESTPLUGINS) $(PLUGINS)
 	@TTT_TEST_PLUGIN_DIR=$(CURDIR)/$(B)/testplugins TTT_PLUGIN_DIR=$(CURDIR)/plugins.d \
 		tests/run-unit.sh $(UNIT_BINS)

@@ -111,13 +111,16 @@ static int routes_setup(struct daemon *d, struct err *e)
 {
 	if (!d->client || !d->cfg.default_route)
 		return 0;
-	const struct sockaddr *addrs[CFG_MAX_LINKS + 1];
+	/* Pin what the links really talk to: each link's peer, which is the
+	 * server unless the link names another endpoint. */
+	const struct sockaddr *addrs[CFG_MAX_LINKS];
 	size_t n = 0;
-	addrs[n++] = (const struct sockaddr *)&d->cfg.server.ss;
-	for (uint32_t i = 0; i < d->cfg.n_links; i++)
-		if (d->cfg.links[i].peer.len)
-			addrs[n++] =
-			    (const struct sockaddr *)&d->cfg.links[i].peer.ss;
+	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
+		const struct cfg_link *l = &d->cfg.links[i];
+		addrs[n++] = (const struct sockaddr *)(l->peer.len
+							       ? &l->peer.ss
+							       : &d->cfg.server.ss);
+	}
 	return netif_route_all_via(d->undo, d->tun_name, addrs, n,
 				   d->cfg.tun.addr6.family == AF_INET6, e);
 }

@@ -9,9 +9,11 @@ import sys
 
 
 def recv(port, timeout):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Dual-stack: the same test runs over IPv4 and IPv6 inside the tunnel.
+    srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("0.0.0.0", port))
+    srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    srv.bind(("::", port))
     srv.listen(1)
     srv.settimeout(timeout)
     conn, _ = srv.accept()

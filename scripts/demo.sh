@@ -24,15 +24,35 @@ bg "$WORK/ping.log" ip netns exec "$NS_C" ping -i 0.2 10.99.0.2
 bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -p 5201
 sleep 0.3
 
+# One line a second: per-link state, Mbit/s each way, RTT, and the last ping.
+live_line() {
+	local ping
+	ping=$(tail -1 "$WORK/ping.log" | grep -o 'time=[0-9.]* ms' | cut -d= -f2)
+	cstatus | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("  t=%2ss | (status not available)" % sys.argv[1])
+    sys.exit(0)
+parts = []
+for l in d.get("links", []):
+    parts.append("%s %-4s tx %5.1f rx %5.1f Mbit/s rtt %5.1f ms" % (
+        l["name"], l["state"], l["tx_bps"] / 1e6, l["rx_bps"] / 1e6, l["srtt_ms"]))
+r = d.get("reorder", {})
+print("  t=%2ss | %s | reorder held %d, hold %.0f ms | ping %s" % (
+    sys.argv[1], " | ".join(parts), r.get("held", 0), r.get("hold_ms", 0), sys.argv[2]))
+' "$1" "${ping:--}"
+}
+
 phase() { # phase TITLE iperf-args
 	echo
 	echo "== $1 (iperf3 -t $DURATION $2, CUBIC)"
 	c iperf3 -c 10.99.0.2 -p 5201 -t "$DURATION" $2 -J >"$WORK/iperf.json" 2>&1 &
 	local ip=$!
-	for _ in $(seq "$DURATION"); do
+	for i in $(seq "$DURATION"); do
 		sleep 1
-		"$CTL" -s "$WORK/client.sock" status | sed -n '/^link/,$p;/name/,$p' | head -8
-		echo "  last ping: $(tail -1 "$WORK/ping.log" | grep -o 'time=[0-9.]* ms' || echo -)"
+		live_line "$i"
 	done
 	wait $ip
 	python3 - "$WORK/iperf.json" <<'PY'
@@ -49,4 +69,13 @@ echo
 echo "== summary"
 "$CTL" -s "$WORK/client.sock" status
 echo
-tail -3 "$WORK/ping.log"
+python3 - "$WORK/ping.log" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+seqs = [int(x) for x in re.findall(r"icmp_seq=(\d+)", text)]
+times = [float(x) for x in re.findall(r"time=([\d.]+) ms", text)]
+if times:
+    sent = max(seqs)
+    print(f"ping during the whole demo: {len(times)}/{sent} answered, "
+          f"rtt min/avg/max {min(times):.1f}/{sum(times)/len(times):.1f}/{max(times):.1f} ms")
+PY

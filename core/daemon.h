@@ -171,6 +171,7 @@ struct daemon {
 	uint8_t *txbuf;
 	uint32_t buf_size;
 	struct rxbatch *rx;
+	struct txbatch *tx; /* datapath.c: transmit batch */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
 	/* client: downstream swap in flight (carried to the server) */
 	struct {

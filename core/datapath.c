@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,9 +21,6 @@
 #include "log.h"
 #include "reorder.h"
 #include "sched_host.h"
-
-/* Packets read from the tun per wakeup: bounded so receive is not starved. */
-#define TUN_BATCH 64
 
 /* Link id of the inner-packet classification for the scheduler. */
 static void pkt_classify(const uint8_t *pkt, size_t len,
@@ -37,16 +36,37 @@ static void pkt_classify(const uint8_t *pkt, size_t len,
 	}
 }
 
-/* Client-side hook for link errors; the server's single socket has none. */
-static void path_send_failed(struct session *s, struct path *p, int err,
-			     size_t len)
+/* Errors after which the rest of a path's batch is not tried: the socket
+ * is full or the link is gone (and its socket closed). Anything else
+ * concerns one datagram (too big, an ICMP error reported late). */
+static bool send_err_fatal(int err)
 {
-	struct daemon *d = s->d;
-	p->tx_errors++;
 	switch (err) {
 	case EAGAIN:
 	case ENOBUFS:
-		s->tx_drops++;
+	case ENODEV:
+	case ENETDOWN:
+	case ENETUNREACH:
+	case EADDRNOTAVAIL:
+	case EBADF:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Counts `count` datagrams of `len` bytes that failed with err on a path,
+ * and reacts to the error; the client closes a link whose interface went
+ * away (the server's single socket has no such hook). */
+static void path_send_failed(struct session *s, struct path *p, int err,
+			     size_t len, uint32_t count)
+{
+	struct daemon *d = s->d;
+	p->tx_errors += count;
+	switch (err) {
+	case EAGAIN:
+	case ENOBUFS:
+		s->tx_drops += count;
 		break;
 	case EMSGSIZE:
 		/* pmtu works in whole outer datagrams */
@@ -71,6 +91,33 @@ static void path_send_failed(struct session *s, struct path *p, int err,
 	}
 }
 
+/* Books `bytes` in `pkts` datagrams that left on a path: counters, the
+ * token-bucket view of what the link still has queued, the prober's rate,
+ * the quota. The view is rebuilt from the path, which also undoes what
+ * txq_add() booked ahead for datagrams that did not leave. */
+static void path_sent(struct session *s, struct path *p, uint64_t pkts,
+		      uint64_t bytes, uint64_t now)
+{
+	struct ttt_link_view *v = &s->views[p->id];
+	struct ttt_link_view aged = *v;
+	aged.backlog_bytes = p->backlog_bytes;
+	aged.backlog_ns = p->backlog_ns;
+	p->tx_packets += pkts;
+	p->tx_bytes += bytes;
+	p->backlog_bytes = ttt_link_backlog(&aged, now) + bytes;
+	p->backlog_ns = now;
+	v->backlog_bytes = p->backlog_bytes;
+	v->backlog_ns = now;
+	v->tx_packets = p->tx_packets;
+	v->tx_bytes = p->tx_bytes;
+	if (bytes) {
+		probe_on_tx_bytes(&p->probe, now, bytes);
+		if (p->metered)
+			quota_account(s->d, p, bytes, 0);
+	}
+	v->quota_used_bytes = p->quota_used_bytes;
+}
+
 /* Sends a sealed datagram on a path. Returns 0 or -errno. */
 static int path_send(struct session *s, struct path *p, const uint8_t *buf,
 		     size_t len, uint64_t now)
@@ -83,22 +130,10 @@ static int path_send(struct session *s, struct path *p, const uint8_t *buf,
 			   (const struct sockaddr *)&p->peer, p->peer_len);
 	if (n < 0) {
 		int err = errno;
-		path_send_failed(s, p, err, len);
+		path_send_failed(s, p, err, len, 1);
 		return -err;
 	}
-	p->tx_packets++;
-	p->tx_bytes += (uint64_t)n;
-	/* Token-bucket view of what the link still has queued. */
-	struct ttt_link_view *v = &s->views[p->id];
-	p->backlog_bytes = ttt_link_backlog(v, now) + (uint64_t)n;
-	p->backlog_ns = now;
-	v->backlog_bytes = p->backlog_bytes;
-	v->backlog_ns = now;
-	v->tx_packets = p->tx_packets;
-	v->tx_bytes = p->tx_bytes;
-	probe_on_tx_bytes(&p->probe, now, (uint64_t)n);
-	if (p->metered)
-		quota_account(s->d, p, (uint64_t)n, 0);
+	path_sent(s, p, 1, (uint64_t)n, now);
 	return 0;
 }
 
@@ -126,14 +161,176 @@ int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 	return path_send(s, p, buf, len, now);
 }
 
+/* Fills msg[m] with slots order[first .. first+k-1] of a path, as one UDP
+ * GSO message when k > 1. */
+static void txq_msg(struct txbatch *tb, struct path *p, bool client, uint32_t m,
+		    uint32_t first, uint32_t k)
+{
+	struct msghdr *mh = &tb->msg[m].msg_hdr;
+	for (uint32_t j = 0; j < k; j++) {
+		struct txslot *sl = &tb->slot[tb->order[first + j]];
+		tb->iov[first + j].iov_base = sl->buf;
+		tb->iov[first + j].iov_len = sl->len;
+	}
+	memset(mh, 0, sizeof(*mh));
+	if (!client) {
+		mh->msg_name = &p->peer;
+		mh->msg_namelen = p->peer_len;
+	}
+	mh->msg_iov = &tb->iov[first];
+	mh->msg_iovlen = k;
+	if (k > 1) {
+		struct cmsghdr *cm = &tb->cmsg[m].align;
+		uint16_t seg = (uint16_t)tb->lens[first];
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		mh->msg_control = cm;
+		mh->msg_controllen = CMSG_SPACE(sizeof(seg));
+	}
+}
+
+/* UDP GSO refused for a reason that will not go away (old kernel, no
+ * checksum offload on the way, a tunnel device under the path): plain
+ * sendmmsg from now on. EINVAL only means this run was too large for the
+ * path MTU, so the run is resent datagram by datagram, which reports
+ * EMSGSIZE to path MTU discovery as without GSO. */
+static bool gso_refused(struct txbatch *tb, int err)
+{
+	if (err == EIO || err == ENOPROTOOPT || err == EOPNOTSUPP) {
+		if (tb->gso)
+			log_notice("datapath",
+				   "UDP GSO not available (%s): sending "
+				   "datagrams one by one",
+				   strerror(err));
+		tb->gso = false;
+		return true;
+	}
+	return err == EINVAL;
+}
+
 /*
- * Schedules and sends one inner packet that already sits in d->txbuf at
- * WIRE_HDR_LEN + WIRE_DATA_HDR_LEN.
+ * Sends every slot queued on one path, in order, with as few syscalls as
+ * the kernel allows, and books what left. sendmmsg stops at the first
+ * message that fails, so the loop resumes after it; a fatal error (full
+ * socket, link gone) drops the rest of the path's batch.
  */
-static void send_data(struct session *s, size_t len, uint64_t now)
+static void txq_flush_path(struct txbatch *tb, struct session *s,
+			   struct path *p, uint64_t now)
+{
+	bool client = s->d->client;
+	uint32_t n = 0;
+	for (uint16_t i = tb->head[p->id]; i != TX_NONE; i = tb->slot[i].next) {
+		tb->order[n] = i;
+		tb->lens[n++] = tb->slot[i].len;
+	}
+	if (p->fd < 0) {
+		s->tx_drops += n;
+		return;
+	}
+	uint32_t nmsg;
+	if (tb->gso) {
+		nmsg = txbatch_group(tb->lens, n, TX_GSO_SEGS, TX_GSO_BYTES,
+				     tb->count);
+	} else {
+		for (uint32_t j = 0; j < n; j++)
+			tb->count[j] = 1;
+		nmsg = n;
+	}
+	for (uint32_t m = 0, first = 0; m < nmsg; first += tb->count[m++])
+		txq_msg(tb, p, client, m, first, tb->count[m]);
+
+	uint64_t pkts = 0, bytes = 0;
+	uint32_t m = 0, first = 0;
+	while (m < nmsg) {
+		int r = sendmmsg(p->fd, &tb->msg[m], nmsg - m, MSG_DONTWAIT);
+		if (r > 0) {
+			for (int j = 0; j < r; j++, first += tb->count[m++])
+				for (uint32_t q = 0; q < tb->count[m]; q++) {
+					tb->slot[tb->order[first + q]].sent =
+					    true;
+					bytes += tb->lens[first + q];
+					pkts++;
+				}
+			continue;
+		}
+		int err = r < 0 ? errno : EAGAIN;
+		if (err == EINTR)
+			continue;
+		uint32_t k = tb->count[m];
+		if (k > 1 && gso_refused(tb, err)) {
+			/* Resend this run as single datagrams. */
+			for (uint32_t q = 0; q < k; q++) {
+				struct txslot *sl =
+				    &tb->slot[tb->order[first + q]];
+				if (p->fd < 0) {
+					s->tx_drops++;
+					continue;
+				}
+				if (path_send(s, p, sl->buf, sl->len, now) == 0)
+					sl->sent = true;
+			}
+		} else {
+			path_send_failed(s, p, err, tb->lens[first], k);
+			if (send_err_fatal(err) || p->fd < 0) {
+				uint32_t rest = 0;
+				for (uint32_t j = m + 1; j < nmsg; j++)
+					rest += tb->count[j];
+				if (err == EAGAIN || err == ENOBUFS)
+					s->tx_drops += rest;
+				else
+					p->tx_errors += rest;
+				break;
+			}
+		}
+		first += tb->count[m++];
+	}
+	path_sent(s, p, pkts, bytes, now);
+}
+
+/*
+ * Sends the whole batch, then settles the flow buckets: txq_add() chained
+ * every packet to the previous one queued in its bucket, but only a packet
+ * that left may stay a bucket's last (a successor must not make the
+ * receiver wait for a packet that was never sent). Walking back in seq
+ * order undoes each unsent tail, so bucket_last ends at the newest sent
+ * packet, or where it was before the batch.
+ */
+static void txq_flush(struct daemon *d, uint64_t now)
+{
+	struct txbatch *tb = d->tx;
+	struct session *s = tb->sess;
+	if (!tb->n)
+		return;
+	for (uint32_t i = 0; i < tb->n; i++) {
+		uint16_t id = tb->slot[i].path;
+		if (tb->head[id] == TX_NONE)
+			continue;
+		txq_flush_path(tb, s, &s->paths[id], now);
+		tb->head[id] = TX_NONE;
+	}
+	for (uint32_t i = tb->n; i-- > 0;) {
+		struct txslot *sl = &tb->slot[i];
+		if (!sl->sent && s->bucket_last[sl->bucket] == sl->seq)
+			s->bucket_last[sl->bucket] = sl->prev;
+	}
+	tb->n = 0;
+	tb->sess = NULL;
+}
+
+/*
+ * Schedules and seals one inner packet that was read into the next free
+ * slot at WIRE_HDR_LEN + WIRE_DATA_HDR_LEN, and queues it on its path. The
+ * packet is booked in the link view at once (backlog, bytes, quota) so the
+ * scheduler sees it when it picks the next packet of the same batch.
+ */
+static void txq_add(struct session *s, size_t len, uint64_t now)
 {
 	struct daemon *d = s->d;
-	uint8_t *buf = d->txbuf;
+	struct txbatch *tb = d->tx;
+	struct txslot *sl = &tb->slot[tb->n];
+	uint8_t *buf = sl->buf;
 	uint8_t *inner = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
 
 	if (s->views_dirty)
@@ -172,21 +369,53 @@ static void send_data(struct session *s, size_t len, uint64_t now)
 	wire_hdr_encode(buf, &h);
 	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + len);
-	/* Only a packet that left may be a successor's predecessor: a drop
-	 * here must not make the receiver wait for it. */
-	if (path_send(s, p, buf, total, now) == 0)
-		s->bucket_last[bucket] = seq;
+	if (!total) {
+		s->tx_drops++;
+		return;
+	}
+
+	sl->len = (uint32_t)total;
+	sl->path = (uint16_t)p->id;
+	sl->next = TX_NONE;
+	sl->bucket = (uint16_t)bucket;
+	sl->sent = false;
+	sl->seq = seq;
+	sl->prev = prev;
+	uint16_t me = (uint16_t)tb->n++;
+	if (tb->head[p->id] == TX_NONE)
+		tb->head[p->id] = me;
+	else
+		tb->slot[tb->tail[p->id]].next = me;
+	tb->tail[p->id] = me;
+	tb->sess = s;
+	/* Provisional: txq_flush() rolls it back if the packet does not go. */
+	s->bucket_last[bucket] = seq;
+
+	struct ttt_link_view *v = &s->views[p->id];
+	v->backlog_bytes = ttt_link_backlog(v, now) + total;
+	v->backlog_ns = now;
+	v->tx_packets++;
+	v->tx_bytes += total;
+	if (p->metered)
+		v->quota_used_bytes += total;
 }
 
+/*
+ * Reads up to TX_BATCH packets from the tun, each straight into its own
+ * batch slot, and sends them per path at the end (or earlier when the
+ * next packet belongs to another session, since a batch has one owner).
+ */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
+	struct txbatch *tb = d->tx;
 	uint64_t now = now_ns(d);
-	uint8_t *inner = d->txbuf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
 	size_t room =
 	    d->buf_size - WIRE_HDR_LEN - WIRE_DATA_HDR_LEN - WIRE_TAG_LEN;
 
-	for (int i = 0; i < TUN_BATCH; i++) {
+	for (int i = 0; i < TX_BATCH; i++) {
+		uint8_t *inner =
+		    tb->slot[tb->n].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
 		ssize_t n = read(d->tun_fd, inner, room);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -203,8 +432,18 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			d->tun_rx_dropped++;
 			continue;
 		}
-		send_data(s, (size_t)n, now);
+		if (tb->n && tb->sess != s) {
+			/* Flushing reuses slot 0: move this packet there. */
+			txq_flush(d, now);
+			if (inner !=
+			    tb->slot[0].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN)
+				memcpy(tb->slot[0].buf + WIRE_HDR_LEN +
+					   WIRE_DATA_HDR_LEN,
+				       inner, (size_t)n);
+		}
+		txq_add(s, (size_t)n, now);
 	}
+	txq_flush(d, now);
 }
 
 static void deliver_direct(struct daemon *d, struct session *s,
@@ -429,8 +668,16 @@ int datapath_init(struct daemon *d, struct err *e)
 	d->rx = calloc(1, sizeof(*d->rx));
 	if (d->rx)
 		d->rx->buf = aligned_alloc(64, (size_t)RX_BATCH * d->buf_size);
-	if (!d->txbuf || !d->rx || !d->rx->buf)
+	d->tx = calloc(1, sizeof(*d->tx));
+	if (d->tx)
+		d->tx->mem = aligned_alloc(64, (size_t)TX_BATCH * d->buf_size);
+	if (!d->txbuf || !d->rx || !d->rx->buf || !d->tx || !d->tx->mem)
 		return err_set(e, -ENOMEM, "cannot allocate packet buffers");
+	for (uint32_t i = 0; i < TX_BATCH; i++)
+		d->tx->slot[i].buf = d->tx->mem + (size_t)i * d->buf_size;
+	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
+		d->tx->head[i] = TX_NONE;
+	d->tx->gso = true;
 	return 0;
 }
 
@@ -442,5 +689,10 @@ void datapath_free(struct daemon *d)
 		free(d->rx->buf);
 		free(d->rx);
 		d->rx = NULL;
+	}
+	if (d->tx) {
+		free(d->tx->mem);
+		free(d->tx);
+		d->tx = NULL;
 	}
 }

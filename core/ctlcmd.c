@@ -122,18 +122,18 @@ json_t *status_json(struct daemon *d)
 		json_object_set_new(sched, "upstream",
 				    s->sched ? sched_inst_dump(s->sched)
 					     : json_null());
-		json_t *ds = json_pack(
-		    "{s:s}", "plugin",
-		    d->ds_swap.state[0] && !strcmp(d->ds_swap.state, "ok")
-			? d->ds_swap.plugin
-			: d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+		/* The config's downstream choice changes only when the
+		 * server accepted a swap, so it names what the server runs. */
+		json_t *ds = json_pack("{s:s}", "plugin",
+				       d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
 		if (d->ds_swap.state[0]) {
-			json_object_set_new(ds, "last_swap",
-					    json_pack("{s:s,s:s,s:s}", "plugin",
-						      d->ds_swap.plugin,
-						      "state", d->ds_swap.state,
-						      "error",
-						      d->ds_swap.error));
+			json_object_set_new(
+			    ds, "last_swap",
+			    json_pack("{s:I,s:s,s:s,s:s}", "req",
+				      (json_int_t)d->ds_swap.req, "plugin",
+				      d->ds_swap.plugin, "state",
+				      d->ds_swap.state, "error",
+				      d->ds_swap.error));
 		}
 		json_object_set_new(sched, "downstream", ds);
 	} else {
@@ -205,6 +205,14 @@ void peerctl_client_on_sched_reply(struct session *s, json_t *msg)
 	if (json_is_true(json_object_get(msg, "ok"))) {
 		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "ok");
 		d->ds_swap.error[0] = 0;
+		/* Only now is it the downstream choice: a later session's
+		 * HELLO asks the server for it again. */
+		struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
+		snprintf(cs->plugin, sizeof(cs->plugin), "%s",
+			 d->ds_swap.plugin);
+		memcpy(cs->opts, d->ds_swap.opts,
+		       sizeof(cs->opts[0]) * d->ds_swap.n_opts);
+		cs->n_opts = d->ds_swap.n_opts;
 		log_notice("sched", "server switched downstream to %s",
 			   d->ds_swap.plugin);
 	} else {
@@ -286,11 +294,15 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 	ev_timer_init(&d->ds_swap.timer, ds_swap_timer_cb, 0.2, 0.2);
 	d->ds_swap.timer.data = d;
 	ev_timer_start(d->loop, &d->ds_swap.timer);
-	peerctl_send_sched_set(d->sess, d->ds_swap.req, plugin, opts,
-			       (uint32_t)n, now_ns(d));
-	/* Keep the choice for future sessions' HELLO. */
-	struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
-	snprintf(cs->plugin, sizeof(cs->plugin), "%s", plugin);
+	/* A send failure is not final: the timer retries, and the verdict
+	 * (ok, refused or timeout) lands in status for tuntunctl to wait on.
+	 * The config keeps the old choice until the server says ok. */
+	if (peerctl_send_sched_set(d->sess, d->ds_swap.req, plugin, opts,
+				   (uint32_t)n, now_ns(d)) < 0)
+		log_info("sched",
+			 "downstream swap to %s: first send failed, "
+			 "retrying",
+			 plugin);
 	return json_pack("{s:s,s:s,s:s,s:I}", "dir", dir, "plugin", plugin,
 			 "state", "pending", "req", (json_int_t)d->ds_swap.req);
 }

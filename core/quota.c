@@ -34,7 +34,9 @@ static int64_t period_start(time_t now, uint32_t reset_day)
 void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
 		   uint64_t now_wall)
 {
-	if (!d->client)
+	/* Only metered links have an allowance to spend; counting the
+	 * others would rewrite the state file for nothing. */
+	if (!d->client || !p->metered)
 		return;
 	p->quota_used_bytes += bytes;
 	d->sess->views[p->id].quota_used_bytes = p->quota_used_bytes;
@@ -125,7 +127,10 @@ int quota_save(struct daemon *d, struct err *e)
 		goto out;
 	}
 	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+	ssize_t n = write(fd, text, len);
+	if (n >= 0 && (size_t)n != len)
+		errno = ENOSPC; /* a short write to a regular file: disk full */
+	if (n != (ssize_t)len || fsync(fd) < 0) {
 		ret = err_set(e, -errno, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}

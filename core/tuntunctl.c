@@ -30,6 +30,7 @@ enum {
 };
 
 #define TIMEOUT_MS 5000
+#define DS_WAIT_S  4.0 /* downstream swap verdict, see wait_downstream */
 
 static const char *prog = "tuntunctl";
 
@@ -216,6 +217,91 @@ static int cmd_plugins(const char *sock, int argc, char **argv)
 	return show(sock, argc, argv, "plugins", ctl_print_plugins);
 }
 
+static double mono_s(void);
+
+/*
+ * A client carries a downstream swap to the server, which decides: the
+ * control reply only says "pending" with a request number. Polls the
+ * client's status until that request's verdict is there, so the user (and a
+ * script's exit status) learns whether the server accepted it. Refused or
+ * unanswered: exit 1 with the server's reason; what ran keeps running.
+ */
+static int wait_downstream(const char *sock, const char *plugin, uint64_t req)
+{
+	struct ctl_client c;
+	struct err e = {{0}};
+	json_t *ask = json_pack("{s:s}", "cmd", "status");
+	int rc = EXIT_DAEMON;
+	if (!ask)
+		return EXIT_DAEMON;
+	if (ctl_client_open(&c, sock, &e) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		json_decref(ask);
+		return EXIT_CONNECT;
+	}
+	/* The daemon gives up after 15 retries 0.2 s apart: wait past it. */
+	double deadline = mono_s() + DS_WAIT_S;
+	for (;;) {
+		json_t *st = NULL;
+		if (ctl_client_call(&c, ask, &st, TIMEOUT_MS, &e) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, sock, e.msg);
+			rc = EXIT_CONNECT;
+			break;
+		}
+		json_t *ds = json_object_get(
+		    json_object_get(json_object_get(st, "scheduler"),
+				    "downstream"),
+		    "last_swap");
+		json_t *jreq = json_object_get(ds, "req");
+		const char *state =
+		    json_string_value(json_object_get(ds, "state"));
+		const char *error =
+		    json_string_value(json_object_get(ds, "error"));
+		const char *running = json_string_value(json_object_get(
+		    json_object_get(json_object_get(st, "scheduler"),
+				    "downstream"),
+		    "plugin"));
+		bool mine = json_is_integer(jreq) &&
+			    (uint64_t)json_integer_value(jreq) == req;
+		if (mine && state && strcmp(state, "ok") == 0) {
+			printf("downstream scheduler: %s (accepted by the "
+			       "server)\n",
+			       plugin);
+			rc = EXIT_OK;
+		} else if (mine && state && strcmp(state, "pending") != 0) {
+			fprintf(stderr,
+				"%s: the server %s downstream %s: %s; "
+				"downstream keeps running %s\n",
+				prog,
+				strcmp(state, "refused") == 0 ? "refused"
+							      : "did not take",
+				plugin, error && error[0] ? error : state,
+				running ? running : "the previous plugin");
+		} else if (!mine && json_is_integer(jreq) &&
+			   (uint64_t)json_integer_value(jreq) > req) {
+			fprintf(stderr,
+				"%s: a later swap (request %lld) replaced "
+				"this one before the server answered\n",
+				prog, (long long)json_integer_value(jreq));
+		} else if (mono_s() < deadline) {
+			json_decref(st);
+			struct timespec ts = {0, 50 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			continue;
+		} else {
+			fprintf(stderr,
+				"%s: no verdict from the server on downstream "
+				"%s after %.0f s; see `%s status`\n",
+				prog, plugin, DS_WAIT_S, prog);
+		}
+		json_decref(st);
+		break;
+	}
+	ctl_client_close(&c);
+	json_decref(ask);
+	return rc;
+}
+
 static int cmd_scheduler(const char *sock, int argc, char **argv)
 {
 	if (argc < 4 || strcmp(argv[1], "set") != 0)
@@ -254,7 +340,11 @@ static int cmd_scheduler(const char *sock, int argc, char **argv)
 		      json_pack("{s:s, s:s, s:s, s:o}", "cmd", "scheduler-set",
 				"dir", dir, "plugin", plugin, "options", opts),
 		      &reply);
-	if (rc == EXIT_OK) {
+	if (rc == EXIT_OK && json_is_integer(json_object_get(reply, "req")))
+		rc = wait_downstream(sock, plugin,
+				     (uint64_t)json_integer_value(
+					 json_object_get(reply, "req")));
+	else if (rc == EXIT_OK) {
 		const char *now =
 		    json_string_value(json_object_get(reply, "plugin"));
 		printf("%s scheduler: %s\n", dir, now ? now : plugin);

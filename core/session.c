@@ -274,8 +274,22 @@ int session_set_sched(struct session *s, const char *name,
 	return 0;
 }
 
-/* Reorder hold = the largest one-way-delay difference between usable
- * links plus their jitter, within the YAML's floor and ceiling. */
+/*
+ * Reorder hold: long enough for any packet still in flight, since a packet
+ * given up on too early is dropped as late and TCP takes that for
+ * congestion, while a hold longer than needed costs only when a packet is
+ * really lost. Two views of the delay spread, the larger wins:
+ *  - the prober's: largest one-way-delay difference between usable links
+ *    plus their jitter (known before any data flows, but sampled once per
+ *    probe interval, so it lags queues that fill under load);
+ *  - the buffer's own: the longest wait a gap needed recently, late
+ *    arrivals included (reorder_wait_ns()), which sees every packet.
+ * Each gets a quarter on top for what was not sampled, plus HOLD_SLACK_NS
+ * for timer granularity and scheduling on both ends; then the YAML's floor
+ * and ceiling apply.
+ */
+#define HOLD_SLACK_NS 2000000ull
+
 void session_update_hold(struct session *s)
 {
 	if (!s->reorder)
@@ -286,10 +300,14 @@ void session_update_hold(struct session *s)
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		if (s->paths[i].sess && s->paths[i].fd >= 0)
 			probe_hint_add(&h, &s->paths[i].probe);
-	uint64_t hold = probe_hint_hold_us(&h) * 1000;
+	uint64_t hint = probe_hint_hold_us(&h) * 1000;
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		s->views[i].owd_diff_us =
 		    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
+	uint64_t seen = reorder_wait_ns(s->reorder);
+	uint64_t hold = hint > seen ? hint : seen;
+	if (hold)
+		hold += hold / 4 + HOLD_SLACK_NS;
 	uint64_t lo = (uint64_t)rc->min_hold_ms * 1000000;
 	uint64_t hi = (uint64_t)rc->max_hold_ms * 1000000;
 	if (hold < lo)
@@ -298,4 +316,3 @@ void session_update_hold(struct session *s)
 		hold = hi;
 	reorder_set_hold(s->reorder, hold);
 }
-

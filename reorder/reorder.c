@@ -56,7 +56,8 @@ enum release_cause {
 struct slot {
 	void *pkt;
 	uint64_t seq;	     /* which seq of the window this slot describes */
-	uint64_t arrival_ns; /* HELD: when it arrived */
+	uint64_t arrival_ns; /* HELD: when it arrived; LOST with `waited`:
+				when the packet that waited on it arrived */
 	uint32_t len;
 	uint32_t pred_gap;   /* HELD: distance back to its predecessor */
 	uint32_t waiter_gap; /* distance forward to the packet waiting on
@@ -64,6 +65,7 @@ struct slot {
 	uint32_t arr_prev;   /* HELD: arrival-order list, slot indices */
 	uint32_t arr_next;
 	uint8_t state;
+	bool waited; /* LOST: a packet waited on it (arrival_ns is valid) */
 };
 
 struct reorder {
@@ -78,6 +80,11 @@ struct reorder {
 	uint64_t hold_ns;
 	uint32_t arr_head; /* oldest held packet, NIL if none */
 	uint32_t arr_tail;
+	/* Windowed maximum of the waits gaps needed: the window starting at
+	 * wait_start and the one before it. */
+	uint64_t wait_start;
+	uint64_t wait_cur;
+	uint64_t wait_prev;
 	struct reorder_stats st;
 	struct slot slots[];
 };
@@ -118,6 +125,8 @@ static void slot_reset(struct reorder *r, uint64_t seq)
 	struct slot *s = slot_of(r, seq);
 	s->pkt = NULL;
 	s->seq = seq;
+	s->arrival_ns = 0;
+	s->waited = false;
 	s->len = 0;
 	s->pred_gap = 0;
 	s->waiter_gap = 0;
@@ -131,6 +140,29 @@ static uint64_t deadline_of(const struct reorder *r, const struct slot *s)
 {
 	uint64_t d = s->arrival_ns + r->hold_ns;
 	return d < s->arrival_ns ? UINT64_MAX : d;
+}
+
+/* Rolls the two windows of the wait maximum forward to now. */
+static void wait_roll(struct reorder *r, uint64_t now_ns)
+{
+	if (now_ns - r->wait_start < REORDER_WAIT_WINDOW_NS)
+		return;
+	r->wait_prev = now_ns - r->wait_start < 2 * REORDER_WAIT_WINDOW_NS
+			   ? r->wait_cur
+			   : 0;
+	r->wait_cur = 0;
+	r->wait_start = now_ns;
+}
+
+/* One packet waited (or would have had to wait) from arrival_ns to now. */
+static void wait_sample(struct reorder *r, uint64_t arrival_ns)
+{
+	if (arrival_ns > r->now_ns)
+		return;
+	wait_roll(r, r->now_ns);
+	uint64_t w = r->now_ns - arrival_ns;
+	if (w > r->wait_cur)
+		r->wait_cur = w;
 }
 
 /* Delivers the held packet at seq and then, in order, every packet whose
@@ -152,9 +184,10 @@ static void release_chain(struct reorder *r, uint64_t seq,
 		s->waiter_gap = 0;
 		r->st.held_now--;
 		r->st.delivered++;
-		if (cause == C_REORDERED)
+		if (cause == C_REORDERED) {
 			r->st.reordered++;
-		else if (cause == C_EXPIRED)
+			wait_sample(r, s->arrival_ns);
+		} else if (cause == C_EXPIRED)
 			r->st.expired++;
 		else
 			r->st.flushed++;
@@ -181,6 +214,10 @@ static void settle(struct reorder *r, uint64_t seq, enum release_cause cause)
 		uint32_t w = s->waiter_gap;
 		s->waiter_gap = 0;
 		s->state = S_LOST;
+		/* Remembered so that, if it still comes, we learn how long
+		 * the wait should have been. */
+		s->arrival_ns = slot_of(r, seq + w)->arrival_ns;
+		s->waited = true;
 		r->st.lost++;
 		release_chain(r, seq + w, cause);
 	}
@@ -330,6 +367,9 @@ int reorder_push(struct reorder *r, uint64_t seq, uint32_t prev_gap, void *pkt,
 	}
 	if (s->state == S_LOST) {
 		r->st.late++;
+		if (s->waited)
+			wait_sample(r, s->arrival_ns);
+		s->waited = false;
 		return -ESTALE;
 	}
 
@@ -397,5 +437,18 @@ void reorder_get_stats(const struct reorder *r, struct reorder_stats *st)
 {
 	*st = r->st;
 	st->hold_ns = r->hold_ns;
+	st->wait_ns = reorder_wait_ns(r);
 	st->capacity = r->cap;
+}
+
+uint64_t reorder_wait_ns(const struct reorder *r)
+{
+	/* Read-only: windows that ended long ago count as empty. */
+	uint64_t age = r->now_ns - r->wait_start;
+	if (age >= 2 * REORDER_WAIT_WINDOW_NS)
+		return 0;
+	uint64_t w = r->wait_cur;
+	if (age < REORDER_WAIT_WINDOW_NS && r->wait_prev > w)
+		w = r->wait_prev;
+	return w;
 }

@@ -81,6 +81,8 @@ struct reorder_stats {
 	uint64_t lost;	   /* missing predecessors given up on */
 	uint64_t resyncs;  /* jumps of more than the capacity ahead */
 	uint64_t hold_ns;  /* current hold time */
+	uint64_t wait_ns;  /* longest wait a gap needed recently (see
+			      reorder_wait_ns()) */
 	uint32_t held_now; /* packets held right now (<= capacity) */
 	uint32_t capacity;
 };
@@ -128,5 +130,18 @@ uint64_t reorder_next_deadline(const struct reorder *r);
 void reorder_flush(struct reorder *r);
 
 void reorder_get_stats(const struct reorder *r, struct reorder_stats *st);
+
+/*
+ * The longest time a held packet had to wait for its gap to fill, over
+ * the last one to two REORDER_WAIT_WINDOW_NS (a windowed maximum, so one
+ * old spike is forgotten). It also counts gaps that were filled too late:
+ * a packet refused as late because its seq had been given up reports how
+ * long its successor would have had to wait. So it measures the links'
+ * real delay spread as this receiver sees it (queueing included, which
+ * probes sample only every interval), whatever the hold was: a caller may
+ * set the hold from it without feeding back on itself. 0 = no sample yet.
+ */
+#define REORDER_WAIT_WINDOW_NS 4000000000ull
+uint64_t reorder_wait_ns(const struct reorder *r);
 
 #endif

@@ -421,6 +421,88 @@ static void test_other_bucket_not_held(void **state)
 	reorder_destroy(r);
 }
 
+/* The buffer measures how long gaps took to fill (the daemon sets the hold
+ * from it): the longest wait of a packet released because its gap filled. */
+static void test_wait_measures_fill_delay(void **state)
+{
+	struct rec c;
+	struct reorder *r = mk(&c, 64, 50 * MS);
+	assert_int_equal(reorder_wait_ns(r), 0);
+	struct pk p[6] = {{10, 0, 0}, {11, 1, 0}, {12, 1, 0},
+			  {13, 1, 0}, {14, 1, 0}, {15, 1, 0}};
+	assert_int_equal(push(r, &c, &p[0], 1 * MS), 0);
+	assert_int_equal(push(r, &c, &p[2], 2 * MS), 0);
+	assert_int_equal(push(r, &c, &p[3], 4 * MS), 0);
+	/* 12 waited 7 ms, 13 waited 5 ms: the longest counts. */
+	assert_int_equal(push(r, &c, &p[1], 9 * MS), 0);
+	assert_int_equal(reorder_wait_ns(r), 7 * MS);
+	/* A shorter wait later does not lower it. */
+	assert_int_equal(push(r, &c, &p[5], 10 * MS), 0);
+	assert_int_equal(push(r, &c, &p[4], 12 * MS), 0);
+	assert_int_equal(reorder_wait_ns(r), 7 * MS);
+	struct reorder_stats st;
+	reorder_get_stats(r, &st);
+	assert_int_equal(st.wait_ns, 7 * MS);
+	assert_int_equal(c.n, 6);
+	reorder_destroy(r);
+}
+
+/* A hold that was too short must still teach the right wait: a packet
+ * refused as late reports how long its successor would have had to wait
+ * (otherwise a hold set from the measurement could never grow past
+ * itself). Counted once, and only for a seq someone waited on. */
+static void test_wait_counts_late_arrivals(void **state)
+{
+	struct rec c;
+	struct reorder *r = mk(&c, 64, 10 * MS);
+	struct pk p1 = {1, 0, 0}, p2 = {2, 1, 0}, p3 = {3, 1, 0};
+	assert_int_equal(push(r, &c, &p1, 1 * MS), 0);
+	assert_int_equal(push(r, &c, &p3, 2 * MS), 0);
+	tick(r, &c, 12 * MS); /* 2 given up on, 3 released */
+	assert_int_equal(c.n, 2);
+	assert_int_equal(reorder_wait_ns(r), 0);
+	assert_int_equal(push(r, &c, &p2, 20 * MS), -ESTALE);
+	assert_int_equal(reorder_wait_ns(r), 18 * MS);
+	/* The same late packet again is not a new measurement. */
+	assert_int_equal(push(r, &c, &p2, 40 * MS), -ESTALE);
+	assert_int_equal(reorder_wait_ns(r), 18 * MS);
+	/* Giving up on 2 resolved seq 0 too, though nobody waited on it:
+	 * refused as late, but no figure. */
+	struct pk p0 = {0, 0, 2};
+	assert_int_equal(push(r, &c, &p0, 90 * MS), -ESTALE);
+	assert_int_equal(reorder_wait_ns(r), 18 * MS);
+	reorder_destroy(r);
+}
+
+/* The measurement is a windowed maximum: one spike is forgotten after one
+ * to two windows, so the hold can come down again when the links do. */
+static void test_wait_window_forgets(void **state)
+{
+	struct rec c;
+	struct reorder *r = mk(&c, 1024, 500 * MS);
+	const uint64_t W = REORDER_WAIT_WINDOW_NS;
+	struct pk p[8];
+	for (int i = 0; i < 8; i++)
+		p[i] = (struct pk){(uint64_t)(100 + i), i ? 1u : 0u, 0};
+	/* A 40 ms wait at t = 1 ms. */
+	assert_int_equal(push(r, &c, &p[0], 0), 0);
+	assert_int_equal(push(r, &c, &p[2], 1 * MS), 0);
+	assert_int_equal(push(r, &c, &p[1], 41 * MS), 0);
+	assert_int_equal(reorder_wait_ns(r), 40 * MS);
+	/* A 3 ms wait one window later: the old spike still counts. */
+	assert_int_equal(push(r, &c, &p[4], W + 50 * MS), 0);
+	assert_int_equal(push(r, &c, &p[3], W + 53 * MS), 0);
+	assert_int_equal(reorder_wait_ns(r), 40 * MS);
+	/* Another window on: only the recent one. */
+	assert_int_equal(push(r, &c, &p[6], 2 * W + 60 * MS), 0);
+	assert_int_equal(push(r, &c, &p[5], 2 * W + 61 * MS), 0);
+	assert_int_equal(reorder_wait_ns(r), 3 * MS);
+	/* Two quiet windows: nothing recent at all. */
+	assert_int_equal(push(r, &c, &p[7], 5 * W), 0);
+	assert_int_equal(reorder_wait_ns(r), 0);
+	reorder_destroy(r);
+}
+
 /* Seqs taken by probes and control packets leave holes in data seq space;
  * correct prev_gap links step over them without any hold. */
 static void test_probe_gaps_no_hold(void **state)
@@ -803,6 +885,9 @@ int main(void)
 	    cmocka_unit_test(test_never_above_capacity),
 	    cmocka_unit_test(test_other_bucket_not_held),
 	    cmocka_unit_test(test_probe_gaps_no_hold),
+	    cmocka_unit_test(test_wait_measures_fill_delay),
+	    cmocka_unit_test(test_wait_counts_late_arrivals),
+	    cmocka_unit_test(test_wait_window_forgets),
 	    cmocka_unit_test(test_set_hold_moves_deadline),
 	    cmocka_unit_test(test_hold_zero),
 	    cmocka_unit_test(test_flush_and_destroy),

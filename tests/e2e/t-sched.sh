@@ -11,7 +11,7 @@
 # tree's plugins.d/ and the client can have a plugin the server lacks.
 . "$(dirname "$0")/lib.sh"
 
-echo "== scheduler hot swap, policies, refusals, reload, third-party plugin"
+echo "== scheduler hot swap under load, weighted policy, SIGHUP reload"
 topo_up
 # Clean, fast links: any loss would be the swap's fault. The reorder buffer
 # waits up to 100 ms for a gap, so a CPU stall of this shared machine is not

@@ -160,6 +160,7 @@ clients:
   - { name: laptop, key: $WORK/server-client.key, address: 10.77.0.2 }
 plugin_dir: $TOP/plugins.d
 control: { socket: $WORK/server.sock }
+$opt_lines
 EOF
 	cat >"$WORK/client.yaml" <<EOF
 role: client

@@ -1,0 +1,232 @@
+/*
+ * The batched transmit path against real sockets: a client session with two
+ * paths, one a loopback UDP socket that works and one a descriptor on which
+ * every send fails, fed from a datagram socketpair standing in for the tun.
+ * Checks what a batch must guarantee: per-path order, every packet on the
+ * working path arriving once, failures counted, and the flow bucket's last
+ * packet being one that really left (a failed packet must never become a
+ * later packet's predecessor), also when nothing of the batch left.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "datapath.h"
+#include "sched_host.h"
+#include "wire_be.h"
+
+struct fx {
+	struct daemon d;
+	struct session *s;
+	int tun_peer; /* write inner packets here */
+	int rx;	      /* loopback receiver of path 0 */
+	uint32_t bucket;
+};
+
+static void ipv4_udp(uint8_t *pkt, size_t len)
+{
+	memset(pkt, 0, len);
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	pkt[8] = 64;
+	pkt[9] = 17;
+	memcpy(pkt + 12, "\x0a\x4d\x00\x02\x0a\x63\x00\x02", 8);
+	pkt[20] = 0x30, pkt[21] = 0x39, pkt[22] = 0x00, pkt[23] = 0x35;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct err e;
+	int sv[2];
+	assert_non_null(f);
+	struct daemon *d = &f->d;
+	d->loop = ev_default_loop(0);
+	d->client = true;
+	d->tun_fd = -1;
+	config_defaults(&d->cfg);
+	d->cfg.reorder.enabled = false;
+	d->buf_size = 2048;
+	d->tun_mtu = 1400;
+	assert_int_equal(sched_registry_create(&d->reg, "/nonexistent", &e), 0);
+	assert_int_equal(datapath_init(d, &e), 0);
+	assert_int_equal(session_create(d, &f->s, &e), 0);
+	d->sess = f->s;
+	f->s->state = SESS_ESTABLISHED;
+	f->s->keys.mode = CRYPTO_NONE;
+	/* bucket_last 0 means "no predecessor": start where a real session
+	 * is after its first probes. */
+	f->s->tx_seq = 1;
+	session_path_init(f->s, 0, "good");
+	session_path_init(f->s, 1, "bad");
+
+	/* Path 0: a UDP socket connected to a loopback receiver. */
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t al = sizeof(a);
+	f->rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(f->rx >= 0);
+	assert_int_equal(bind(f->rx, (struct sockaddr *)&a, al), 0);
+	assert_int_equal(getsockname(f->rx, (struct sockaddr *)&a, &al), 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, al), 0);
+	/* Path 1: not a socket, so every sendmmsg fails (ENOTSOCK). */
+	int bad = open("/dev/null", O_WRONLY);
+	assert_true(bad >= 0);
+	int fds[2] = {fd, bad};
+	for (int i = 0; i < 2; i++) {
+		struct path *p = &f->s->paths[i];
+		p->fd = fds[i];
+		p->known = true;
+		p->family = AF_INET;
+		p->probe.state = PLS_UP;
+	}
+	f->s->views_dirty = true;
+	assert_int_equal(
+	    session_set_sched(f->s, SCHED_BUILTIN_NAME, NULL, 0, &e), 0);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv),
+			 0);
+	d->tun_fd = sv[0];
+	f->tun_peer = sv[1];
+	uint8_t pkt[1000];
+	ipv4_udp(pkt, sizeof(pkt));
+	f->bucket = wire_flow_hash(pkt, sizeof(pkt)) % WIRE_BUCKETS;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	close(f->s->paths[0].fd);
+	close(f->s->paths[1].fd);
+	close(f->d.tun_fd);
+	close(f->tun_peer);
+	close(f->rx);
+	session_destroy(f->s);
+	sched_registry_destroy(f->d.reg);
+	datapath_free(&f->d);
+	free(f);
+	return 0;
+}
+
+/* Queues n packets of one flow on the "tun" and runs one wakeup. */
+static void feed(struct fx *f, int n)
+{
+	uint8_t pkt[1000];
+	ipv4_udp(pkt, sizeof(pkt));
+	for (int i = 0; i < n; i++)
+		assert_int_equal(send(f->tun_peer, pkt, sizeof(pkt), 0),
+				 (ssize_t)sizeof(pkt));
+	ev_io w;
+	w.data = &f->d;
+	datapath_tun_cb(f->d.loop, &w, EV_READ);
+}
+
+/* Round robin over both paths: half the batch fails. */
+static void test_half_fails(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	feed(f, 20);
+
+	uint8_t buf[2048];
+	uint64_t last = 0;
+	int got = 0;
+	ssize_t n;
+	while ((n = recv(f->rx, buf, sizeof(buf), 0)) > 0) {
+		assert_int_equal(n, WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + 1000);
+		uint64_t seq = wire_get64(buf + 8);
+		assert_int_equal(buf[2], 0); /* link id of path 0 */
+		assert_true(seq > last);     /* per-path order kept */
+		last = seq;
+		got++;
+	}
+	assert_int_equal(got, 10);
+	assert_int_equal(s->paths[0].tx_packets, 10);
+	assert_int_equal(s->paths[1].tx_packets, 0);
+	assert_int_equal(s->paths[1].tx_errors, 10);
+	/* The bucket ends at the newest packet that left, not at the
+	 * newest one queued (which went to the failing path). */
+	assert_int_equal(s->bucket_last[f->bucket], last);
+	assert_int_equal(s->views[0].tx_packets, 10);
+	assert_int_equal(s->views[1].tx_packets, 0);
+
+	/* The next batch chains to a packet that left. */
+	s->paths[1].admin_down = true;
+	s->views_dirty = true;
+	feed(f, 1);
+	n = recv(f->rx, buf, sizeof(buf), 0);
+	assert_true(n > 0);
+	uint64_t seq = wire_get64(buf + 8);
+	assert_int_equal(wire_get32(buf + WIRE_HDR_LEN), seq - last);
+	assert_int_equal(s->bucket_last[f->bucket], seq);
+}
+
+/* Everything goes to the failing path: the bucket keeps its old value. */
+static void test_all_fail(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	s->paths[0].admin_down = true;
+	s->views_dirty = true;
+	s->bucket_last[f->bucket] = 3;
+	s->tx_seq = 10;
+	feed(f, 7);
+	assert_int_equal(s->paths[1].tx_errors, 7);
+	assert_int_equal(s->bucket_last[f->bucket], 3);
+	assert_int_equal(s->tx_seq, 17);
+	uint8_t buf[64];
+	assert_true(recv(f->rx, buf, sizeof(buf), 0) < 0);
+}
+
+/* A full wakeup of one flow on the working path: all arrive, in order. */
+static void test_full_batch_in_order(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	s->paths[1].admin_down = true;
+	s->views_dirty = true;
+	feed(f, TX_BATCH);
+	uint8_t buf[2048];
+	uint64_t prev = 0;
+	int got = 0;
+	while (recv(f->rx, buf, sizeof(buf), 0) > 0) {
+		uint64_t seq = wire_get64(buf + 8);
+		if (got)
+			assert_int_equal(seq, prev + 1);
+		if (got)
+			assert_int_equal(wire_get32(buf + WIRE_HDR_LEN), 1);
+		prev = seq;
+		got++;
+	}
+	assert_int_equal(got, TX_BATCH);
+	assert_int_equal(s->paths[0].tx_packets, TX_BATCH);
+	assert_int_equal(s->bucket_last[f->bucket], prev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_half_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_fail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_batch_in_order, setup,
+					    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -106,6 +106,14 @@ uint64_t probe_down_timeout_ns(const struct probe_link *p)
 	return min_u64(max_u64(3 * p->interval_ns, adaptive), p->cap_ns);
 }
 
+uint64_t probe_suspect_timeout_ns(const struct probe_link *p)
+{
+	uint64_t srtt = p->srtt_us * NS_PER_US;
+	uint64_t t = max_u64(srtt + 4 * p->rttvar_us * NS_PER_US, 2 * srtt);
+	t = max_u64(t, PROBE_SUSPECT_MIN_NS);
+	return min_u64(t, probe_down_timeout_ns(p));
+}
+
 /* ---- windowed min RTT ---- */
 
 /*
@@ -258,7 +266,83 @@ static void enter_down(struct probe_link *p, uint64_t now)
 	p->need_replies = PROBE_RECOVER_REPLIES;
 	p->rtt_valid = 0;
 	p->n_minrtt = 0;
+	if (p->suspect) {
+		/* Confirmed: the change was reported when it was suspected. */
+		p->suspect = 0;
+		p->state_since_ns = now;
+		return;
+	}
 	set_state(p, PLS_DOWN, now);
+}
+
+/* Early DOWN: estimators and window are kept, since it may be a false
+ * alarm that the next packet heard undoes. */
+static void enter_suspect(struct probe_link *p, uint64_t now)
+{
+	enum probe_link_state from = p->state;
+	set_state(p, PLS_DOWN, now);
+	p->suspect = 1;
+	p->suspect_from = from;
+	p->suspect_heard_ns = p->last_heard_ns;
+	p->suspects++;
+}
+
+/* The peer was heard after all: back to where the suspicion started. */
+static int suspect_clear(struct probe_link *p, uint64_t now)
+{
+	if (!p->suspect || p->last_heard_ns <= p->suspect_heard_ns)
+		return 0;
+	p->suspect = 0;
+	p->suspects_cleared++;
+	set_state(p, p->suspect_from, now);
+	return PROBE_EV_STATE;
+}
+
+/* The link carried data since it last heard from the peer: only then does
+ * silence at RTT scale mean anything (see the early DOWN in probe.h). */
+static int in_use_unanswered(const struct probe_link *p)
+{
+	return p->state != PLS_DOWN && p->last_data_tx_ns > p->last_heard_ns;
+}
+
+/* Oldest probe sent at or after the last packet heard and still pending,
+ * UINT64_MAX if none. */
+static uint64_t oldest_unheard_probe(const struct probe_link *p)
+{
+	uint64_t t = UINT64_MAX;
+	for (uint32_t i = 0; i < p->window; i++) {
+		const struct probe_slot *s = &p->ring[i];
+		if (s->status == SLOT_PENDING && s->tx_ns >= p->last_heard_ns)
+			t = min_u64(t, s->tx_ns);
+	}
+	return t;
+}
+
+/* No probe (nor an asked one) since the last packet heard. */
+static int no_probe_since_heard(const struct probe_link *p)
+{
+	return p->last_probe_tx_ns <= p->last_heard_ns &&
+	       p->early_probe_ns <= p->last_heard_ns;
+}
+
+/* The missed-probe early signal, run from probe_tick. */
+static int early_check(struct probe_link *p, uint64_t now)
+{
+	if (!in_use_unanswered(p))
+		return 0;
+	uint64_t rto = probe_suspect_timeout_ns(p);
+	uint64_t t = oldest_unheard_probe(p);
+	if (t != UINT64_MAX && now >= t && now - t >= rto) {
+		enter_suspect(p, now);
+		return PROBE_EV_STATE;
+	}
+	if (t == UINT64_MAX && no_probe_since_heard(p) &&
+	    now >= p->last_heard_ns && now - p->last_heard_ns >= rto) {
+		p->early_probe_ns = now;
+		p->early_probes++;
+		return PROBE_EV_SEND;
+	}
+	return 0;
 }
 
 /* Reports srtt/loss moves big enough to make schedulers re-plan. */
@@ -322,8 +406,9 @@ uint32_t probe_on_send(struct probe_link *p, uint64_t now_ns)
 	s->id = id;
 	s->tx_ns = now_ns;
 	s->status = SLOT_PENDING;
-	s->counted = p->state != PLS_DOWN;
+	s->counted = p->state != PLS_DOWN || p->suspect;
 	p->probes_sent++;
+	p->last_probe_tx_ns = now_ns;
 	update_loss(p);
 	return id;
 }
@@ -357,6 +442,7 @@ int probe_on_reply(struct probe_link *p, const struct wire_probe_reply *r,
 	p->peer_rx_packets = r->rx_packets;
 	p->last_reply_ns = now_ns;
 	probe_on_rx(p, now_ns);
+	int ev = suspect_clear(p, now_ns);
 
 	/* A hold time longer than the round trip is a broken peer: keep the
 	 * proof of life, drop the sample. */
@@ -365,7 +451,12 @@ int probe_on_reply(struct probe_link *p, const struct wire_probe_reply *r,
 		uint64_t us = (now_ns - s->tx_ns - hold) / NS_PER_US;
 		rtt_sample(p, now_ns, us ? us : 1);
 	}
-	return evaluate(p, now_ns);
+	ev |= evaluate(p, now_ns);
+	/* Coming back from DOWN: ask for the next reply of the streak now. */
+	if (p->state == PLS_DOWN && p->consec_replies &&
+	    p->consec_replies < p->need_replies)
+		ev |= PROBE_EV_SEND;
+	return ev;
 }
 
 void probe_on_rx(struct probe_link *p, uint64_t now_ns)
@@ -410,6 +501,10 @@ void probe_on_rx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes)
 
 void probe_on_tx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes)
 {
+	/* Not the probe just sent, nor an answer to what was just heard. */
+	if (now_ns != p->last_probe_tx_ns && now_ns != p->last_heard_ns &&
+	    now_ns > p->last_data_tx_ns)
+		p->last_data_tx_ns = now_ns;
 	rate_roll(&p->tx, &p->tx_rate_bps, now_ns, p->interval_ns);
 	p->tx.bytes += bytes;
 }
@@ -430,12 +525,21 @@ int probe_tick(struct probe_link *p, uint64_t now_ns)
 			p->window_lost++;
 		decided = 1;
 	}
-	if (decided)
+	ev |= suspect_clear(p, now_ns);
+	/* A suspect link's verdicts wait until it is heard or confirmed. */
+	if (decided && p->suspect)
+		update_loss(p);
+	else if (decided)
 		ev |= evaluate(p, now_ns);
-	if (p->state != PLS_DOWN && now_ns >= p->last_heard_ns &&
+	if ((p->state != PLS_DOWN || p->suspect) &&
+	    now_ns >= p->last_heard_ns &&
 	    now_ns - p->last_heard_ns >= probe_down_timeout_ns(p)) {
+		int was_suspect = p->suspect;
 		enter_down(p, now_ns);
-		ev |= PROBE_EV_STATE;
+		if (!was_suspect)
+			ev |= PROBE_EV_STATE;
+	} else {
+		ev |= early_check(p, now_ns);
 	}
 	rate_roll(&p->rx, &p->rx_rate_bps, now_ns, p->interval_ns);
 	rate_roll(&p->tx, &p->tx_rate_bps, now_ns, p->interval_ns);
@@ -451,8 +555,16 @@ static uint64_t rate_deadline(const struct probe_rate *r, uint64_t bps,
 uint64_t probe_next_deadline(const struct probe_link *p)
 {
 	uint64_t d = UINT64_MAX;
-	if (p->state != PLS_DOWN)
+	if (p->state != PLS_DOWN || p->suspect)
 		d = p->last_heard_ns + probe_down_timeout_ns(p);
+	if (in_use_unanswered(p)) {
+		uint64_t rto = probe_suspect_timeout_ns(p);
+		uint64_t t = oldest_unheard_probe(p);
+		if (t != UINT64_MAX)
+			d = min_u64(d, t + rto);
+		else if (no_probe_since_heard(p))
+			d = min_u64(d, p->last_heard_ns + rto);
+	}
 	uint64_t lost_after = probe_loss_timeout_ns(p);
 	for (uint32_t i = 0; i < p->window; i++)
 		if (p->ring[i].status == SLOT_PENDING)

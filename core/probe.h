@@ -18,7 +18,8 @@
  * Calls returning an int return a mask of enum probe_event: PROBE_EV_STATE
  * when `state` changed (log it once, prev_state holds the old one) and
  * PROBE_EV_METRICS when srtt or loss moved enough to tell the schedulers
- * (links_changed). 0 means nothing worth reporting.
+ * (links_changed), PROBE_EV_SEND when the link wants one probe sent now,
+ * outside the interval. 0 means nothing worth reporting.
  *
  * Timing rules (all documented here, tested in tests/unit/test_probe.c):
  *  - RTT sample = now - echo_tx_ns - hold_us; srtt/rttvar as RFC 6298
@@ -33,10 +34,24 @@
  *    min(cap, max(3 * interval, srtt + 4 * rttvar + interval)): about three
  *    intervals on a healthy path (300 ms at the default 100 ms), never more
  *    than the configured timeout unless that is below three intervals.
+ *  - Early DOWN ("suspect", the missed-probe signal): three intervals of
+ *    silence are far too slow for a link the scheduler is filling, so a
+ *    link that carried data (not only probes) since it last heard from the
+ *    peer is watched at RTT scale. rto = max(srtt + 4 * rttvar, 2 * srtt,
+ *    10 ms), below the DOWN timeout. After rto of silence with no probe in
+ *    flight since, probe_tick asks for one probe at once (PROBE_EV_SEND);
+ *    a probe sent after the last packet heard and unanswered for rto makes
+ *    the link DOWN with `suspect` set. Idle links (nothing but probes) are
+ *    never suspected, so a lossy idle link does not flap. Suspect keeps
+ *    the estimators and loss window: anything heard from the peer (the
+ *    next probe_tick or reply) restores the previous state at once, and a
+ *    silence that reaches the DOWN timeout makes it a real DOWN.
  *  - Start state DOWN; the first reply brings a fresh link UP. A link that
  *    went DOWN needs PROBE_RECOVER_REPLIES replies in a row (to consecutive
  *    probe ids, none skipped) to come back, so one stray packet does not make
- * it flap.
+ * it flap. While DOWN, a reply that starts or continues such a streak asks
+ *    for the next probe at once (PROBE_EV_SEND), so a returning link is
+ *    back after about two round trips instead of two intervals.
  *  - Entering DOWN restarts the loss window and the RTT estimators: the
  *    outage is reported as DOWN, not as loss, and a link that comes back may
  *    be on another path. Probes sent while DOWN do not count towards loss.
@@ -75,7 +90,11 @@ enum probe_link_state { PLS_DOWN = 0, PLS_DEGRADED = 1, PLS_UP = 2 };
 enum probe_event {
 	PROBE_EV_STATE = 1,   /* state changed */
 	PROBE_EV_METRICS = 2, /* srtt/loss changed enough for schedulers */
+	PROBE_EV_SEND = 4,    /* send one probe now (early signal, recovery) */
 };
+/* Floor of the suspect timeout (ns): below it, scheduling noise of a busy
+ * host would look like a dead path. */
+#define PROBE_SUSPECT_MIN_NS (10ull * 1000000ull)
 
 /* One sent probe in the loss window (internal). */
 struct probe_slot {
@@ -129,6 +148,13 @@ struct probe_link {
 	uint64_t peer_rx_packets; /* the peer's rx count from the last reply */
 	uint64_t rx_rate_bps;	  /* received bit/s (EWMA) */
 	uint64_t tx_rate_bps;	  /* sent bit/s (EWMA) */
+	uint32_t suspect;	  /* DOWN early, not confirmed (see above) */
+	uint32_t pad4;
+	uint64_t suspects;	   /* early DOWNs entered */
+	uint64_t suspects_cleared; /* ... that turned out alive */
+	uint64_t early_probes;	   /* extra probes asked (EV_SEND) */
+	uint64_t last_data_tx_ns;  /* last send that was not a probe */
+	uint64_t last_probe_tx_ns; /* last probe sent */
 
 	/* ---- configuration, derived at init ---- */
 	uint64_t interval_ns;
@@ -151,6 +177,10 @@ struct probe_link {
 	uint64_t reported_srtt_us;
 	uint32_t reported_loss_ppm;
 	uint32_t pad2;
+	enum probe_link_state suspect_from; /* state to restore */
+	uint32_t pad5;
+	uint64_t suspect_heard_ns; /* last_heard_ns when suspected */
+	uint64_t early_probe_ns;   /* when EV_SEND was last asked */
 	struct probe_rate rx, tx;
 	struct probe_slot ring[PROBE_WINDOW_MAX];
 };
@@ -171,7 +201,10 @@ int probe_on_reply(struct probe_link *p, const struct wire_probe_reply *r,
  * needs probe replies, which prove both directions). */
 void probe_on_rx(struct probe_link *p, uint64_t now_ns);
 
-/* `bytes` received on the link (implies probe_on_rx) / sent on it. */
+/* `bytes` received on the link (implies probe_on_rx) / sent on it. A send
+ * at the same now_ns as the last probe_on_send (that probe) or as the last
+ * packet heard (an answer to it) is not data; any other send marks the link
+ * as carrying data (last_data_tx_ns, see the early DOWN). */
 void probe_on_rx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes);
 void probe_on_tx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes);
 
@@ -186,6 +219,8 @@ uint64_t probe_next_deadline(const struct probe_link *p);
 uint64_t probe_loss_timeout_ns(const struct probe_link *p);
 /* Current silence after which the link is declared DOWN (ns). */
 uint64_t probe_down_timeout_ns(const struct probe_link *p);
+/* Current round-trip timeout of the early DOWN (ns), see above. */
+uint64_t probe_suspect_timeout_ns(const struct probe_link *p);
 
 /* "down", "degraded", "up". */
 const char *probe_state_name(enum probe_link_state s);

@@ -124,21 +124,61 @@ void prober_on_reply(struct session *s, struct path *p, const uint8_t *body,
 		session_fill_ctx(s, &ctx, now);
 		sched_links_changed(s->sched, &ctx);
 	}
+	/* A returning link wants the rest of its proof now. */
+	if (ev & PROBE_EV_SEND)
+		prober_send_now(s, p, now);
 }
 
-static void session_probe_tick(struct session *s, uint64_t now)
+/* Floor of the polling period while a link carries data (ns). */
+#define PROBER_BUSY_POLL_MIN_NS (5ull * 1000000ull)
+/* A timer firing this early still counts as the probe round (ns). */
+#define PROBER_ROUND_SLACK_NS (1000000ull)
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
 {
+	return a < b ? a : b;
+}
+
+/*
+ * One pass over a session's paths. On a probe round (every interval) it
+ * sends the probes and refreshes every view; between rounds it only runs
+ * the estimators' deadlines (early DOWN, lost probes) and tells the
+ * scheduler when something changed. Returns when it wants to run next.
+ * A path that carried data in the last interval is also polled at half its
+ * suspect timeout: the early DOWN's deadlines move with every packet sent,
+ * which nothing here sees.
+ */
+static uint64_t session_probe_tick(struct session *s, uint64_t now, bool round)
+{
+	uint64_t next = UINT64_MAX;
+	bool changed = false;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		if (!p->sess)
 			continue;
-		if (p->known && p->fd >= 0 && !p->admin_down) {
+		bool can_send = p->known && p->fd >= 0 && !p->admin_down;
+		if (round && can_send) {
 			prober_send_now(s, p, now);
 			pmtu_send(s, p, now);
 		}
-		probe_tick(&p->probe, now);
+		int ev = probe_tick(&p->probe, now);
+		if ((ev & PROBE_EV_SEND) && can_send)
+			prober_send_now(s, p, now);
+		if (ev & (PROBE_EV_STATE | PROBE_EV_METRICS))
+			changed = true;
+		next = min_u64(next, probe_next_deadline(&p->probe));
+		uint64_t last_data = p->probe.last_data_tx_ns;
+		if (can_send && last_data &&
+		    now - last_data < p->probe.interval_ns) {
+			uint64_t poll = probe_suspect_timeout_ns(&p->probe) / 2;
+			if (poll < PROBER_BUSY_POLL_MIN_NS)
+				poll = PROBER_BUSY_POLL_MIN_NS;
+			next = min_u64(next, now + poll);
+		}
 	}
-	/* Metrics drift every tick, so schedulers get fresh views each tick
+	if (!round && !changed)
+		return next;
+	/* Metrics drift every round, so schedulers get fresh views each round
 	 * whether or not a state changed (refresh logs state changes). */
 	session_refresh_views(s, now);
 	session_update_hold(s);
@@ -149,15 +189,36 @@ static void session_probe_tick(struct session *s, uint64_t now)
 	}
 	if (s->reorder)
 		session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+	return next;
 }
 
+/*
+ * The prober's one timer: probe rounds every interval, and in between
+ * whatever deadline the estimators or the busy-link polling ask for.
+ */
 void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *d = w->data;
 	uint64_t now = now_ns(d);
+	uint64_t iv =
+	    (uint64_t)(d->cfg.probe.interval_ms ? d->cfg.probe.interval_ms
+						: PROBE_DEFAULT_INTERVAL_MS) *
+	    1000000ull;
+	bool round = now + PROBER_ROUND_SLACK_NS >= d->probe_next_send_ns;
+	if (round) {
+		/* Keep the cadence; after a stall, restart it from now. */
+		uint64_t t = d->probe_next_send_ns + iv;
+		d->probe_next_send_ns = t > now ? t : now + iv;
+	}
+	uint64_t next = d->probe_next_send_ns;
 	for (uint32_t i = 0; i < d->max_sessions; i++) {
 		struct session *s = d->sessions[i];
 		if (s && s->state == SESS_ESTABLISHED)
-			session_probe_tick(s, now);
+			next = min_u64(next, session_probe_tick(s, now, round));
 	}
+	double after = next > now ? (double)(next - now) / 1e9 : 0.0;
+	if (after < 0.001)
+		after = 0.001;
+	w->repeat = after;
+	ev_timer_again(loop, w);
 }

@@ -38,6 +38,10 @@ struct sim {
 	uint32_t hold_us;
 	struct sim_reply q[SIM_MAX_INFLIGHT];
 	size_t nq;
+	/* honour PROBE_EV_SEND with an extra probe, as the daemon does */
+	int honor_send;
+	int send_now;
+	uint64_t extra_sent;
 	/* what the prober reported */
 	int state_changes;
 	uint64_t last_change_ns;
@@ -71,12 +75,38 @@ static void sim_note(struct sim *s, int ev)
 	}
 	if (ev & PROBE_EV_METRICS)
 		s->metric_events++;
+	if ((ev & PROBE_EV_SEND) && s->honor_send)
+		s->send_now = 1;
+}
+
+/* Sends probe number n_sent at t; the scripted path decides its fate. */
+static void sim_send(struct sim *s, uint64_t t)
+{
+	uint32_t id = probe_on_send(&s->p, t);
+	uint64_t rtt;
+	if (s->path(s->ctx, s->n_sent, &rtt)) {
+		assert_true(s->nq < SIM_MAX_INFLIGHT);
+		struct sim_reply *q = &s->q[s->nq++];
+		q->at_ns = t + rtt + s->hold_us * US;
+		q->r = (struct wire_probe_reply){
+		    .probe_id = id,
+		    .echo_tx_ns = t,
+		    .rx_packets = s->n_sent,
+		    .hold_us = s->hold_us,
+		};
+	}
+	s->n_sent++;
 }
 
 /* Processes every event at or before `until`, in time order. */
 static void sim_until(struct sim *s, uint64_t until)
 {
 	for (;;) {
+		if (s->send_now) { /* asked by the last event: at its time */
+			s->send_now = 0;
+			s->extra_sent++;
+			sim_send(s, s->now);
+		}
 		uint64_t t_reply = UINT64_MAX;
 		size_t qi = 0;
 		for (size_t i = 0; i < s->nq; i++)
@@ -99,20 +129,7 @@ static void sim_until(struct sim *s, uint64_t until)
 			s->q[qi] = s->q[--s->nq];
 			sim_note(s, probe_on_reply(&s->p, &r, t));
 		} else if (t == s->next_send) {
-			uint32_t id = probe_on_send(&s->p, t);
-			uint64_t rtt;
-			if (s->path(s->ctx, s->n_sent, &rtt)) {
-				assert_true(s->nq < SIM_MAX_INFLIGHT);
-				struct sim_reply *q = &s->q[s->nq++];
-				q->at_ns = t + rtt + s->hold_us * US;
-				q->r = (struct wire_probe_reply){
-				    .probe_id = id,
-				    .echo_tx_ns = t,
-				    .rx_packets = s->n_sent,
-				    .hold_us = s->hold_us,
-				};
-			}
-			s->n_sent++;
+			sim_send(s, t);
 			s->next_send += s->p.interval_ns;
 		} else {
 			sim_note(s, probe_tick(&s->p, t));
@@ -688,6 +705,169 @@ static void test_next_deadline(void **state)
 	assert_int_equal(probe_next_deadline(&p), UINT64_MAX);
 }
 
+/* ---- early DOWN (missed-probe signal) ---- */
+
+/* Probes sent in [from, to) are lost, whatever their number (the extra
+ * probes of the early signal shift the numbering). */
+struct window_path {
+	struct sim *s;
+	uint64_t rtt_ns, dead_from_ns, dead_to_ns;
+	const uint8_t *lose; /* optional per-number loss mask */
+	size_t n_lose;
+};
+
+static int path_window(void *ctx, uint64_t n, uint64_t *rtt)
+{
+	struct window_path *w = ctx;
+	*rtt = w->rtt_ns;
+	if (w->s->now >= w->dead_from_ns && w->s->now < w->dead_to_ns)
+		return 0;
+	return !(n < w->n_lose && w->lose[n]);
+}
+
+/*
+ * A link the scheduler fills: data out every 5 ms; data back every 5 ms
+ * while rx_alive says so (one-way delay 10 ms, so packets sent before the
+ * death still arrive for 10 ms).
+ */
+static void sim_busy(struct sim *s, uint64_t from, uint64_t to,
+		     const struct window_path *w, int rx_flows)
+{
+	for (uint64_t t = from; t < to; t += 5 * MS) {
+		sim_until(s, t);
+		probe_on_tx_bytes(&s->p, t, 1200);
+		int alive = t < 10 * MS || !(t - 10 * MS >= w->dead_from_ns &&
+					     t - 10 * MS < w->dead_to_ns);
+		if (rx_flows && alive)
+			probe_on_rx_bytes(&s->p, t, 1200);
+	}
+	sim_until(s, to);
+}
+
+static void test_early_down_busy_link(void **state)
+{
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	struct window_path w = {.s = &s,
+				.rtt_ns = 20 * MS,
+				.dead_from_ns = 1003 * MS,
+				.dead_to_ns = UINT64_MAX};
+	sim_init(&s, &c, path_window, &w);
+	s.honor_send = 1;
+	sim_busy(&s, 0, 1003 * MS, &w, 1);
+	assert_int_equal(s.p.state, PLS_UP);
+	assert_int_equal(s.state_changes, 1);
+	assert_int_equal(s.p.suspects, 0); /* never a false alarm */
+	assert_int_equal(probe_suspect_timeout_ns(&s.p), 40 * MS);
+
+	/* Both directions die at 1003 ms (after the probe of 1000 ms). */
+	sim_busy(&s, 1003 * MS, 1200 * MS, &w, 1);
+	assert_int_equal(s.p.state, PLS_DOWN);
+	assert_int_equal(s.p.suspect, 1);
+	assert_int_equal(s.state_changes, 2);
+	/* Last packet heard at 1020 ms (the reply to the probe of 1000 ms);
+	 * 40 ms of silence ask for a probe at 1060 ms; unanswered for 40 ms:
+	 * down at 1100 ms, a third of the three-interval timeout. */
+	assert_int_equal(s.p.early_probes, 1);
+	assert_int_equal(s.last_change_ns, 1100 * MS);
+	assert_int_equal(s.p.srtt_us, 20000); /* kept while suspected */
+
+	/* Silence goes on: confirmed DOWN at 1010 + 300 ms, not reported
+	 * again, estimators restarted. */
+	sim_busy(&s, 1200 * MS, 2000 * MS, &w, 1);
+	assert_int_equal(s.p.state, PLS_DOWN);
+	assert_int_equal(s.p.suspect, 0);
+	assert_int_equal(s.state_changes, 2);
+	assert_int_equal(s.p.suspects_cleared, 0);
+	assert_int_equal(s.p.srtt_us, 20000); /* value kept, not valid */
+	assert_int_equal(s.p.window_lost, 0);
+}
+
+static void test_early_down_false_alarm_clears(void **state)
+{
+	/* Upload only: data goes out, nothing but replies comes back, and
+	 * the probe of 2000 ms is lost. The link looks dead for a moment and
+	 * is back with the next reply, estimators intact. */
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	struct window_path w = {.s = &s,
+				.rtt_ns = 20 * MS,
+				.dead_from_ns = 1999 * MS,
+				.dead_to_ns = 2001 * MS};
+	sim_init(&s, &c, path_window, &w);
+	s.honor_send = 1;
+	sim_busy(&s, 0, 1900 * MS, &w, 0);
+	assert_int_equal(s.p.state, PLS_UP);
+	uint64_t srtt = s.p.srtt_us;
+	int changes = s.state_changes;
+	sim_busy(&s, 1900 * MS, 3000 * MS, &w, 0);
+	assert_int_equal(s.p.suspects, 1);
+	assert_int_equal(s.p.suspects_cleared, 1);
+	assert_int_equal(s.p.state, PLS_UP);
+	assert_int_equal(s.state_changes, changes + 2); /* down, up */
+	assert_true(s.p.early_probes > 0); /* silence between replies */
+	assert_int_equal(s.p.srtt_us, srtt);
+	assert_int_equal(s.p.lost, 1);
+}
+
+static void test_idle_lossy_link_never_suspected(void **state)
+{
+	/* Probes only, one in 25 lost: the regular machinery's business. */
+	uint8_t lose[400] = {0};
+	for (int i = 30; i < 400; i += 25)
+		lose[i] = 1;
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	struct window_path w = {.s = &s,
+				.rtt_ns = 20 * MS,
+				.dead_from_ns = UINT64_MAX,
+				.lose = lose,
+				.n_lose = sizeof(lose)};
+	sim_init(&s, &c, path_window, &w);
+	s.honor_send = 1;
+	sim_until(&s, 40000 * MS);
+	assert_int_equal(s.p.suspects, 0);
+	assert_int_equal(s.p.early_probes, 0);
+	assert_int_equal(s.state_changes, 1);
+	assert_true(s.p.lost >= 14);
+}
+
+static void test_recovery_asks_next_probe_at_once(void **state)
+{
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	struct window_path w = {.s = &s,
+				.rtt_ns = 20 * MS,
+				.dead_from_ns = 1000 * MS,
+				.dead_to_ns = 2950 * MS};
+	sim_init(&s, &c, path_window, &w);
+	s.honor_send = 1;
+	sim_until(&s, 2990 * MS);
+	assert_int_equal(s.p.state, PLS_DOWN);
+	/* Probe of 3000 ms answered at 3020 ms asks for another at once,
+	 * answered at 3040 ms: up two round trips after the first probe
+	 * got through, not an interval later. */
+	sim_until(&s, 3100 * MS);
+	assert_int_equal(s.p.state, PLS_UP);
+	assert_int_equal(s.last_change_ns, 3040 * MS);
+	assert_int_equal(s.extra_sent, 1);
+}
+
+static void test_data_tx_marks_use(void **state)
+{
+	struct cfg_probe c = cfg_default();
+	struct probe_link p;
+	probe_link_init(&p, &c, 0);
+	probe_on_send(&p, 100 * MS);
+	probe_on_tx_bytes(&p, 100 * MS, 80); /* the probe itself */
+	assert_int_equal(p.last_data_tx_ns, 0);
+	probe_on_rx(&p, 150 * MS);
+	probe_on_tx_bytes(&p, 150 * MS, 80); /* an answer to it */
+	assert_int_equal(p.last_data_tx_ns, 0);
+	probe_on_tx_bytes(&p, 151 * MS, 1200);
+	assert_int_equal(p.last_data_tx_ns, 151 * MS);
+}
+
 /* ---- rates ---- */
 
 static void test_rates_converge_and_decay(void **state)
@@ -800,6 +980,11 @@ int main(void)
 	    cmocka_unit_test(test_zero_threshold_is_off),
 	    cmocka_unit_test(test_config_zero_and_oversized),
 	    cmocka_unit_test(test_next_deadline),
+	    cmocka_unit_test(test_early_down_busy_link),
+	    cmocka_unit_test(test_early_down_false_alarm_clears),
+	    cmocka_unit_test(test_idle_lossy_link_never_suspected),
+	    cmocka_unit_test(test_recovery_asks_next_probe_at_once),
+	    cmocka_unit_test(test_data_tx_marks_use),
 	    cmocka_unit_test(test_rates_converge_and_decay),
 	    cmocka_unit_test(test_hold_hint_two_links),
 	    cmocka_unit_test(test_hold_hint_adds_jitter),

@@ -161,6 +161,7 @@ struct daemon {
 	uint32_t n_sessions, max_sessions;
 	struct sched_registry *reg;
 	ev_timer probe_timer;
+	uint64_t probe_next_send_ns; /* prober.c: next regular probe round */
 	ev_timer stats_timer;
 	ev_signal sig_int, sig_term, sig_hup;
 	ev_io mon_io;

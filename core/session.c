@@ -284,11 +284,11 @@ int session_set_sched(struct session *s, const char *name,
  *    probe interval, so it lags queues that fill under load);
  *  - the buffer's own: the longest wait a gap needed recently, late
  *    arrivals included (reorder_wait_ns()), which sees every packet.
- * Each gets a quarter on top for what was not sampled, plus HOLD_SLACK_NS
+ * The larger gets half on top for what was not sampled, plus HOLD_SLACK_NS
  * for timer granularity and scheduling on both ends; then the YAML's floor
  * and ceiling apply.
  */
-#define HOLD_SLACK_NS 2000000ull
+#define HOLD_SLACK_NS 4000000ull
 
 void session_update_hold(struct session *s)
 {
@@ -307,7 +307,7 @@ void session_update_hold(struct session *s)
 	uint64_t seen = reorder_wait_ns(s->reorder);
 	uint64_t hold = hint > seen ? hint : seen;
 	if (hold)
-		hold += hold / 4 + HOLD_SLACK_NS;
+		hold += hold / 2 + HOLD_SLACK_NS;
 	uint64_t lo = (uint64_t)rc->min_hold_ms * 1000000;
 	uint64_t hi = (uint64_t)rc->max_hold_ms * 1000000;
 	if (hold < lo)

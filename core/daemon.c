@@ -17,6 +17,8 @@
 #include "log.h"
 #include "netif.h"
 #include "peerctl.h"
+#include "plugin_trust.h"
+#include "privdrop.h"
 #include "sched_host.h"
 #include "tun.h"
 
@@ -117,9 +119,9 @@ static int routes_setup(struct daemon *d, struct err *e)
 	size_t n = 0;
 	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
 		const struct cfg_link *l = &d->cfg.links[i];
-		addrs[n++] = (const struct sockaddr *)(l->peer.len
-							       ? &l->peer.ss
-							       : &d->cfg.server.ss);
+		addrs[n++] =
+		    (const struct sockaddr *)(l->peer.len ? &l->peer.ss
+							  : &d->cfg.server.ss);
 	}
 	return netif_route_all_via(d->undo, d->tun_name, addrs, n,
 				   d->cfg.tun.addr6.family == AF_INET6, e);
@@ -204,6 +206,8 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
+	/* Client: a changed downstream is carried to the server. */
+	ctlcmd_reload_downstream(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
 	const struct cfg_sched *ns = &nc->sched[dir];
 	struct cfg_sched *cs = &d->cfg.sched[dir];
@@ -290,6 +294,11 @@ int daemon_setup(struct daemon *d, struct err *e)
 	    d->cfg.plugin_dir[0]
 		? d->cfg.plugin_dir
 		: sched_default_plugin_dir(dirbuf, sizeof(dirbuf));
+	/* A root daemon runs plugin code with its rights: refuse a directory
+	 * others could write (a missing one just means no plugin loads). */
+	ret = plugin_trust_check_dir(pdir, e);
+	if (ret < 0 && ret != -ENOENT)
+		return ret;
 	if ((ret = sched_registry_create(&d->reg, pdir, e)) < 0)
 		return ret;
 	if ((ret = netif_undo_create(&d->undo)) < 0)
@@ -333,6 +342,9 @@ int daemon_setup(struct daemon *d, struct err *e)
 		if (ret < 0)
 			return ret;
 	}
+	/* Everything that needs root exists now: become `user:`. */
+	if ((ret = privdrop_to_user(d->cfg.user, e)) < 0)
+		return ret;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plugin_trust.h"
 #include "sched_host.h"
 
 #ifndef TTT_PLUGINDIR
@@ -266,6 +267,8 @@ static int plugin_load(const char *path, struct sched_plugin **out,
 		ret = err_set(e, -EINVAL, "%s: not a regular file", path);
 		goto fail;
 	}
+	if ((ret = plugin_trust_check(path, &st, e)) < 0)
+		goto fail;
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
 	p->mtime = st.st_mtim;

@@ -410,7 +410,10 @@ out:
 
 /* The filesystem mode is the first gate; this is the second, so a socket
  * made group- or world-writable by mistake still admits only root, the
- * daemon's own user and the configured group. */
+ * daemon's own user and the configured group. "Own user" is the one that
+ * created the socket (s->euid, taken at start): after the daemon dropped
+ * to an unprivileged `user:` such as nobody, other processes running as
+ * that shared account are still refused. */
 static bool peer_allowed(const struct ctl_server *s, int fd, uid_t *uid)
 {
 	struct ucred cr;
@@ -702,9 +705,17 @@ static void server_free(struct ctl_server *s)
 	struct stat st;
 	if (lstat(s->path, &st) == 0 && st.st_dev == s->dev &&
 	    st.st_ino == s->ino) {
-		if (unlink(s->path) < 0)
-			log_warn(SUB, "unlink %s: %s", s->path,
-				 strerror(errno));
+		if (unlink(s->path) < 0) {
+			if (errno == EACCES || errno == EPERM)
+				log_info(SUB,
+					 "%s stays (no right to remove it "
+					 "after dropping root); the next "
+					 "start replaces it",
+					 s->path);
+			else
+				log_warn(SUB, "unlink %s: %s", s->path,
+					 strerror(errno));
+		}
 	}
 	free(s);
 }

@@ -45,7 +45,7 @@ EMU_SRCS = $(wildcard tests/emu/*.c)
 BENCH_SRCS = $(wildcard tests/bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/rel/bench/%)
 
-.PHONY: all check unit emu-test e2e demo bench fuzz install clean format
+.PHONY: all check unit emu-test e2e demo bench fuzz soak install clean format
 all: tuntuntun tuntunctl $(PLUGINS) $(B)/ttt-linkemu
 
 $(B)/rel/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
@@ -136,6 +136,11 @@ bench: all $(BENCH_BINS)
 
 fuzz:
 	@scripts/fuzz.sh
+
+# Not in check: SOAK_SECONDS (default 120) of traffic, flaps and garbage
+# against ASan-built daemons, then leak and flat-RSS checks.
+soak: all
+	@scripts/soak.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCDIR)/tuntuntun \

@@ -119,9 +119,9 @@ static int routes_setup(struct daemon *d, struct err *e)
 	size_t n = 0;
 	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
 		const struct cfg_link *l = &d->cfg.links[i];
-		addrs[n++] =
-		    (const struct sockaddr *)(l->peer.len ? &l->peer.ss
-							  : &d->cfg.server.ss);
+		addrs[n++] = (const struct sockaddr *)(l->peer.len
+							       ? &l->peer.ss
+							       : &d->cfg.server.ss);
 	}
 	return netif_route_all_via(d->undo, d->tun_name, addrs, n,
 				   d->cfg.tun.addr6.family == AF_INET6, e);
@@ -206,8 +206,6 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
-	/* Client: a changed downstream is carried to the server. */
-	ctlcmd_reload_downstream(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
 	const struct cfg_sched *ns = &nc->sched[dir];
 	struct cfg_sched *cs = &d->cfg.sched[dir];

@@ -114,6 +114,7 @@ struct session {
 	/* counters */
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
+	uint64_t rx_late_delivered; /* past the reorder hold: sent on late */
 };
 
 struct listener {
@@ -191,6 +192,9 @@ struct daemon {
 		ev_timer timer;
 	} ds_swap;
 	bool quota_dirty;
+	bool quota_save_failing;		  /* quota.c: logged once */
+	uint64_t quota_saved_ns;		  /* quota.c: last good save */
+	uint64_t quota_saved_used[CFG_MAX_LINKS]; /* usage in that save */
 	int64_t quota_period[CFG_MAX_LINKS];
 	uint32_t stats_ticks;
 	/* counters */
@@ -227,8 +231,6 @@ void session_update_hold(struct session *s);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
-void datapath_send_inner(struct session *s, const uint8_t *pkt, size_t len,
-			 uint64_t now);
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now);
@@ -273,6 +275,13 @@ int server_check_inner_src(struct session *s, const uint8_t *pkt, size_t len);
 /* ctlcmd.c */
 extern const struct ctl_command daemon_ctl_commands[];
 json_t *status_json(struct daemon *d);
+/* Client: carry a downstream choice to the server (returns the request
+ * number); on SIGHUP, only when `ns` differs from what the server runs;
+ * at session start, link facts plus the YAML's downstream options. */
+uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
+				const struct cfg_opt *opts, uint32_t n);
+void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns);
+void ctlcmd_session_established(struct session *s, uint64_t now);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

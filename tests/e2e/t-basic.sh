@@ -38,6 +38,7 @@ c python3 "$E2E_DIR/tcpxfer.py" send 10.99.0.2 9001 "$WORK/blob"
 wait "$rp"
 got=$(cut -d' ' -f1 "$WORK/recv-up.out")
 check "50 MB client->host transfer: sha256 matches" test "$got" = "$want"
+[ "$got" = "$want" ] || { echo "  receiver said: $(cat "$WORK/recv-up.out")"; tail -5 "$WORK/client.log" "$WORK/server.log"; }
 
 bg "$WORK/recv-down.out" ip netns exec "$NS_C" python3 "$E2E_DIR/tcpxfer.py" recv 9002
 rp=$LAST_PID
@@ -46,6 +47,7 @@ h python3 "$E2E_DIR/tcpxfer.py" send 10.77.0.2 9002 "$WORK/blob"
 wait "$rp"
 got=$(cut -d' ' -f1 "$WORK/recv-down.out")
 check "50 MB host->client transfer: sha256 matches" test "$got" = "$want"
+[ "$got" = "$want" ] || { echo "  receiver said: $(cat "$WORK/recv-down.out")"; tail -5 "$WORK/client.log" "$WORK/server.log"; }
 
 # iperf3 both ways.
 bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5201

@@ -14,6 +14,8 @@
 # Every address used is inside these namespaces.
 
 set -u
+# Debian's python3 first: a pyenv shim costs up to a second per call under load.
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$E2E_DIR/../.." && pwd)
 TTT=$TOP/tuntuntun

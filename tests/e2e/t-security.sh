@@ -62,20 +62,24 @@ EOF
 cat >"$WORK/udp.py" <<'EOF'
 """udp.py send SRC DST PORT HEXFILE   sends each hex line as one datagram
    udp.py text SRC DST PORT COUNT TEXT sends TEXT-i, COUNT times
-   udp.py count PORT SECONDS           counts datagrams per source for
-                                       SECONDS, prints "src count" lines"""
+   udp.py count PORT SECONDS READY     counts datagrams per source until
+                                       SECONDS of silence after the last
+                                       one (2 x SECONDS if none comes),
+                                       prints "src count" lines; touches
+                                       READY once listening"""
 import socket, sys, time
 m = sys.argv[1]
 if m == "count":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", int(sys.argv[2])))
     s.settimeout(0.2)
-    end = time.time() + float(sys.argv[3]); n = {}
-    open(sys.argv[4], "w").close() if len(sys.argv) > 4 else None
+    idle = float(sys.argv[3]); end = time.time() + 2 * idle; n = {}
+    open(sys.argv[4], "w").close()
     while time.time() < end:
         try:
             _, a = s.recvfrom(65535)
             n[a[0]] = n.get(a[0], 0) + 1
+            end = time.time() + idle
         except socket.timeout:
             pass
     for k, v in n.items():
@@ -101,7 +105,7 @@ count_at_host() {
 	bg "$CNT_OUT" ip netns exec "$NS_H" python3 "$WORK/udp.py" count "$1" "$2" "$WORK/count-$1.ready"
 	CNT_PID=$LAST_PID
 	rm -f "$WORK/count-$1.ready"
-	wait_for 5 test -e "$WORK/count-$1.ready"
+	wait_for 30 test -e "$WORK/count-$1.ready" || echo "  (counter on port $1 did not start)"
 }
 from_src() { awk -v a="$1" '$1==a {print $2} END {}' "$CNT_OUT" | head -1 | grep . || echo 0; }
 # scount CLIENT FIELD: a counter of that client's session on the server.

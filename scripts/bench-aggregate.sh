@@ -15,7 +15,7 @@
 # as an MTU + header + tag datagram), so 100% there means nothing is wasted.
 #
 # Knobs: T (iperf3 seconds, default 10, first 2 omitted), QUEUE (emulator
-# queue, default 50ms), SCHED (default weighted, rates from the YAML),
+# queue, default 50ms), SCHED (default earliest-arrival, rates from the YAML),
 # CCS ("cubic bbr"), PAIRS ("sym asym"), CRYPTO (see lib.sh).
 # Needs root (network namespaces) and iperf3.
 set -u
@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 T=${T:-10}
 QUEUE=${QUEUE:-50ms}
-SCHED=${SCHED:-weighted}
+SCHED=${SCHED:-earliest-arrival}
 CCS=${CCS:-cubic bbr}
 PAIRS=${PAIRS:-sym asym}
 [ -x /usr/bin/python3 ] && PATH=/usr/bin:$PATH

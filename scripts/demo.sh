@@ -17,7 +17,7 @@ TXT
 topo_up
 emu_start a 10.101.0.1 7001 --delay 15ms --rate 30mbit --queue 60ms
 emu_start b 10.102.0.1 7002 --delay 40ms --rate 10mbit --queue 60ms
-LINK_A="rate: 30mbit" LINK_B="rate: 10mbit" write_configs weighted weighted
+LINK_A="rate: 30mbit" LINK_B="rate: 10mbit" write_configs earliest-arrival earliest-arrival
 daemons_start || exit 1
 
 bg "$WORK/ping.log" ip netns exec "$NS_C" ping -i 0.2 10.99.0.2

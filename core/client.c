@@ -293,7 +293,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 							: "no crypto");
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		prober_send_now(s, &s->paths[i], now);
-	peerctl_send_link_info(s, now);
+	ctlcmd_session_established(s, now);
 }
 
 /* Once a second: hellos while no session; session liveness otherwise. */

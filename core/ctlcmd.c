@@ -282,14 +282,15 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 	if (d->sess->state != SESS_ESTABLISHED)
 		return err_set(e, -ENOTCONN, "no session with the server yet"),
 		       NULL;
-	/* Carried to the server; its answer lands in status. */
-	d->ds_swap.req++;
-	snprintf(d->ds_swap.plugin, sizeof(d->ds_swap.plugin), "%s", plugin);
-	memcpy(d->ds_swap.opts, opts, sizeof(opts[0]) * (size_t)n);
-	d->ds_swap.n_opts = (uint32_t)n;
+	uint64_t r = ctlcmd_downstream_swap(d, plugin, opts, (uint32_t)n);
+	return json_pack("{s:s,s:s,s:s,s:I}", "dir", dir, "plugin", plugin,
+			 "state", "pending", "req", (json_int_t)r);
+}
+
+/* Sends (or re-sends) the swap in d->ds_swap and arms its retry timer. */
+static void ds_swap_send(struct daemon *d)
+{
 	d->ds_swap.tries = 0;
-	snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "pending");
-	d->ds_swap.error[0] = 0;
 	ev_timer_stop(d->loop, &d->ds_swap.timer);
 	ev_timer_init(&d->ds_swap.timer, ds_swap_timer_cb, 0.2, 0.2);
 	d->ds_swap.timer.data = d;
@@ -297,14 +298,81 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 	/* A send failure is not final: the timer retries, and the verdict
 	 * (ok, refused or timeout) lands in status for tuntunctl to wait on.
 	 * The config keeps the old choice until the server says ok. */
-	if (peerctl_send_sched_set(d->sess, d->ds_swap.req, plugin, opts,
-				   (uint32_t)n, now_ns(d)) < 0)
+	if (peerctl_send_sched_set(d->sess, d->ds_swap.req, d->ds_swap.plugin,
+				   d->ds_swap.opts, d->ds_swap.n_opts,
+				   now_ns(d)) < 0)
 		log_info("sched",
 			 "downstream swap to %s: first send failed, "
 			 "retrying",
+			 d->ds_swap.plugin);
+}
+
+/*
+ * Client: carries a downstream choice to the server, for `scheduler set
+ * downstream`, SIGHUP and session start alike, so all three go through
+ * the same retries and land their verdict in status. Without a session the
+ * request waits, "pending", until ctlcmd_session_established() sends it.
+ * Returns the request number tuntunctl waits on.
+ */
+uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
+				const struct cfg_opt *opts, uint32_t n)
+{
+	if (n > CFG_MAX_OPTS)
+		n = CFG_MAX_OPTS;
+	d->ds_swap.req++;
+	snprintf(d->ds_swap.plugin, sizeof(d->ds_swap.plugin), "%s", plugin);
+	memcpy(d->ds_swap.opts, opts, sizeof(opts[0]) * n);
+	d->ds_swap.n_opts = n;
+	snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "pending");
+	d->ds_swap.error[0] = 0;
+	if (d->sess->state == SESS_ESTABLISHED)
+		ds_swap_send(d);
+	else
+		log_info("sched",
+			 "downstream %s goes to the server once the "
+			 "session is up",
 			 plugin);
-	return json_pack("{s:s,s:s,s:s,s:I}", "dir", dir, "plugin", plugin,
-			 "state", "pending", "req", (json_int_t)d->ds_swap.req);
+	return d->ds_swap.req;
+}
+
+static bool sched_same(const struct cfg_sched *a, const struct cfg_sched *b)
+{
+	if (strcmp(a->plugin, b->plugin) != 0 || a->n_opts != b->n_opts)
+		return false;
+	for (uint32_t i = 0; i < a->n_opts; i++)
+		if (strcmp(a->opts[i].key, b->opts[i].key) != 0 ||
+		    strcmp(a->opts[i].str, b->opts[i].str) != 0)
+			return false;
+	return true;
+}
+
+/* Client, SIGHUP: a changed `scheduler.downstream` is the server's to
+ * apply; carried like `tuntunctl scheduler set downstream`. */
+void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns)
+{
+	if (!d->client || sched_same(ns, &d->cfg.sched[TTT_DIR_DOWNSTREAM]))
+		return;
+	log_notice("config", "reload: asking the server for downstream %s",
+		   ns->plugin);
+	ctlcmd_downstream_swap(d, ns->plugin, ns->opts, ns->n_opts);
+}
+
+/*
+ * Client, session just established: the HELLO named only the downstream
+ * plugin, so the server runs it with its own YAML's options (when it
+ * configures the same plugin) or none. Options from the client's YAML (or
+ * from an accepted swap) go now; a swap asked while the session was down
+ * goes now too. Link facts first, so options naming links find them.
+ */
+void ctlcmd_session_established(struct session *s, uint64_t now)
+{
+	struct daemon *d = s->d;
+	const struct cfg_sched *ds = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
+	peerctl_send_link_info(s, now);
+	if (strcmp(d->ds_swap.state, "pending") == 0)
+		ds_swap_send(d);
+	else if (ds->n_opts > 0)
+		ctlcmd_downstream_swap(d, ds->plugin, ds->opts, ds->n_opts);
 }
 
 /* {"cmd":"link-set","link":NAME,"admin":"up|down"} */

@@ -206,6 +206,8 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
+	/* Client: a changed downstream is carried to the server. */
+	ctlcmd_reload_downstream(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
 	const struct cfg_sched *ns = &nc->sched[dir];
 	struct cfg_sched *cs = &d->cfg.sched[dir];

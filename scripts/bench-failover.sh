@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Failover figures for issue 3 (printed as a table, no thresholds; speed is
+# never asserted). Each scenario runs in its own namespaces (tests/e2e/lib.sh),
+# two emulated links of 50 Mbit/s, 10 ms each way, round robin both ways:
+#   gap P      link a dies under an iperf3 upload (CUBIC, -i 1) and a 20 ms
+#              ping, with P ms probes: longest ping silence, time until each
+#              end offered a as down (from the daemons' logs), the slowest
+#              iperf3 second after the failure vs the surviving link's rate,
+#              then a comes back: time until it is up and carrying traffic;
+#              probe overhead per link measured on the idle tunnel.
+#   lossy      both links 20 Mbit/s, b with 2% loss: iperf3 CUBIC through
+#              the bond vs over a alone (b administratively down).
+# Usage: scripts/bench-failover.sh            (all scenarios, table)
+#        scripts/bench-failover.sh gap 100    (one, RESULT lines)
+set -u
+if [ $# -eq 0 ]; then
+	self=$0
+	printf '%-44s %s\n' "figure" "value"
+	for p in 100 300; do
+		out=$(bash "$self" gap "$p" 2>&1 | grep '^RESULT' | tail -1)
+		for kv in ${out#RESULT }; do
+			printf '%-44s %s\n' "probes ${p}ms: ${kv%%=*}" "${kv#*=}"
+		done
+	done
+	out=$(bash "$self" lossy 2>&1 | grep '^RESULT' | tail -1)
+	for kv in ${out#RESULT }; do
+		printf '%-44s %s\n' "lossy b 2%: ${kv%%=*}" "${kv#*=}"
+	done
+	exit 0
+fi
+
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+mode=$1
+shift
+
+wall() { date +%s.%N; }
+# Wall time (s) of the first line at/after FROM_LINE matching STRING.
+log_time() { # log_time LOG STRING FROM_LINE
+	tail -n +"$3" "$1" | grep -F "$2" | head -1 | cut -d' ' -f1 |
+		python3 -c "import sys,datetime
+l=sys.stdin.read().strip()
+if not l: print(-1); sys.exit()
+d=datetime.date.today().isoformat()
+print(datetime.datetime.fromisoformat(d+' '+l).timestamp())"
+}
+next_line() { echo $(($(wc -l <"$1") + 1)); }
+ms_between() { python3 -c "a,b=$1,$2; print(round((b-a)*1000) if a>0 and b>0 else -1)"; }
+
+topo_up
+case $mode in
+gap)
+	probe_ms=$1
+	emu_start a 10.101.0.1 7001 --delay 10ms --rate 50mbit --queue 50ms
+	emu_start b 10.102.0.1 7002 --delay 10ms --rate 50mbit --queue 50ms
+	PROBE="{ interval: ${probe_ms}ms, timeout: 1s }" write_configs roundrobin roundrobin
+	daemons_start >/dev/null || { echo "RESULT error=start"; exit 1; }
+	# Probe overhead on the idle tunnel: bytes both ends send on a.
+	sleep 1
+	c0=$(link_field client a tx_bytes) s0=$(link_field server a tx_bytes)
+	sleep 5
+	c1=$(link_field client a tx_bytes) s1=$(link_field server a tx_bytes)
+	probe_bps=$(((c1 - c0 + s1 - s0) / 5))
+
+	bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5201
+	wait_for 5 bash -c "ip netns exec $NS_H ss -ltn | grep -q ':5201 '"
+	bg "$WORK/iperf.json" ip netns exec "$NS_C" iperf3 -c 10.99.0.2 -p 5201 -t 12 -i 1 -C cubic -J
+	IPERF=$LAST_PID
+	bg "$WORK/ping.log" ip netns exec "$NS_C" ping -D -i 0.02 -W 1 10.99.0.2
+	PING=$LAST_PID
+	sleep 4
+	cl=$(next_line "$WORK/client.log") sl=$(next_line "$WORK/server.log")
+	t_down=$(wall)
+	emu_ctl a down >/dev/null
+	sleep 4
+	cl2=$(next_line "$WORK/client.log") sl2=$(next_line "$WORK/server.log")
+	t_up=$(wall)
+	emu_ctl a up >/dev/null
+	wait "$IPERF"
+	kill "$PING"
+	wait "$PING" 2>/dev/null
+	down_c=$(ms_between "$t_down" "$(log_time "$WORK/client.log" "a: up -> down" "$cl")")
+	down_s=$(ms_between "$t_down" "$(log_time "$WORK/server.log" "a: up -> down" "$sl")")
+	back_c=$(ms_between "$t_up" "$(log_time "$WORK/client.log" "a: down -> up" "$cl2")")
+	back_s=$(ms_between "$t_up" "$(log_time "$WORK/server.log" "a: down -> up" "$sl2")")
+	gap=$(python3 - "$WORK/ping.log" "$t_down" "$t_up" <<'PY'
+import re, sys
+t0, t1 = float(sys.argv[2]), float(sys.argv[3])
+ts = [float(m.group(1)) for m in re.finditer(r'^\[(\d+\.\d+)\].*time=', open(sys.argv[1]).read(), re.M)]
+# The longest silence that overlaps the failure (not the return).
+g = [b - a for a, b in zip(ts, ts[1:]) if b > t0 and a < t1 - 0.5]
+print(round(max(g) * 1000) if g else -1)
+PY
+)
+	# iperf3 seconds fully after the failure (start offset 0 = iperf start).
+	tcp=$(python3 - "$WORK/iperf.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+iv = [i['sum']['bits_per_second'] / 1e6 for i in d['intervals']]
+# seconds 0-3 both links, 4-7 a down (fail at ~4 s), 8-11 both again
+before = sum(iv[1:4]) / 3 if len(iv) >= 4 else 0
+during = iv[4:8]
+print("tcp_before_mbps=%.1f tcp_min_sec_after_fail_mbps=%.1f tcp_during_mean_mbps=%.1f surviving_link_mbps=50"
+      % (before, min(during) if during else -1, sum(during) / len(during) if during else -1))
+PY
+)
+	echo "RESULT ping_gap_ms=$gap down_client_ms=$down_c down_server_ms=$down_s back_client_ms=$back_c back_server_ms=$back_s probe_overhead_Bps_link=$probe_bps $tcp"
+	;;
+lossy)
+	emu_start a 10.101.0.1 7001 --delay 10ms --rate 20mbit --queue 50ms
+	emu_start b 10.102.0.1 7002 --delay 10ms --rate 20mbit --queue 50ms --loss 2%
+	PROBE="{ interval: 100ms, timeout: 1s, degraded_loss: 1%, loss_window: 200 }" write_configs roundrobin roundrobin
+	daemons_start >/dev/null || { echo "RESULT error=start"; exit 1; }
+	bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -p 5201
+	wait_for 5 bash -c "ip netns exec $NS_H ss -ltn | grep -q ':5201 '"
+	wait_for 40 bash -c "[ \"\$('$CTL' -s '$WORK/client.sock' status --json | python3 -c 'import json,sys; print([l[\"state\"] for l in json.load(sys.stdin)[\"links\"] if l[\"name\"]==\"b\"][0])')\" = degraded ]"
+	run() { c iperf3 -c 10.99.0.2 -p 5201 -t 8 -C cubic -J "$@" >"$WORK/ip.json" 2>&1
+		python3 -c "import json; d=json.load(open('$WORK/ip.json')); print(round(d['end']['sum_received']['bits_per_second']/1e6,1))" 2>/dev/null || echo -1; }
+	bond=$(run)
+	bond_down=$(run -R)
+	b_state=$(link_field client b state)
+	"$CTL" -s "$WORK/client.sock" link b down >/dev/null
+	sleep 1
+	alone=$(run)
+	alone_down=$(run -R)
+	echo "RESULT bond_up_mbps=$bond bond_down_mbps=$bond_down a_alone_up_mbps=$alone a_alone_down_mbps=$alone_down b_state=$b_state"
+	;;
+esac

@@ -119,9 +119,9 @@ static int routes_setup(struct daemon *d, struct err *e)
 	size_t n = 0;
 	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
 		const struct cfg_link *l = &d->cfg.links[i];
-		addrs[n++] = (const struct sockaddr *)(l->peer.len
-							       ? &l->peer.ss
-							       : &d->cfg.server.ss);
+		addrs[n++] =
+		    (const struct sockaddr *)(l->peer.len ? &l->peer.ss
+							  : &d->cfg.server.ss);
 	}
 	return netif_route_all_via(d->undo, d->tun_name, addrs, n,
 				   d->cfg.tun.addr6.family == AF_INET6, e);

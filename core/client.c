@@ -284,6 +284,8 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			 s->server_random, s->id, 1);
 	s->tx_seq = 1;
 	replay_init(&s->replay);
+	if (s->reorder)
+		reorder_reset(s->reorder); /* the new session counts from 1 */
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;

@@ -433,6 +433,15 @@ void reorder_flush(struct reorder *r)
 	resolve_below(r, r->head, C_FLUSHED);
 }
 
+void reorder_reset(struct reorder *r)
+{
+	reorder_flush(r);
+	/* The next packet places a fresh window (window_init clears every
+	 * slot), wherever its sequence space starts. */
+	r->started = false;
+	r->arr_head = r->arr_tail = NIL;
+}
+
 void reorder_get_stats(const struct reorder *r, struct reorder_stats *st)
 {
 	*st = r->st;

@@ -129,6 +129,11 @@ uint64_t reorder_next_deadline(const struct reorder *r);
  * where it is: newer seqs are accepted as usual. */
 void reorder_flush(struct reorder *r);
 
+/* Flushes, then forgets the sequence space: the next packet starts a new
+ * window as the first one did. For a peer that restarted its numbering (a
+ * new session), whose packets would otherwise all look stale. */
+void reorder_reset(struct reorder *r);
+
 void reorder_get_stats(const struct reorder *r, struct reorder_stats *st);
 
 /*

@@ -78,6 +78,29 @@ static void expect_out(const struct rec *c, const uint64_t *seqs, size_t n)
 		assert_int_equal(c->out[i]->seq, seqs[i]);
 }
 
+/* A new session numbers from 1 again: after reorder_reset() its first
+ * packets are taken and delivered at once, not refused as stale, and what
+ * the old session still held was handed back first. */
+static void test_reset_new_sequence_space(void **state)
+{
+	struct rec c;
+	struct reorder *r = mk(&c, 16, 30 * MS);
+	struct pk a = {5000, 0, 0}, held = {5002, 1, 0}, n1 = {1, 0, 0},
+		  n2 = {2, 1, 0}, n3 = {3, 0, 1};
+	assert_int_equal(push(r, &c, &a, 0), 0);
+	assert_int_equal(push(r, &c, &held, 1), 0);
+	assert_int_equal(push(r, &c, &n1, 2), -ESTALE); /* without a reset */
+	reorder_reset(r);
+	assert_int_equal(c.n, 2); /* `held` flushed by the reset */
+	assert_ptr_equal(c.out[1], &held);
+	assert_int_equal(push(r, &c, &n1, 3), 0);
+	assert_int_equal(push(r, &c, &n3, 4), 0);
+	assert_int_equal(push(r, &c, &n2, 5), 0);
+	const uint64_t want[] = {5000, 5002, 1, 3, 2};
+	expect_out(&c, want, 5);
+	reorder_destroy(r);
+}
+
 static void test_create_bad_args(void **state)
 {
 	struct reorder *r = NULL;
@@ -872,6 +895,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_bad_args),
+	    cmocka_unit_test(test_reset_new_sequence_space),
 	    cmocka_unit_test(test_in_order_passthrough),
 	    cmocka_unit_test(test_gap_fill_releases_at_once),
 	    cmocka_unit_test(test_loss_costs_at_most_hold),

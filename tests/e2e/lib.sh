@@ -202,6 +202,16 @@ daemons_start() {
 	wait_for 10 c ping -c1 -W1 10.77.0.1 || { echo "tunnel did not come up"; tail -20 "$WORK/client.log" "$WORK/server.log"; return 1; }
 }
 
+# wait_listen NS PORT: until a TCP listener is up on PORT in namespace NS.
+wait_listen() {
+	wait_for 10 bash -c "ip netns exec $1 ss -Hltn 'sport = :$2' | grep -q ."
+}
+
+# wait_udp NS PORT: until a UDP socket is bound to PORT in namespace NS.
+wait_udp() {
+	wait_for 10 bash -c "ip netns exec $1 ss -Hlun 'sport = :$2' | grep -q ."
+}
+
 # JSON field from the client's status (python3 for parsing).
 cstatus() { "$CTL" -s "$WORK/client.sock" status --json; }
 sstatus() { "$CTL" -s "$WORK/server.sock" status --json; }

@@ -33,7 +33,8 @@ streams() {
 	r1=$LAST_PID
 	bg "$WORK/down-$PORT.json" ip netns exec "$NS_C" python3 "$E2E_DIR/udpseq.py" recv $((PORT + 1)) 2
 	r2=$LAST_PID
-	sleep 0.3
+	wait_udp "$NS_H" "$PORT"
+	wait_udp "$NS_C" $((PORT + 1))
 	bg /dev/null ip netns exec "$NS_H" python3 "$E2E_DIR/udpseq.py" send 10.77.0.2 $((PORT + 1)) 2000 $N 1000
 	s2=$LAST_PID
 	c python3 "$E2E_DIR/udpseq.py" send 10.99.0.2 $PORT 2000 $N 1000

@@ -33,7 +33,7 @@ head -c 50000000 /dev/urandom >"$WORK/blob"
 want=$(sha256sum "$WORK/blob" | cut -d' ' -f1)
 bg "$WORK/recv-up.out" ip netns exec "$NS_H" python3 "$E2E_DIR/tcpxfer.py" recv 9001
 rp=$LAST_PID
-sleep 0.3
+wait_listen "$NS_H" 9001
 c python3 "$E2E_DIR/tcpxfer.py" send 10.99.0.2 9001 "$WORK/blob"
 wait "$rp"
 got=$(cut -d' ' -f1 "$WORK/recv-up.out")
@@ -42,7 +42,7 @@ check "50 MB client->host transfer: sha256 matches" test "$got" = "$want"
 
 bg "$WORK/recv-down.out" ip netns exec "$NS_C" python3 "$E2E_DIR/tcpxfer.py" recv 9002
 rp=$LAST_PID
-sleep 0.3
+wait_listen "$NS_C" 9002
 h python3 "$E2E_DIR/tcpxfer.py" send 10.77.0.2 9002 "$WORK/blob"
 wait "$rp"
 got=$(cut -d' ' -f1 "$WORK/recv-down.out")
@@ -51,11 +51,11 @@ check "50 MB host->client transfer: sha256 matches" test "$got" = "$want"
 
 # iperf3 both ways.
 bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5201
-sleep 0.3
+wait_listen "$NS_H" 5201
 c iperf3 -c 10.99.0.2 -p 5201 -t 3 -J >"$WORK/iperf-up.json"
 up=$(jq_py "round(d['end']['sum_received']['bits_per_second']/1e6,1)" <"$WORK/iperf-up.json")
 bg "$WORK/iperf-s2.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5202
-sleep 0.3
+wait_listen "$NS_H" 5202
 c iperf3 -c 10.99.0.2 -p 5202 -t 3 -R -J >"$WORK/iperf-down.json"
 down=$(jq_py "round(d['end']['sum_received']['bits_per_second']/1e6,1)" <"$WORK/iperf-down.json")
 echo "  iperf3 through the tunnel: up $up Mbit/s, down $down Mbit/s"

@@ -79,7 +79,7 @@ head -c 10000000 /dev/urandom >"$WORK/blob"
 want=$(sha256sum "$WORK/blob" | cut -d' ' -f1)
 bg "$WORK/recv.out" ip netns exec "$NS_H" python3 "$E2E_DIR/tcpxfer.py" recv 9003
 rp=$LAST_PID
-sleep 0.3
+wait_listen "$NS_H" 9003
 c python3 "$E2E_DIR/tcpxfer.py" send fd99::2 9003 "$WORK/blob"
 wait "$rp"
 check "10 MB IPv6 TCP transfer: sha256 matches" test "$(cut -d' ' -f1 "$WORK/recv.out")" = "$want"

@@ -40,12 +40,12 @@ stream() {
 	if [ "$1" = up ]; then
 		bg "$WORK/s-$PORT.json" ip netns exec "$NS_H" python3 "$E2E_DIR/udpseq.py" recv $PORT 2
 		r=$LAST_PID
-		sleep 0.3
+		wait_udp "$NS_H" "$PORT"
 		c python3 "$E2E_DIR/udpseq.py" send 10.99.0.2 $PORT "$3" "$2" 1000
 	else
 		bg "$WORK/s-$PORT.json" ip netns exec "$NS_C" python3 "$E2E_DIR/udpseq.py" recv $PORT 2
 		r=$LAST_PID
-		sleep 0.3
+		wait_udp "$NS_C" "$PORT"
 		h python3 "$E2E_DIR/udpseq.py" send 10.77.0.2 $PORT "$3" "$2" 1000
 	fi
 	wait "$r"

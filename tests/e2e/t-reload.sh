@@ -38,7 +38,7 @@ down_ratio() {
 	read -r a0 b0 <<<"$(tx_pair)"
 	bg /dev/null ip netns exec "$NS_C" python3 "$E2E_DIR/udpseq.py" recv 9200 2
 	r=$LAST_PID
-	sleep 0.3
+	wait_udp "$NS_C" 9200
 	h python3 "$E2E_DIR/udpseq.py" send 10.77.0.2 9200 4000 16000 1000
 	wait "$r"
 	read -r a1 b1 <<<"$(tx_pair)"

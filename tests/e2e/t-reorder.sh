@@ -37,7 +37,7 @@ udp_stream() {
 	local from=$1 to=$2 port=$3 dst=$4
 	bg "$WORK/udp-$port.out" ip netns exec "$to" python3 "$E2E_DIR/udpseq.py" recv "$port" 1
 	local rp=$LAST_PID
-	sleep 0.3
+	wait_udp "$to" "$port"
 	$from python3 "$E2E_DIR/udpseq.py" send "$dst" "$port" $RATE $N $SIZE
 	wait "$rp"
 	cat "$WORK/udp-$port.out"
@@ -123,7 +123,8 @@ bg "$WORK/udp-9103.out" ip netns exec "$NS_H" python3 "$E2E_DIR/udpseq.py" recv 
 r1=$LAST_PID
 bg "$WORK/udp-9104.out" ip netns exec "$NS_H" python3 "$E2E_DIR/udpseq.py" recv 9104 1
 r2=$LAST_PID
-sleep 0.3
+wait_udp "$NS_H" 9103
+wait_udp "$NS_H" 9104
 bg "$WORK/send-9103.log" ip netns exec "$NS_C" python3 "$E2E_DIR/udpseq.py" send 10.99.0.2 9103 $((RATE / 2)) $N $SIZE
 s1=$LAST_PID
 c python3 "$E2E_DIR/udpseq.py" send 10.99.0.2 9104 $((RATE / 2)) $N $SIZE

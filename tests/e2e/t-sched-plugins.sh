@@ -18,7 +18,6 @@ emu_start a 10.101.0.1 7001 --delay 5ms --rate 200mbit --queue 100ms
 emu_start b 10.102.0.1 7002 --delay 5ms --rate 200mbit --queue 100ms
 LINK_A="rate: 100mbit" LINK_B="rate: 100mbit" REORDER="true, min_hold: 100ms" \
 	write_configs roundrobin roundrobin
-echo "reorder: { enabled: true, min_hold: 100ms }" >>"$WORK/server.yaml"
 mkdir -p "$WORK/cplug" "$WORK/splug"
 cp "$TOP"/plugins.d/*.so "$WORK/cplug/"
 cp "$TOP"/plugins.d/*.so "$WORK/splug/"
@@ -98,7 +97,8 @@ bg "$WORK/ff-up.json" ip netns exec "$NS_H" python3 "$E2E_DIR/udpseq.py" recv 91
 r1=$LAST_PID
 bg "$WORK/ff-down.json" ip netns exec "$NS_C" python3 "$E2E_DIR/udpseq.py" recv 9105 2
 r2=$LAST_PID
-sleep 0.3
+wait_udp "$NS_H" 9104
+wait_udp "$NS_C" 9105
 bg /dev/null ip netns exec "$NS_H" python3 "$E2E_DIR/udpseq.py" send 10.77.0.2 9105 2000 4000
 s2=$LAST_PID
 c python3 "$E2E_DIR/udpseq.py" send 10.99.0.2 9104 2000 4000

@@ -82,7 +82,8 @@ struct ttt_link_view {
 	uint32_t weight;  /**< `weight:` from the YAML, 0 if unset */
 	uint32_t mtu;     /**< largest inner packet (bytes) the link carries */
 	uint64_t rate_bps;     /**< configured rate (bit/s), 0 if unknown */
-	uint64_t est_rate_bps; /**< measured delivery rate (bit/s), 0 if none */
+	uint64_t est_rate_bps; /**< what the link carried lately (bit/s, receive
+				    rate, EWMA): a load figure, not a capacity */
 	uint64_t srtt_us;      /**< smoothed round-trip time (us), 0 if none */
 	uint64_t rttvar_us;    /**< round-trip time variation (us) */
 	uint64_t jitter_us;    /**< inter-probe delay jitter (us) */
@@ -251,10 +252,14 @@ static inline int ttt_link_usable(const struct ttt_link_view *l)
 	return l->state == TTT_LINK_UP || l->state == TTT_LINK_DEGRADED;
 }
 
-/** The link's rate to schedule against: configured, else measured, else 0. */
+/**
+ * The link's capacity to schedule against (bit/s): the configured rate, or 0
+ * when unknown. est_rate_bps is deliberately not used: it says what the link
+ * carried lately, not what it can carry, and an idle link would look full.
+ */
 static inline uint64_t ttt_link_rate(const struct ttt_link_view *l)
 {
-	return l->rate_bps ? l->rate_bps : l->est_rate_bps;
+	return l->rate_bps;
 }
 
 /** Bytes still queued on the link at `now_ns`, draining at its rate. */

@@ -54,6 +54,14 @@ static json_t *path_json(struct session *s, struct path *p)
 		      p->probe.last_heard_ns
 			  ? (now_ns(s->d) - p->probe.last_heard_ns) / 1e9
 			  : -1.0));
+	json_t *pj = json_object_get(j, "probe");
+	json_object_set_new(pj, "suspects",
+			    json_integer((json_int_t)p->probe.suspects));
+	json_object_set_new(
+	    pj, "suspects_cleared",
+	    json_integer((json_int_t)p->probe.suspects_cleared));
+	json_object_set_new(pj, "early_probes",
+			    json_integer((json_int_t)p->probe.early_probes));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	return j;
 }
@@ -64,7 +72,7 @@ static json_t *reorder_json(struct session *s)
 		return json_pack("{s:b}", "enabled", 0);
 	struct reorder_stats st;
 	reorder_get_stats(s->reorder, &st);
-	return json_pack(
+	json_t *r = json_pack(
 	    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:i}", "enabled", 1,
 	    "delivered", (json_int_t)st.delivered, "in_order",
 	    (json_int_t)st.in_order, "held", (json_int_t)st.held, "reordered",
@@ -72,6 +80,12 @@ static json_t *reorder_json(struct session *s)
 	    (json_int_t)st.duplicates, "lost", (json_int_t)st.lost, "expired",
 	    (json_int_t)st.expired, "hold_ms", st.hold_ns / 1e6, "held_now",
 	    (int)st.held_now);
+	json_object_set_new(r, "wait_ms", json_real(st.wait_ns / 1e6));
+	json_object_set_new(r, "flushed", json_integer((json_int_t)st.flushed));
+	json_object_set_new(r, "resyncs", json_integer((json_int_t)st.resyncs));
+	json_object_set_new(r, "late_delivered",
+			    json_integer((json_int_t)s->rx_late_delivered));
+	return r;
 }
 
 static json_t *session_json(struct session *s)
@@ -111,6 +125,19 @@ json_t *status_json(struct daemon *d)
 	    (json_int_t)d->tun_rx_dropped, "rx_bad", (json_int_t)d->rx_bad,
 	    "rx_unknown_session", (json_int_t)d->rx_unknown_session,
 	    "rx_truncated", (json_int_t)d->rx_truncated);
+	if (!d->client) {
+		json_t *c = json_object_get(j, "counters");
+		json_object_set_new(c, "hello_ok",
+				    json_integer((json_int_t)d->hello_ok));
+		json_object_set_new(c, "hello_bad",
+				    json_integer((json_int_t)d->hello_bad));
+		json_object_set_new(
+		    c, "hello_replayed",
+		    json_integer((json_int_t)d->hello_replayed));
+		json_object_set_new(
+		    c, "hello_ratelimited",
+		    json_integer((json_int_t)d->hello_ratelimited));
+	}
 	json_t *sched = json_object();
 	if (d->client) {
 		struct session *s = d->sess;

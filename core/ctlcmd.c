@@ -63,6 +63,7 @@ static json_t *path_json(struct session *s, struct path *p)
 	json_object_set_new(pj, "early_probes",
 			    json_integer((json_int_t)p->probe.early_probes));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
+	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));
 	return j;
 }
 
@@ -106,6 +107,8 @@ static json_t *session_json(struct session *s)
 	    "rx_bad", (json_int_t)s->rx_bad, "rx_spoofed",
 	    (json_int_t)s->rx_spoofed, "tx_drops", (json_int_t)s->tx_drops,
 	    "tun_write_errors", (json_int_t)s->tun_write_errors);
+	json_object_set_new(json_object_get(j, "counters"), "tx_too_big",
+			    json_integer((json_int_t)s->tx_too_big));
 	if (s->client_idx >= 0)
 		json_object_set_new(
 		    j, "client",

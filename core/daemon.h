@@ -115,6 +115,7 @@ struct session {
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
 	uint64_t rx_late_delivered; /* past the reorder hold: sent on late */
+	uint64_t tx_too_big; /* larger than every usable path's MTU */
 };
 
 struct listener {
@@ -226,6 +227,7 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
 		      uint64_t now);
 const char *link_state_name(int st);
+uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
 

@@ -325,6 +325,27 @@ static void txq_flush(struct daemon *d, uint64_t now)
  * packet is booked in the link view at once (backlog, bytes, quota) so the
  * scheduler sees it when it picks the next packet of the same batch.
  */
+/*
+ * The scheduler chose a link whose path MTU (as probing found it) is too
+ * small for this packet: rather than send a datagram the path drops, use
+ * the usable link (UP before DEGRADED) that carries it, or drop it here.
+ */
+static int fitting_path(struct session *s, size_t len)
+{
+	int best = -1;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (!ttt_link_usable(v) || len > v->mtu)
+			continue;
+		if (best < 0 || (v->state == TTT_LINK_UP &&
+				 s->views[best].state != TTT_LINK_UP))
+			best = (int)i;
+	}
+	if (best < 0)
+		s->tx_too_big++;
+	return best;
+}
+
 static void txq_add(struct session *s, size_t len, uint64_t now)
 {
 	struct daemon *d = s->d;
@@ -346,6 +367,8 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	struct ttt_sched_ctx ctx;
 	session_fill_ctx(s, &ctx, now);
 	int idx = sched_pick(s->sched, &ctx, &info);
+	if (idx >= 0 && (uint32_t)idx < s->n_paths && len > s->views[idx].mtu)
+		idx = fitting_path(s, len);
 	if (idx < 0 || (uint32_t)idx >= s->n_paths) {
 		s->tx_drops++;
 		return;
@@ -511,6 +534,15 @@ static void path_learn(struct session *s, struct path *p, int fd,
 		p->peer_len = fromlen;
 		p->peer_seq = seq;
 		p->family = from->ss_family;
+		if (p->family == AF_INET6 &&
+		    IN6_IS_ADDR_V4MAPPED(
+			&((const struct sockaddr_in6 *)from)->sin6_addr))
+			p->family = AF_INET; /* dual-stack socket, IPv4 wire */
+		/* Probe this path's MTU up from the protocol minimum to
+		 * what a full-size tunnel packet needs. */
+		pmtu_init(&p->pmtu, p->family == AF_INET ? 576 : 1280,
+			  s->d->tun_mtu + (p->family == AF_INET6 ? 40 : 20) +
+			      8 + (uint32_t)wire_data_overhead(s->keys.mode));
 		if (p->id >= s->n_paths)
 			s->n_paths = p->id + 1;
 		s->views_dirty = true;

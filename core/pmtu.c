@@ -135,3 +135,8 @@ uint32_t pmtu_current(const struct pmtu *m)
 {
 	return m->lo;
 }
+
+uint32_t pmtu_limit(const struct pmtu *m)
+{
+	return m->hi ? m->hi - 1 : 0;
+}

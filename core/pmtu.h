@@ -76,5 +76,9 @@ int pmtu_on_emsgsize(struct pmtu *m, uint32_t size);
 
 /* The largest size known to pass. */
 uint32_t pmtu_current(const struct pmtu *m);
+/* Largest size not shown to fail (the search's open upper bound): what the
+ * datapath may send before probing has proven anything. 0 if m was never
+ * initialised. */
+uint32_t pmtu_limit(const struct pmtu *m);
 
 #endif

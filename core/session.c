@@ -202,7 +202,7 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->backup = p->backup;
 		v->name = p->name;
 		v->weight = p->weight;
-		v->mtu = s->d->tun_mtu;
+		v->mtu = path_inner_mtu(s, p);
 		v->rate_bps = p->rate_bps;
 		v->est_rate_bps = (uint64_t)p->probe.rx_rate_bps;
 		v->srtt_us = p->probe.srtt_us;
@@ -225,6 +225,19 @@ void session_refresh_views(struct session *s, uint64_t now)
 	}
 	(void)now;
 	s->views_dirty = false;
+}
+
+/* Largest inner packet a path carries: the tun MTU, or less once path-MTU
+ * probing has shown the path cannot carry a full-size datagram. */
+uint32_t path_inner_mtu(const struct session *s, const struct path *p)
+{
+	uint32_t mtu = s->d->tun_mtu;
+	uint32_t over = (p->family == AF_INET6 ? 40 : 20) + 8 +
+			(uint32_t)wire_data_overhead(s->keys.mode);
+	uint32_t lim = pmtu_limit(&p->pmtu);
+	if (lim > over && lim - over < mtu)
+		mtu = lim - over;
+	return mtu;
 }
 
 const char *link_state_name(int st)

@@ -72,6 +72,29 @@ static void test_converges_to_1400(void **state)
 	assert_int_equal(pmtu_next_probe_size(&m, 60 * SEC), 0);
 }
 
+/* pmtu_limit: the datapath's bound. It starts at the ceiling (nothing has
+ * failed yet) and falls only when a size is shown too big. */
+static void test_limit_bounds_what_may_be_sent(void **state)
+{
+	struct pmtu m;
+	struct pmtu zero;
+	memset(&zero, 0, sizeof(zero));
+	assert_int_equal(pmtu_limit(&zero), 0);
+	pmtu_init(&m, 1280, 1500);
+	assert_int_equal(pmtu_limit(&m), 1500);
+	uint32_t sz = pmtu_next_probe_size(&m, 0);
+	assert_int_equal(sz, 1500);
+	pmtu_on_timeout(&m, sz);
+	assert_int_equal(pmtu_limit(&m), 1500); /* one loss proves nothing */
+	sz = pmtu_next_probe_size(&m, 0);
+	assert_int_equal(sz, 1500);
+	pmtu_on_timeout(&m, sz);
+	assert_true(pmtu_limit(&m) < 1500); /* twice: too big */
+	assert_true(pmtu_limit(&m) >= pmtu_current(&m));
+	assert_int_equal(pmtu_on_emsgsize(&m, 1400), 0);
+	assert_true(pmtu_limit(&m) < 1400);
+}
+
 static void test_first_probe_is_ceiling(void **state)
 {
 	struct pmtu m;
@@ -264,6 +287,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_converges_to_1400),
 	    cmocka_unit_test(test_first_probe_is_ceiling),
+	    cmocka_unit_test(test_limit_bounds_what_may_be_sent),
 	    cmocka_unit_test(test_every_limit_in_range),
 	    cmocka_unit_test(test_single_loss_does_not_shrink),
 	    cmocka_unit_test(test_random_loss),

@@ -7,9 +7,10 @@
  * Before a HELLO's MAC checks out the server keeps no state and answers
  * nothing; its HELLO_ACK is never larger than the HELLO, so it cannot be
  * used to amplify traffic. HELLOs are also budgeted per source address in
- * a fixed-size table, so a flood costs a hash and a compare per datagram
- * and never grows memory; a replayed HELLO (timestamp not newer than the
- * last one accepted for that key) cannot replace a live session.
+ * a fixed-size table (hello_limit.c), so a flood costs a hash and a
+ * compare per datagram and never grows memory; a replayed HELLO (timestamp
+ * not newer than the last one accepted for that key) cannot replace a live
+ * session.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,80 +22,12 @@
 
 #include "daemon.h"
 #include "datapath.h"
+#include "hello_limit.h"
 #include "log.h"
 #include "sched_host.h"
 
 /* A session that hears nothing for this long is freed. */
 #define SESSION_IDLE_NS (180ull * 1000000000ull)
-
-/* HELLO budget per source IP: a burst, then a steady rate. A client sends
- * one HELLO per link per second while it has no session, so even a dozen
- * clients behind one NAT address stay far below it. */
-#define HELLO_RL_SLOTS 256
-#define HELLO_RL_BURST 40
-#define HELLO_RL_PER_S 20
-
-struct hello_rl_slot {
-	uint64_t key;	   /* keyed hash of the source IP, 0 = free */
-	uint64_t last_ns;  /* last refill */
-	uint32_t tokens_m; /* tokens x 1000 */
-};
-
-struct hello_limiter {
-	uint8_t hkey[crypto_shorthash_KEYBYTES]; /* random: no chosen
-						    collisions */
-	struct hello_rl_slot slot[HELLO_RL_SLOTS];
-};
-
-static uint64_t source_key(const struct hello_limiter *rl,
-			   const struct sockaddr_storage *from)
-{
-	uint8_t in[16], h[crypto_shorthash_BYTES];
-	size_t n;
-	uint64_t k;
-	if (from->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)from;
-		memcpy(in, &a->sin6_addr, 16);
-		n = 16;
-	} else {
-		const struct sockaddr_in *a = (const void *)from;
-		memcpy(in, &a->sin_addr, 4);
-		n = 4;
-	}
-	crypto_shorthash(h, in, n, rl->hkey);
-	memcpy(&k, h, sizeof(k));
-	return k ? k : 1;
-}
-
-/* Takes one HELLO token for `from`; false when its budget is spent. A
- * source whose slot another one holds takes it over once that one is idle
- * long enough to be full again, so the table never needs to grow. */
-static bool hello_rl_take(struct hello_limiter *rl,
-			  const struct sockaddr_storage *from, uint64_t now)
-{
-	uint64_t k = source_key(rl, from);
-	struct hello_rl_slot *sl = &rl->slot[k % HELLO_RL_SLOTS];
-	const uint32_t full = HELLO_RL_BURST * 1000;
-	if (sl->key != k) {
-		uint64_t idle = now - sl->last_ns;
-		uint64_t refill = idle / 1000000ull * HELLO_RL_PER_S;
-		if (sl->key && sl->tokens_m + refill < full)
-			return false; /* collision with a busy source */
-		sl->key = k;
-		sl->tokens_m = full;
-		sl->last_ns = now;
-	}
-	uint64_t add = (now - sl->last_ns) / 1000000ull * HELLO_RL_PER_S;
-	if (add) {
-		uint64_t t = sl->tokens_m + add;
-		sl->tokens_m = t > full ? full : (uint32_t)t;
-		sl->last_ns = now;
-	}
-	if (sl->tokens_m < 1000)
-		return false;
-	sl->tokens_m -= 1000;
-	return true;
-}
 
 static int listener_open(struct daemon *d, struct err *e)
 {
@@ -143,11 +76,10 @@ int server_setup(struct daemon *d, struct err *e)
 	d->client_keyid = calloc(n, sizeof(*d->client_keyid));
 	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));
 	d->client_sess = calloc(n, sizeof(*d->client_sess));
-	d->hello_rl = calloc(1, sizeof(*d->hello_rl));
+	d->hello_rl = hello_limit_new(NULL);
 	if (!d->client_psk || !d->client_keyid || !d->client_last_hello ||
 	    !d->client_sess || !d->hello_rl)
 		return err_set(e, -ENOMEM, "out of memory");
-	randombytes_buf(d->hello_rl->hkey, sizeof(d->hello_rl->hkey));
 	for (uint32_t i = 0; i < n; i++) {
 		ret = wire_key_load(d->cfg.clients[i].key_file,
 				    d->client_psk[i], e);
@@ -185,7 +117,7 @@ void server_teardown(struct daemon *d)
 	free(d->client_keyid);
 	free(d->client_last_hello);
 	free(d->client_sess);
-	free(d->hello_rl);
+	hello_limit_free(d->hello_rl);
 	d->hello_rl = NULL;
 	d->client_psk = NULL;
 	d->client_keyid = NULL;
@@ -322,7 +254,7 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	int idx = -1;
 	char a[64];
 
-	if (!hello_rl_take(d->hello_rl, from, now)) {
+	if (hello_limit_take(d->hello_rl, from, now) < 0) {
 		d->hello_ratelimited++;
 		return;
 	}

@@ -96,14 +96,17 @@ void quota_roll(struct daemon *d)
 		if (!l->metered)
 			continue;
 		int64_t ps = period_start(now, l->quota_reset_day);
-		if (ps > d->quota_period[i]) {
-			if (d->quota_period[i])
-				log_notice(
-				    "quota",
-				    "%s: new period, %llu "
-				    "bytes used in the last one",
-				    l->name,
-				    (unsigned long long)p->quota_used_bytes);
+		if (!d->quota_period[i]) {
+			/* First run (no state yet): this period started
+			 * now for us; what was counted so far is in it. */
+			d->quota_period[i] = ps;
+			d->quota_dirty = true;
+		} else if (ps > d->quota_period[i]) {
+			log_notice("quota",
+				   "%s: new period, %llu bytes used in the "
+				   "last one",
+				   l->name,
+				   (unsigned long long)p->quota_used_bytes);
 			d->quota_period[i] = ps;
 			p->quota_used_bytes = 0;
 			d->quota_dirty = true;

@@ -106,12 +106,31 @@ uint64_t probe_down_timeout_ns(const struct probe_link *p)
 	return min_u64(max_u64(3 * p->interval_ns, adaptive), p->cap_ns);
 }
 
+/*
+ * srtt + 4 * rttvar already holds the queue a busy link carries (its probes
+ * wait behind the data), so a multiple of srtt would count that queue twice:
+ * under a full upload (srtt 65 ms over 20 ms of path) 2 * srtt was 130 ms.
+ * What an idle link may still grow without it showing in rttvar is a queue
+ * about one propagation delay deep: 2 * min RTT covers that.
+ */
 uint64_t probe_suspect_timeout_ns(const struct probe_link *p)
 {
 	uint64_t srtt = p->srtt_us * NS_PER_US;
-	uint64_t t = max_u64(srtt + 4 * p->rttvar_us * NS_PER_US, 2 * srtt);
+	uint64_t t = srtt + 4 * p->rttvar_us * NS_PER_US;
+	if (p->n_minrtt)
+		t = max_u64(t, 2 * p->min_rtt_us * NS_PER_US);
 	t = max_u64(t, PROBE_SUSPECT_MIN_NS);
 	return min_u64(t, probe_down_timeout_ns(p));
+}
+
+uint64_t probe_suspect_silence_ns(const struct probe_link *p)
+{
+	return max_u64(probe_suspect_timeout_ns(p) / 2, PROBE_SUSPECT_MIN_NS);
+}
+
+uint64_t probe_ask_silence_ns(const struct probe_link *p)
+{
+	return max_u64(probe_suspect_timeout_ns(p) / 4, PROBE_SUSPECT_MIN_NS);
 }
 
 /* ---- windowed min RTT ---- */
@@ -305,14 +324,17 @@ static int in_use_unanswered(const struct probe_link *p)
 	return p->state != PLS_DOWN && p->last_data_tx_ns > p->last_heard_ns;
 }
 
-/* Oldest probe sent at or after the last packet heard and still pending,
- * UINT64_MAX if none. */
-static uint64_t oldest_unheard_probe(const struct probe_link *p)
+/* Oldest probe still pending that was sent while the link was usable
+ * (counted) and after the newest probe answered, UINT64_MAX if none.
+ * Probes sent during an outage may never be answered, and one older than
+ * an answered probe was merely lost: neither says the link is dead now. */
+static uint64_t oldest_pending_probe(const struct probe_link *p)
 {
 	uint64_t t = UINT64_MAX;
 	for (uint32_t i = 0; i < p->window; i++) {
 		const struct probe_slot *s = &p->ring[i];
-		if (s->status == SLOT_PENDING && s->tx_ns >= p->last_heard_ns)
+		if (s->status == SLOT_PENDING && s->counted &&
+		    s->tx_ns > p->answered_tx_ns)
 			t = min_u64(t, s->tx_ns);
 	}
 	return t;
@@ -325,19 +347,47 @@ static int no_probe_since_heard(const struct probe_link *p)
 	       p->early_probe_ns <= p->last_heard_ns;
 }
 
-/* The missed-probe early signal, run from probe_tick. */
-static int early_check(struct probe_link *p, uint64_t now)
+/* When the early signal next wants probe_tick (ns), UINT64_MAX if never:
+ * a probe overdue by the suspect timeout AND silence of the suspect
+ * silence make the early DOWN; silence of the ask silence with no probe
+ * since the last packet heard asks for one. */
+static uint64_t early_deadline(const struct probe_link *p)
 {
 	if (!in_use_unanswered(p))
+		return UINT64_MAX;
+	uint64_t d = UINT64_MAX;
+	uint64_t t = oldest_pending_probe(p);
+	if (t != UINT64_MAX)
+		d = max_u64(t + probe_suspect_timeout_ns(p),
+			    p->last_heard_ns + probe_suspect_silence_ns(p));
+	if (no_probe_since_heard(p))
+		d = min_u64(d, p->last_heard_ns + probe_ask_silence_ns(p));
+	return d;
+}
+
+/*
+ * The missed-probe early signal, run from probe_tick. The probe that
+ * proves the death may have left before the last packet heard: packets
+ * sent before it (or by the peer before the path broke) keep arriving for
+ * up to a round trip. What matters is that its answer is overdue and that
+ * the link, which the peer normally answers at once, has gone quiet.
+ */
+static int early_check(struct probe_link *p, uint64_t now)
+{
+	if (!in_use_unanswered(p) || now < p->last_heard_ns)
 		return 0;
-	uint64_t rto = probe_suspect_timeout_ns(p);
-	uint64_t t = oldest_unheard_probe(p);
-	if (t != UINT64_MAX && now >= t && now - t >= rto) {
+	uint64_t silence = now - p->last_heard_ns;
+	uint64_t t = oldest_pending_probe(p);
+	if (t != UINT64_MAX && now >= t &&
+	    now - t >= probe_suspect_timeout_ns(p) &&
+	    silence >= probe_suspect_silence_ns(p)) {
 		enter_suspect(p, now);
-		return PROBE_EV_STATE;
+		/* A false alarm ends with the answer to this one. */
+		p->early_probe_ns = now;
+		p->early_probes++;
+		return PROBE_EV_STATE | PROBE_EV_SEND;
 	}
-	if (t == UINT64_MAX && no_probe_since_heard(p) &&
-	    now >= p->last_heard_ns && now - p->last_heard_ns >= rto) {
+	if (no_probe_since_heard(p) && silence >= probe_ask_silence_ns(p)) {
 		p->early_probe_ns = now;
 		p->early_probes++;
 		return PROBE_EV_SEND;
@@ -437,6 +487,7 @@ int probe_on_reply(struct probe_link *p, const struct wire_probe_reply *r,
 		p->window_answered++;
 	}
 	s->status = SLOT_ANSWERED;
+	p->answered_tx_ns = max_u64(p->answered_tx_ns, s->tx_ns);
 	p->replies++;
 	streak_reply(p, r->probe_id);
 	p->peer_rx_packets = r->rx_packets;
@@ -557,14 +608,7 @@ uint64_t probe_next_deadline(const struct probe_link *p)
 	uint64_t d = UINT64_MAX;
 	if (p->state != PLS_DOWN || p->suspect)
 		d = p->last_heard_ns + probe_down_timeout_ns(p);
-	if (in_use_unanswered(p)) {
-		uint64_t rto = probe_suspect_timeout_ns(p);
-		uint64_t t = oldest_unheard_probe(p);
-		if (t != UINT64_MAX)
-			d = min_u64(d, t + rto);
-		else if (no_probe_since_heard(p))
-			d = min_u64(d, p->last_heard_ns + rto);
-	}
+	d = min_u64(d, early_deadline(p));
 	uint64_t lost_after = probe_loss_timeout_ns(p);
 	for (uint32_t i = 0; i < p->window; i++)
 		if (p->ring[i].status == SLOT_PENDING)

@@ -37,11 +37,19 @@
  *  - Early DOWN ("suspect", the missed-probe signal): three intervals of
  *    silence are far too slow for a link the scheduler is filling, so a
  *    link that carried data (not only probes) since it last heard from the
- *    peer is watched at RTT scale. rto = max(srtt + 4 * rttvar, 2 * srtt,
- *    10 ms), below the DOWN timeout. After rto of silence with no probe in
- *    flight since, probe_tick asks for one probe at once (PROBE_EV_SEND);
- *    a probe sent after the last packet heard and unanswered for rto makes
- *    the link DOWN with `suspect` set. Idle links (nothing but probes) are
+ *    peer is watched at RTT scale. rto = max(srtt + 4 * rttvar,
+ *    2 * min RTT, 10 ms), below the DOWN timeout (srtt and rttvar already
+ *    hold the queue of a busy link; a multiple of srtt would count it
+ *    twice). After rto/4 (at least 10 ms) of silence with no probe sent
+ *    since the last packet heard, probe_tick asks for one probe at once
+ *    (PROBE_EV_SEND). A probe sent while the link was usable, unanswered
+ *    for rto, newer than any probe answered, with nothing heard for rto/2
+ *    (at least 10 ms), makes the link DOWN with `suspect` set and asks for
+ *    one more probe (PROBE_EV_SEND), so a false alarm ends a round trip
+ *    later. The probe may predate the last packet heard (what was in
+ *    flight when the path broke still arrives): a busy link that is alive
+ *    is never silent that long, and a reply to a later probe shows the
+ *    link outlived a merely lost one. Idle links (nothing but probes) are
  *    never suspected, so a lossy idle link does not flap. Suspect keeps
  *    the estimators and loss window: anything heard from the peer (the
  *    next probe_tick or reply) restores the previous state at once, and a
@@ -155,6 +163,7 @@ struct probe_link {
 	uint64_t early_probes;	   /* extra probes asked (EV_SEND) */
 	uint64_t last_data_tx_ns;  /* last send that was not a probe */
 	uint64_t last_probe_tx_ns; /* last probe sent */
+	uint64_t answered_tx_ns;   /* send time of the newest probe answered */
 
 	/* ---- configuration, derived at init ---- */
 	uint64_t interval_ns;
@@ -221,6 +230,10 @@ uint64_t probe_loss_timeout_ns(const struct probe_link *p);
 uint64_t probe_down_timeout_ns(const struct probe_link *p);
 /* Current round-trip timeout of the early DOWN (ns), see above. */
 uint64_t probe_suspect_timeout_ns(const struct probe_link *p);
+/* Silence (ns) that, with a probe overdue, makes the early DOWN. */
+uint64_t probe_suspect_silence_ns(const struct probe_link *p);
+/* Silence (ns) after which a link carrying data asks for a probe. */
+uint64_t probe_ask_silence_ns(const struct probe_link *p);
 
 /* "down", "degraded", "up". */
 const char *probe_state_name(enum probe_link_state s);

@@ -145,8 +145,9 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  * the estimators' deadlines (early DOWN, lost probes) and tells the
  * scheduler when something changed. Returns when it wants to run next.
  * A path that carried data in the last interval is also polled at half its
- * suspect timeout: the early DOWN's deadlines move with every packet sent,
- * which nothing here sees.
+ * ask silence (at least every PROBER_BUSY_POLL_MIN_NS): the early DOWN's
+ * deadlines only exist while data goes unanswered, which starts with a
+ * packet sent after this pass, and nothing here sees the sends.
  */
 static uint64_t session_probe_tick(struct session *s, uint64_t now, bool round)
 {
@@ -170,7 +171,7 @@ static uint64_t session_probe_tick(struct session *s, uint64_t now, bool round)
 		uint64_t last_data = p->probe.last_data_tx_ns;
 		if (can_send && last_data &&
 		    now - last_data < p->probe.interval_ns) {
-			uint64_t poll = probe_suspect_timeout_ns(&p->probe) / 2;
+			uint64_t poll = probe_ask_silence_ns(&p->probe) / 2;
 			if (poll < PROBER_BUSY_POLL_MIN_NS)
 				poll = PROBER_BUSY_POLL_MIN_NS;
 			next = min_u64(next, now + poll);

@@ -765,11 +765,15 @@ static void test_early_down_busy_link(void **state)
 	assert_int_equal(s.p.state, PLS_DOWN);
 	assert_int_equal(s.p.suspect, 1);
 	assert_int_equal(s.state_changes, 2);
-	/* Last packet heard at 1020 ms (the reply to the probe of 1000 ms);
-	 * 40 ms of silence ask for a probe at 1060 ms; unanswered for 40 ms:
-	 * down at 1100 ms, a third of the three-interval timeout. */
-	assert_int_equal(s.p.early_probes, 1);
-	assert_int_equal(s.last_change_ns, 1100 * MS);
+	/* Data heard last at 1008 ms: rto/4 = 10 ms of silence with data
+	 * going out asks for a probe at 1018 ms (lost). The reply to the
+	 * probe of 1000 ms still comes at 1020 ms and the silence starts
+	 * again: another probe at 1030 ms. The probe of 1018 ms, newer than
+	 * any answered, is rto = 40 ms overdue at 1058 ms, with 38 ms of
+	 * silence (>= rto/2): down 55 ms after the death, a fifth of the
+	 * three-interval timeout, and one more probe asked with it. */
+	assert_int_equal(s.p.early_probes, 3);
+	assert_int_equal(s.last_change_ns, 1058 * MS);
 	assert_int_equal(s.p.srtt_us, 20000); /* kept while suspected */
 
 	/* Silence goes on: confirmed DOWN at 1010 + 300 ms, not reported
@@ -786,14 +790,16 @@ static void test_early_down_busy_link(void **state)
 static void test_early_down_false_alarm_clears(void **state)
 {
 	/* Upload only: data goes out, nothing but replies comes back, and
-	 * the probe of 2000 ms is lost. The link looks dead for a moment and
-	 * is back with the next reply, estimators intact. */
+	 * the probes sent in [1999, 2025) ms are lost (the regular one of
+	 * 2000 ms and the one asked at 2020 ms). The link looks dead for a
+	 * moment and is back with the reply to the probe asked with the
+	 * suspicion, estimators intact. */
 	struct cfg_probe c = cfg_default();
 	struct sim s;
 	struct window_path w = {.s = &s,
 				.rtt_ns = 20 * MS,
 				.dead_from_ns = 1999 * MS,
-				.dead_to_ns = 2001 * MS};
+				.dead_to_ns = 2025 * MS};
 	sim_init(&s, &c, path_window, &w);
 	s.honor_send = 1;
 	sim_busy(&s, 0, 1900 * MS, &w, 0);
@@ -807,7 +813,55 @@ static void test_early_down_false_alarm_clears(void **state)
 	assert_int_equal(s.state_changes, changes + 2); /* down, up */
 	assert_true(s.p.early_probes > 0); /* silence between replies */
 	assert_int_equal(s.p.srtt_us, srtt);
+	assert_int_equal(s.p.lost, 2);
+}
+
+static void test_lost_probe_answered_later_is_no_alarm(void **state)
+{
+	/* Upload only, the probe of 2000 ms alone is lost: the probe asked
+	 * at 2020 ms on silence is answered before the lost one is overdue,
+	 * so the link outlived it and is never suspected. */
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	struct window_path w = {.s = &s,
+				.rtt_ns = 20 * MS,
+				.dead_from_ns = 1999 * MS,
+				.dead_to_ns = 2001 * MS};
+	sim_init(&s, &c, path_window, &w);
+	s.honor_send = 1;
+	sim_busy(&s, 0, 3000 * MS, &w, 0);
+	assert_int_equal(s.p.suspects, 0);
+	assert_int_equal(s.state_changes, 1);
 	assert_int_equal(s.p.lost, 1);
+	assert_int_equal(s.p.state, PLS_UP);
+}
+
+static void test_suspect_timeout_counts_queue_once(void **state)
+{
+	/* A busy link: 20 ms of path, probes queued behind data up to
+	 * 65 ms. srtt + 4 * rttvar holds that queue; 2 * srtt (130 ms)
+	 * would count it twice. An idle path whose rttvar decayed keeps
+	 * room for a queue of one propagation delay: 2 * min RTT. */
+	static const uint64_t busy[] = {20, 40, 60, 65, 62, 66, 64, 65};
+	struct table_path t = {.rtt_ms = busy, .n = 8};
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	sim_init(&s, &c, path_table, &t);
+	sim_until(&s, 3000 * MS);
+	assert_int_equal(s.p.min_rtt_us, 20000);
+	uint64_t rto = probe_suspect_timeout_ns(&s.p);
+	uint64_t want = (s.p.srtt_us + 4 * s.p.rttvar_us) * US;
+	assert_int_equal(rto, want);
+	assert_true(rto < 2 * s.p.srtt_us * US);
+	assert_true(rto > 65 * MS); /* above the queued probes' RTT */
+	assert_int_equal(probe_suspect_silence_ns(&s.p), rto / 2);
+	assert_int_equal(probe_ask_silence_ns(&s.p), rto / 4);
+
+	struct fixed_path f = fixed(20);
+	sim_init(&s, &c, path_fixed, &f);
+	sim_until(&s, 3000 * MS);
+	assert_int_equal(probe_suspect_timeout_ns(&s.p), 40 * MS);
+	assert_int_equal(probe_ask_silence_ns(&s.p), 10 * MS);
 }
 
 static void test_idle_lossy_link_never_suspected(void **state)
@@ -982,6 +1036,8 @@ int main(void)
 	    cmocka_unit_test(test_next_deadline),
 	    cmocka_unit_test(test_early_down_busy_link),
 	    cmocka_unit_test(test_early_down_false_alarm_clears),
+	    cmocka_unit_test(test_lost_probe_answered_later_is_no_alarm),
+	    cmocka_unit_test(test_suspect_timeout_counts_queue_once),
 	    cmocka_unit_test(test_idle_lossy_link_never_suspected),
 	    cmocka_unit_test(test_recovery_asks_next_probe_at_once),
 	    cmocka_unit_test(test_data_tx_marks_use),

@@ -90,6 +90,17 @@ check "link b stays up" state_is client b up
 kill "$PING"
 wait "$PING" 2>/dev/null
 echo "  longest ping gap across the failover: $(ping_gap_ms "$WORK/ping1.log") ms (informational)"
+# Both ends carried the transfer on a, so each must have caught the death
+# with the early (missed-probe) signal, not the three-interval silence:
+# the server only learns it from its own probes.
+suspects() { # suspects client|server LINK: early DOWNs entered
+	if [ "$1" = client ]; then cstatus; else sstatus | jq_py "json.dumps(d['sessions'][0])"; fi |
+		jq_py "[l['probe']['suspects'] for l in d['links'] if l['name']=='$2'][0]"
+}
+check "client caught a's death early ($(suspects client a) suspects)" test "$(suspects client a)" -ge 1
+check "server caught a's death early ($(suspects server a) suspects)" test "$(suspects server a)" -ge 1
+check "no early DOWN of the surviving b under the load ($(suspects client b)/$(suspects server b))" \
+	test "$(suspects client b) $(suspects server b)" = "0 0"
 # An early DOWN that the next packet undoes logs a down/up pair; what
 # counts: a is left down, and a link that stays down is not logged again.
 nd=$(count_from "$CLOG" "a: up -> down" "$pre_down")

@@ -63,4 +63,11 @@ for plugin in roundrobin weighted lowest-rtt; do
 	check "$plugin: b still offered as degraded" state_is client b degraded
 done
 
+# A lossy link that is alive is never taken for dead: no early (suspect)
+# nor regular DOWN of either link at either end after the start.
+for side in client server; do
+	n=$(grep -cE "link: [ab]: [a-z]+ -> down" "$WORK/$side.log")
+	check "$side: no link went down on the lossy bond ($n)" test "$n" -eq 0
+done
+
 summary

@@ -41,47 +41,7 @@
 #include "netif_nl.h"
 #include "tun.h"
 
-/* In the child: report the failing check and fail the child. */
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-			return 1;                                              \
-		}                                                              \
-	} while (0)
-/* In the child: expr must return >= 0; `e` holds the message. */
-#define OK(expr)                                                               \
-	do {                                                                   \
-		int r_ = (expr);                                               \
-		if (r_ < 0) {                                                  \
-			fprintf(stderr, "%s:%d: %s = %d: %s\n", __FILE__,      \
-				__LINE__, #expr, r_, e.msg);                   \
-			return 1;                                              \
-		}                                                              \
-	} while (0)
-
-/* Runs body in a forked child in a new network namespace. */
-static void in_netns(int (*body)(void))
-{
-	if (geteuid() != 0)
-		skip();
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNET) < 0) {
-			perror("unshare(CLONE_NEWNET)");
-			exit(2);
-		}
-		exit(body() ? 1 : 0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
+#include "netns_child.h"
 
 static struct cfg_prefix pfx(const char *s, int plen)
 {

@@ -12,30 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 echo "== scheduler hot swap under load, weighted policy, SIGHUP reload"
-topo_up
-# Clean, fast links: any loss would be the swap's fault. The reorder buffer
-# waits up to 100 ms for a gap, so a CPU stall of this shared machine is not
-# mistaken for a lost packet.
-emu_start a 10.101.0.1 7001 --delay 5ms --rate 200mbit --queue 100ms
-emu_start b 10.102.0.1 7002 --delay 5ms --rate 200mbit --queue 100ms
-LINK_A="rate: 100mbit" LINK_B="rate: 100mbit" REORDER="true, min_hold: 100ms" \
-	write_configs roundrobin roundrobin
-mkdir -p "$WORK/cplug" "$WORK/splug"
-cp "$TOP"/plugins.d/*.so "$WORK/cplug/"
-cp "$TOP"/plugins.d/*.so "$WORK/splug/"
-sed -i "s|^plugin_dir: .*|plugin_dir: $WORK/cplug|" "$WORK/client.yaml"
-sed -i "s|^plugin_dir: .*|plugin_dir: $WORK/splug|" "$WORK/server.yaml"
-daemons_start || { bad "daemons start"; summary; exit 1; }
-
-CC_=("$CTL" -s "$WORK/client.sock")
-up_plugin() { cstatus | jq_py "d['scheduler']['upstream']['plugin']"; }
-up_is() { test "$(up_plugin)" = "$1"; }
-down_plugin_client() { cstatus | jq_py "d['scheduler']['downstream']['plugin']"; }
-down_plugin_server() { sstatus | jq_py "d['sessions'][0]['scheduler']['plugin']"; }
-# A per-link counter of links a and b, as "a b" (client or server side).
-tx_pair() { # tx_pair client|server [FIELD]
-	echo "$(link_field "$1" a "${2:-tx_packets}") $(link_field "$1" b "${2:-tx_packets}")"
-}
+sched_setup || { bad "daemons start"; summary; exit 1; }
 
 # ---- 100 swaps each way under a sequenced stream each way ----
 COUNT=40000 RATE=2000

@@ -159,7 +159,7 @@ struct daemon {
 	/* server */
 	struct listener listeners[2];
 	int n_listeners;
-	struct hello_limiter *hello_rl; /* per-source HELLO budget (server.c) */
+	struct hello_limiter *hello_rl; /* per-source HELLO budget (hello_limit.c) */
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;

@@ -70,20 +70,20 @@ emu_start a 10.101.0.1 7001 --delay 15ms --rate 30mbit --queue 50ms
 emu_start b 10.102.0.1 7002 --delay 40ms --rate 10mbit --queue 50ms
 # A 3% loss must not make the prober call b degraded (the scheduler would
 # stop using it, and the loss phase would test nothing).
-PROBE="{ interval: 100ms, timeout: 1s, degraded_loss: 50% }" \
+# min_hold 100 ms: the adaptive hold (delay difference + measured waits)
+# sits near 45 ms here; the floor keeps a CPU stall of this shared 2-core
+# machine (tens of ms) from turning a reordered packet into a late one.
+PROBE="{ interval: 100ms, timeout: 1s, degraded_loss: 50% }" REORDER="true, min_hold: 100ms" \
 	LINK_A="rate: 30mbit" LINK_B="rate: 10mbit" write_configs weighted weighted
 daemons_start || { bad "daemons start"; summary; exit 1; }
 # The hold starts from the prober's delay figures: let both links be measured.
-hold_ready() { [ "$(ro server | jq_py "d['hold_ms'] > 20")" = True ]; }
+hold_ready() { [ "$(ro server | jq_py "d['hold_ms'] >= 100")" = True ]; }
 wait_for 10 hold_ready
 
 st=$(ro server)
 keys="enabled delivered in_order held reordered late duplicates lost expired hold_ms held_now"
 missing=$(echo "$st" | jq_py "' '.join(k for k in '$keys'.split() if k not in d)")
 check "status shows every reorder counter and the hold time (missing: ${missing:-none})" test -z "$missing"
-hold=$(field "$st" "['hold_ms']")
-check "hold time covers the links' one-way delay difference (hold ${hold} ms, difference 25 ms)" \
-	python3 -c "import sys; sys.exit(0 if $hold >= 25 else 1)"
 
 # Upstream: the server's buffer.
 b0=$(emu_ctl b stats | jq_py "d['to_server']['fwd_pkts']")
@@ -98,6 +98,9 @@ echo "  server reorder:    $st"
 check "upstream: the buffer held packets back (held $(field "$st" "['held']"))" \
 	test "$(field "$st" "['held']")" -gt $((N / 10))
 check "upstream: nothing refused as late ($(field "$st" "['late']"))" test "$(field "$st" "['late']")" -eq 0
+w=$(field "$st" "['wait_ms']")
+check "upstream: gaps took about the links' one-way delay difference to fill (${w} ms, difference 25 ms)" \
+	python3 -c "import sys; sys.exit(0 if 15 <= $w <= 80 else 1)"
 check "upstream: expired holds are rare without loss ($(field "$st" "['expired']") of $(field "$st" "['held']") held)" \
 	test $(($(field "$st" "['expired']") * 100)) -le "$(field "$st" "['held']")"
 

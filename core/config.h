@@ -15,11 +15,11 @@
 #include "err.h"
 #include <tuntuntun/sched.h>
 
-#define CFG_MAX_LINKS 16
+#define CFG_MAX_LINKS	16
 #define CFG_MAX_CLIENTS 64
-#define CFG_MAX_OPTS 32
-#define CFG_NAME_MAX 32
-#define CFG_STR_MAX 256
+#define CFG_MAX_OPTS	32
+#define CFG_NAME_MAX	32
+#define CFG_STR_MAX	256
 
 enum cfg_role { ROLE_CLIENT = 0, ROLE_SERVER = 1 };
 
@@ -58,19 +58,19 @@ struct cfg_sched {
 };
 
 struct cfg_link {
-	char name[CFG_NAME_MAX];      /* required, unique */
-	char interface[IFNAMSIZ];     /* SO_BINDTODEVICE; "" if unset */
-	struct cfg_sockaddr source;   /* local bind address[:port]; optional */
-	struct cfg_sockaddr peer;     /* client: server endpoint for this link
-					 (default: server.address:port) */
-	uint64_t rate_bps;            /* `rate: 20mbit`; 0 = unknown */
-	bool metered;                 /* `metered: true` */
-	bool backup;                  /* `backup: true` */
-	uint32_t weight;              /* `weight: 3`; 0 = unset */
-	uint64_t quota_bytes;         /* `quota: 5GiB`; 0 = none */
-	uint32_t quota_reset_day;     /* 1..28, day of month; default 1 */
-	uint32_t mtu;                 /* link MTU (bytes); 0 = from interface,
-					 else 1500 */
+	char name[CFG_NAME_MAX];    /* required, unique */
+	char interface[IFNAMSIZ];   /* SO_BINDTODEVICE; "" if unset */
+	struct cfg_sockaddr source; /* local bind address[:port]; optional */
+	struct cfg_sockaddr peer;   /* client: server endpoint for this link
+				       (default: server.address:port) */
+	uint64_t rate_bps;	    /* `rate: 20mbit`; 0 = unknown */
+	bool metered;		    /* `metered: true` */
+	bool backup;		    /* `backup: true` */
+	uint32_t weight;	    /* `weight: 3`; 0 = unset */
+	uint64_t quota_bytes;	    /* `quota: 5GiB`; 0 = none */
+	uint32_t quota_reset_day;   /* 1..28, day of month; default 1 */
+	uint32_t mtu;		    /* link MTU (bytes); 0 = from interface,
+				       else 1500 */
 };
 
 /* Server side: one allowed client. */
@@ -82,32 +82,33 @@ struct cfg_client {
 };
 
 struct cfg_probe {
-	uint32_t interval_ms;      /* default 100 */
-	uint32_t timeout_ms;       /* default 1000: no answer for this long = down
-				    (config refuses less than 2 intervals) */
+	uint32_t interval_ms; /* default 100 */
+	uint32_t timeout_ms;  /* default 1000: no answer for this long = down
+			       (config refuses less than 2 intervals) */
 	uint32_t degraded_loss_ppm; /* default 50000 (5%) */
-	uint32_t degraded_rtt_ms;  /* default 0 = off */
-	uint32_t loss_window;      /* probes in the loss window, default 50 */
+	uint32_t degraded_rtt_ms;   /* default 0 = off */
+	uint32_t loss_window;	    /* probes in the loss window, default 50 */
 };
 
 struct cfg_reorder {
-	bool enabled;        /* default true */
-	uint32_t capacity;   /* packets, default 4096 (power of two) */
+	bool enabled;	      /* default true */
+	uint32_t capacity;    /* packets, default 4096 (power of two) */
 	uint32_t min_hold_ms; /* floor, default 5 */
 	uint32_t max_hold_ms; /* ceiling, default 300 */
 };
 
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
-	uint32_t mode;            /* default 0600 */
+	uint32_t mode;		  /* default 0600 */
 	char group[CFG_NAME_MAX]; /* optional group owning the socket */
 };
 
 struct cfg_tun {
-	char name[IFNAMSIZ];     /* default "ttt0" */
-	struct cfg_prefix addr4; /* client: its inner IPv4/plen; server: its own */
+	char name[IFNAMSIZ]; /* default "ttt0" */
+	struct cfg_prefix
+	    addr4; /* client: its inner IPv4/plen; server: its own */
 	struct cfg_prefix addr6;
-	uint32_t mtu;            /* 0 = auto: min link MTU - overhead */
+	uint32_t mtu; /* 0 = auto: min link MTU - overhead */
 };
 
 struct config {
@@ -117,10 +118,10 @@ struct config {
 	struct cfg_sockaddr server;
 	struct cfg_sockaddr listen;
 	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
-	int crypto_mode;            /* enum crypto_mode (core/wire.h): `crypto:
+	int crypto_mode;	    /* enum crypto_mode (core/wire.h): `crypto:
 				       encrypt` (default) | auth | none */
 	struct cfg_tun tun;
-	struct cfg_sched sched[2];  /* indexed by enum ttt_dir */
+	struct cfg_sched sched[2]; /* indexed by enum ttt_dir */
 	struct cfg_link links[CFG_MAX_LINKS];
 	uint32_t n_links;
 	struct cfg_client clients[CFG_MAX_CLIENTS];
@@ -128,12 +129,13 @@ struct config {
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
 	struct cfg_control control;
-	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed */
+	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
+				       */
 	char state_file[CFG_STR_MAX]; /* quota counters; "" = none */
-	char user[CFG_NAME_MAX];      /* drop privileges to this user; "" = no */
-	bool default_route;           /* client: route all traffic via tunnel */
-	int log_level;                /* syslog level, default LOG_INFO */
-	uint32_t keepalive_ms;        /* default 10000 */
+	char user[CFG_NAME_MAX]; /* drop privileges to this user; "" = no */
+	bool default_route;	 /* client: route all traffic via tunnel */
+	int log_level;		 /* syslog level, default LOG_INFO */
+	uint32_t keepalive_ms;	 /* default 10000 */
 };
 
 /* Fills cfg with defaults. */

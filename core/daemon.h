@@ -115,7 +115,7 @@ struct session {
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
 	uint64_t rx_late_delivered; /* past the reorder hold: sent on late */
-	uint64_t tx_too_big; /* larger than every usable path's MTU */
+	uint64_t tx_too_big;	    /* larger than every usable path's MTU */
 };
 
 struct listener {
@@ -159,7 +159,8 @@ struct daemon {
 	/* server */
 	struct listener listeners[2];
 	int n_listeners;
-	struct hello_limiter *hello_rl; /* per-source HELLO budget (hello_limit.c) */
+	struct hello_limiter
+	    *hello_rl; /* per-source HELLO budget (hello_limit.c) */
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;

@@ -7,7 +7,8 @@
 
 #include <syslog.h>
 
-/* Levels are syslog's: LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG. */
+/* Levels are syslog's: LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG.
+ */
 void log_init(const char *ident, int level, int use_syslog);
 void log_set_level(int level);
 int log_get_level(void);
@@ -15,17 +16,17 @@ int log_get_level(void);
 int log_level_from_name(const char *name);
 
 void log_msg(int level, const char *subsys, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
-#define log_err(sub, ...) log_msg(LOG_ERR, sub, __VA_ARGS__)
-#define log_warn(sub, ...) log_msg(LOG_WARNING, sub, __VA_ARGS__)
+#define log_err(sub, ...)    log_msg(LOG_ERR, sub, __VA_ARGS__)
+#define log_warn(sub, ...)   log_msg(LOG_WARNING, sub, __VA_ARGS__)
 #define log_notice(sub, ...) log_msg(LOG_NOTICE, sub, __VA_ARGS__)
-#define log_info(sub, ...) log_msg(LOG_INFO, sub, __VA_ARGS__)
+#define log_info(sub, ...)   log_msg(LOG_INFO, sub, __VA_ARGS__)
 /* Debug lines cost one branch when disabled: the hot path may use them. */
-#define log_debug(sub, ...)                                  \
-	do {                                                 \
-		if (log_get_level() >= LOG_DEBUG)            \
-			log_msg(LOG_DEBUG, sub, __VA_ARGS__); \
+#define log_debug(sub, ...)                                                    \
+	do {                                                                   \
+		if (log_get_level() >= LOG_DEBUG)                              \
+			log_msg(LOG_DEBUG, sub, __VA_ARGS__);                  \
 	} while (0)
 
 #endif

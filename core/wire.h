@@ -30,29 +30,29 @@
 
 #include "err.h"
 
-#define WIRE_VERSION 1
-#define WIRE_HDR_LEN 16
-#define WIRE_TAG_LEN 16
+#define WIRE_VERSION	  1
+#define WIRE_HDR_LEN	  16
+#define WIRE_TAG_LEN	  16
 #define WIRE_DATA_HDR_LEN 8
-#define WIRE_BUCKETS 256
-#define WIRE_KEY_LEN 32
-#define WIRE_RANDOM_LEN 32
-#define WIRE_KEYID_LEN 8
-#define WIRE_MAX_PACKET 65535
+#define WIRE_BUCKETS	  256
+#define WIRE_KEY_LEN	  32
+#define WIRE_RANDOM_LEN	  32
+#define WIRE_KEYID_LEN	  8
+#define WIRE_MAX_PACKET	  65535
 /* HELLO is padded to this size so HELLO_ACK (smaller) never amplifies. */
-#define WIRE_HELLO_LEN 160
-#define WIRE_HELLO_ACK_LEN 104 /* fixed; <= WIRE_HELLO_LEN */
-#define WIRE_HELLO_MAC_LEN 16  /* keyed BLAKE2b-128, last bytes of both */
+#define WIRE_HELLO_LEN	    160
+#define WIRE_HELLO_ACK_LEN  104 /* fixed; <= WIRE_HELLO_LEN */
+#define WIRE_HELLO_MAC_LEN  16	/* keyed BLAKE2b-128, last bytes of both */
 #define WIRE_SCHED_NAME_MAX 32
 
 enum wire_type {
-	WT_HELLO = 1,       /* client -> server: open a session (PSK MAC) */
-	WT_HELLO_ACK = 2,   /* server -> client: session id + random (PSK MAC) */
-	WT_DATA = 3,        /* an inner IP packet */
-	WT_PROBE = 4,       /* link probe; also registers/refreshes the link */
+	WT_HELLO = 1,	  /* client -> server: open a session (PSK MAC) */
+	WT_HELLO_ACK = 2, /* server -> client: session id + random (PSK MAC) */
+	WT_DATA = 3,	  /* an inner IP packet */
+	WT_PROBE = 4,	  /* link probe; also registers/refreshes the link */
 	WT_PROBE_REPLY = 5, /* echo of a probe */
-	WT_CONTROL = 6,     /* in-session control message (JSON text body) */
-	WT_CLOSE = 7,       /* the sender ends the session */
+	WT_CONTROL = 6,	    /* in-session control message (JSON text body) */
+	WT_CLOSE = 7,	    /* the sender ends the session */
 	WT_TYPE_MAX = 7,
 };
 
@@ -128,12 +128,12 @@ int wire_data_decode(const uint8_t *body, size_t len, struct wire_data *d);
 /* ---- handshake ---- */
 
 struct wire_hello {
-	uint8_t key_id[WIRE_KEYID_LEN];      /* which PSK (BLAKE2b of the key) */
-	uint64_t timestamp_ns;                /* CLOCK_REALTIME; must increase */
+	uint8_t key_id[WIRE_KEYID_LEN]; /* which PSK (BLAKE2b of the key) */
+	uint64_t timestamp_ns;		/* CLOCK_REALTIME; must increase */
 	uint8_t client_random[WIRE_RANDOM_LEN];
-	uint8_t crypto_mode;                  /* enum crypto_mode requested */
-	uint8_t link_id;                      /* link it was sent on */
-	uint16_t link_mtu;                    /* sender's MTU on that link */
+	uint8_t crypto_mode;		      /* enum crypto_mode requested */
+	uint8_t link_id;		      /* link it was sent on */
+	uint16_t link_mtu;		      /* sender's MTU on that link */
 	char downstream[WIRE_SCHED_NAME_MAX]; /* downstream plugin name */
 };
 
@@ -192,7 +192,7 @@ void wire_derive_keys(struct wire_keys *k, int mode,
 
 struct wire_probe {
 	uint32_t probe_id;   /* sender's counter per link */
-	uint64_t tx_ns;      /* sender's monotonic clock at send */
+	uint64_t tx_ns;	     /* sender's monotonic clock at send */
 	uint64_t rx_packets; /* packets the sender received on this link */
 	uint16_t pad_to;     /* total body length incl. padding (PMTU probes) */
 };
@@ -202,13 +202,14 @@ struct wire_probe_reply {
 	uint32_t probe_id;
 	uint64_t echo_tx_ns;
 	uint64_t rx_packets;
-	uint32_t hold_us;   /* time the replier held the probe before answering */
+	uint32_t hold_us; /* time the replier held the probe before answering */
 	uint16_t probe_len; /* body length of the probe answered (PMTU) */
 };
-#define WIRE_PROBE_LEN 24
+#define WIRE_PROBE_LEN	     24
 #define WIRE_PROBE_REPLY_LEN 28
 /* Returns the body length (max(24, pad_to)), or 0 if it exceeds room. */
-size_t wire_probe_encode(uint8_t *body, size_t room, const struct wire_probe *p);
+size_t wire_probe_encode(uint8_t *body, size_t room,
+			 const struct wire_probe *p);
 /* Strict: len must equal the encoded length; sets p->pad_to = len. */
 int wire_probe_decode(const uint8_t *body, size_t len, struct wire_probe *p);
 size_t wire_probe_reply_encode(uint8_t *body, const struct wire_probe_reply *r);

@@ -58,8 +58,9 @@ extern "C" {
 
 /** Direction of the traffic an instance schedules. */
 enum ttt_dir {
-	TTT_DIR_UPSTREAM = 0,   /**< client -> server (scheduled on the client) */
-	TTT_DIR_DOWNSTREAM = 1, /**< server -> client (scheduled on the server) */
+	TTT_DIR_UPSTREAM = 0, /**< client -> server (scheduled on the client) */
+	TTT_DIR_DOWNSTREAM =
+	    1, /**< server -> client (scheduled on the server) */
 };
 
 /** Health of a link as the host's prober sees it, after host policy. */
@@ -73,32 +74,33 @@ enum ttt_link_state {
 
 /** Read-only view of one link, valid only for the duration of one call. */
 struct ttt_link_view {
-	uint32_t id;     /**< stable link id (the link's index in the config) */
-	uint8_t state;   /**< enum ttt_link_state */
+	uint32_t id;	 /**< stable link id (the link's index in the config) */
+	uint8_t state;	 /**< enum ttt_link_state */
 	uint8_t metered; /**< 1 if `metered: true` in the YAML */
-	uint8_t backup;  /**< 1 if `backup: true` in the YAML */
-	uint8_t pad0;    /**< zero */
-	const char *name; /**< link name from the YAML, NUL-terminated */
-	uint32_t weight;  /**< `weight:` from the YAML, 0 if unset */
-	uint32_t mtu;     /**< largest inner packet (bytes) the link carries */
-	uint64_t rate_bps;     /**< configured rate (bit/s), 0 if unknown */
-	uint64_t est_rate_bps; /**< what the link carried lately (bit/s, receive
-				    rate, EWMA): a load figure, not a capacity */
-	uint64_t srtt_us;      /**< smoothed round-trip time (us), 0 if none */
-	uint64_t rttvar_us;    /**< round-trip time variation (us) */
-	uint64_t jitter_us;    /**< inter-probe delay jitter (us) */
-	uint32_t loss_ppm;     /**< loss over the recent window, per million */
-	uint32_t pad1;         /**< zero */
-	uint64_t tx_packets;   /**< packets sent on this link since start */
-	uint64_t tx_bytes;     /**< bytes sent on this link since start */
+	uint8_t backup;	 /**< 1 if `backup: true` in the YAML */
+	uint8_t pad0;	 /**< zero */
+	const char *name;  /**< link name from the YAML, NUL-terminated */
+	uint32_t weight;   /**< `weight:` from the YAML, 0 if unset */
+	uint32_t mtu;	   /**< largest inner packet (bytes) the link carries */
+	uint64_t rate_bps; /**< configured rate (bit/s), 0 if unknown */
+	uint64_t
+	    est_rate_bps;    /**< what the link carried lately (bit/s, receive
+				  rate, EWMA): a load figure, not a capacity */
+	uint64_t srtt_us;    /**< smoothed round-trip time (us), 0 if none */
+	uint64_t rttvar_us;  /**< round-trip time variation (us) */
+	uint64_t jitter_us;  /**< inter-probe delay jitter (us) */
+	uint32_t loss_ppm;   /**< loss over the recent window, per million */
+	uint32_t pad1;	     /**< zero */
+	uint64_t tx_packets; /**< packets sent on this link since start */
+	uint64_t tx_bytes;   /**< bytes sent on this link since start */
 	/**
 	 * Bytes sent that the link cannot have drained yet at its rate (the
 	 * host's token-bucket estimate), as of `backlog_ns`. Use
 	 * ttt_link_backlog() to age it to `now`. 0 if the rate is unknown.
 	 */
 	uint64_t backlog_bytes;
-	uint64_t backlog_ns;       /**< host clock (ns) of backlog_bytes */
-	uint64_t quota_bytes;      /**< quota per period (bytes), 0 = none */
+	uint64_t backlog_ns;	   /**< host clock (ns) of backlog_bytes */
+	uint64_t quota_bytes;	   /**< quota per period (bytes), 0 = none */
 	uint64_t quota_used_bytes; /**< bytes used in the current period */
 	int64_t owd_diff_us; /**< one-way delay minus the fastest link's (us) */
 	uint64_t spare[6];   /**< reserved, zero */
@@ -106,25 +108,27 @@ struct ttt_link_view {
 
 /** What the host knows about the packet being scheduled. */
 struct ttt_pkt_info {
-	uint32_t len;       /**< inner IP packet length (bytes) */
-	uint32_t flow_hash; /**< hash of the flow's addresses/ports/proto, or 0 */
-	uint8_t dscp;       /**< DSCP of the inner packet (0..63) */
-	uint8_t ip_proto;   /**< inner IP protocol (6 = TCP, 17 = UDP, ...) */
+	uint32_t len; /**< inner IP packet length (bytes) */
+	uint32_t
+	    flow_hash;	  /**< hash of the flow's addresses/ports/proto, or 0 */
+	uint8_t dscp;	  /**< DSCP of the inner packet (0..63) */
+	uint8_t ip_proto; /**< inner IP protocol (6 = TCP, 17 = UDP, ...) */
 	uint8_t ip_version; /**< 4 or 6 */
-	uint8_t pad0;       /**< zero */
-	uint32_t pad1;      /**< zero */
-	uint64_t seq;       /**< the packet's sequence number in its direction */
-	uint64_t spare[2];  /**< reserved, zero */
+	uint8_t pad0;	    /**< zero */
+	uint32_t pad1;	    /**< zero */
+	uint64_t seq;	   /**< the packet's sequence number in its direction */
+	uint64_t spare[2]; /**< reserved, zero */
 };
 
 /** Context for every call that sees the links. */
 struct ttt_sched_ctx {
-	uint32_t size;     /**< sizeof(struct ttt_sched_ctx) as the host knows it */
-	uint32_t dir;      /**< enum ttt_dir of this instance */
-	uint64_t now_ns;   /**< host monotonic clock (ns); the only clock to use */
+	uint32_t size; /**< sizeof(struct ttt_sched_ctx) as the host knows it */
+	uint32_t dir;  /**< enum ttt_dir of this instance */
+	uint64_t
+	    now_ns; /**< host monotonic clock (ns); the only clock to use */
 	const struct ttt_link_view *links; /**< n_links views, index = answer */
-	uint32_t n_links;  /**< number of views (<= TTT_SCHED_MAX_LINKS) */
-	uint32_t pad0;     /**< zero */
+	uint32_t n_links; /**< number of views (<= TTT_SCHED_MAX_LINKS) */
+	uint32_t pad0;	  /**< zero */
 };
 
 /** Type of one plugin option value, as the YAML scalar parses. */
@@ -140,20 +144,20 @@ enum ttt_opt_type {
  * with dots: `weights: {dsl: 3}` arrives as key "weights.dsl", INT 3.
  */
 struct ttt_opt {
-	const char *key;  /**< option name, NUL-terminated */
-	const char *str;  /**< the scalar as written, NUL-terminated */
-	uint32_t type;    /**< enum ttt_opt_type */
-	int32_t b;        /**< boolean value if type == TTT_OPT_BOOL */
-	int64_t i;        /**< integer value if type == TTT_OPT_INT */
-	double d;         /**< number if type == TTT_OPT_FLOAT (or INT) */
-	uint32_t line;    /**< 1-based YAML line, for messages (0 if unknown) */
-	uint32_t pad0;    /**< zero */
+	const char *key; /**< option name, NUL-terminated */
+	const char *str; /**< the scalar as written, NUL-terminated */
+	uint32_t type;	 /**< enum ttt_opt_type */
+	int32_t b;	 /**< boolean value if type == TTT_OPT_BOOL */
+	int64_t i;	 /**< integer value if type == TTT_OPT_INT */
+	double d;	 /**< number if type == TTT_OPT_FLOAT (or INT) */
+	uint32_t line;	 /**< 1-based YAML line, for messages (0 if unknown) */
+	uint32_t pad0;	 /**< zero */
 };
 
 /** Arguments of `init`. Valid only during the call: copy what you keep. */
 struct ttt_sched_init {
-	uint32_t size;           /**< sizeof(struct ttt_sched_init) */
-	uint32_t dir;            /**< enum ttt_dir of the new instance */
+	uint32_t size;		    /**< sizeof(struct ttt_sched_init) */
+	uint32_t dir;		    /**< enum ttt_dir of the new instance */
 	const struct ttt_opt *opts; /**< n_opts options from the YAML */
 	uint32_t n_opts;
 	uint32_t pad0;
@@ -164,13 +168,13 @@ struct ttt_sched_init {
 enum ttt_feedback_kind {
 	TTT_FB_SENT = 0, /**< the packet left on `link` (after pick) */
 	TTT_FB_LOST = 1, /**< the peer reported packets lost on `link` */
-	TTT_FB_RTT = 2,  /**< a new RTT sample `rtt_us` was taken on `link` */
+	TTT_FB_RTT = 2,	 /**< a new RTT sample `rtt_us` was taken on `link` */
 };
 
 /** One feedback sample. */
 struct ttt_feedback {
-	uint32_t kind;  /**< enum ttt_feedback_kind */
-	uint32_t link;  /**< index into ctx->links */
+	uint32_t kind;	/**< enum ttt_feedback_kind */
+	uint32_t link;	/**< index into ctx->links */
 	uint32_t bytes; /**< packet length for SENT, count for LOST */
 	uint32_t pad0;
 	uint64_t rtt_us; /**< RTT sample for TTT_FB_RTT */
@@ -179,20 +183,23 @@ struct ttt_feedback {
 
 /** The table a plugin exports. Fields after `struct_size` may grow. */
 struct ttt_sched_ops {
-	uint32_t magic;       /**< TTT_SCHED_MAGIC (set by TTT_SCHED_PLUGIN) */
+	uint32_t magic;	      /**< TTT_SCHED_MAGIC (set by TTT_SCHED_PLUGIN) */
 	uint32_t abi_version; /**< TTT_SCHED_ABI_VERSION (set by the macro) */
-	uint32_t struct_size; /**< sizeof(struct ttt_sched_ops) (set by macro) */
-	uint32_t flags;       /**< reserved, zero */
-	const char *name;     /**< (required) unique name, e.g. "lowest-rtt" */
-	const char *version;  /**< (optional) plugin's own version, e.g. "1.2" */
-	const char *description; /**< (optional) one line for `tuntunctl plugins` */
+	uint32_t
+	    struct_size;     /**< sizeof(struct ttt_sched_ops) (set by macro) */
+	uint32_t flags;	     /**< reserved, zero */
+	const char *name;    /**< (required) unique name, e.g. "lowest-rtt" */
+	const char *version; /**< (optional) plugin's own version, e.g. "1.2" */
+	const char
+	    *description; /**< (optional) one line for `tuntunctl plugins` */
 	size_t priv_size; /**< bytes of private state per instance (may be 0) */
 
 	/**
-	 * (optional) Set up a zeroed instance. Validate every option: an unknown
-	 * key or a bad value must fail with a message in err (NUL-terminated,
-	 * at most errlen bytes) and a negative errno (-EINVAL). On failure the
-	 * host does not call release. Returns 0 on success.
+	 * (optional) Set up a zeroed instance. Validate every option: an
+	 * unknown key or a bad value must fail with a message in err
+	 * (NUL-terminated, at most errlen bytes) and a negative errno
+	 * (-EINVAL). On failure the host does not call release. Returns 0 on
+	 * success.
 	 */
 	int (*init)(void *priv, const struct ttt_sched_init *args, char *err,
 		    size_t errlen);
@@ -233,17 +240,17 @@ typedef const struct ttt_sched_ops *(*ttt_sched_entry_fn)(void);
  *       TTT_SCHED_OPS_HEADER, .name = "mine", .pick = my_pick };
  *   TTT_SCHED_PLUGIN(my_ops)
  */
-#define TTT_SCHED_OPS_HEADER                                            \
-	.magic = TTT_SCHED_MAGIC, .abi_version = TTT_SCHED_ABI_VERSION, \
+#define TTT_SCHED_OPS_HEADER                                                   \
+	.magic = TTT_SCHED_MAGIC, .abi_version = TTT_SCHED_ABI_VERSION,        \
 	.struct_size = sizeof(struct ttt_sched_ops)
 
-#define TTT_SCHED_PLUGIN(ops)                                               \
-	__attribute__((visibility("default"))) const struct ttt_sched_ops *   \
-	ttt_sched_entry(void);                                              \
-	__attribute__((visibility("default"))) const struct ttt_sched_ops *   \
-	ttt_sched_entry(void)                                               \
-	{                                                                   \
-		return &(ops);                                              \
+#define TTT_SCHED_PLUGIN(ops)                                                  \
+	__attribute__((visibility("default"))) const struct ttt_sched_ops *    \
+	ttt_sched_entry(void);                                                 \
+	__attribute__((visibility("default"))) const struct ttt_sched_ops *    \
+	ttt_sched_entry(void)                                                  \
+	{                                                                      \
+		return &(ops);                                                 \
 	}
 
 /** True if the link may carry packets (UP or DEGRADED). */
@@ -278,10 +285,10 @@ static inline uint64_t ttt_link_backlog(const struct ttt_link_view *l,
 						   : l->backlog_bytes - drained;
 	}
 	__extension__ unsigned __int128 drained128 =
-		(unsigned __int128)rate * dt / 8000000000u;
+	    (unsigned __int128)rate * dt / 8000000000u;
 	return drained128 >= l->backlog_bytes
-		       ? 0
-		       : l->backlog_bytes - (uint64_t)drained128;
+		   ? 0
+		   : l->backlog_bytes - (uint64_t)drained128;
 }
 
 /**
@@ -299,8 +306,8 @@ static inline int ttt_link_full(const struct ttt_link_view *l, uint64_t now_ns,
 }
 
 /** Find an option by key; NULL if absent. */
-static inline const struct ttt_opt *
-ttt_opt_find(const struct ttt_sched_init *a, const char *key)
+static inline const struct ttt_opt *ttt_opt_find(const struct ttt_sched_init *a,
+						 const char *key)
 {
 	for (uint32_t i = 0; i < a->n_opts; i++) {
 		const char *p = a->opts[i].key, *q = key;

@@ -211,6 +211,7 @@ static void client_send_hello(struct daemon *d)
 	wire_key_id(d->psk, m.key_id);
 	memcpy(m.client_random, s->client_random, WIRE_RANDOM_LEN);
 	m.crypto_mode = (uint8_t)d->cfg.crypto_mode;
+	m.ciphers = wire_ciphers_local();
 	snprintf(m.downstream, sizeof(m.downstream), "%s",
 		 d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
 	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
@@ -282,6 +283,14 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	memcpy(s->server_random, a.server_random, WIRE_RANDOM_LEN);
 	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->psk, s->client_random,
 			 s->server_random, s->id, 1);
+	if (wire_keys_set_cipher(&s->keys, a.cipher) < 0) {
+		log_err("handshake",
+			"server chose %s, which this machine "
+			"cannot run",
+			wire_cipher_name(a.cipher));
+		sodium_memzero(&s->keys, sizeof(s->keys));
+		return;
+	}
 	s->tx_seq = 1;
 	replay_init(&s->replay);
 	if (s->reorder)
@@ -289,10 +298,11 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
-	log_notice("session", "%08x: established (%s)", s->id,
+	log_notice("session", "%08x: established (%s, %s)", s->id,
 		   d->cfg.crypto_mode == CRYPTO_ENCRYPT ? "encrypted"
 		   : d->cfg.crypto_mode == CRYPTO_AUTH	? "authenticated"
-							: "no crypto");
+							: "no crypto",
+		   wire_cipher_name(s->keys.cipher));
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		prober_send_now(s, &s->paths[i], now);
 	ctlcmd_session_established(s, now);

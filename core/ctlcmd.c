@@ -109,6 +109,8 @@ static json_t *session_json(struct session *s)
 	    "tun_write_errors", (json_int_t)s->tun_write_errors);
 	json_object_set_new(json_object_get(j, "counters"), "tx_too_big",
 			    json_integer((json_int_t)s->tx_too_big));
+	json_object_set_new(j, "cipher",
+			    json_string(wire_cipher_name(s->keys.cipher)));
 	if (s->client_idx >= 0)
 		json_object_set_new(
 		    j, "client",

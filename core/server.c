@@ -317,6 +317,8 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	randombytes_buf(s->server_random, WIRE_RANDOM_LEN);
 	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->client_psk[idx],
 			 s->client_random, s->server_random, s->id, 0);
+	int cipher = wire_cipher_choose(m.ciphers);
+	(void)wire_keys_set_cipher(&s->keys, cipher); /* choose() checked it */
 	s->tx_seq = 1;
 
 	/* Downstream plugin: the client's choice, options from our YAML when
@@ -353,6 +355,7 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	memcpy(ack.server_random, s->server_random, WIRE_RANDOM_LEN);
 	ack.link_id = m.link_id;
 	ack.status = WR_OK;
+	ack.cipher = (uint8_t)s->keys.cipher;
 	s->ack_len = wire_hello_ack_build(s->ack, d->client_psk[idx], &ack);
 	send_ack(fd, s->ack, s->ack_len, from, fromlen);
 	d->hello_ok++;

@@ -1,9 +1,10 @@
 /*
- * Session crypto of the wire format: ChaCha20-Poly1305 (IETF) seal/open of
- * whole datagrams in place, the PSK key id and the per-session key
- * derivation. The header is always authenticated because it carries the
- * seq, which is the nonce, the replay index and the reorder key: a forged
- * seq must never reach the replay window or the reorder buffer.
+ * Session crypto of the wire format: ChaCha20-Poly1305 (IETF) or, where both
+ * ends have hardware AES, AES-256-GCM seal/open of whole datagrams in place,
+ * the PSK key id and the per-session key derivation. The header is always
+ * authenticated because it carries the seq, which is the nonce, the replay
+ * index and the reorder key: a forged seq must never reach the replay window or
+ * the reorder buffer.
  */
 #include "wire.h"
 
@@ -63,14 +64,17 @@ size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
 		return WIRE_HDR_LEN + body_len;
 
 	wire_nonce(nonce, wire_get64(buf + 8));
-	if (k->mode == CRYPTO_ENCRYPT)
+	/* auth mode: an empty message, the body is only additional data */
+	size_t mlen = k->mode == CRYPTO_ENCRYPT ? body_len : 0;
+	size_t adlen = WIRE_HDR_LEN + body_len - mlen;
+	if (k->cipher == WIRE_CIPHER_AES256GCM)
+		crypto_aead_aes256gcm_encrypt_detached_afternm(
+		    body, body + body_len, NULL, body, mlen, buf, adlen, NULL,
+		    nonce, &k->tx_aes);
+	else
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-		    body, body + body_len, NULL, body, body_len, buf,
-		    WIRE_HDR_LEN, NULL, nonce, k->tx);
-	else /* empty message: the body is only additional data */
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-		    body, body + body_len, NULL, body, 0, buf,
-		    WIRE_HDR_LEN + body_len, NULL, nonce, k->tx);
+		    body, body + body_len, NULL, body, mlen, buf, adlen, NULL,
+		    nonce, k->tx);
 	return WIRE_HDR_LEN + body_len + WIRE_TAG_LEN;
 }
 
@@ -106,14 +110,15 @@ int wire_open(const struct wire_keys *k, uint8_t *buf, size_t len,
 
 	blen = len - WIRE_HDR_LEN - WIRE_TAG_LEN;
 	wire_nonce(nonce, h->seq);
-	if (encrypted)
-		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		    b, NULL, b, blen, b + blen, buf, WIRE_HDR_LEN, nonce,
-		    k->rx);
+	size_t mlen = encrypted ? blen : 0;
+	size_t adlen = WIRE_HDR_LEN + blen - mlen;
+	uint8_t *m = encrypted ? b : NULL;
+	if (k->cipher == WIRE_CIPHER_AES256GCM)
+		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
+		    m, NULL, b, mlen, b + blen, buf, adlen, nonce, &k->rx_aes);
 	else
 		rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		    NULL, NULL, b, 0, b + blen, buf, WIRE_HDR_LEN + blen, nonce,
-		    k->rx);
+		    m, NULL, b, mlen, b + blen, buf, adlen, nonce, k->rx);
 	if (rc != 0)
 		return -EBADMSG;
 	*body = b;
@@ -165,8 +170,47 @@ void wire_derive_keys(struct wire_keys *k, int mode,
 	crypto_generichash_final(&st, out, sizeof(out));
 
 	k->mode = mode;
+	k->cipher = WIRE_CIPHER_CHACHA20;
 	memcpy(is_client ? k->tx : k->rx, out, WIRE_KEY_LEN);
 	memcpy(is_client ? k->rx : k->tx, out + WIRE_KEY_LEN, WIRE_KEY_LEN);
 	sodium_memzero(out, sizeof(out));
 	sodium_memzero(&st, sizeof(st));
+}
+
+uint8_t wire_ciphers_local(void)
+{
+	if (!wire_sodium_ready)
+		(void)wire_init();
+	return WIRE_CIPHERS_CHACHA20 |
+	       (crypto_aead_aes256gcm_is_available() ? WIRE_CIPHERS_AES256GCM
+						     : 0);
+}
+
+int wire_cipher_choose(uint8_t offered)
+{
+	return (offered & wire_ciphers_local() & WIRE_CIPHERS_AES256GCM)
+		   ? WIRE_CIPHER_AES256GCM
+		   : WIRE_CIPHER_CHACHA20;
+}
+
+const char *wire_cipher_name(int cipher)
+{
+	return cipher == WIRE_CIPHER_AES256GCM ? "aes-256-gcm"
+					       : "chacha20-poly1305";
+}
+
+/* The AES key schedule is expanded once per session, not per packet. */
+int wire_keys_set_cipher(struct wire_keys *k, int cipher)
+{
+	if (cipher == WIRE_CIPHER_CHACHA20) {
+		k->cipher = cipher;
+		return 0;
+	}
+	if (cipher != WIRE_CIPHER_AES256GCM ||
+	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+		return -ENOTSUP;
+	crypto_aead_aes256gcm_beforenm(&k->tx_aes, k->tx);
+	crypto_aead_aes256gcm_beforenm(&k->rx_aes, k->rx);
+	k->cipher = cipher;
+	return 0;
 }

@@ -23,7 +23,8 @@
 #define HELLO_LINK    65
 #define HELLO_MTU     66
 #define HELLO_SCHED   68
-#define HELLO_PAD     (HELLO_SCHED + WIRE_SCHED_NAME_MAX)   /* 100 */
+#define HELLO_CIPHERS (HELLO_SCHED + WIRE_SCHED_NAME_MAX)   /* 100 */
+#define HELLO_PAD     (HELLO_CIPHERS + 1)		    /* 101 */
 #define HELLO_MAC     (WIRE_HELLO_LEN - WIRE_HELLO_MAC_LEN) /* 144 */
 
 /* HELLO_ACK body offsets. */
@@ -32,7 +33,8 @@
 #define ACK_SRANDOM  52
 #define ACK_LINK     84
 #define ACK_STATUS   85
-#define ACK_RESERVED 86
+#define ACK_CIPHER   86
+#define ACK_RESERVED 87
 #define ACK_MAC	     88
 
 _Static_assert(HELLO_PAD <= HELLO_MAC, "HELLO fields overlap its MAC");
@@ -106,6 +108,7 @@ size_t wire_hello_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
 	buf[HELLO_LINK] = m->link_id;
 	wire_put16(buf + HELLO_MTU, m->link_mtu);
 	memcpy(buf + HELLO_SCHED, m->downstream, n);
+	buf[HELLO_CIPHERS] = m->ciphers;
 	wire_hello_mac(buf + HELLO_MAC, buf, HELLO_MAC, psk);
 	return WIRE_HELLO_LEN;
 }
@@ -156,6 +159,8 @@ int wire_hello_parse(const uint8_t *buf, size_t len,
 	m->link_id = buf[HELLO_LINK];
 	m->link_mtu = wire_get16(buf + HELLO_MTU);
 	memcpy(m->downstream, buf + HELLO_SCHED, WIRE_SCHED_NAME_MAX);
+	/* A client that offers nothing (zero padding) can do ChaCha20. */
+	m->ciphers = buf[HELLO_CIPHERS] | WIRE_CIPHERS_CHACHA20;
 	return 0;
 }
 
@@ -170,7 +175,8 @@ size_t wire_hello_ack_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
 	memcpy(buf + ACK_SRANDOM, m->server_random, WIRE_RANDOM_LEN);
 	buf[ACK_LINK] = m->link_id;
 	buf[ACK_STATUS] = m->status;
-	wire_put16(buf + ACK_RESERVED, 0);
+	buf[ACK_CIPHER] = m->cipher;
+	buf[ACK_RESERVED] = 0;
 	wire_hello_mac(buf + ACK_MAC, buf, ACK_MAC, psk);
 	return WIRE_HELLO_ACK_LEN;
 }
@@ -201,5 +207,9 @@ int wire_hello_ack_parse(const uint8_t *buf, size_t len,
 	memcpy(m->server_random, buf + ACK_SRANDOM, WIRE_RANDOM_LEN);
 	m->link_id = buf[ACK_LINK];
 	m->status = buf[ACK_STATUS];
+	m->cipher = buf[ACK_CIPHER];
+	if (m->cipher != WIRE_CIPHER_CHACHA20 &&
+	    m->cipher != WIRE_CIPHER_AES256GCM)
+		return -EBADMSG;
 	return 0;
 }

@@ -104,6 +104,9 @@ static void test_overhead(void **state)
 
 /* ---- seal / open ---- */
 
+/* The AEAD make_keys() sets up: the seal/open tests run once per cipher. */
+static int cur_cipher = WIRE_CIPHER_CHACHA20;
+
 static void make_keys(struct wire_keys *tx, struct wire_keys *rx, int mode)
 {
 	uint8_t cr[WIRE_RANDOM_LEN], sr[WIRE_RANDOM_LEN];
@@ -112,6 +115,8 @@ static void make_keys(struct wire_keys *tx, struct wire_keys *rx, int mode)
 	memset(sr, 0x22, sizeof(sr));
 	wire_derive_keys(tx, mode, psk_a, cr, sr, 42, 1);
 	wire_derive_keys(rx, mode, psk_a, cr, sr, 42, 0);
+	assert_int_equal(wire_keys_set_cipher(tx, cur_cipher), 0);
+	assert_int_equal(wire_keys_set_cipher(rx, cur_cipher), 0);
 }
 
 #define BODY_LEN 300
@@ -210,6 +215,49 @@ static void test_flipped_bits(void **state)
 	(void)state;
 	flip_mode(CRYPTO_ENCRYPT);
 	flip_mode(CRYPTO_AUTH);
+}
+
+/* AES-256-GCM, where the CPU has it: the same round trips and bit flips,
+ * and a packet sealed with one cipher never opens with the other. */
+static void test_aes_gcm(void **state)
+{
+	struct wire_keys tx, rx;
+	uint8_t buf[WIRE_HDR_LEN + BODY_LEN + WIRE_TAG_LEN];
+	uint8_t *body;
+	size_t len, blen;
+
+	(void)state;
+	if (!(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+		skip();
+	cur_cipher = WIRE_CIPHER_AES256GCM;
+	roundtrip_mode(CRYPTO_ENCRYPT);
+	roundtrip_mode(CRYPTO_AUTH);
+	flip_mode(CRYPTO_ENCRYPT);
+	flip_mode(CRYPTO_AUTH);
+	make_keys(&tx, &rx, CRYPTO_ENCRYPT);
+	cur_cipher = WIRE_CIPHER_CHACHA20;
+	len = make_packet(buf, &tx, 5);
+	assert_int_equal(open_packet(&rx, buf, len, &body, &blen), 0);
+	len = make_packet(buf, &tx, 6);
+	assert_int_equal(wire_keys_set_cipher(&rx, WIRE_CIPHER_CHACHA20), 0);
+	assert_int_not_equal(open_packet(&rx, buf, len, &body, &blen), 0);
+	assert_int_equal(wire_keys_set_cipher(&rx, 7), -ENOTSUP);
+}
+
+static void test_cipher_choice(void **state)
+{
+	(void)state;
+	assert_true(wire_ciphers_local() & WIRE_CIPHERS_CHACHA20);
+	assert_int_equal(wire_cipher_choose(WIRE_CIPHERS_CHACHA20),
+			 WIRE_CIPHER_CHACHA20);
+	assert_int_equal(wire_cipher_choose(0), WIRE_CIPHER_CHACHA20);
+	assert_int_equal(
+	    wire_cipher_choose(WIRE_CIPHERS_CHACHA20 | WIRE_CIPHERS_AES256GCM),
+	    (wire_ciphers_local() & WIRE_CIPHERS_AES256GCM)
+		? WIRE_CIPHER_AES256GCM
+		: WIRE_CIPHER_CHACHA20);
+	assert_string_equal(wire_cipher_name(WIRE_CIPHER_AES256GCM),
+			    "aes-256-gcm");
 }
 
 static void test_truncated_sealed(void **state)
@@ -438,6 +486,12 @@ static void test_hello_roundtrip(void **state)
 	assert_int_equal(o.link_id, 2);
 	assert_int_equal(o.link_mtu, 1492);
 	assert_string_equal(o.downstream, "lowest-rtt");
+	/* The cipher offer: as sent, and ChaCha20 is always implied. */
+	m.ciphers = WIRE_CIPHERS_AES256GCM;
+	wire_hello_build(buf, psk_a, &m);
+	assert_int_equal(wire_hello_parse(buf, sizeof(buf), psk_a, &o), 0);
+	assert_int_equal(o.ciphers,
+			 WIRE_CIPHERS_AES256GCM | WIRE_CIPHERS_CHACHA20);
 }
 
 /* A name that fills the field is cut to 31 bytes plus NUL, never sent
@@ -524,6 +578,14 @@ static void test_ack_roundtrip(void **state)
 	assert_memory_equal(o.server_random, a.server_random, WIRE_RANDOM_LEN);
 	assert_int_equal(o.link_id, 2);
 	assert_int_equal(o.status, WR_SCHEDULER);
+	assert_int_equal(o.cipher, WIRE_CIPHER_CHACHA20);
+	a.cipher = WIRE_CIPHER_AES256GCM;
+	len = wire_hello_ack_build(buf, psk_a, &a);
+	assert_int_equal(wire_hello_ack_parse(buf, len, psk_a, &o), 0);
+	assert_int_equal(o.cipher, WIRE_CIPHER_AES256GCM);
+	a.cipher = 9; /* an unknown cipher is refused even with a good MAC */
+	len = wire_hello_ack_build(buf, psk_a, &a);
+	assert_int_equal(wire_hello_ack_parse(buf, len, psk_a, &o), -EBADMSG);
 }
 
 static void test_ack_bad(void **state)
@@ -983,6 +1045,8 @@ int main(void)
 	    cmocka_unit_test(test_hdr_bad_fields),
 	    cmocka_unit_test(test_overhead),
 	    cmocka_unit_test(test_seal_roundtrip),
+	    cmocka_unit_test(test_aes_gcm),
+	    cmocka_unit_test(test_cipher_choice),
 	    cmocka_unit_test(test_seal_bad_args),
 	    cmocka_unit_test(test_flipped_bits),
 	    cmocka_unit_test(test_truncated_sealed),

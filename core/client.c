@@ -211,7 +211,10 @@ static void client_send_hello(struct daemon *d)
 	wire_key_id(d->psk, m.key_id);
 	memcpy(m.client_random, s->client_random, WIRE_RANDOM_LEN);
 	m.crypto_mode = (uint8_t)d->cfg.crypto_mode;
-	m.ciphers = wire_ciphers_local();
+	m.ciphers = d->cfg.cipher == CFG_CIPHER_CHACHA20 ? WIRE_CIPHERS_CHACHA20
+		    : d->cfg.cipher == CFG_CIPHER_AES256GCM
+			? WIRE_CIPHERS_AES256GCM
+			: wire_ciphers_local();
 	snprintf(m.downstream, sizeof(m.downstream), "%s",
 		 d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
 	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
@@ -283,6 +286,14 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	memcpy(s->server_random, a.server_random, WIRE_RANDOM_LEN);
 	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->psk, s->client_random,
 			 s->server_random, s->id, 1);
+	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
+	    a.cipher != WIRE_CIPHER_AES256GCM) {
+		log_err("handshake",
+			"server chose %s; this client's YAML "
+			"asks for aes-256-gcm only",
+			wire_cipher_name(a.cipher));
+		return;
+	}
 	if (wire_keys_set_cipher(&s->keys, a.cipher) < 0) {
 		log_err("handshake",
 			"server chose %s, which this machine "
@@ -330,6 +341,11 @@ int client_setup(struct daemon *d, struct err *e)
 	int ret = wire_key_load(d->cfg.key_file, d->psk, e);
 	if (ret < 0)
 		return ret;
+	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
+	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+		return err_set(e, -ENOTSUP,
+			       "cipher: aes-256-gcm needs hardware AES, which "
+			       "this CPU lacks; use auto or chacha20-poly1305");
 	struct session *s;
 	if ((ret = session_create(d, &s, e)) < 0)
 		return ret;

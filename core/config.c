@@ -663,6 +663,11 @@ static const struct enum_name crypto_names[] = {{"encrypt", CRYPTO_ENCRYPT},
 						{"auth", CRYPTO_AUTH},
 						{"none", CRYPTO_NONE},
 						{NULL, 0}};
+static const struct enum_name cipher_names[] = {
+    {"auto", CFG_CIPHER_AUTO},
+    {"aes-256-gcm", CFG_CIPHER_AES256GCM},
+    {"chacha20-poly1305", CFG_CIPHER_CHACHA20},
+    {NULL, 0}};
 static const struct enum_name level_names[] = {{"error", LOG_ERR},
 					       {"warning", LOG_WARNING},
 					       {"warn", LOG_WARNING},
@@ -1510,6 +1515,7 @@ enum {
 	RF_LISTEN,
 	RF_KEY,
 	RF_CRYPTO,
+	RF_CIPHER,
 	RF_TUN,
 	RF_DEFAULT_ROUTE,
 	RF_SCHEDULER,
@@ -1537,6 +1543,8 @@ static const struct field root_fields[RF_COUNT] = {
 	FLD("key", K_STR, struct config, key_file, .roles = R_CLIENT, .min = 1),
     [RF_CRYPTO] = FLD("crypto", K_ENUM, struct config, crypto_mode,
 		      .roles = R_ANY, .names = crypto_names),
+    [RF_CIPHER] = FLD("cipher", K_ENUM, struct config, cipher, .roles = R_ANY,
+		      .names = cipher_names),
     [RF_TUN] = FLD("tun", K_SECTION, struct config, tun, .roles = R_ANY,
 		   .section = sec_tun),
     [RF_DEFAULT_ROUTE] = FLD("default_route", K_BOOL, struct config,

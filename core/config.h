@@ -23,6 +23,13 @@
 
 enum cfg_role { ROLE_CLIENT = 0, ROLE_SERVER = 1 };
 
+/* `cipher:`: which AEADs this end offers or accepts. */
+enum cfg_cipher {
+	CFG_CIPHER_AUTO = 0,
+	CFG_CIPHER_AES256GCM = 1,
+	CFG_CIPHER_CHACHA20 = 2,
+};
+
 /* A socket address with its length; family AF_UNSPEC when unset. */
 struct cfg_sockaddr {
 	struct sockaddr_storage ss;
@@ -118,8 +125,11 @@ struct config {
 	struct cfg_sockaddr server;
 	struct cfg_sockaddr listen;
 	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
-	int crypto_mode;	    /* enum crypto_mode (core/wire.h): `crypto:
-				       encrypt` (default) | auth | none */
+	int cipher; /* enum cfg_cipher, `cipher:` auto (default: AES-256-GCM
+		     if both ends have hardware AES), aes-256-gcm or
+		     chacha20-poly1305 */
+	int crypto_mode; /* enum crypto_mode (core/wire.h): `crypto:
+			    encrypt` (default) | auth | none */
 	struct cfg_tun tun;
 	struct cfg_sched sched[2]; /* indexed by enum ttt_dir */
 	struct cfg_link links[CFG_MAX_LINKS];

@@ -72,6 +72,11 @@ int server_setup(struct daemon *d, struct err *e)
 {
 	uint32_t n = d->cfg.n_clients;
 	int ret;
+	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
+	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+		return err_set(e, -ENOTSUP,
+			       "cipher: aes-256-gcm needs hardware AES, which "
+			       "this CPU lacks; use auto or chacha20-poly1305");
 	d->client_psk = calloc(n, sizeof(*d->client_psk));
 	d->client_keyid = calloc(n, sizeof(*d->client_keyid));
 	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));
@@ -297,6 +302,15 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		refuse(d, fd, idx, &m, WR_CRYPTO_MODE, from, fromlen);
 		return;
 	}
+	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
+	    wire_cipher_choose(m.ciphers) != WIRE_CIPHER_AES256GCM) {
+		log_warn("handshake",
+			 "%s: this server requires aes-256-gcm, which the "
+			 "client does not offer",
+			 d->cfg.clients[idx].name);
+		refuse(d, fd, idx, &m, WR_CRYPTO_MODE, from, fromlen);
+		return;
+	}
 	int slot = session_slot(d);
 	if (slot < 0 && old)
 		slot = -2; /* will reuse the old one's slot */
@@ -317,7 +331,9 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	randombytes_buf(s->server_random, WIRE_RANDOM_LEN);
 	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->client_psk[idx],
 			 s->client_random, s->server_random, s->id, 0);
-	int cipher = wire_cipher_choose(m.ciphers);
+	int cipher = d->cfg.cipher == CFG_CIPHER_CHACHA20
+			 ? WIRE_CIPHER_CHACHA20
+			 : wire_cipher_choose(m.ciphers);
 	(void)wire_keys_set_cipher(&s->keys, cipher); /* choose() checked it */
 	s->tx_seq = 1;
 

@@ -73,6 +73,11 @@ done
 # Status shows what it should.
 st=$(cstatus)
 check "client status: session established" test "$(echo "$st" | jq_py "d['session']['state']")" = established
+# cipher: auto picks AES-256-GCM where the CPU has AES (both ends here).
+want=chacha20-poly1305
+grep -qw aes /proc/cpuinfo && want=aes-256-gcm
+check "client status: cipher $want agreed in the handshake" \
+	test "$(echo "$st" | jq_py "d['session']['cipher']")" = "$want"
 check "client status: upstream scheduler is roundrobin" \
 	test "$(echo "$st" | jq_py "d['scheduler']['upstream']['plugin']")" = roundrobin
 check "tuntunctl status prints a table" bash -c "'$CTL' -s '$WORK/client.sock' status | grep -q 'a '"

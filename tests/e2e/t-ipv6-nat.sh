@@ -34,6 +34,7 @@ cp -p "$WORK/client.key" "$WORK/server-client.key"
 cat >"$WORK/server.yaml" <<EOF
 role: server
 listen: { address: "::", port: 5800 }
+cipher: chacha20-poly1305
 tun: { name: ttt0, address: 10.77.0.1/24, address6: "fd77::1/64" }
 clients:
   - { name: laptop, key: $WORK/server-client.key, address: 10.77.0.2, address6: "fd77::2" }
@@ -43,6 +44,7 @@ EOF
 cat >"$WORK/client.yaml" <<EOF
 role: client
 server: { address: "fd20::2", port: 5800 }
+cipher: chacha20-poly1305
 key: $WORK/client.key
 tun: { name: ttt0, address: 10.77.0.2/24, address6: "fd77::2/64" }
 default_route: true
@@ -63,6 +65,8 @@ wait_for 5 test -S "$WORK/client.sock"
 check "IPv6 ping through the tunnel to the server" wait_for 10 c ping -6 -c1 -W1 fd77::1
 check "IPv6 ping to the host behind the server (default route via tun)" c ping -6 -c 3 -i 0.2 -W 2 fd99::2
 check "IPv4 ping inside the tunnel over IPv6 links" c ping -c 3 -i 0.2 -W 2 10.77.0.1
+check "session runs ChaCha20-Poly1305 as both YAMLs ask" \
+	test "$(cstatus | jq_py "d['session']['cipher']")" = chacha20-poly1305
 mtu=$(cstatus | jq_py "d['tun']['mtu']")
 check "tun MTU over IPv6 links is 1500 - 40 - 8 - 40 = 1412 (got $mtu)" test "$mtu" -eq 1412
 check "DF IPv6 ping of exactly the tun MTU passes" c ping -6 -c 2 -i 0.2 -W 2 -M do -s $((mtu - 48)) fd99::2

@@ -132,6 +132,7 @@ static void test_example_client(void **state)
 	assert_int_equal(port, 5800);
 	assert_string_equal(cfg.key_file, "/etc/tuntuntun/client.key");
 	assert_int_equal(cfg.crypto_mode, CRYPTO_ENCRYPT);
+	assert_int_equal(cfg.cipher, CFG_CIPHER_AUTO);
 	assert_string_equal(cfg.tun.name, "ttt0");
 	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/24");
 	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::2/64");
@@ -328,6 +329,7 @@ static void test_role_last_and_values(void **state)
 		"tun: { address: 10.77.0.2/24, mtu: 1400 }\n"
 		"key: \"relative/key\"\n"
 		"crypto: none\n"
+		"cipher: chacha20-poly1305\n"
 		"default_route: true\n"
 		"probe: { interval: 1s, timeout: 2s, degraded_loss: 0.5%, "
 		"loss_window: 1 }\n"
@@ -349,6 +351,7 @@ static void test_role_last_and_values(void **state)
 	assert_int_equal(cfg.tun.mtu, 1400);
 	assert_string_equal(cfg.key_file, "relative/key");
 	assert_int_equal(cfg.crypto_mode, CRYPTO_NONE);
+	assert_int_equal(cfg.cipher, CFG_CIPHER_CHACHA20);
 	assert_true(cfg.default_route);
 	assert_int_equal(cfg.probe.degraded_loss_ppm, 5000);
 	assert_int_equal(cfg.probe.loss_window, 1);
@@ -452,7 +455,7 @@ static const struct bad_text bad_texts[] = {
      "probe.interval: duplicate key (first given at line 6)"},
     {CLIENT_HEAD "colour: blue\n", 6,
      "colour: unknown key; expected one of "
-     "role, server, key, crypto, tun"},
+     "role, server, key, crypto, cipher, tun"},
     {CLIENT_HEAD "reorder: { enabled: true, hold: 5ms }\n", 6,
      "reorder.hold: unknown key; expected one of enabled, capacity, "
      "min_hold, max_hold"},
@@ -629,6 +632,9 @@ static const struct bad_text bad_texts[] = {
      "tun.mtu: expected at least 1280 with an IPv6 address, got \"1000\""},
     {CLIENT_HEAD "crypto: aes\n", 6,
      "crypto: expected one of encrypt, auth, none, got \"aes\""},
+    {CLIENT_HEAD "cipher: aes\n", 6,
+     "cipher: expected one of auto, aes-256-gcm, chacha20-poly1305, got "
+     "\"aes\""},
     {CLIENT_HEAD "log: { level: loud }\n", 6,
      "log.level: expected one of error, warning, warn, notice, info, "
      "debug, got \"loud\""},

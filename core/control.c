@@ -7,6 +7,7 @@
  * The client half is small blocking code for tuntunctl and scripts.
  */
 #include "control.h"
+#include "nss.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -365,23 +366,10 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 static bool uid_in_group(uid_t uid, gid_t gid)
 {
 	bool ok = false;
-	long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t bufsz = sz > 0 ? (size_t)sz : 16384;
 	char *buf = NULL;
 	gid_t *groups = NULL;
-	struct passwd pw, *res = NULL;
-	int rc;
-	for (;;) {
-		char *p = realloc(buf, bufsz);
-		if (!p)
-			goto out;
-		buf = p;
-		rc = getpwuid_r(uid, &pw, buf, bufsz, &res);
-		if (rc != ERANGE || bufsz > (1u << 20))
-			break;
-		bufsz *= 2;
-	}
-	if (rc != 0 || !res)
+	struct passwd pw;
+	if (nss_passwd_by_uid(uid, &pw, &buf) < 0)
 		goto out;
 	if (pw.pw_gid == gid) {
 		ok = true;
@@ -514,39 +502,18 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static int resolve_group(const char *name, gid_t *gid, struct err *e)
 {
-	long sz = sysconf(_SC_GETGR_R_SIZE_MAX);
-	size_t bufsz = sz > 0 ? (size_t)sz : 16384;
+	struct group gr;
 	char *buf = NULL;
-	struct group gr, *res = NULL;
-	int rc, ret;
-	for (;;) {
-		char *p = realloc(buf, bufsz);
-		if (!p) {
-			ret = err_set(e, -ENOMEM, "out of memory");
-			goto out;
-		}
-		buf = p;
-		rc = getgrnam_r(name, &gr, buf, bufsz, &res);
-		if (rc != ERANGE || bufsz > (1u << 20))
-			break;
-		bufsz *= 2;
-	}
-	if (rc != 0) {
-		ret = err_set(e, -rc, "control socket group \"%s\": %s", name,
-			      strerror(rc));
-		goto out;
-	}
-	if (!res) {
-		ret =
-		    err_set(e, -ENOENT,
-			    "control socket group \"%s\" does not exist", name);
-		goto out;
-	}
+	int ret = nss_group_by_name(name, &gr, &buf);
+	if (ret == -ENOENT)
+		return err_set(
+		    e, ret, "control socket group \"%s\" does not exist", name);
+	if (ret < 0)
+		return err_set(e, ret, "control socket group \"%s\": %s", name,
+			       strerror(-ret));
 	*gid = gr.gr_gid;
-	ret = 0;
-out:
 	free(buf);
-	return ret;
+	return 0;
 }
 
 /* A socket file whose daemon died stays behind and makes bind() fail; one

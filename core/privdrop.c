@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nss.h"
 #include "privdrop.h"
 
 static const cap_value_t kept_caps[] = {CAP_NET_ADMIN, CAP_NET_RAW};
@@ -41,40 +42,20 @@ static bool is_kept(cap_value_t c)
 /* Looks `name` up in the passwd database into *uid / *gid. */
 static int lookup_user(const char *name, uid_t *uid, gid_t *gid, struct err *e)
 {
-	long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t bufsz = sz > 0 ? (size_t)sz : 16384;
-	struct passwd pw, *res = NULL;
+	struct passwd pw;
 	char *buf = NULL;
-	int rc, ret;
-	for (;;) {
-		char *p = realloc(buf, bufsz);
-		if (!p) {
-			ret = err_set(e, -ENOMEM, "out of memory");
-			goto out;
-		}
-		buf = p;
-		rc = getpwnam_r(name, &pw, buf, bufsz, &res);
-		if (rc != ERANGE || bufsz > (1u << 20))
-			break;
-		bufsz *= 2;
-	}
-	if (rc != 0) {
-		ret = err_set(e, -rc, "user \"%s\": %s", name, strerror(rc));
-		goto out;
-	}
-	if (!res) {
-		ret = err_set(e, -ENOENT,
-			      "user \"%s\": no such user (expected an "
-			      "existing account such as nobody)",
-			      name);
-		goto out;
-	}
+	int ret = nss_passwd_by_name(name, &pw, &buf);
+	if (ret == -ENOENT)
+		return err_set(e, ret,
+			       "user \"%s\": no such user (expected an "
+			       "existing account such as nobody)",
+			       name);
+	if (ret < 0)
+		return err_set(e, ret, "user \"%s\": %s", name, strerror(-ret));
 	*uid = pw.pw_uid;
 	*gid = pw.pw_gid;
-	ret = 0;
-out:
 	free(buf);
-	return ret;
+	return 0;
 }
 
 /* Leaves only the kept capabilities in the bounding set, so not even a

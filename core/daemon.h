@@ -94,6 +94,7 @@ struct session {
 	struct replay replay;
 	struct reorder *reorder;
 	ev_timer reorder_timer;
+	uint64_t reorder_deadline; /* what reorder_timer is armed for */
 	struct path paths[CFG_MAX_LINKS];
 	uint32_t n_paths;
 	struct ttt_link_view views[CFG_MAX_LINKS];

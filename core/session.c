@@ -156,10 +156,17 @@ static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	session_arm_reorder(s, next, now);
 }
 
+/* Called after every received data packet: the deadline rarely moves, so
+ * the timer is only touched (a heap operation) when it does. */
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
 {
+	bool active = ev_is_active(&s->reorder_timer);
+	if (active && deadline == s->reorder_deadline)
+		return;
+	s->reorder_deadline = deadline;
 	if (deadline == UINT64_MAX) {
-		ev_timer_stop(s->d->loop, &s->reorder_timer);
+		if (active)
+			ev_timer_stop(s->d->loop, &s->reorder_timer);
 		return;
 	}
 	double after = deadline > now ? (double)(deadline - now) / 1e9 : 0.0;

@@ -1,6 +1,6 @@
 # tuntuntun build. Sources are found by wildcard so a new module or test is
-# one new file: core/*.c and reorder/*.c make libttt.a (the daemon and the
-# unit tests link it), schedulers/foo_bar.c makes plugins.d/foo-bar.so,
+# one new file: core/*.c (the daemon's spine), core/*/*.c (the layers below
+# it) and reorder/*.c make libttt.a (the daemon and the unit tests link it), schedulers/foo_bar.c makes plugins.d/foo-bar.so,
 # tests/unit/test_*.c each make one cmocka test run under ASan+UBSan.
 
 PREFIX ?= /usr/local
@@ -31,8 +31,9 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 B = build
-MAINS = core/main.c core/tuntunctl.c
-CORE_SRCS = $(filter-out $(MAINS),$(wildcard core/*.c)) $(wildcard reorder/*.c)
+MAINS = core/main.c core/ctl/tuntunctl.c
+CORE_SRCS = $(filter-out $(MAINS),$(wildcard core/*.c core/*/*.c)) $(wildcard reorder/*.c)
+CORE_HDRS = $(wildcard core/*.h core/*/*.h reorder/*.h include/tuntuntun/*.h)
 CORE_OBJS = $(CORE_SRCS:%.c=$(B)/rel/%.o)
 SAN_OBJS = $(CORE_SRCS:%.c=$(B)/san/%.o)
 PLUGIN_SRCS = $(wildcard schedulers/*.c)
@@ -45,14 +46,14 @@ EMU_SRCS = $(wildcard tests/emu/*.c)
 BENCH_SRCS = $(wildcard tests/bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/rel/bench/%)
 
-.PHONY: all check unit emu-test e2e demo bench fuzz soak install clean format
+.PHONY: all check layers unit emu-test e2e demo bench fuzz soak install clean format
 all: tuntuntun tuntunctl $(PLUGINS) $(B)/ttt-linkemu
 
-$(B)/rel/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
+$(B)/rel/%.o: %.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
+$(B)/san/%.o: %.c $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 
@@ -62,7 +63,7 @@ $(B)/san/%.o: %.c $(wildcard core/*.h reorder/*.h include/tuntuntun/*.h)
 $(B)/plugindir.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(PLUGINDIR)' | cmp -s - $@ || echo '$(PLUGINDIR)' > $@
-$(B)/rel/core/sched_host.o $(B)/san/core/sched_host.o: $(B)/plugindir.stamp
+$(B)/rel/core/sched/sched_host.o $(B)/san/core/sched/sched_host.o: $(B)/plugindir.stamp
 
 $(B)/libttt.a: $(CORE_OBJS)
 	@rm -f $@
@@ -75,7 +76,7 @@ $(B)/libttt-san.a: $(SAN_OBJS)
 tuntuntun: $(B)/rel/core/main.o $(B)/libttt.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-tuntunctl: $(B)/rel/core/tuntunctl.o $(B)/libttt.a
+tuntunctl: $(B)/rel/core/ctl/tuntunctl.o $(B)/libttt.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Plugins see only the public header, exactly as a third party does.
@@ -89,7 +90,7 @@ $(B)/testplugins/%.so: tests/unit/plugins/%.c include/tuntuntun/sched.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -Iinclude -O1 -g -fPIC -shared -o $@ $<
 
-$(B)/ttt-linkemu: $(EMU_SRCS) $(wildcard tests/emu/*.h)
+$(B)/ttt-linkemu: $(EMU_SRCS) $(wildcard tests/emu/*.h) core/base/log.c core/base/log.h
 	@mkdir -p $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $(EMU_SRCS) -lev -lm
 
@@ -122,9 +123,14 @@ emu-test: $(B)/ttt-linkemu
 e2e: all
 	@tests/e2e/run-all.sh
 
+# The layering rule of README.md's "Layout": no upward includes.
+layers:
+	@bash tests/check-layers.sh
+
 # Keeps going after a failing stage so one run shows every failure.
 check: all
-	@rc=0; $(MAKE) --no-print-directory unit || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory layers || rc=1; \
+	$(MAKE) --no-print-directory unit || rc=1; \
 	$(MAKE) --no-print-directory emu-test || rc=1; \
 	$(MAKE) --no-print-directory e2e || rc=1; exit $$rc
 

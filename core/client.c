@@ -15,10 +15,10 @@
 
 #include "daemon.h"
 #include "datapath.h"
-#include "log.h"
-#include "netif.h"
+#include "base/log.h"
+#include "os/netif.h"
 #include "reorder.h"
-#include "sched_host.h"
+#include "sched/sched_host.h"
 
 #define HELLO_INTERVAL 1.0
 #define BACKOFF_MIN_MS 100

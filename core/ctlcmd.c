@@ -6,13 +6,13 @@
 #include <errno.h>
 #include <string.h>
 
-#include "control.h"
+#include "ctl/control.h"
 #include "daemon.h"
 #include "datapath.h"
-#include "log.h"
+#include "base/log.h"
 #include "peerctl.h"
 #include "reorder.h"
-#include "sched_host.h"
+#include "sched/sched_host.h"
 
 #define TTT_VERSION "0.1.0"
 

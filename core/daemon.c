@@ -11,16 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
+#include "ctl/control.h"
 #include "daemon.h"
 #include "datapath.h"
-#include "log.h"
-#include "netif.h"
+#include "base/log.h"
+#include "os/netif.h"
 #include "peerctl.h"
-#include "plugin_trust.h"
-#include "privdrop.h"
-#include "sched_host.h"
-#include "tun.h"
+#include "os/plugin_trust.h"
+#include "os/privdrop.h"
+#include "sched/sched_host.h"
+#include "os/tun.h"
 
 uint64_t mono_ns(void)
 {

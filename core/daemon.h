@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "control.h"
-#include "pmtu.h"
-#include "probe.h"
-#include "replay.h"
-#include "wire.h"
+#include "conf/config.h"
+#include "ctl/control.h"
+#include "link/pmtu.h"
+#include "link/probe.h"
+#include "wire/replay.h"
+#include "wire/wire.h"
 #include <tuntuntun/sched.h>
 
 struct reorder;

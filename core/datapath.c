@@ -18,9 +18,10 @@
 
 #include "daemon.h"
 #include "datapath.h"
-#include "log.h"
+#include "peerctl.h"
+#include "base/log.h"
 #include "reorder.h"
-#include "sched_host.h"
+#include "sched/sched_host.h"
 
 /* Link id of the inner-packet classification for the scheduler. */
 static void pkt_classify(const uint8_t *pkt, size_t len,

@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "config.h"
-#include "err.h"
-#include "wire.h"
+#include "conf/config.h"
+#include "base/err.h"
+#include "wire/wire.h"
+#include "link/addr.h"
+#include "link/mss.h"
+#include "link/txbatch.h"
 
 #define RX_BATCH 32
 /* A flow-bucket predecessor further back than this is not waited for. */
@@ -34,11 +37,7 @@ struct rxbatch {
  * one session; the batch is empty again when datapath_tun_cb returns.
  */
 #define TX_BATCH 64
-/* UDP GSO limits: UDP_MAX_SEGMENTS of older kernels, and a total that stays
- * under the 64 KiB IP datagram with headers. */
-#define TX_GSO_SEGS  64
-#define TX_GSO_BYTES 65000
-#define TX_NONE	     0xffff
+#define TX_NONE	 0xffff
 
 struct txslot {
 	uint8_t *buf;	 /* buf_size bytes: header, data header, inner, tag */
@@ -70,30 +69,7 @@ struct txbatch {
 	uint8_t *mem; /* TX_BATCH * buf_size bytes behind the slots */
 };
 
-/* txbatch.c: cuts n datagram lengths (one path, send order) into sends of
- * at most max_segs datagrams and max_bytes bytes, each a run of equal
- * lengths optionally ended by one shorter datagram, i.e. what one UDP GSO
- * message can carry. Writes the datagram count of each send to count[]
- * (room for n) and returns the number of sends. */
-uint32_t txbatch_group(const uint32_t *len, uint32_t n, uint32_t max_segs,
-		       uint32_t max_bytes, uint16_t *count);
-
 int datapath_init(struct daemon *d, struct err *e);
 void datapath_free(struct daemon *d);
-
-/* mss.c: lowers the MSS option of a TCP SYN so that segments fit the tun
- * MTU (IPv4 and IPv6), fixing the checksum incrementally. */
-void mss_clamp(uint8_t *pkt, size_t len, uint32_t mtu);
-
-/* addr.c */
-const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf,
-			 size_t len);
-int sockaddr_equal(const struct sockaddr_storage *a,
-		   const struct sockaddr_storage *b);
-
-/* peerctl.c: in-session control messages between client and server */
-void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
-			size_t len, uint64_t now);
-int peerctl_send_link_info(struct session *s, uint64_t now);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "log.h"
+#include "base/log.h"
 
 static void usage(FILE *f)
 {

@@ -17,7 +17,7 @@
 
 #include "daemon.h"
 #include "datapath.h"
-#include "log.h"
+#include "base/log.h"
 #include "peerctl.h"
 
 static int send_json(struct session *s, json_t *msg, uint64_t now)

@@ -5,9 +5,16 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "conf/config.h"
 
 struct session;
+struct path;
+
+/* Either end: one in-session control message arrived on path p. */
+void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
+			size_t len, uint64_t now);
+/* Either end: tell the peer our links' names and ids. */
+int peerctl_send_link_info(struct session *s, uint64_t now);
 
 /* JSON {"k": v} -> plugin options; returns the count or -EINVAL. */
 int peerctl_options(json_t *obj, struct cfg_opt *opts, uint32_t max,

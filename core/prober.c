@@ -10,10 +10,10 @@
 
 #include "daemon.h"
 #include "datapath.h"
-#include "log.h"
+#include "base/log.h"
 #include "peerctl.h"
 #include "reorder.h"
-#include "sched_host.h"
+#include "sched/sched_host.h"
 
 /* Path-MTU probes carry this bit in their id so their loss (which is how a
  * too-large size shows) never counts as link loss. */

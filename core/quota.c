@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "log.h"
+#include "base/log.h"
 
 #define QUOTA_SAVE_EVERY_NS 2000000000ull /* while dirty */
 #define QUOTA_SAVE_STEPS    100ull	  /* save per 1% of a quota */

@@ -22,9 +22,9 @@
 
 #include "daemon.h"
 #include "datapath.h"
-#include "hello_limit.h"
-#include "log.h"
-#include "sched_host.h"
+#include "wire/hello_limit.h"
+#include "base/log.h"
+#include "sched/sched_host.h"
 
 /* A session that hears nothing for this long is freed. */
 #define SESSION_IDLE_NS (180ull * 1000000000ull)

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "log.h"
+#include "base/log.h"
 #include "reorder.h"
-#include "sched_host.h"
+#include "sched/sched_host.h"
 
 static void reorder_deliver(void *arg, void *pkt, uint32_t len);
 static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);

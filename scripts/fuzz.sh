@@ -28,8 +28,8 @@ LIBS="$(pkg-config --libs $PKGS) -lev -ldl -lm"
 
 # The core once, instrumented for coverage but without libFuzzer's main.
 objs=()
-for src in core/*.c reorder/*.c; do
-	case $src in core/main.c | core/tuntunctl.c) continue ;; esac
+for src in core/*.c core/*/*.c reorder/*.c; do
+	case $src in core/main.c | core/ctl/tuntunctl.c) continue ;; esac
 	obj=$OUT/obj/$(echo "$src" | tr / _).o
 	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find core reorder include -name '*.h' -newer "$obj" -print -quit)" ]; then
 		# shellcheck disable=SC2086

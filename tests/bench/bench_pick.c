@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "sched_host.h"
+#include "base/log.h"
+#include "sched/sched_host.h"
 
 static const char *const plugins[] = {SCHED_BUILTIN_NAME, "roundrobin",
 				      "weighted", "metered-overflow",

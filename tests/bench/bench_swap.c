@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "daemon.h"
-#include "log.h"
-#include "sched_host.h"
+#include "base/log.h"
+#include "sched/sched_host.h"
 
 static const char *const plugins[] = {"roundrobin", "weighted",
 				      "metered-overflow", "lowest-rtt"};

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wire.h"
+#include "wire/wire.h"
 
 #define BENCH_BODY  1400
 #define BENCH_ITERS 200000

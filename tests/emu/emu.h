@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* Exit status for bad arguments, so scripts can tell usage from failure. */
 #define EMU_EXIT_USAGE 2

@@ -7,7 +7,7 @@
  * Also the --ctl client, so shell tests need no socat.
  */
 #include "emu.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <ev.h>

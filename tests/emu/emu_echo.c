@@ -4,7 +4,7 @@
  * timestamp survives the trip and it can measure RTT itself.
  */
 #include "emu.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <ev.h>

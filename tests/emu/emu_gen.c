@@ -9,7 +9,7 @@
  * rate is exact even though timers are millisecond-grained.
  */
 #include "emu.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <ev.h>

@@ -5,7 +5,7 @@
  * instead of silently running an unimpaired link.
  */
 #include "emu.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <getopt.h>

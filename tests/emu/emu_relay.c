@@ -7,7 +7,7 @@
  * into scratch buffers and copied once into preallocated queue slots.
  */
 #include "emu.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <ev.h>

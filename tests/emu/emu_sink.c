@@ -9,7 +9,7 @@
  * already seen.
  */
 #include "emu.h"
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <ev.h>

@@ -4,8 +4,8 @@
  * Besides crashes and leaks it checks the loader's own contract: every
  * failure leaves a message, and every success is internally consistent.
  */
-#include "config.h"
-#include "log.h"
+#include "conf/config.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdint.h>

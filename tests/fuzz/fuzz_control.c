@@ -7,8 +7,8 @@
  *
  * Build and run (60 s):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude -Icore tests/fuzz/fuzz_control.c core/control.c \
- *     core/ctl_print.c core/log.c -ljansson -lev -o build/fuzz_control
+ *     -Iinclude -Icore tests/fuzz/fuzz_control.c core/ctl/control.c \
+ *     core/ctl/ctl_print.c core/base/log.c -ljansson -lev -o build/fuzz_control
  *   build/fuzz_control -max_total_time=60 -max_len=4096
  */
 #include <errno.h>
@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
-#include "ctl_print.h"
-#include "log.h"
+#include "ctl/control.h"
+#include "ctl/ctl_print.h"
+#include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

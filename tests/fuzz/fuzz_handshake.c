@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "log.h"
-#include "sched_host.h"
+#include "base/log.h"
+#include "sched/sched_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,13 +6,13 @@
  * would catch a decoder accepting something its encoder cannot produce.
  *
  * clang -fsanitize=fuzzer,address -std=gnu11 -D_GNU_SOURCE -Iinclude -Icore \
- *   tests/fuzz/fuzz_wire.c core/wire*.c core/log.c -lsodium -o fuzz_wire
+ *   tests/fuzz/fuzz_wire.c core/wire/*.c core/base/log.c -lsodium -o fuzz_wire
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire.h"
+#include "wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

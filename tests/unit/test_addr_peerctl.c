@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "datapath.h"
-#include "log.h"
+#include "base/log.h"
 #include "peerctl.h"
 
 static struct sockaddr_storage v4(const char *a, uint16_t port)

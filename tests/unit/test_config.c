@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "log.h"
-#include "wire.h"
+#include "conf/config.h"
+#include "base/log.h"
+#include "wire/wire.h"
 
 #include <arpa/inet.h>
 

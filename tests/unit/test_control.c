@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "log.h"
+#include "ctl/control.h"
+#include "base/log.h"
 
 struct fx {
 	struct ev_loop *loop;

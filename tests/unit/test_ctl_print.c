@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_print.h"
+#include "ctl/ctl_print.h"
 
 static const char sample_client[] =
     "{\"ok\":true,\"role\":\"client\",\"version\":\"0.1.0\","

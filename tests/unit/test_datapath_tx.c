@@ -24,8 +24,8 @@
 
 #include "daemon.h"
 #include "datapath.h"
-#include "sched_host.h"
-#include "wire_be.h"
+#include "sched/sched_host.h"
+#include "wire/wire_be.h"
 
 struct fx {
 	struct daemon d;

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "hello_limit.h"
+#include "wire/hello_limit.h"
 
 #define MS  1000000ull
 #define SEC (1000 * MS)

@@ -36,10 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "netif.h"
-#include "netif_nl.h"
-#include "tun.h"
+#include "base/log.h"
+#include "os/netif.h"
+#include "os/netif_nl.h"
+#include "os/tun.h"
 
 #include "netns_child.h"
 

@@ -1,5 +1,5 @@
 /*
- * NSS look-ups (core/nss.c): entries every Linux system has (root, uid 0,
+ * NSS look-ups (core/os/nss.c): entries every Linux system has (root, uid 0,
  * group root), a name that does not exist, and the buffer handed back.
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "nss.h"
+#include "os/nss.h"
 
 static void test_passwd(void **state)
 {

@@ -28,7 +28,7 @@
 
 #include <cmocka.h>
 
-#include "plugin_trust.h"
+#include "os/plugin_trust.h"
 
 static char base[PATH_MAX];
 static bool usable; /* root, nobody exists, / and /tmp pass the rule */

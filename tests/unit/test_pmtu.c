@@ -1,5 +1,5 @@
 /*
- * Unit tests of the path-MTU search (core/pmtu.c) against a simulated path
+ * Unit tests of the path-MTU search (core/link/pmtu.c) against a simulated path
  * with a size limit and scripted or seeded-random loss.
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "pmtu.h"
+#include "link/pmtu.h"
 
 #define SEC 1000000000ull
 

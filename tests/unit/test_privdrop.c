@@ -26,8 +26,8 @@
 
 #include <cmocka.h>
 
-#include "plugin_trust.h"
-#include "privdrop.h"
+#include "os/plugin_trust.h"
+#include "os/privdrop.h"
 
 #define KEPT ((1ull << CAP_NET_ADMIN) | (1ull << CAP_NET_RAW))
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the link prober (core/probe.c) on synthetic timelines: a
+ * Unit tests of the link prober (core/link/probe.c) on synthetic timelines: a
  * small discrete-event simulator sends a probe every interval, delivers or
  * drops each reply as a scripted path says, and runs probe_tick exactly at
  * probe_next_deadline, so the times asserted are the module's own.
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "probe.h"
+#include "link/probe.h"
 
 #define MS 1000000ull
 #define US 1000ull

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
-#include "log.h"
+#include "base/log.h"
 
 static struct daemon *mk(const char *state_file)
 {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "replay.h"
+#include "wire/replay.h"
 
 static int accept_pkt(struct replay *r, uint64_t seq)
 {

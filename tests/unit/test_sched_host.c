@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "log.h"
-#include "sched_host.h"
+#include "base/log.h"
+#include "sched/sched_host.h"
 
 static const char *test_dir(void)
 {

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "log.h"
-#include "sched_host.h"
+#include "base/log.h"
+#include "sched/sched_host.h"
 
 #define MS 1000000ull /* ns */
 

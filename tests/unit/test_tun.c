@@ -28,9 +28,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "netif.h"
-#include "tun.h"
+#include "base/log.h"
+#include "os/netif.h"
+#include "os/tun.h"
 
 #include "netns_child.h"
 

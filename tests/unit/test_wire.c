@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "wire.h"
+#include "wire/wire.h"
 
 static const uint8_t psk_a[WIRE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
 static const uint8_t psk_b[WIRE_KEY_LEN] = {9, 8, 7, 6, 5, 4, 3, 2, 1};

@@ -1,0 +1,65 @@
+/* Levelled logging: "LEVEL subsys: message" to stderr, or to syslog. */
+#include "base/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static int log_level = LOG_INFO;
+static int log_syslog;
+
+static const char *const level_names[] = {
+    [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",     [LOG_CRIT] = "crit",
+    [LOG_ERR] = "error",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+    [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+};
+
+void log_init(const char *ident, int level, int use_syslog)
+{
+	log_level = level;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_level(int level)
+{
+	log_level = level;
+}
+int log_get_level(void)
+{
+	return log_level;
+}
+
+int log_level_from_name(const char *name)
+{
+	for (int i = LOG_ERR; i <= LOG_DEBUG; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	if (strcmp(name, "warn") == 0)
+		return LOG_WARNING;
+	return -1;
+}
+
+void log_msg(int level, const char *subsys, const char *fmt, ...)
+{
+	if (level > log_level)
+		return;
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (log_syslog) {
+		syslog(level, "%s: %s", subsys, buf);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	localtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour,
+		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+		level_names[level & 7], subsys, buf);
+}

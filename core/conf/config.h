@@ -1,0 +1,175 @@
+/*
+ * The daemon's configuration, loaded from one YAML file (libyaml). Every
+ * field has a default; config_load() validates everything before anything
+ * starts and names file:line:column and the key in each error.
+ */
+#ifndef TTT_CONFIG_H
+#define TTT_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/err.h"
+#include <tuntuntun/sched.h>
+
+#define CFG_MAX_LINKS	16
+#define CFG_MAX_CLIENTS 64
+#define CFG_MAX_OPTS	32
+#define CFG_NAME_MAX	32
+#define CFG_STR_MAX	256
+
+enum cfg_role { ROLE_CLIENT = 0, ROLE_SERVER = 1 };
+
+/* `cipher:`: which AEADs this end offers or accepts. */
+enum cfg_cipher {
+	CFG_CIPHER_AUTO = 0,
+	CFG_CIPHER_AES256GCM = 1,
+	CFG_CIPHER_CHACHA20 = 2,
+};
+
+/* A socket address with its length; family AF_UNSPEC when unset. */
+struct cfg_sockaddr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* An IP prefix such as 10.77.0.2/24 or fd77::2/64. */
+struct cfg_prefix {
+	int family; /* AF_INET, AF_INET6, or 0 when unset */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	uint8_t plen;
+};
+
+/* One plugin option, flattened ("weights.dsl": 3). Strings owned here. */
+struct cfg_opt {
+	char key[64];
+	char str[128];
+	uint32_t type; /* enum ttt_opt_type */
+	int32_t b;
+	int64_t i;
+	double d;
+	uint32_t line;
+};
+
+/* The scheduler for one direction. */
+struct cfg_sched {
+	char plugin[CFG_NAME_MAX]; /* default "roundrobin" */
+	struct cfg_opt opts[CFG_MAX_OPTS];
+	uint32_t n_opts;
+};
+
+struct cfg_link {
+	char name[CFG_NAME_MAX];    /* required, unique */
+	char interface[IFNAMSIZ];   /* SO_BINDTODEVICE; "" if unset */
+	struct cfg_sockaddr source; /* local bind address[:port]; optional */
+	struct cfg_sockaddr peer;   /* client: server endpoint for this link
+				       (default: server.address:port) */
+	uint64_t rate_bps;	    /* `rate: 20mbit`; 0 = unknown */
+	bool metered;		    /* `metered: true` */
+	bool backup;		    /* `backup: true` */
+	uint32_t weight;	    /* `weight: 3`; 0 = unset */
+	uint64_t quota_bytes;	    /* `quota: 5GiB`; 0 = none */
+	uint32_t quota_reset_day;   /* 1..28, day of month; default 1 */
+	uint32_t mtu;		    /* link MTU (bytes); 0 = from interface,
+				       else 1500 */
+};
+
+/* Server side: one allowed client. */
+struct cfg_client {
+	char name[CFG_NAME_MAX];
+	char key_file[CFG_STR_MAX];
+	struct cfg_prefix addr4; /* inner IPv4 address the client may use */
+	struct cfg_prefix addr6; /* inner IPv6 address the client may use */
+};
+
+struct cfg_probe {
+	uint32_t interval_ms; /* default 100 */
+	uint32_t timeout_ms;  /* default 1000: no answer for this long = down
+			       (config refuses less than 2 intervals) */
+	uint32_t degraded_loss_ppm; /* default 50000 (5%) */
+	uint32_t degraded_rtt_ms;   /* default 0 = off */
+	uint32_t loss_window;	    /* probes in the loss window, default 50 */
+};
+
+struct cfg_reorder {
+	bool enabled;	      /* default true */
+	uint32_t capacity;    /* packets, default 4096 (power of two) */
+	uint32_t min_hold_ms; /* floor, default 5 */
+	uint32_t max_hold_ms; /* ceiling, default 300 */
+};
+
+struct cfg_control {
+	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
+	uint32_t mode;		  /* default 0600 */
+	char group[CFG_NAME_MAX]; /* optional group owning the socket */
+};
+
+struct cfg_tun {
+	char name[IFNAMSIZ]; /* default "ttt0" */
+	struct cfg_prefix
+	    addr4; /* client: its inner IPv4/plen; server: its own */
+	struct cfg_prefix addr6;
+	uint32_t mtu; /* 0 = auto: min link MTU - overhead */
+};
+
+struct config {
+	char path[CFG_STR_MAX]; /* the file it came from */
+	enum cfg_role role;
+	/* client: server.address/port; server: listen address/port */
+	struct cfg_sockaddr server;
+	struct cfg_sockaddr listen;
+	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
+	int cipher; /* enum cfg_cipher, `cipher:` auto (default: AES-256-GCM
+		     if both ends have hardware AES), aes-256-gcm or
+		     chacha20-poly1305 */
+	int crypto_mode; /* enum crypto_mode (core/wire/wire.h): `crypto:
+			    encrypt` (default) | auth | none */
+	struct cfg_tun tun;
+	struct cfg_sched sched[2]; /* indexed by enum ttt_dir */
+	struct cfg_link links[CFG_MAX_LINKS];
+	uint32_t n_links;
+	struct cfg_client clients[CFG_MAX_CLIENTS];
+	uint32_t n_clients;
+	struct cfg_probe probe;
+	struct cfg_reorder reorder;
+	struct cfg_control control;
+	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
+				       */
+	char state_file[CFG_STR_MAX]; /* quota counters; "" = none */
+	char user[CFG_NAME_MAX]; /* drop privileges to this user; "" = no */
+	bool default_route;	 /* client: route all traffic via tunnel */
+	int log_level;		 /* syslog level, default LOG_INFO */
+	uint32_t keepalive_ms;	 /* default 10000 */
+};
+
+/* Fills cfg with defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Loads and validates `path`. On error returns -EINVAL (or -errno for I/O)
+ * with e->msg like "client.yaml:7:12: links[1].rate: expected a rate such as
+ * 20mbit, got \"fast\"". cfg is undefined on failure.
+ */
+int config_load(struct config *cfg, const char *path, struct err *e);
+
+/* Same, from a string in memory; `name` stands for the file in messages. */
+int config_load_string(struct config *cfg, const char *name, const char *text,
+		       size_t len, struct err *e);
+
+/* Parsers shared with the control socket (`key=value` plugin options). */
+int config_parse_rate(const char *s, uint64_t *bps);
+int config_parse_size(const char *s, uint64_t *bytes);
+int config_parse_duration_ms(const char *s, uint32_t *ms);
+/* "5%" -> 50000 parts per million; at most 100%. */
+int config_parse_percent_ppm(const char *s, uint32_t *ppm);
+/* Classifies a scalar into a cfg_opt (type, i, b, d); copies key and str. */
+int config_opt_set(struct cfg_opt *o, const char *key, const char *str,
+		   uint32_t line);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * Printers for tuntunctl. The status schema grows as the daemon grows, and
+ * an older tuntunctl may talk to a newer daemon (or the reverse), so nothing
+ * here assumes a field exists or has the expected type: anything missing is
+ * shown as "-" and unknown fields are ignored.
+ */
+#include "ctl/ctl_print.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CELL_MAX 160
+#define MAX_COLS 16
+
+/* ---- small formatting helpers ---- */
+
+void ctl_print_fmt_bytes(char *buf, size_t n, double bytes)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	if (bytes < 1024) {
+		snprintf(buf, n, "%.0f B", bytes < 0 ? 0 : bytes);
+		return;
+	}
+	double v = bytes / 1024;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, "%.1f %s", v, units[u]);
+}
+
+void ctl_print_fmt_duration(char *buf, size_t n, double seconds)
+{
+	if (seconds < 0)
+		seconds = 0;
+	unsigned long long s = (unsigned long long)seconds;
+	if (s < 60)
+		snprintf(buf, n, "%llus", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%llum%02llus", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, n, "%lluh%02llum", s / 3600, s / 60 % 60);
+	else
+		snprintf(buf, n, "%llud%02lluh", s / 86400, s / 3600 % 24);
+}
+
+/* Daemon strings go to a terminal: never let one carry escape codes. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (iscntrl((unsigned char)*s))
+			*s = '?';
+}
+
+static bool get_num(const json_t *obj, const char *key, double *v)
+{
+	const json_t *j =
+	    json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	if (!json_is_number(j))
+		return false;
+	*v = json_number_value(j);
+	return true;
+}
+
+/* Any scalar as text; "-" when missing or not a scalar. */
+static const char *get_str(const json_t *obj, const char *key, char *buf,
+			   size_t n)
+{
+	const json_t *j =
+	    json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	if (json_is_string(j))
+		snprintf(buf, n, "%s", json_string_value(j));
+	else if (json_is_integer(j))
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(j));
+	else if (json_is_real(j))
+		snprintf(buf, n, "%g", json_real_value(j));
+	else if (json_is_boolean(j))
+		snprintf(buf, n, "%s", json_is_true(j) ? "yes" : "no");
+	else
+		snprintf(buf, n, "-");
+	sanitize(buf);
+	return buf;
+}
+
+static bool get_true(const json_t *obj, const char *key)
+{
+	return json_is_object(obj) && json_is_true(json_object_get(obj, key));
+}
+
+/* A number through `fmt` (which takes one double), or "-". */
+static void num_cell(char *buf, size_t n, const json_t *obj, const char *key,
+		     const char *fmt, double scale)
+{
+	double v;
+	if (get_num(obj, key, &v))
+		snprintf(buf, n, fmt, v * scale);
+	else
+		snprintf(buf, n, "-");
+}
+
+static void int_cell(char *buf, size_t n, const json_t *obj, const char *key)
+{
+	const json_t *j =
+	    json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	if (json_is_integer(j))
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(j));
+	else if (json_is_real(j))
+		snprintf(buf, n, "%.0f", json_real_value(j));
+	else
+		snprintf(buf, n, "-");
+}
+
+static void bytes_cell(char *buf, size_t n, const json_t *obj, const char *key)
+{
+	double v;
+	if (get_num(obj, key, &v))
+		ctl_print_fmt_bytes(buf, n, v);
+	else
+		snprintf(buf, n, "-");
+}
+
+/* ---- aligned tables ---- */
+
+struct table {
+	unsigned ncols, nrows, cap;
+	const char *const *head;
+	const bool *right; /* right-align numbers so digits line up */
+	char (*cells)[CELL_MAX];
+};
+
+/* Returns the row's first cell, or NULL when out of memory. */
+static char (*table_row(struct table *t))[CELL_MAX]
+{
+	if (t->nrows == t->cap) {
+		unsigned cap = t->cap ? t->cap * 2 : 8;
+		void *p = realloc(t->cells, (size_t)cap * t->ncols * CELL_MAX);
+		if (!p)
+			return NULL;
+		t->cells = p;
+		t->cap = cap;
+	}
+	char(*row)[CELL_MAX] = t->cells + (size_t)t->nrows * t->ncols;
+	for (unsigned c = 0; c < t->ncols; c++)
+		strcpy(row[c], "-");
+	t->nrows++;
+	return row;
+}
+
+static void table_print(FILE *f, const struct table *t, const char *indent)
+{
+	size_t w[MAX_COLS];
+	for (unsigned c = 0; c < t->ncols; c++) {
+		w[c] = strlen(t->head[c]);
+		for (unsigned r = 0; r < t->nrows; r++) {
+			size_t l = strlen(t->cells[r * t->ncols + c]);
+			if (l > w[c])
+				w[c] = l;
+		}
+	}
+	for (int r = -1; r < (int)t->nrows; r++) {
+		fputs(indent, f);
+		for (unsigned c = 0; c < t->ncols; c++) {
+			const char *s =
+			    r < 0 ? t->head[c] : t->cells[r * t->ncols + c];
+			bool last = c + 1 == t->ncols;
+			if (t->right[c])
+				fprintf(f, "%*s", (int)w[c], s);
+			else if (last)
+				fputs(s, f);
+			else
+				fprintf(f, "%-*s", (int)w[c], s);
+			if (!last)
+				fputs("  ", f);
+		}
+		fputc('\n', f);
+	}
+}
+
+/* ---- links ---- */
+
+enum {
+	L_NAME,
+	L_STATE,
+	L_RTT,
+	L_JITTER,
+	L_LOSS,
+	L_TXMBPS,
+	L_RXMBPS,
+	L_TXPKTS,
+	L_RXPKTS,
+	L_TXBYTES,
+	L_ERRORS,
+	L_NOTES,
+	L_NCOLS
+};
+
+static const char *const link_head[L_NCOLS] = {
+    [L_NAME] = "NAME",	      [L_STATE] = "STATE",    [L_RTT] = "RTT",
+    [L_JITTER] = "JITTER",    [L_LOSS] = "LOSS",      [L_TXMBPS] = "TX Mbit/s",
+    [L_RXMBPS] = "RX Mbit/s", [L_TXPKTS] = "TX PKTS", [L_RXPKTS] = "RX PKTS",
+    [L_TXBYTES] = "TX BYTES", [L_ERRORS] = "ERRORS",  [L_NOTES] = "NOTES",
+};
+
+static const bool link_right[L_NCOLS] = {
+    [L_RTT] = true,    [L_JITTER] = true,  [L_LOSS] = true,
+    [L_TXMBPS] = true, [L_RXMBPS] = true,  [L_TXPKTS] = true,
+    [L_RXPKTS] = true, [L_TXBYTES] = true, [L_ERRORS] = true,
+};
+
+/* Flags worth a glance: why a link carries less than it could. */
+static void link_notes(char *buf, size_t n, const json_t *l)
+{
+	size_t off = 0;
+	buf[0] = 0;
+#define NOTE(...)                                                              \
+	do {                                                                   \
+		if (off < n)                                                   \
+			off += (size_t)snprintf(buf + off, n - off, "%s",      \
+						off ? ", " : "");              \
+		if (off < n)                                                   \
+			off +=                                                 \
+			    (size_t)snprintf(buf + off, n - off, __VA_ARGS__); \
+	} while (0)
+	if (get_true(l, "admin_down"))
+		NOTE("admin down");
+	if (get_true(l, "metered"))
+		NOTE("metered");
+	if (get_true(l, "backup"))
+		NOTE("backup");
+	double q, used;
+	if (get_num(l, "quota_bytes", &q) && q > 0) {
+		char a[32], b[32];
+		if (!get_num(l, "quota_used_bytes", &used))
+			used = 0;
+		ctl_print_fmt_bytes(a, sizeof(a), used);
+		ctl_print_fmt_bytes(b, sizeof(b), q);
+		NOTE("quota %s of %s", a, b);
+	}
+#undef NOTE
+	if (!buf[0])
+		snprintf(buf, n, "-");
+}
+
+void ctl_print_links(FILE *f, const json_t *links, const char *indent)
+{
+	if (!json_is_array(links) || json_array_size(links) == 0) {
+		fprintf(f, "%s(no links)\n", indent);
+		return;
+	}
+	struct table t = {
+	    .ncols = L_NCOLS, .head = link_head, .right = link_right};
+	size_t i;
+	const json_t *l;
+	json_array_foreach(links, i, l)
+	{
+		char(*row)[CELL_MAX] = table_row(&t);
+		if (!row)
+			break;
+		get_str(l, "name", row[L_NAME], CELL_MAX);
+		get_str(l, "state", row[L_STATE], CELL_MAX);
+		num_cell(row[L_RTT], CELL_MAX, l, "srtt_ms", "%.1f ms", 1);
+		num_cell(row[L_JITTER], CELL_MAX, l, "jitter_ms", "%.1f ms", 1);
+		num_cell(row[L_LOSS], CELL_MAX, l, "loss_pct", "%.1f%%", 1);
+		num_cell(row[L_TXMBPS], CELL_MAX, l, "tx_bps", "%.2f", 1e-6);
+		num_cell(row[L_RXMBPS], CELL_MAX, l, "rx_bps", "%.2f", 1e-6);
+		int_cell(row[L_TXPKTS], CELL_MAX, l, "tx_packets");
+		int_cell(row[L_RXPKTS], CELL_MAX, l, "rx_packets");
+		bytes_cell(row[L_TXBYTES], CELL_MAX, l, "tx_bytes");
+		int_cell(row[L_ERRORS], CELL_MAX, l, "errors");
+		link_notes(row[L_NOTES], CELL_MAX, l);
+	}
+	table_print(f, &t, indent);
+	free(t.cells);
+}
+
+/* ---- status ---- */
+
+static void print_sched(FILE *f, const char *label, const json_t *s)
+{
+	char a[CELL_MAX], b[CELL_MAX];
+	fprintf(f, "%-12s%s", label, get_str(s, "plugin", a, sizeof(a)));
+	if (json_is_object(s) && json_object_get(s, "version"))
+		fprintf(f, " v%s", get_str(s, "version", b, sizeof(b)));
+	double v;
+	if (get_num(s, "picks", &v))
+		fprintf(f, ": %.0f picks", v);
+	if (get_num(s, "faults", &v))
+		fprintf(f, ", %.0f faults", v);
+	if (get_num(s, "drops", &v))
+		fprintf(f, ", %.0f drops", v);
+	fputc('\n', f);
+	const json_t *st =
+	    json_is_object(s) ? json_object_get(s, "state") : NULL;
+	if (json_is_object(st) && json_object_size(st) > 0) {
+		char *text = json_dumps(st, JSON_COMPACT);
+		if (text) {
+			sanitize(text);
+			fprintf(f, "%-12s%.300s\n", "", text);
+		}
+		free(text);
+	}
+}
+
+static void print_reorder(FILE *f, const char *label, const json_t *r)
+{
+	if (!json_is_object(r)) {
+		fprintf(f, "%-12s-\n", label);
+		return;
+	}
+	if (json_is_false(json_object_get(r, "enabled"))) {
+		fprintf(f, "%-12soff\n", label);
+		return;
+	}
+	char d[32], h[32], ro[32], la[32], du[32], lo[32], hold[32];
+	int_cell(d, sizeof(d), r, "delivered");
+	int_cell(h, sizeof(h), r, "held");
+	int_cell(ro, sizeof(ro), r, "reordered");
+	int_cell(la, sizeof(la), r, "late");
+	int_cell(du, sizeof(du), r, "duplicates");
+	int_cell(lo, sizeof(lo), r, "lost");
+	num_cell(hold, sizeof(hold), r, "hold_ms", "%.1f ms", 1);
+	fprintf(f,
+		"%-12s%s delivered, %s held, %s reordered, %s late, "
+		"%s duplicates, %s lost; hold %s\n",
+		label, d, h, ro, la, du, lo, hold);
+}
+
+void ctl_print_status(FILE *f, const json_t *st)
+{
+	char a[CELL_MAX], b[CELL_MAX], c[CELL_MAX];
+	fprintf(f, "%-12s%s\n", "role:", get_str(st, "role", a, sizeof(a)));
+	fprintf(f, "%-12s%s\n",
+		"version:", get_str(st, "version", a, sizeof(a)));
+	double up;
+	if (get_num(st, "uptime_s", &up))
+		ctl_print_fmt_duration(a, sizeof(a), up);
+	else
+		strcpy(a, "-");
+	fprintf(f, "%-12s%s\n", "uptime:", a);
+
+	const json_t *tun =
+	    json_is_object(st) ? json_object_get(st, "tun") : NULL;
+	fprintf(f, "%-12s%s, mtu %s\n", "tun:", get_str(tun, "name", a, 64),
+		get_str(tun, "mtu", b, 64));
+
+	const json_t *sess =
+	    json_is_object(st) ? json_object_get(st, "session") : NULL;
+	if (sess)
+		fprintf(f, "%-12s%s, %s, crypto %s\n",
+			"session:", get_str(sess, "id", a, 64),
+			get_str(sess, "state", b, 64),
+			get_str(sess, "crypto", c, 64));
+
+	const json_t *sch =
+	    json_is_object(st) ? json_object_get(st, "scheduler") : NULL;
+	print_sched(f, "upstream:",
+		    json_is_object(sch) ? json_object_get(sch, "upstream")
+					: NULL);
+	print_sched(f, "downstream:",
+		    json_is_object(sch) ? json_object_get(sch, "downstream")
+					: NULL);
+
+	const json_t *sessions =
+	    json_is_object(st) ? json_object_get(st, "sessions") : NULL;
+	const json_t *links =
+	    json_is_object(st) ? json_object_get(st, "links") : NULL;
+	if (!sessions || links) {
+		print_reorder(f, "reorder:", json_object_get(st, "reorder"));
+		fputc('\n', f);
+		ctl_print_links(f, links, "");
+	}
+	if (!sessions)
+		return;
+	if (!json_is_array(sessions) || json_array_size(sessions) == 0) {
+		fprintf(f, "%-12snone\n", "sessions:");
+		return;
+	}
+	size_t i;
+	const json_t *s;
+	json_array_foreach(sessions, i, s)
+	{
+		fprintf(f, "\nsession %s (id %s", get_str(s, "client", a, 64),
+			get_str(s, "id", b, 64));
+		if (json_is_object(s) && json_object_get(s, "state"))
+			fprintf(f, ", %s", get_str(s, "state", c, 64));
+		fprintf(f, ")\n");
+		print_reorder(f, "  reorder:",
+			      json_is_object(s) ? json_object_get(s, "reorder")
+						: NULL);
+		ctl_print_links(
+		    f, json_is_object(s) ? json_object_get(s, "links") : NULL,
+		    "  ");
+	}
+}
+
+/* ---- plugins ---- */
+
+void ctl_print_plugins(FILE *f, const json_t *reply)
+{
+	static const char *const head[] = {"NAME", "VERSION", "LOADED", "FILE",
+					   "DESCRIPTION"};
+	static const bool right[5] = {false};
+	const json_t *list =
+	    json_is_object(reply) ? json_object_get(reply, "plugins") : NULL;
+	if (!json_is_array(list) || json_array_size(list) == 0) {
+		fprintf(f, "(no plugins)\n");
+		return;
+	}
+	struct table t = {.ncols = 5, .head = head, .right = right};
+	size_t i;
+	const json_t *p;
+	json_array_foreach(list, i, p)
+	{
+		char(*row)[CELL_MAX] = table_row(&t);
+		if (!row)
+			break;
+		get_str(p, "name", row[0], CELL_MAX);
+		get_str(p, "version", row[1], CELL_MAX);
+		get_str(p, "loaded", row[2], CELL_MAX);
+		get_str(p, "file", row[3], CELL_MAX);
+		get_str(p, "description", row[4], CELL_MAX);
+		const json_t *err =
+		    json_is_object(p) ? json_object_get(p, "error") : NULL;
+		/* A refused plugin says why instead of what it does. */
+		if (json_is_string(err) && json_string_length(err) > 0) {
+			snprintf(row[4], CELL_MAX, "REFUSED: %s",
+				 json_string_value(err));
+			sanitize(row[4]);
+		}
+	}
+	table_print(f, &t, "");
+	free(t.cells);
+}
+
+/* ---- rates for watch ---- */
+
+static const json_t *find_by(const json_t *arr, const char *key,
+			     const char *val)
+{
+	size_t i;
+	const json_t *x;
+	if (!val)
+		return NULL;
+	json_array_foreach(arr, i, x)
+	{
+		const char *v = json_string_value(json_object_get(x, key));
+		if (v && strcmp(v, val) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+static int derive_links(json_t *cur, const json_t *prev, double dt)
+{
+	static const char *const pairs[2][2] = {{"tx_bps", "tx_bytes"},
+						{"rx_bps", "rx_bytes"}};
+	int n = 0;
+	size_t i;
+	json_t *l;
+	if (!json_is_array(cur) || !json_is_array(prev))
+		return 0;
+	json_array_foreach(cur, i, l)
+	{
+		const json_t *p =
+		    find_by(prev, "name",
+			    json_string_value(json_object_get(l, "name")));
+		if (!p)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			double now, before;
+			if (json_object_get(l, pairs[k][0]) ||
+			    !get_num(l, pairs[k][1], &now) ||
+			    !get_num(p, pairs[k][1], &before) || now < before)
+				continue; /* counters reset: skip a round */
+			if (json_object_set_new(
+				l, pairs[k][0],
+				json_real((now - before) * 8 / dt)) == 0)
+				n++;
+		}
+	}
+	return n;
+}
+
+int ctl_print_derive_rates(json_t *cur, const json_t *prev, double dt_s)
+{
+	if (!json_is_object(cur) || !json_is_object(prev) || !(dt_s > 0))
+		return 0;
+	int n = derive_links(json_object_get(cur, "links"),
+			     json_object_get(prev, "links"), dt_s);
+	const json_t *ps = json_object_get(prev, "sessions");
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(cur, "sessions"), i, s)
+	{
+		const json_t *p =
+		    find_by(ps, "client",
+			    json_string_value(json_object_get(s, "client")));
+		if (p)
+			n += derive_links(json_object_get(s, "links"),
+					  json_object_get(p, "links"), dt_s);
+	}
+	return n;
+}

@@ -1,0 +1,263 @@
+/*
+ * Wire format of tuntuntun (full description in docs/protocol.md).
+ *
+ * Every datagram:   header (16 bytes, cleartext, authenticated)
+ *                   body   (encrypted in CRYPTO_ENCRYPT mode)
+ *                   tag    (16 bytes; absent in CRYPTO_NONE mode)
+ *
+ * Header:  0 u8 version (WIRE_VERSION)   1 u8 type (enum wire_type)
+ *          2 u8 link id                  3 u8 flags (WF_*)
+ *          4 u32 session id (big endian, 0 in HELLO)
+ *          8 u64 seq (big endian): per session and direction, strictly
+ *            increasing over all packet types and links; it is the AEAD
+ *            nonce, the replay-window index and the reorder key.
+ *
+ * DATA body:    u32 prev_gap   seq distance to the previous DATA packet of
+ *                              the same flow bucket (0 = none / too far)
+ *               u16 bucket     flow bucket (flow hash % WIRE_BUCKETS)
+ *               u16 reserved   zero
+ *               inner IP packet
+ *
+ * HELLO / HELLO_ACK are authenticated with the pre-shared key (keyed
+ * BLAKE2b) rather than session keys, since they create the session.
+ * All multi-byte integers are big endian.
+ */
+#ifndef TTT_WIRE_H
+#define TTT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "base/err.h"
+
+#define WIRE_VERSION	  1
+#define WIRE_HDR_LEN	  16
+#define WIRE_TAG_LEN	  16
+#define WIRE_DATA_HDR_LEN 8
+#define WIRE_BUCKETS	  256
+#define WIRE_KEY_LEN	  32
+#define WIRE_RANDOM_LEN	  32
+#define WIRE_KEYID_LEN	  8
+#define WIRE_MAX_PACKET	  65535
+/* HELLO is padded to this size so HELLO_ACK (smaller) never amplifies. */
+#define WIRE_HELLO_LEN	    160
+#define WIRE_HELLO_ACK_LEN  104 /* fixed; <= WIRE_HELLO_LEN */
+#define WIRE_HELLO_MAC_LEN  16	/* keyed BLAKE2b-128, last bytes of both */
+#define WIRE_SCHED_NAME_MAX 32
+
+enum wire_type {
+	WT_HELLO = 1,	  /* client -> server: open a session (PSK MAC) */
+	WT_HELLO_ACK = 2, /* server -> client: session id + random (PSK MAC) */
+	WT_DATA = 3,	  /* an inner IP packet */
+	WT_PROBE = 4,	  /* link probe; also registers/refreshes the link */
+	WT_PROBE_REPLY = 5, /* echo of a probe */
+	WT_CONTROL = 6,	    /* in-session control message (JSON text body) */
+	WT_CLOSE = 7,	    /* the sender ends the session */
+	WT_TYPE_MAX = 7,
+};
+
+enum wire_flags {
+	WF_ENCRYPTED = 0x01, /* body is encrypted (else only authenticated) */
+};
+
+enum crypto_mode {
+	CRYPTO_ENCRYPT = 0, /* ChaCha20-Poly1305 (IETF), body encrypted */
+	CRYPTO_AUTH = 1,    /* ChaCha20-Poly1305 tag over header+body only */
+	CRYPTO_NONE = 2,    /* no tag: trusted networks and benchmarks only */
+};
+
+/*
+ * AEAD used by a session in the encrypt and auth modes, agreed in the
+ * handshake: AES-256-GCM when both ends have hardware AES (about twice as
+ * fast as ChaCha20 there), ChaCha20-Poly1305 otherwise. Both use the same
+ * 32-byte keys, 12-byte nonce (4 zero bytes || seq) and 16-byte tag.
+ */
+enum wire_cipher {
+	WIRE_CIPHER_CHACHA20 = 0, /* ChaCha20-Poly1305 (IETF) */
+	WIRE_CIPHER_AES256GCM = 1,
+};
+/* HELLO's `ciphers` bits: what the client can use. */
+#define WIRE_CIPHERS_CHACHA20  0x01
+#define WIRE_CIPHERS_AES256GCM 0x02
+
+struct wire_hdr {
+	uint8_t version;
+	uint8_t type;
+	uint8_t link_id;
+	uint8_t flags;
+	uint32_t session_id;
+	uint64_t seq;
+};
+
+/* Session keys for one side. tx seals what we send, rx opens what we get. */
+struct wire_keys {
+	int mode;   /* enum crypto_mode */
+	int cipher; /* enum wire_cipher (wire_keys_set_cipher) */
+	uint8_t tx[WIRE_KEY_LEN];
+	uint8_t rx[WIRE_KEY_LEN];
+	/* AES-256-GCM expanded keys, set by wire_keys_set_cipher() */
+	crypto_aead_aes256gcm_state tx_aes, rx_aes;
+};
+
+/*
+ * Initialises libsodium (fast code paths, RNG). main() calls it once at
+ * start-up; every wire_* function also calls it lazily, so forgetting it is
+ * slower, never wrong. Returns 0 or -EIO.
+ */
+int wire_init(void);
+
+/* Bytes a DATA packet adds around the inner packet, excluding IP/UDP. */
+size_t wire_data_overhead(int mode);
+
+void wire_hdr_encode(uint8_t *buf, const struct wire_hdr *h);
+/* Checks length, version, type. Returns 0, or -EBADMSG / -EPROTONOSUPPORT. */
+int wire_hdr_decode(const uint8_t *buf, size_t len, struct wire_hdr *h);
+
+/*
+ * Seals a packet in place: buf holds the encoded header at 0 and `body_len`
+ * bytes of body at WIRE_HDR_LEN; buf must have room for the tag. Sets or
+ * clears WF_ENCRYPTED in buf[3] to match k->mode (the header is
+ * authenticated, so the flag must be final before sealing). Returns the
+ * datagram length, or 0 if k->mode is unknown or the body is too large.
+ * The seq in the header is the nonce: never seal two packets with the same
+ * seq under the same keys.
+ */
+size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len);
+
+/*
+ * Opens a received datagram in place (header already decoded into h).
+ * On success *body points into buf and *body_len is set. Returns 0, or
+ * -EBADMSG (too short, bad tag, wrong flags for the mode). Check the replay
+ * window before (cheap reject) and update it only after this succeeded.
+ */
+int wire_open(const struct wire_keys *k, uint8_t *buf, size_t len,
+	      const struct wire_hdr *h, uint8_t **body, size_t *body_len);
+
+/* DATA sub-header. */
+struct wire_data {
+	uint32_t prev_gap;
+	uint16_t bucket;
+};
+void wire_data_encode(uint8_t *body, const struct wire_data *d);
+/* -EBADMSG if len < WIRE_DATA_HDR_LEN or bucket >= WIRE_BUCKETS. */
+int wire_data_decode(const uint8_t *body, size_t len, struct wire_data *d);
+
+/* ---- handshake ---- */
+
+struct wire_hello {
+	uint8_t key_id[WIRE_KEYID_LEN]; /* which PSK (BLAKE2b of the key) */
+	uint64_t timestamp_ns;		/* CLOCK_REALTIME; must increase */
+	uint8_t client_random[WIRE_RANDOM_LEN];
+	uint8_t crypto_mode;		      /* enum crypto_mode requested */
+	uint8_t link_id;		      /* link it was sent on */
+	uint16_t link_mtu;		      /* sender's MTU on that link */
+	char downstream[WIRE_SCHED_NAME_MAX]; /* downstream plugin name */
+	uint8_t ciphers;		      /* WIRE_CIPHERS_* offered */
+};
+
+struct wire_hello_ack {
+	uint32_t session_id;
+	uint8_t client_random[WIRE_RANDOM_LEN]; /* echoed */
+	uint8_t server_random[WIRE_RANDOM_LEN];
+	uint8_t link_id;
+	uint8_t status; /* 0 = ok, else enum wire_refusal */
+	uint8_t cipher; /* enum wire_cipher chosen by the server */
+};
+
+enum wire_refusal {
+	WR_OK = 0,
+	WR_CRYPTO_MODE = 1, /* server does not allow the requested mode */
+	WR_SCHEDULER = 2,   /* server does not have the downstream plugin */
+};
+
+/* Key id of a PSK: first 8 bytes of BLAKE2b-128("tuntuntun key id",
+ * key=psk) (libsodium has no 8-byte BLAKE2b output). */
+void wire_key_id(const uint8_t psk[WIRE_KEY_LEN], uint8_t id[WIRE_KEYID_LEN]);
+
+/* Builds a HELLO (WIRE_HELLO_LEN bytes) into buf; returns the length. */
+size_t wire_hello_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
+			const struct wire_hello *m);
+/* Reads the key id out of a HELLO before its MAC can be checked. */
+int wire_hello_peek_key_id(const uint8_t *buf, size_t len,
+			   uint8_t id[WIRE_KEYID_LEN]);
+/*
+ * Verifies length, header, MAC and key id with psk, then decodes. Returns 0,
+ * -EBADMSG or -EPROTONOSUPPORT. crypto_mode is returned as sent (the server
+ * checks it and may answer WR_CRYPTO_MODE); downstream is NUL-terminated.
+ * The caller still checks timestamp_ns > the last accepted one for the key.
+ */
+int wire_hello_parse(const uint8_t *buf, size_t len,
+		     const uint8_t psk[WIRE_KEY_LEN], struct wire_hello *m);
+
+/* Builds a HELLO_ACK (WIRE_HELLO_ACK_LEN bytes); returns the length. */
+size_t wire_hello_ack_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
+			    const struct wire_hello_ack *m);
+/* Returns 0 or -EBADMSG; the caller compares client_random with its own. */
+int wire_hello_ack_parse(const uint8_t *buf, size_t len,
+			 const uint8_t psk[WIRE_KEY_LEN],
+			 struct wire_hello_ack *m);
+
+/*
+ * Derives both directions' keys from the PSK and both randoms. `is_client`
+ * picks which derived key is tx and which is rx.
+ */
+void wire_derive_keys(struct wire_keys *k, int mode,
+		      const uint8_t psk[WIRE_KEY_LEN],
+		      const uint8_t client_random[WIRE_RANDOM_LEN],
+		      const uint8_t server_random[WIRE_RANDOM_LEN],
+		      uint32_t session_id, int is_client);
+
+/*
+ * Selects the session's AEAD after wire_derive_keys() and precomputes what
+ * it needs. Returns 0, or -ENOTSUP for AES-256-GCM without hardware AES.
+ */
+int wire_keys_set_cipher(struct wire_keys *k, int cipher);
+/* WIRE_CIPHERS_* this machine can use (ChaCha20 always). */
+uint8_t wire_ciphers_local(void);
+/* The cipher a server picks from a client's offer: AES-256-GCM if both
+ * have it, else ChaCha20-Poly1305. */
+int wire_cipher_choose(uint8_t offered);
+const char *wire_cipher_name(int cipher);
+
+/* ---- probes ---- */
+
+struct wire_probe {
+	uint32_t probe_id;   /* sender's counter per link */
+	uint64_t tx_ns;	     /* sender's monotonic clock at send */
+	uint64_t rx_packets; /* packets the sender received on this link */
+	uint16_t pad_to;     /* total body length incl. padding (PMTU probes) */
+};
+/* Probe and probe reply share the body; a reply echoes probe_id and tx_ns
+ * and carries the replier's own rx_packets and the receive time delta. */
+struct wire_probe_reply {
+	uint32_t probe_id;
+	uint64_t echo_tx_ns;
+	uint64_t rx_packets;
+	uint32_t hold_us; /* time the replier held the probe before answering */
+	uint16_t probe_len; /* body length of the probe answered (PMTU) */
+};
+#define WIRE_PROBE_LEN	     24
+#define WIRE_PROBE_REPLY_LEN 28
+/* Returns the body length (max(24, pad_to)), or 0 if it exceeds room. */
+size_t wire_probe_encode(uint8_t *body, size_t room,
+			 const struct wire_probe *p);
+/* Strict: len must equal the encoded length; sets p->pad_to = len. */
+int wire_probe_decode(const uint8_t *body, size_t len, struct wire_probe *p);
+size_t wire_probe_reply_encode(uint8_t *body, const struct wire_probe_reply *r);
+int wire_probe_reply_decode(const uint8_t *body, size_t len,
+			    struct wire_probe_reply *r);
+
+/* Flow bucket and hash of an inner IP packet (5-tuple; 0 if unparsable). */
+uint32_t wire_flow_hash(const uint8_t *pkt, size_t len);
+
+/*
+ * Pre-shared keys: 32 random bytes, stored as base64 text in a file.
+ * load refuses group/world-readable files (-EPERM) and bad content (-EINVAL);
+ * generate refuses to overwrite (-EEXIST) and creates the file mode 0600.
+ */
+int wire_key_load(const char *path, uint8_t psk[WIRE_KEY_LEN], struct err *e);
+int wire_key_generate(const char *path, struct err *e);
+
+#endif

@@ -62,6 +62,33 @@ static json_t *path_json(struct session *s, struct path *p)
 	    json_integer((json_int_t)p->probe.suspects_cleared));
 	json_object_set_new(pj, "early_probes",
 			    json_integer((json_int_t)p->probe.early_probes));
+	const struct lm *m = &p->lm;
+	json_t *mj = json_pack(
+	    "{s:s,s:I,s:I,s:I,s:f,s:f,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
+	    "phase", m->phase == LM_STARTUP ? "startup" : "steady",
+	    "capacity_bps", (json_int_t)m->capacity_bps, "pacing_bps",
+	    (json_int_t)m->pacing_bps, "delivery_bps",
+	    (json_int_t)m->delivery_bps, "base_rtt_ms",
+	    p->probe.min_rtt_us / 1000.0, "queue_delay_ms",
+	    m->qdelay_us / 1000.0, "inflight_bytes",
+	    (json_int_t)m->inflight_bytes, "loss_pct", m->loss_ppm / 10000.0,
+	    "delivered_packets", (json_int_t)m->delivered_pkts, "lost_packets",
+	    (json_int_t)m->lost_pkts, "sent_packets", (json_int_t)m->sent_pkts,
+	    "reports", (json_int_t)m->reports, "backoffs",
+	    (json_int_t)m->backoffs, "stalls", (json_int_t)m->stalls, "stalled",
+	    p->fb_stalled);
+	json_object_set_new(j, "model", mj);
+	/* the headline figures also flat, for scripts and the table */
+	json_object_set_new(j, "capacity_bps",
+			    json_integer((json_int_t)m->capacity_bps));
+	json_object_set_new(j, "pacing_bps",
+			    json_integer((json_int_t)m->pacing_bps));
+	json_object_set_new(j, "base_rtt_ms",
+			    json_real(p->probe.min_rtt_us / 1000.0));
+	json_object_set_new(j, "queue_delay_ms",
+			    json_real(m->qdelay_us / 1000.0));
+	json_object_set_new(j, "inflight_bytes",
+			    json_integer((json_int_t)m->inflight_bytes));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));
 	return j;
@@ -109,6 +136,21 @@ static json_t *session_json(struct session *s)
 	    "tun_write_errors", (json_int_t)s->tun_write_errors);
 	json_object_set_new(json_object_get(j, "counters"), "tx_too_big",
 			    json_integer((json_int_t)s->tx_too_big));
+	const struct pktq *q = &s->q;
+	json_object_set_new(
+	    j, "queue",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "packets",
+		      (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
+		      "enqueued", (json_int_t)q->enqueued, "dropped_full",
+		      (json_int_t)q->drops_full, "dropped_aqm",
+		      (json_int_t)q->drops_codel, "ecn_marked",
+		      (json_int_t)q->ecn_marks, "max_sojourn_ms",
+		      q->max_sojourn_ns / 1e6));
+	json_object_set_new(j, "feedback",
+			    json_pack("{s:I,s:I,s:I}", "sent",
+				      (json_int_t)s->fb_sent, "received",
+				      (json_int_t)s->fb_received, "bad",
+				      (json_int_t)s->fb_bad));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
 	if (s->client_idx >= 0)

@@ -17,8 +17,10 @@
 
 #include "conf/config.h"
 #include "ctl/control.h"
+#include "link/linkmodel.h"
 #include "link/pmtu.h"
 #include "link/probe.h"
+#include "queue/pktq.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
 #include <tuntuntun/sched.h>
@@ -64,8 +66,21 @@ struct path {
 	uint32_t pmtu_probe_size; /* outstanding path-MTU probe (bytes) */
 	uint32_t pmtu_probe_id;
 	uint64_t pmtu_probe_sent_ns;
-	/* token-bucket estimate of bytes not yet drained at rate_bps */
+	/* token-bucket estimate of bytes not yet drained at the pacing rate
+	 * (the pacer's state: datapath.c sends only while it is small) */
 	uint64_t backlog_bytes, backlog_ns;
+	/* link model, sending side (core/link/linkmodel.h) */
+	struct lm lm;
+	uint64_t demand_ns; /* last time the pacer held this link full */
+	bool fb_stalled;    /* feedback says it stopped delivering: DOWN in
+			       the views until a probe answer or progress */
+	/* receiving side: what arrived on the link, for WT_FEEDBACK */
+	struct {
+		bool active; /* a DATA packet with a path_seq arrived */
+		uint16_t interval_pkts;
+		uint32_t high_seq, rx_packets, rx_bytes, last_rx_us;
+		uint32_t owd_min_us, owd_max_us;
+	} fbrx;
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t tx_errors, rx_errors;
@@ -116,7 +131,15 @@ struct session {
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
 	uint64_t rx_late_delivered; /* past the reorder hold: sent on late */
-	uint64_t tx_too_big;	    /* larger than every usable path's MTU */
+	/* daemon-owned queue: packets no link's pacer can take yet */
+	struct pktq q;
+	ev_timer pace_timer; /* when the first pacer has room again */
+	/* receiver: WT_FEEDBACK pacing (datapath.c) */
+	ev_timer fb_timer;
+	uint64_t fb_last_ns;
+	uint32_t fb_pkts; /* DATA packets since the last report */
+	uint64_t fb_sent, fb_received, fb_bad;
+	uint64_t tx_too_big; /* larger than every usable path's MTU */
 };
 
 struct listener {
@@ -183,6 +206,8 @@ struct daemon {
 	struct rxbatch *rx;
 	struct txbatch *tx; /* datapath.c: transmit batch */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
+	uint32_t rx_us; /* monotonic us of the receive batch being handled */
+	uint32_t tx_us; /* monotonic us stamped on the DATA being sent */
 	/* client: downstream swap in flight (carried to the server) */
 	struct {
 		uint64_t req;
@@ -228,6 +253,10 @@ void session_path_init(struct session *s, uint32_t id, const char *name);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
 		      uint64_t now);
+/* Hands the scheduler one struct ttt_feedback sample (if it takes them). */
+void session_feedback(struct session *s, uint32_t kind, uint32_t link,
+		      uint32_t bytes, uint32_t count, uint64_t rtt_us,
+		      uint64_t queue_delay_us, uint64_t now);
 const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
@@ -241,6 +270,8 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		      const uint8_t *body, size_t body_len, uint64_t now);
 void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents);
+void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void datapath_fb_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* prober.c */
 void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);

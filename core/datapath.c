@@ -117,6 +117,9 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 			quota_account(s->d, p, bytes, 0);
 	}
 	v->quota_used_bytes = p->quota_used_bytes;
+	if (pkts)
+		session_feedback(s, TTT_FB_SENT, p->id, (uint32_t)bytes,
+				 (uint32_t)pkts, 0, 0, now);
 }
 
 /* Sends a sealed datagram on a path. Returns 0 or -errno. */
@@ -347,7 +350,133 @@ static int fitting_path(struct session *s, size_t len)
 	return best;
 }
 
-static void txq_add(struct session *s, size_t len, uint64_t now)
+/*
+ * The pacer. A link takes packets while its backlog (what the host booked
+ * on it, draining at the pacing rate) is under a burst of PACE_BURST_NS at
+ * that rate; a full link is hidden from the scheduler for that pick, and
+ * when every usable link is full the packet waits in the session's queue
+ * (core/queue/pktq.h) until the first pacer has room again.
+ */
+#define PACE_BURST_NS 2000000ull
+
+static uint64_t pace_burst(const struct ttt_link_view *v)
+{
+	uint64_t b = v->pacing_bps * (PACE_BURST_NS / 1000) / 8000000ull;
+	uint64_t min = 2ull * (v->mtu + 100);
+	return b > min ? b : min;
+}
+
+static bool pace_room(const struct ttt_link_view *v, uint64_t now)
+{
+	return !v->pacing_bps || ttt_link_backlog(v, now) < pace_burst(v);
+}
+
+/* True if a packet may be scheduled now: some usable link has room, or
+ * none is usable at all (the scheduler then drops, as before). */
+static bool pace_any_room(const struct session *s, uint64_t now)
+{
+	bool usable = false;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (!ttt_link_usable(v))
+			continue;
+		if (pace_room(v, now))
+			return true;
+		usable = true;
+	}
+	return !usable;
+}
+
+/* Every usable link was wanted: the queue holds traffic for all. */
+static void pace_mark_demand(struct session *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (ttt_link_usable(&s->views[i]))
+			s->paths[i].demand_ns = now;
+}
+
+/* Arms the pacing timer for when the first usable link has room again. */
+static void pace_arm(struct session *s, uint64_t now)
+{
+	if (pktq_empty(&s->q)) {
+		ev_timer_stop(s->d->loop, &s->pace_timer);
+		return;
+	}
+	uint64_t wait = 100000000ull;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (!ttt_link_usable(v) || !v->pacing_bps)
+			continue;
+		uint64_t b = ttt_link_backlog(v, now), burst = pace_burst(v);
+		uint64_t w =
+		    b < burst ? 0
+			      : (b - burst + 1) * 8000000000ull / v->pacing_bps;
+		if (w < wait)
+			wait = w;
+	}
+	if (wait < 100000)
+		wait = 100000;
+	ev_timer_stop(s->d->loop, &s->pace_timer);
+	ev_timer_set(&s->pace_timer, (double)wait / 1e9, 0.0);
+	ev_timer_start(s->d->loop, &s->pace_timer);
+}
+
+static bool txq_add(struct session *s, size_t len, uint64_t now);
+
+/* Copies an inner packet into the session's queue (or drops it there). */
+static void pace_enqueue(struct session *s, const uint8_t *pkt, size_t len,
+			 uint64_t now)
+{
+	if (pktq_push(&s->q, pkt, (uint32_t)len, now) < 0)
+		s->tx_drops++;
+	pace_mark_demand(s, now);
+}
+
+/* Sends what the pacers allow from the head of the session's queue. */
+static void pace_drain(struct session *s, uint64_t now)
+{
+	struct daemon *d = s->d;
+	struct txbatch *tb = d->tx;
+	if (tb->n && tb->sess != s)
+		txq_flush(d, now);
+	d->tx_us = (uint32_t)(mono_ns() / 1000);
+	while (!pktq_empty(&s->q)) {
+		if (s->views_dirty)
+			session_refresh_views(s, now);
+		if (!pace_any_room(s, now))
+			break;
+		if (tb->n == TX_BATCH)
+			txq_flush(d, now);
+		uint32_t len;
+		uint8_t *pkt = pktq_pop(&s->q, now, &len);
+		if (!pkt)
+			break;
+		memcpy(tb->slot[tb->n].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN,
+		       pkt, len);
+		if (!txq_add(s, len, now))
+			s->tx_drops++; /* not reached: room was checked */
+	}
+	txq_flush(d, now);
+	if (!pktq_empty(&s->q))
+		pace_mark_demand(s, now);
+	pace_arm(s, now);
+}
+
+void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	(void)loop;
+	(void)revents;
+	pace_drain(s, now_ns(s->d));
+}
+
+/*
+ * Schedules one packet, or returns false if it must wait: the pacers of
+ * all usable links are full. Full links are hidden (STANDBY) from the
+ * scheduler for this pick only; they are marked as wanted (demand), which
+ * lets the link model probe them for more capacity.
+ */
+static bool txq_add(struct session *s, size_t len, uint64_t now)
 {
 	struct daemon *d = s->d;
 	struct txbatch *tb = d->tx;
@@ -357,6 +486,19 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 
 	if (s->views_dirty)
 		session_refresh_views(s, now);
+	uint8_t saved[CFG_MAX_LINKS];
+	uint32_t hidden = 0;
+	if (!pace_any_room(s, now))
+		return false;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct ttt_link_view *v = &s->views[i];
+		if (ttt_link_usable(v) && !pace_room(v, now)) {
+			hidden |= 1u << i;
+			saved[i] = v->state;
+			v->state = TTT_LINK_STANDBY;
+			s->paths[i].demand_ns = now;
+		}
+	}
 	mss_clamp(inner, len, d->tun_mtu);
 
 	struct ttt_pkt_info info = {.len = (uint32_t)len};
@@ -370,17 +512,23 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	int idx = sched_pick(s->sched, &ctx, &info);
 	if (idx >= 0 && (uint32_t)idx < s->n_paths && len > s->views[idx].mtu)
 		idx = fitting_path(s, len);
+	for (uint32_t i = 0; hidden && i < s->n_paths; i++)
+		if (hidden & (1u << i))
+			s->views[i].state = saved[i];
 	if (idx < 0 || (uint32_t)idx >= s->n_paths) {
 		s->tx_drops++;
-		return;
+		return true;
 	}
 	struct path *p = &s->paths[idx];
 	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
 	uint64_t prev = s->bucket_last[bucket];
 	uint64_t gap = prev ? seq - prev : 0;
+	uint32_t dgram = (uint32_t)(wire_data_overhead(s->keys.mode) + len);
 	struct wire_data dh = {
 	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
 	    .bucket = (uint16_t)bucket,
+	    .path_seq = lm_on_sent(&p->lm, dgram, d->tx_us),
+	    .tx_us = d->tx_us,
 	};
 	struct wire_hdr h = {
 	    .version = WIRE_VERSION,
@@ -395,7 +543,7 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + len);
 	if (!total) {
 		s->tx_drops++;
-		return;
+		return true;
 	}
 
 	sl->len = (uint32_t)total;
@@ -422,6 +570,7 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	v->tx_bytes += total;
 	if (p->metered)
 		v->quota_used_bytes += total;
+	return true;
 }
 
 /*
@@ -436,6 +585,8 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	uint64_t now = now_ns(d);
 	size_t room =
 	    d->buf_size - WIRE_HDR_LEN - WIRE_DATA_HDR_LEN - WIRE_TAG_LEN;
+	struct session *queued = NULL;
+	d->tx_us = (uint32_t)(mono_ns() / 1000);
 
 	for (int i = 0; i < TX_BATCH; i++) {
 		uint8_t *inner =
@@ -465,9 +616,17 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 					   WIRE_DATA_HDR_LEN,
 				       inner, (size_t)n);
 		}
-		txq_add(s, (size_t)n, now);
+		/* FIFO: once packets wait, newcomers wait behind them. */
+		if (!pktq_empty(&s->q) || !txq_add(s, (size_t)n, now)) {
+			pace_enqueue(s, inner, (size_t)n, now);
+			if (queued && queued != s)
+				pace_arm(queued, now);
+			queued = s;
+		}
 	}
 	txq_flush(d, now);
+	if (queued)
+		pace_drain(queued, now);
 }
 
 static void deliver_direct(struct daemon *d, struct session *s,
@@ -479,8 +638,180 @@ static void deliver_direct(struct daemon *d, struct session *s,
 		d->tun_tx_packets++;
 }
 
-static void rx_data(struct session *s, uint8_t *body, size_t blen,
-		    const struct wire_hdr *h, uint64_t now)
+/*
+ * Receiver side of the link model: what arrived on each link, reported to
+ * the sender in WT_FEEDBACK while data flows, every feedback_interval or
+ * every FB_PKTS packets (but not more often than FB_MIN_NS), so reports
+ * stay a small fraction of the reverse traffic (docs/link-model.md).
+ */
+#define FB_PKTS	  32
+#define FB_MIN_NS 5000000ull
+
+static void fb_note(struct session *s, struct path *p,
+		    const struct wire_data *dh, size_t dgram)
+{
+	uint32_t rx_us = s->d->rx_us;
+	uint32_t owd = rx_us - dh->tx_us;
+	if (!dh->path_seq)
+		return;
+	if (!p->fbrx.active) {
+		p->fbrx.active = true;
+		p->fbrx.high_seq = dh->path_seq;
+	} else if ((int32_t)(dh->path_seq - p->fbrx.high_seq) > 0) {
+		p->fbrx.high_seq = dh->path_seq;
+	}
+	p->fbrx.rx_packets++;
+	p->fbrx.rx_bytes += (uint32_t)dgram;
+	p->fbrx.last_rx_us = rx_us;
+	if (!p->fbrx.interval_pkts || (int32_t)(owd - p->fbrx.owd_min_us) < 0)
+		p->fbrx.owd_min_us = owd;
+	if (!p->fbrx.interval_pkts || (int32_t)(owd - p->fbrx.owd_max_us) > 0)
+		p->fbrx.owd_max_us = owd;
+	if (p->fbrx.interval_pkts < UINT16_MAX)
+		p->fbrx.interval_pkts++;
+	s->fb_pkts++;
+}
+
+/* Sends one report with every link that ever got DATA (a link that went
+ * silent is in it too: that is how the sender sees it stop), on each
+ * usable link that got data since the last one, else on the usable link
+ * with the lowest RTT. */
+static void fb_send(struct session *s, uint64_t now)
+{
+	struct wire_feedback f = {.gen_us = (uint32_t)(mono_ns() / 1000)};
+	uint32_t carry = 0;
+	int best = -1;
+	for (uint32_t i = 0; i < s->n_paths && f.n_links < WIRE_FB_MAX_LINKS;
+	     i++) {
+		struct path *p = &s->paths[i];
+		if (!p->sess || !p->fbrx.active)
+			continue;
+		struct wire_fb_link *l = &f.links[f.n_links++];
+		l->link_id = (uint8_t)p->id;
+		l->interval_pkts = p->fbrx.interval_pkts;
+		l->high_seq = p->fbrx.high_seq;
+		l->rx_packets = p->fbrx.rx_packets;
+		l->rx_bytes = p->fbrx.rx_bytes;
+		l->last_rx_us = p->fbrx.last_rx_us;
+		l->owd_min_us = p->fbrx.interval_pkts ? p->fbrx.owd_min_us : 0;
+		l->owd_max_us = p->fbrx.interval_pkts ? p->fbrx.owd_max_us : 0;
+		if (ttt_link_usable(&s->views[i]) && p->fd >= 0) {
+			if (p->fbrx.interval_pkts)
+				carry |= 1u << i;
+			if (best < 0 ||
+			    p->probe.srtt_us < s->paths[best].probe.srtt_us)
+				best = (int)i;
+		}
+		p->fbrx.interval_pkts = 0;
+	}
+	s->fb_pkts = 0;
+	s->fb_last_ns = now;
+	ev_timer_stop(s->d->loop, &s->fb_timer);
+	uint8_t body[WIRE_FB_HDR_LEN + WIRE_FB_MAX_LINKS * WIRE_FB_LINK_LEN];
+	size_t len = wire_feedback_encode(body, sizeof(body), &f);
+	if (!len)
+		return;
+	if (!carry && best >= 0)
+		carry = 1u << best;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if ((carry & (1u << i)) &&
+		    datapath_send_msg(s, &s->paths[i], WT_FEEDBACK, body, len,
+				      now) == 0)
+			s->fb_sent++;
+}
+
+void datapath_fb_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	(void)loop;
+	(void)revents;
+	if (s->fb_pkts)
+		fb_send(s, now_ns(s->d));
+}
+
+/* After a DATA packet: report now if enough arrived, else by the timer. */
+static void fb_maybe_send(struct session *s, uint64_t now)
+{
+	uint64_t iv = (uint64_t)s->d->cfg.link_model.feedback_ms * 1000000;
+	uint64_t since = now - s->fb_last_ns;
+	if ((s->fb_pkts >= FB_PKTS && since >= FB_MIN_NS) || since >= iv) {
+		fb_send(s, now);
+		return;
+	}
+	if (!ev_is_active(&s->fb_timer)) {
+		ev_timer_set(&s->fb_timer, (double)(iv - since) / 1e9, 0.0);
+		ev_timer_start(s->d->loop, &s->fb_timer);
+	}
+}
+
+/* Sender side: a report from the far end feeds each link's model. */
+static void rx_feedback(struct session *s, const uint8_t *body, size_t blen,
+			uint64_t now)
+{
+	struct wire_feedback f;
+	if (wire_feedback_decode(body, blen, &f) < 0) {
+		s->fb_bad++;
+		s->rx_bad++;
+		return;
+	}
+	s->fb_received++;
+	bool changed = false;
+	for (uint32_t k = 0; k < f.n_links; k++) {
+		const struct wire_fb_link *l = &f.links[k];
+		if (l->link_id >= s->n_paths || !s->paths[l->link_id].sess)
+			continue;
+		struct path *p = &s->paths[l->link_id];
+		struct lm_fb fb = {
+		    .gen_us = f.gen_us,
+		    .high_seq = l->high_seq,
+		    .rx_packets = l->rx_packets,
+		    .rx_bytes = l->rx_bytes,
+		    .last_rx_us = l->last_rx_us,
+		    .owd_min_us = l->owd_min_us,
+		    .owd_max_us = l->owd_max_us,
+		    .interval_pkts = l->interval_pkts,
+		};
+		uint64_t dp = p->lm.delivered_pkts, db = p->lm.delivered_bytes;
+		uint64_t lost = p->lm.lost_pkts;
+		bool demand = p->demand_ns && now - p->demand_ns < 100000000ull;
+		int ev =
+		    lm_on_feedback(&p->lm, now, &fb, demand, p->probe.srtt_us);
+		if (!ev)
+			continue;
+		changed = true;
+		s->views_dirty = true;
+		if ((ev & LM_EV_STALL) && !p->fb_stalled &&
+		    ttt_link_usable(&s->views[p->id])) {
+			p->fb_stalled = true;
+			log_info("link",
+				 "%s: feedback shows nothing delivered for "
+				 "%u ms: suspended until it answers a probe",
+				 p->name,
+				 (unsigned)((f.gen_us - p->lm.stall_us) / 1000 +
+					    LM_STALL_MARGIN_US / 1000));
+			prober_send_now(s, p, now);
+		} else if (p->fb_stalled && !p->lm.stalled) {
+			p->fb_stalled = false;
+		}
+		if (p->lm.delivered_pkts != dp)
+			session_feedback(s, TTT_FB_DELIVERED, p->id,
+					 (uint32_t)(p->lm.delivered_bytes - db),
+					 (uint32_t)(p->lm.delivered_pkts - dp),
+					 0, p->lm.qdelay_us, now);
+		if (p->lm.lost_pkts != lost)
+			session_feedback(s, TTT_FB_LOST, p->id, 0,
+					 (uint32_t)(p->lm.lost_pkts - lost), 0,
+					 0, now);
+	}
+	if (changed && !pktq_empty(&s->q)) {
+		session_refresh_views(s, now);
+		pace_arm(s, now);
+	}
+}
+
+static void rx_data(struct session *s, struct path *p, uint8_t *body,
+		    size_t blen, size_t dgram, const struct wire_hdr *h,
+		    uint64_t now)
 {
 	struct daemon *d = s->d;
 	struct wire_data dh;
@@ -488,6 +819,8 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		s->rx_bad++;
 		return;
 	}
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
 	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
 	size_t ilen = blen - WIRE_DATA_HDR_LEN;
 	if (!d->client && server_check_inner_src(s, inner, ilen) < 0) {
@@ -628,7 +961,10 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 
 	switch (h.type) {
 	case WT_DATA:
-		rx_data(s, body, blen, &h, now);
+		rx_data(s, p, body, blen, len, &h, now);
+		break;
+	case WT_FEEDBACK:
+		rx_feedback(s, body, blen, now);
 		break;
 	case WT_PROBE:
 		prober_on_probe(s, p, body, blen, now);
@@ -687,6 +1023,7 @@ void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		uint64_t now = now_ns(d);
+		d->rx_us = (uint32_t)(mono_ns() / 1000);
 		for (int i = 0; i < n; i++) {
 			if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				d->rx_truncated++;

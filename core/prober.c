@@ -114,9 +114,20 @@ void prober_on_reply(struct session *s, struct path *p, const uint8_t *body,
 		}
 		return;
 	}
+	uint64_t replies = p->probe.replies;
 	int ev = probe_on_reply(&p->probe, &r, now);
+	if (p->fb_stalled) {
+		/* The path answers: the stall the feedback saw is over (or
+		 * was a false alarm); the prober judges it from here. */
+		p->fb_stalled = false;
+		p->lm.stalled = false;
+		ev |= PROBE_EV_STATE;
+	}
 	if (ev)
 		s->views_dirty = true;
+	if (p->probe.replies != replies)
+		session_feedback(s, TTT_FB_RTT, p->id, 0, 0,
+				 p->probe.last_rtt_us, 0, now);
 	if (ev & PROBE_EV_STATE) {
 		/* A link came back: tell the scheduler now, not next tick. */
 		session_refresh_views(s, now);

@@ -71,6 +71,12 @@ void session_path_init(struct session *s, uint32_t id, const char *name)
 	p->link_mtu = 1500;
 	p->last_state = -1;
 	probe_link_init(&p->probe, &s->d->cfg.probe, now_ns(s->d));
+	const struct cfg_link_model *lc = &s->d->cfg.link_model;
+	struct lm_cfg mc = {
+	    .initial_bps = lc->initial_rate_bps,
+	    .target_us = lc->queue_target_ms * 1000,
+	};
+	lm_init(&p->lm, &mc);
 	if (id >= s->n_paths)
 		s->n_paths = id + 1;
 	s->views_dirty = true;
@@ -104,11 +110,31 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 			goto fail;
 		}
 	}
+	const struct cfg_link_model *lc = &d->cfg.link_model;
+	struct pktq_cfg qc = {
+	    .limit_pkts = lc->queue_packets,
+	    .limit_bytes = lc->queue_bytes,
+	    .slot_size = d->buf_size,
+	    .target_ns = (uint64_t)lc->aqm_target_ms * 1000000,
+	    .interval_ns = (uint64_t)lc->aqm_interval_ms * 1000000,
+	    .ecn = lc->ecn,
+	};
+	ret = pktq_init(&s->q, &qc);
+	if (ret < 0) {
+		err_set(e, ret, "cannot allocate the packet queue");
+		goto fail;
+	}
 	ev_init(&s->reorder_timer, reorder_timer_cb);
 	s->reorder_timer.data = s;
+	ev_init(&s->pace_timer, datapath_pace_cb);
+	s->pace_timer.data = s;
+	ev_init(&s->fb_timer, datapath_fb_cb);
+	s->fb_timer.data = s;
 	*out = s;
 	return 0;
 fail:
+	if (s->reorder)
+		reorder_destroy(s->reorder);
 	free(s->pool_mem);
 	free(s);
 	return ret;
@@ -119,6 +145,9 @@ void session_destroy(struct session *s)
 	if (!s)
 		return;
 	ev_timer_stop(s->d->loop, &s->reorder_timer);
+	ev_timer_stop(s->d->loop, &s->pace_timer);
+	ev_timer_stop(s->d->loop, &s->fb_timer);
+	pktq_free(&s->q);
 	if (s->reorder) {
 		/* Hands held packets back through reorder_deliver: they are
 		 * written out, which is what the peer wanted anyway. */
@@ -187,6 +216,8 @@ void session_refresh_views(struct session *s, uint64_t now)
 		int st;
 		if (p->admin_down || p->fd < 0 || !p->known)
 			st = TTT_LINK_DOWN;
+		else if (p->fb_stalled)
+			st = TTT_LINK_DOWN; /* until a probe answers */
 		else if (p->probe.state == PLS_UP)
 			st = TTT_LINK_UP;
 		else if (p->probe.state == PLS_DEGRADED)
@@ -211,6 +242,13 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->weight = p->weight;
 		v->mtu = path_inner_mtu(s, p);
 		v->rate_bps = p->rate_bps;
+		if (p->lm.cfg.ceiling_bps != p->rate_bps)
+			lm_set_ceiling(&p->lm, p->rate_bps);
+		v->capacity_bps = p->lm.capacity_bps;
+		v->pacing_bps = p->lm.pacing_bps;
+		v->queue_delay_us = p->lm.qdelay_us;
+		v->base_rtt_us = (uint32_t)p->probe.min_rtt_us;
+		v->inflight_bytes = p->lm.inflight_bytes;
 		v->est_rate_bps = (uint64_t)p->probe.rx_rate_bps;
 		v->srtt_us = p->probe.srtt_us;
 		v->rttvar_us = p->probe.rttvar_us;
@@ -270,6 +308,27 @@ void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
 	ctx->now_ns = now;
 	ctx->links = s->views;
 	ctx->n_links = s->n_paths;
+}
+
+void session_feedback(struct session *s, uint32_t kind, uint32_t link,
+		      uint32_t bytes, uint32_t count, uint64_t rtt_us,
+		      uint64_t queue_delay_us, uint64_t now)
+{
+	if (!s->sched || !s->sched->ops->feedback)
+		return;
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	struct ttt_sched_ctx ctx;
+	session_fill_ctx(s, &ctx, now);
+	struct ttt_feedback fb = {
+	    .kind = kind,
+	    .link = link,
+	    .bytes = bytes,
+	    .count = count,
+	    .rtt_us = rtt_us,
+	    .queue_delay_us = queue_delay_us,
+	};
+	sched_feedback(s->sched, &ctx, &fb);
 }
 
 int session_set_sched(struct session *s, const char *name,

@@ -174,18 +174,6 @@ static void lr_links_changed(void *priv, const struct ttt_sched_ctx *ctx)
 	s->order[0] = (uint8_t)p;
 }
 
-/* Queueing delay (us) of the link's backlog at its rate; 0 if unknown. */
-static uint64_t queue_us(const struct ttt_link_view *l, uint64_t now_ns)
-{
-	uint64_t rate = ttt_link_rate(l);
-	uint64_t backlog = ttt_link_backlog(l, now_ns);
-	if (!backlog || !rate)
-		return 0;
-	if (backlog >= UINT64_MAX / 8000000u)
-		return UINT64_MAX;
-	return backlog * 8000000u / rate;
-}
-
 static int lr_pick(void *priv, const struct ttt_sched_ctx *ctx,
 		   const struct ttt_pkt_info *pkt)
 {
@@ -214,7 +202,7 @@ static int lr_pick(void *priv, const struct ttt_sched_ctx *ctx,
 		if (!ttt_link_usable(&L[i]))
 			continue;
 		unsigned t = L[i].state == TTT_LINK_UP ? 0 : 1;
-		uint64_t q = queue_us(&L[i], ctx->now_ns);
+		uint64_t q = ttt_link_queue_us(&L[i], ctx->now_ns);
 		if (t < best_tier || (t == best_tier && q < best_q)) {
 			best = (int)i;
 			best_tier = t;

@@ -60,16 +60,6 @@ static int mo_init(void *priv, const struct ttt_sched_init *args, char *err,
 	return 0;
 }
 
-/* Queueing delay (us) of `backlog` bytes at `rate`; 0 if either is 0. */
-static uint64_t queue_us(uint64_t backlog, uint64_t rate)
-{
-	if (!backlog || !rate)
-		return 0;
-	if (backlog >= UINT64_MAX / 8000000u)
-		return UINT64_MAX;
-	return backlog * 8000000u / rate;
-}
-
 static int mo_pick(void *priv, const struct ttt_sched_ctx *ctx,
 		   const struct ttt_pkt_info *pkt)
 {
@@ -99,7 +89,7 @@ static int mo_pick(void *priv, const struct ttt_sched_ctx *ctx,
 			rank = (full ? 4 : 0) + (l->metered ? 2 : 0) + deg;
 		if (rank > best_rank)
 			continue;
-		uint64_t d = queue_us(backlog, rate);
+		uint64_t d = ttt_link_queue_us(l, ctx->now_ns);
 		if (rank < best_rank || d < best_delay) {
 			best = (int)i;
 			best_rank = rank;

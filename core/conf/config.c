@@ -1474,6 +1474,44 @@ static int sec_reorder(struct cfg_ctx *c, const yaml_node_t *n,
 	return 0;
 }
 
+static const struct field link_model_fields[] = {
+    FLD("queue_target", K_DURATION, struct cfg_link_model, queue_target_ms,
+	.roles = R_ANY, .min = 1, .max = 1000),
+    FLD("initial_rate", K_RATE, struct cfg_link_model, initial_rate_bps,
+	.roles = R_ANY),
+    FLD("feedback_interval", K_DURATION, struct cfg_link_model, feedback_ms,
+	.roles = R_ANY, .min = 5, .max = 1000),
+    FLD("queue_packets", K_U32, struct cfg_link_model, queue_packets,
+	.roles = R_ANY, .min = 16, .max = 65536),
+    FLD("queue_bytes", K_SIZE, struct cfg_link_model, queue_bytes,
+	.roles = R_ANY),
+    FLD("aqm_target", K_DURATION, struct cfg_link_model, aqm_target_ms,
+	.roles = R_ANY, .min = 1, .max = 10000),
+    FLD("aqm_interval", K_DURATION, struct cfg_link_model, aqm_interval_ms,
+	.roles = R_ANY, .min = 1, .max = 10000),
+    FLD("ecn", K_BOOL, struct cfg_link_model, ecn, .roles = R_ANY),
+};
+
+static int sec_link_model(struct cfg_ctx *c, const yaml_node_t *n,
+			  const char *path, void *obj)
+{
+	struct cfg_link_model *m = obj;
+	const yaml_node_t *got[NF(link_model_fields)];
+	int ret = parse_fields(c, n, path, link_model_fields,
+			       NF(link_model_fields), m, got);
+	if (ret)
+		return ret;
+	if (got[1] && m->initial_rate_bps < 100000)
+		return fail(c, got[1], "link_model.initial_rate",
+			    "expected at least 100kbit, got %s",
+			    got_str(c, got[1]));
+	if (got[4] && m->queue_bytes < 65536)
+		return fail(c, got[4], "link_model.queue_bytes",
+			    "expected at least 64KiB, got %s",
+			    got_str(c, got[4]));
+	return 0;
+}
+
 static const struct field control_fields[] = {
     /* Bounded by sun_path, not by the buffer. */
     {.key = "socket",
@@ -1523,6 +1561,7 @@ enum {
 	RF_CLIENTS,
 	RF_PROBE,
 	RF_REORDER,
+	RF_LINK_MODEL,
 	RF_CONTROL,
 	RF_PLUGIN_DIR,
 	RF_STATE_FILE,
@@ -1565,6 +1604,8 @@ static const struct field root_fields[RF_COUNT] = {
 		     .section = sec_probe),
     [RF_REORDER] = FLD("reorder", K_SECTION, struct config, reorder,
 		       .roles = R_ANY, .section = sec_reorder),
+    [RF_LINK_MODEL] = FLD("link_model", K_SECTION, struct config, link_model,
+			  .roles = R_ANY, .section = sec_link_model),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
     [RF_PLUGIN_DIR] =
@@ -1785,7 +1826,7 @@ void config_defaults(struct config *cfg)
 	cfg->crypto_mode = CRYPTO_ENCRYPT;
 	strcpy(cfg->tun.name, "ttt0");
 	for (int d = 0; d < 2; d++)
-		strcpy(cfg->sched[d].plugin, "roundrobin");
+		strcpy(cfg->sched[d].plugin, "earliest-arrival");
 	cfg->probe.interval_ms = 100;
 	cfg->probe.timeout_ms = 1000;
 	cfg->probe.degraded_loss_ppm = 50000;
@@ -1794,6 +1835,14 @@ void config_defaults(struct config *cfg)
 	cfg->reorder.capacity = 4096;
 	cfg->reorder.min_hold_ms = 5;
 	cfg->reorder.max_hold_ms = 300;
+	cfg->link_model.queue_target_ms = 8;
+	cfg->link_model.initial_rate_bps = 4000000;
+	cfg->link_model.feedback_ms = 20;
+	cfg->link_model.queue_packets = 1024;
+	cfg->link_model.queue_bytes = 1536 * 1024;
+	cfg->link_model.aqm_target_ms = 5;
+	cfg->link_model.aqm_interval_ms = 100;
+	cfg->link_model.ecn = true;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
 	cfg->log_level = LOG_INFO;

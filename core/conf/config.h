@@ -59,7 +59,7 @@ struct cfg_opt {
 
 /* The scheduler for one direction. */
 struct cfg_sched {
-	char plugin[CFG_NAME_MAX]; /* default "roundrobin" */
+	char plugin[CFG_NAME_MAX]; /* default "earliest-arrival" */
 	struct cfg_opt opts[CFG_MAX_OPTS];
 	uint32_t n_opts;
 };
@@ -104,6 +104,19 @@ struct cfg_reorder {
 	uint32_t max_hold_ms; /* ceiling, default 300 */
 };
 
+/* `link_model:` the closed-loop link model and the daemon's queue
+ * (docs/link-model.md). */
+struct cfg_link_model {
+	uint32_t queue_target_ms;  /* bottleneck queueing-delay target, 8 */
+	uint64_t initial_rate_bps; /* first pacing rate, 4mbit */
+	uint32_t feedback_ms;	   /* receiver's report interval, 20 */
+	uint32_t queue_packets;	   /* daemon queue limit, 1024 */
+	uint64_t queue_bytes;	   /* daemon queue limit, 1.5 MB */
+	uint32_t aqm_target_ms;	   /* CoDel target, 5 */
+	uint32_t aqm_interval_ms;  /* CoDel interval, 100 */
+	bool ecn;		   /* CoDel marks ECT packets, true */
+};
+
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
 	uint32_t mode;		  /* default 0600 */
@@ -138,6 +151,7 @@ struct config {
 	uint32_t n_clients;
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
+	struct cfg_link_model link_model;
 	struct cfg_control control;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */

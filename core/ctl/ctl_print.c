@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define CELL_MAX 160
-#define MAX_COLS 16
+#define MAX_COLS 24
 
 /* ---- small formatting helpers ---- */
 
@@ -190,6 +190,11 @@ enum {
 	L_RTT,
 	L_JITTER,
 	L_LOSS,
+	L_CAP,
+	L_PACE,
+	L_BASE,
+	L_QDELAY,
+	L_INFLIGHT,
 	L_TXMBPS,
 	L_RXMBPS,
 	L_TXPKTS,
@@ -201,16 +206,23 @@ enum {
 };
 
 static const char *const link_head[L_NCOLS] = {
-    [L_NAME] = "NAME",	      [L_STATE] = "STATE",    [L_RTT] = "RTT",
-    [L_JITTER] = "JITTER",    [L_LOSS] = "LOSS",      [L_TXMBPS] = "TX Mbit/s",
-    [L_RXMBPS] = "RX Mbit/s", [L_TXPKTS] = "TX PKTS", [L_RXPKTS] = "RX PKTS",
-    [L_TXBYTES] = "TX BYTES", [L_ERRORS] = "ERRORS",  [L_NOTES] = "NOTES",
+    [L_NAME] = "NAME",	      [L_STATE] = "STATE",
+    [L_RTT] = "RTT",	      [L_JITTER] = "JITTER",
+    [L_LOSS] = "LOSS",	      [L_CAP] = "CAP Mbit/s",
+    [L_PACE] = "PACE Mbit/s", [L_BASE] = "BASE RTT",
+    [L_QDELAY] = "QDELAY",    [L_INFLIGHT] = "INFLIGHT",
+    [L_TXMBPS] = "TX Mbit/s", [L_RXMBPS] = "RX Mbit/s",
+    [L_TXPKTS] = "TX PKTS",   [L_RXPKTS] = "RX PKTS",
+    [L_TXBYTES] = "TX BYTES", [L_ERRORS] = "ERRORS",
+    [L_NOTES] = "NOTES",
 };
 
 static const bool link_right[L_NCOLS] = {
-    [L_RTT] = true,    [L_JITTER] = true,  [L_LOSS] = true,
-    [L_TXMBPS] = true, [L_RXMBPS] = true,  [L_TXPKTS] = true,
-    [L_RXPKTS] = true, [L_TXBYTES] = true, [L_ERRORS] = true,
+    [L_RTT] = true,	[L_JITTER] = true,   [L_LOSS] = true,
+    [L_CAP] = true,	[L_PACE] = true,     [L_BASE] = true,
+    [L_QDELAY] = true,	[L_INFLIGHT] = true, [L_TXMBPS] = true,
+    [L_RXMBPS] = true,	[L_TXPKTS] = true,   [L_RXPKTS] = true,
+    [L_TXBYTES] = true, [L_ERRORS] = true,
 };
 
 /* Flags worth a glance: why a link carries less than it could. */
@@ -267,6 +279,12 @@ void ctl_print_links(FILE *f, const json_t *links, const char *indent)
 		num_cell(row[L_RTT], CELL_MAX, l, "srtt_ms", "%.1f ms", 1);
 		num_cell(row[L_JITTER], CELL_MAX, l, "jitter_ms", "%.1f ms", 1);
 		num_cell(row[L_LOSS], CELL_MAX, l, "loss_pct", "%.1f%%", 1);
+		num_cell(row[L_CAP], CELL_MAX, l, "capacity_bps", "%.2f", 1e-6);
+		num_cell(row[L_PACE], CELL_MAX, l, "pacing_bps", "%.2f", 1e-6);
+		num_cell(row[L_BASE], CELL_MAX, l, "base_rtt_ms", "%.1f ms", 1);
+		num_cell(row[L_QDELAY], CELL_MAX, l, "queue_delay_ms",
+			 "%.1f ms", 1);
+		bytes_cell(row[L_INFLIGHT], CELL_MAX, l, "inflight_bytes");
 		num_cell(row[L_TXMBPS], CELL_MAX, l, "tx_bps", "%.2f", 1e-6);
 		num_cell(row[L_RXMBPS], CELL_MAX, l, "rx_bps", "%.2f", 1e-6);
 		int_cell(row[L_TXPKTS], CELL_MAX, l, "tx_packets");

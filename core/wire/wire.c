@@ -56,6 +56,8 @@ void wire_data_encode(uint8_t *body, const struct wire_data *d)
 	wire_put32(body, d->prev_gap);
 	wire_put16(body + 4, d->bucket);
 	wire_put16(body + 6, 0);
+	wire_put32(body + 8, d->path_seq);
+	wire_put32(body + 12, d->tx_us);
 }
 
 /* The bucket indexes per-bucket arrays downstream, so it is range-checked. */
@@ -70,6 +72,70 @@ int wire_data_decode(const uint8_t *body, size_t len, struct wire_data *d)
 		return -EBADMSG;
 	d->prev_gap = wire_get32(body);
 	d->bucket = bucket;
+	d->path_seq = wire_get32(body + 8);
+	d->tx_us = wire_get32(body + 12);
+	return 0;
+}
+
+size_t wire_feedback_encode(uint8_t *body, size_t room,
+			    const struct wire_feedback *f)
+{
+	size_t len = WIRE_FB_HDR_LEN + (size_t)f->n_links * WIRE_FB_LINK_LEN;
+
+	if (!f->n_links || f->n_links > WIRE_FB_MAX_LINKS || len > room)
+		return 0;
+	wire_put32(body, f->gen_us);
+	body[4] = f->n_links;
+	body[5] = 0;
+	wire_put16(body + 6, 0);
+	for (uint32_t i = 0; i < f->n_links; i++) {
+		const struct wire_fb_link *l = &f->links[i];
+		uint8_t *e = body + WIRE_FB_HDR_LEN + i * WIRE_FB_LINK_LEN;
+		e[0] = l->link_id;
+		e[1] = 0;
+		wire_put16(e + 2, l->interval_pkts);
+		wire_put32(e + 4, l->high_seq);
+		wire_put32(e + 8, l->rx_packets);
+		wire_put32(e + 12, l->rx_bytes);
+		wire_put32(e + 16, l->last_rx_us);
+		wire_put32(e + 20, l->owd_min_us);
+		wire_put32(e + 24, l->owd_max_us);
+	}
+	return len;
+}
+
+/* A report names each link once: a duplicate would let one datagram count
+ * a link's delivery twice. */
+int wire_feedback_decode(const uint8_t *body, size_t len,
+			 struct wire_feedback *f)
+{
+	uint8_t seen[256 / 8] = {0};
+	uint32_t n;
+
+	if (len < WIRE_FB_HDR_LEN)
+		return -EBADMSG;
+	n = body[4];
+	if (!n || n > WIRE_FB_MAX_LINKS || body[5] || wire_get16(body + 6) ||
+	    len != WIRE_FB_HDR_LEN + n * WIRE_FB_LINK_LEN)
+		return -EBADMSG;
+	f->gen_us = wire_get32(body);
+	f->n_links = (uint8_t)n;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e =
+		    body + WIRE_FB_HDR_LEN + i * WIRE_FB_LINK_LEN;
+		struct wire_fb_link *l = &f->links[i];
+		if (e[1] || (seen[e[0] / 8] & (1u << (e[0] % 8))))
+			return -EBADMSG;
+		seen[e[0] / 8] |= (uint8_t)(1u << (e[0] % 8));
+		l->link_id = e[0];
+		l->interval_pkts = wire_get16(e + 2);
+		l->high_seq = wire_get32(e + 4);
+		l->rx_packets = wire_get32(e + 8);
+		l->rx_bytes = wire_get32(e + 12);
+		l->last_rx_us = wire_get32(e + 16);
+		l->owd_min_us = wire_get32(e + 20);
+		l->owd_max_us = wire_get32(e + 24);
+	}
 	return 0;
 }
 

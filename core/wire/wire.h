@@ -16,7 +16,12 @@
  *                              the same flow bucket (0 = none / too far)
  *               u16 bucket     flow bucket (flow hash % WIRE_BUCKETS)
  *               u16 reserved   zero
+ *               u32 path_seq   per-link DATA counter (version 2)
+ *               u32 tx_us      sender's monotonic clock, us mod 2^32 (v2)
  *               inner IP packet
+ *
+ * FEEDBACK body (version 2): what the receiver got per link since the
+ * last one, for the sender's link model (core/link/linkmodel.h).
  *
  * HELLO / HELLO_ACK are authenticated with the pre-shared key (keyed
  * BLAKE2b) rather than session keys, since they create the session.
@@ -32,10 +37,10 @@
 
 #include "base/err.h"
 
-#define WIRE_VERSION	  1
+#define WIRE_VERSION	  2
 #define WIRE_HDR_LEN	  16
 #define WIRE_TAG_LEN	  16
-#define WIRE_DATA_HDR_LEN 8
+#define WIRE_DATA_HDR_LEN 16
 #define WIRE_BUCKETS	  256
 #define WIRE_KEY_LEN	  32
 #define WIRE_RANDOM_LEN	  32
@@ -55,7 +60,8 @@ enum wire_type {
 	WT_PROBE_REPLY = 5, /* echo of a probe */
 	WT_CONTROL = 6,	    /* in-session control message (JSON text body) */
 	WT_CLOSE = 7,	    /* the sender ends the session */
-	WT_TYPE_MAX = 7,
+	WT_FEEDBACK = 8,    /* per-link delivery report (version 2) */
+	WT_TYPE_MAX = 8,
 };
 
 enum wire_flags {
@@ -139,6 +145,8 @@ int wire_open(const struct wire_keys *k, uint8_t *buf, size_t len,
 struct wire_data {
 	uint32_t prev_gap;
 	uint16_t bucket;
+	uint32_t path_seq; /* per-link DATA sequence (starts at 1) */
+	uint32_t tx_us;	   /* sender clock, microseconds mod 2^32 */
 };
 void wire_data_encode(uint8_t *body, const struct wire_data *d);
 /* -EBADMSG if len < WIRE_DATA_HDR_LEN or bucket >= WIRE_BUCKETS. */
@@ -248,6 +256,42 @@ int wire_probe_decode(const uint8_t *body, size_t len, struct wire_probe *p);
 size_t wire_probe_reply_encode(uint8_t *body, const struct wire_probe_reply *r);
 int wire_probe_reply_decode(const uint8_t *body, size_t len,
 			    struct wire_probe_reply *r);
+
+/* ---- feedback (receiver -> sender, per link) ---- */
+
+/*
+ * One link's report. Counters are cumulative since the link's first DATA
+ * packet and wrap mod 2^32 (the sender only uses differences between two
+ * reports). Delays are in the receiver's clock against the sender's tx_us:
+ * the offset between the clocks is unknown, so only their variation means
+ * anything (the sender keeps a windowed minimum as the base).
+ */
+struct wire_fb_link {
+	uint8_t link_id;
+	uint16_t interval_pkts; /* DATA packets since the last report (sat.) */
+	uint32_t high_seq;	/* highest path_seq received */
+	uint32_t rx_packets;	/* DATA packets received (mod 2^32) */
+	uint32_t rx_bytes;	/* their datagram bytes (mod 2^32) */
+	uint32_t last_rx_us;	/* receiver clock at the newest of them */
+	uint32_t owd_min_us;	/* min of rx_us - tx_us over the interval */
+	uint32_t owd_max_us;	/* max of the same */
+};
+#define WIRE_FB_MAX_LINKS 16
+#define WIRE_FB_HDR_LEN	  8
+#define WIRE_FB_LINK_LEN  28
+struct wire_feedback {
+	uint32_t gen_us; /* receiver clock when the report was made */
+	uint8_t n_links; /* 1..WIRE_FB_MAX_LINKS entries */
+	struct wire_fb_link links[WIRE_FB_MAX_LINKS];
+};
+/* Returns the body length, or 0 if n_links is 0 or too many or room short. */
+size_t wire_feedback_encode(uint8_t *body, size_t room,
+			    const struct wire_feedback *f);
+/* Strict: the length must be exactly that of n entries, n in 1..16, link
+ * ids distinct, reserved bytes zero, interval_pkts <= rx_packets delta is
+ * the sender's business. Returns 0 or -EBADMSG. */
+int wire_feedback_decode(const uint8_t *body, size_t len,
+			 struct wire_feedback *f);
 
 /* Flow bucket and hash of an inner IP packet (5-tuple; 0 if unparsable). */
 uint32_t wire_flow_hash(const uint8_t *pkt, size_t len);

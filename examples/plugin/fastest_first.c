@@ -1,7 +1,7 @@
 /*
  * fastest-first: a third-party scheduler plugin for tuntuntun, written from
  * the public header alone. Every packet goes to the usable link with the
- * highest rate (configured, else measured) that still has room for
+ * highest rate (the host's estimate, capped by `rate:`) that still has room for
  * `max_queue` ms of data; when all are full, to the one that drains first.
  * Build: make (see Makefile); install: copy fastest-first.so to plugins.d/.
  */
@@ -66,8 +66,7 @@ static int ff_pick(void *priv, const struct ttt_sched_ctx *ctx,
 			best_rate = rate;
 		}
 		/* microseconds until the queue drains */
-		uint64_t b = ttt_link_backlog(l, ctx->now_ns);
-		uint64_t t = rate ? b * 8000000 / rate : 0;
+		uint64_t t = ttt_link_queue_us(l, ctx->now_ns);
 		if (drains < 0 || t < least) {
 			drains = (int)i;
 			least = t;

@@ -12,9 +12,11 @@
  *
  *  - The host checks, in order: magic, abi_version (major must match, the
  *    host reads only the fields the plugin's struct_size covers), struct_size,
- *    name (non-empty, [a-z0-9-_], unique among loaded plugins), `pick` present,
- *    priv_size <= TTT_SCHED_MAX_PRIV. Anything wrong: refused with one log line
- *    naming the file and the reason; whatever ran before keeps running.
+ *    name (non-empty, [a-z0-9-_], unique among loaded plugins, and equal
+ *    to the file name without ".so": plugins.d/lowest-rtt.so must call
+ *    itself "lowest-rtt"), `pick` present, priv_size <= TTT_SCHED_MAX_PRIV.
+ * Anything wrong: refused with one log line naming the file and the reason;
+ * whatever ran before keeps running.
  *  - One instance per direction (and, on a server, per client session). The
  *    host allocates priv_size bytes of zeroed, 16-byte aligned private state
  *    per instance and owns it. A plugin must not allocate in `pick`.
@@ -103,7 +105,22 @@ struct ttt_link_view {
 	uint64_t quota_bytes;	   /**< quota per period (bytes), 0 = none */
 	uint64_t quota_used_bytes; /**< bytes used in the current period */
 	int64_t owd_diff_us; /**< one-way delay minus the fastest link's (us) */
-	uint64_t spare[6];   /**< reserved, zero */
+	/* ---- link model (header of 2026-12: these took spare[0..3]) ----
+	 * Measured from the far end's per-link feedback (docs/link-model.md).
+	 * A host or plugin built against the older header sees zeros here
+	 * (old host) or ignores them (old plugin): the struct's size is
+	 * unchanged. */
+	uint64_t capacity_bps;	 /**< estimated capacity (bit/s): windowed max
+				      of the delivery rate, 0 until measured */
+	uint64_t pacing_bps;	 /**< rate the host paces the link at (bit/s),
+				      never above rate_bps when that is set */
+	uint32_t queue_delay_us; /**< queueing delay at the bottleneck (us):
+				      one-way delay above its windowed min */
+	uint32_t base_rtt_us;	 /**< base round-trip time (us): windowed min
+				      RTT of the probes, 0 if none yet */
+	uint64_t inflight_bytes; /**< bytes sent the far end has not reported
+				      receiving yet */
+	uint64_t spare[2];	 /**< reserved, zero */
 };
 
 /** What the host knows about the packet being scheduled. */
@@ -166,19 +183,29 @@ struct ttt_sched_init {
 
 /** Kinds of per-packet sample passed to `feedback`. */
 enum ttt_feedback_kind {
-	TTT_FB_SENT = 0, /**< the packet left on `link` (after pick) */
-	TTT_FB_LOST = 1, /**< the peer reported packets lost on `link` */
-	TTT_FB_RTT = 2,	 /**< a new RTT sample `rtt_us` was taken on `link` */
+	TTT_FB_SENT = 0,      /**< packets left on `link`: once per link per
+				   transmit batch, `bytes` = datagram bytes,
+				   `count` = packets */
+	TTT_FB_LOST = 1,      /**< the far end's feedback showed `count` packets
+				   lost on `link` (gaps in the per-link seq) */
+	TTT_FB_RTT = 2,	      /**< a probe gave a new RTT sample `rtt_us` */
+	TTT_FB_DELIVERED = 3, /**< a feedback report: the far end received
+				   `bytes` in `count` packets on `link` since
+				   the previous one; `queue_delay_us` is the
+				   link's queueing delay it showed */
 };
 
 /** One feedback sample. */
 struct ttt_feedback {
-	uint32_t kind;	/**< enum ttt_feedback_kind */
-	uint32_t link;	/**< index into ctx->links */
-	uint32_t bytes; /**< packet length for SENT, count for LOST */
-	uint32_t pad0;
+	uint32_t kind;	 /**< enum ttt_feedback_kind */
+	uint32_t link;	 /**< index into ctx->links */
+	uint32_t bytes;	 /**< bytes for SENT and DELIVERED, else 0 */
+	uint32_t count;	 /**< packets for SENT, LOST and DELIVERED (was pad0,
+			      zero for older hosts) */
 	uint64_t rtt_us; /**< RTT sample for TTT_FB_RTT */
-	uint64_t spare[2];
+	uint64_t queue_delay_us; /**< queueing delay for TTT_FB_DELIVERED
+				      (was spare[0]) */
+	uint64_t spare[1];
 };
 
 /** The table a plugin exports. Fields after `struct_size` may grow. */
@@ -217,7 +244,12 @@ struct ttt_sched_ops {
 	 * once after init, before the first pick, then on every change.
 	 */
 	void (*links_changed)(void *priv, const struct ttt_sched_ctx *ctx);
-	/** (optional) A per-packet or per-probe sample. */
+	/**
+	 * (optional) A sample about one link (enum ttt_feedback_kind): SENT
+	 * after each transmit batch, RTT on each probe answer, DELIVERED and
+	 * LOST on each feedback report from the far end. Called after the
+	 * host updated the views, so ctx already reflects the sample.
+	 */
 	void (*feedback)(void *priv, const struct ttt_sched_ctx *ctx,
 			 const struct ttt_feedback *fb);
 	/**
@@ -260,20 +292,30 @@ static inline int ttt_link_usable(const struct ttt_link_view *l)
 }
 
 /**
- * The link's capacity to schedule against (bit/s): the configured rate, or 0
- * when unknown. est_rate_bps is deliberately not used: it says what the link
- * carried lately, not what it can carry, and an idle link would look full.
+ * The link's capacity to schedule against (bit/s): the host's estimate
+ * (capacity_bps; before the first measurement the pacing rate it starts
+ * with), capped by the configured rate_bps; the configured rate alone when
+ * the host measures nothing; 0 when nothing is known. est_rate_bps is
+ * deliberately not used: it says what the link carried lately, not what it
+ * can carry, and an idle link would look full.
  */
 static inline uint64_t ttt_link_rate(const struct ttt_link_view *l)
 {
-	return l->rate_bps;
+	uint64_t r = l->capacity_bps ? l->capacity_bps : l->pacing_bps;
+	if (l->rate_bps && (!r || r > l->rate_bps))
+		r = l->rate_bps;
+	return r;
 }
 
-/** Bytes still queued on the link at `now_ns`, draining at its rate. */
+/**
+ * Bytes still queued on the link at `now_ns`: the backlog drains at the
+ * pacing rate when the host paces the link (which is how fast it really
+ * leaves), else at ttt_link_rate().
+ */
 static inline uint64_t ttt_link_backlog(const struct ttt_link_view *l,
 					uint64_t now_ns)
 {
-	uint64_t rate = ttt_link_rate(l);
+	uint64_t rate = l->pacing_bps ? l->pacing_bps : ttt_link_rate(l);
 	if (!rate || !l->backlog_bytes || now_ns <= l->backlog_ns)
 		return l->backlog_bytes;
 	uint64_t dt = now_ns - l->backlog_ns;
@@ -289,6 +331,23 @@ static inline uint64_t ttt_link_backlog(const struct ttt_link_view *l,
 	return drained128 >= l->backlog_bytes
 		   ? 0
 		   : l->backlog_bytes - (uint64_t)drained128;
+}
+
+/**
+ * How long (us) the link's backlog at `now_ns` takes to drain at
+ * ttt_link_rate(); 0 when the backlog or the rate is 0. Saturates at
+ * UINT64_MAX instead of overflowing on a huge backlog.
+ */
+static inline uint64_t ttt_link_queue_us(const struct ttt_link_view *l,
+					 uint64_t now_ns)
+{
+	uint64_t rate = ttt_link_rate(l);
+	uint64_t backlog = ttt_link_backlog(l, now_ns);
+	if (!backlog || !rate)
+		return 0;
+	if (backlog >= UINT64_MAX / 8000000u)
+		return UINT64_MAX;
+	return backlog * 8000000u / rate;
 }
 
 /**

@@ -68,7 +68,7 @@ check "IPv4 ping inside the tunnel over IPv6 links" c ping -c 3 -i 0.2 -W 2 10.7
 check "session runs ChaCha20-Poly1305 as both YAMLs ask" \
 	test "$(cstatus | jq_py "d['session']['cipher']")" = chacha20-poly1305
 mtu=$(cstatus | jq_py "d['tun']['mtu']")
-check "tun MTU over IPv6 links is 1500 - 40 - 8 - 40 = 1412 (got $mtu)" test "$mtu" -eq 1412
+check "tun MTU over IPv6 links is 1500 - 40 - 8 - 48 = 1404 (got $mtu)" test "$mtu" -eq 1404
 check "DF IPv6 ping of exactly the tun MTU passes" c ping -6 -c 2 -i 0.2 -W 2 -M do -s $((mtu - 48)) fd99::2
 
 # default_route: /1 routes via ttt0 and pinned host routes to the link peers.

@@ -1,0 +1,285 @@
+/*
+ * Link model: estimator and pacing controller of one link (rules in
+ * linkmodel.h, reasons in docs/link-model.md). Pure: no clock, no I/O.
+ */
+#include "link/linkmodel.h"
+
+#include <string.h>
+
+/* a < b on a wrapping 32-bit clock */
+static bool lt32(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static uint64_t clamp_rate(const struct lm *m, uint64_t r)
+{
+	if (m->cfg.ceiling_bps && r > m->cfg.ceiling_bps)
+		r = m->cfg.ceiling_bps;
+	if (r < LM_MIN_BPS)
+		r = LM_MIN_BPS;
+	return r;
+}
+
+void lm_init(struct lm *m, const struct lm_cfg *c)
+{
+	memset(m, 0, sizeof(*m));
+	m->cfg = *c;
+	if (!m->cfg.initial_bps)
+		m->cfg.initial_bps = LM_DEFAULT_INITIAL;
+	if (!m->cfg.target_us)
+		m->cfg.target_us = LM_DEFAULT_TARGET;
+	m->phase = LM_STARTUP;
+	m->pacing_bps = clamp_rate(m, m->cfg.initial_bps);
+}
+
+void lm_set_ceiling(struct lm *m, uint64_t ceiling_bps)
+{
+	m->cfg.ceiling_bps = ceiling_bps;
+	m->pacing_bps = clamp_rate(m, m->pacing_bps);
+}
+
+uint32_t lm_on_sent(struct lm *m, uint32_t bytes, uint32_t tx_us)
+{
+	uint32_t seq = ++m->tx_seq;
+	if (!seq) /* 0 is never a path_seq */
+		seq = ++m->tx_seq;
+	m->sent_pkts++;
+	m->sent_bytes += bytes;
+	struct lm_sent *e = &m->sent[seq & (LM_SENT_RING - 1)];
+	e->seq = seq;
+	e->tx_us = tx_us;
+	e->cum_bytes = m->sent_bytes;
+	return seq;
+}
+
+uint32_t lm_base_owd(const struct lm *m)
+{
+	if (!m->have_base)
+		return 0;
+	return lt32(m->base_prev, m->base_cur) ? m->base_prev : m->base_cur;
+}
+
+/* Two-bucket windowed minimum of the report's min OWD. */
+static void base_update(struct lm *m, uint64_t now, uint32_t owd)
+{
+	if (!m->have_base) {
+		m->have_base = true;
+		m->base_cur = m->base_prev = owd;
+		m->base_start_ns = now;
+		return;
+	}
+	if (now - m->base_start_ns >= LM_BASE_BUCKET_NS) {
+		m->base_prev = m->base_cur;
+		m->base_cur = owd;
+		m->base_start_ns = now;
+	} else if (lt32(owd, m->base_cur)) {
+		m->base_cur = owd;
+	}
+}
+
+static void cap_reset(struct lm *m, uint64_t now, uint64_t r)
+{
+	m->cap_cur = m->cap_prev = r;
+	m->cap_start_ns = now;
+	m->capacity_bps = r;
+}
+
+/* Two-bucket windowed maximum of delivery-rate samples. */
+static void cap_update(struct lm *m, uint64_t now, uint64_t r, bool demand)
+{
+	if (!m->capacity_bps) {
+		cap_reset(m, now, r);
+		return;
+	}
+	if (now - m->cap_start_ns >= LM_CAP_BUCKET_NS) {
+		/* App-limited buckets do not age a measured capacity out. */
+		if (m->cap_cur || demand) {
+			m->cap_prev = m->cap_cur;
+			m->cap_cur = 0;
+		}
+		m->cap_start_ns = now;
+	}
+	if ((demand || r > m->capacity_bps) && r > m->cap_cur)
+		m->cap_cur = r;
+	m->capacity_bps = m->cap_cur > m->cap_prev ? m->cap_cur : m->cap_prev;
+}
+
+/* Delivery rate over the newest LM_RATE_WIN_US of reports, 0 if unknown. */
+static uint64_t rate_window(const struct lm *m)
+{
+	if (m->hist_n < 2)
+		return 0;
+	uint32_t newest = (m->hist_head + LM_HIST - 1) % LM_HIST;
+	uint32_t pick = newest;
+	for (uint32_t k = 1; k < m->hist_n; k++) {
+		uint32_t i = (newest + LM_HIST - k) % LM_HIST;
+		pick = i;
+		if (m->hist[newest].rx_us - m->hist[i].rx_us >= LM_RATE_WIN_US)
+			break;
+	}
+	uint64_t dt = m->hist[newest].rx_us - m->hist[pick].rx_us;
+	if (dt < 5000) /* too short to mean anything */
+		return 0;
+	return (m->hist[newest].bytes - m->hist[pick].bytes) * 8000000ull / dt;
+}
+
+static void hist_push(struct lm *m, uint64_t rx_us, uint64_t bytes)
+{
+	m->hist[m->hist_head].rx_us = rx_us;
+	m->hist[m->hist_head].bytes = bytes;
+	m->hist_head = (m->hist_head + 1) % LM_HIST;
+	if (m->hist_n < LM_HIST)
+		m->hist_n++;
+}
+
+/* Overdue check of the oldest packet the report does not cover. */
+static int stall_check(struct lm *m, const struct lm_fb *fb)
+{
+	uint32_t next = fb->high_seq + 1;
+	if (!m->have_base || !lt32(fb->high_seq, m->tx_seq)) {
+		m->stall_n = 0;
+		m->stalled = false;
+		return 0;
+	}
+	const struct lm_sent *e = &m->sent[next & (LM_SENT_RING - 1)];
+	if (e->seq != next)
+		return 0; /* too old to judge: leave the verdict as it is */
+	uint32_t expect = e->tx_us + lm_base_owd(m) + m->qdelay_us +
+			  m->cfg.target_us + LM_STALL_MARGIN_US;
+	if (!lt32(expect, fb->gen_us)) {
+		m->stall_n = 0;
+		m->stalled = false;
+		return 0;
+	}
+	if (!m->stall_n++) {
+		m->stall_us = fb->gen_us;
+		return 0;
+	}
+	if ((uint32_t)(fb->gen_us - m->stall_us) < LM_STALL_SPAN_US ||
+	    m->stalled)
+		return 0;
+	m->stalled = true;
+	m->stalls++;
+	return LM_EV_STALL;
+}
+
+static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
+		    uint32_t interval_loss_ppm, uint64_t srtt_us,
+		    uint64_t dt_ns)
+{
+	uint64_t target = m->cfg.target_us;
+	bool queue = m->qdelay_us > target;
+	bool lossy_queue =
+	    interval_loss_ppm > 20000 && m->qdelay_us > target / 4;
+	uint64_t rtt_ns = srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
+	double p = (double)m->pacing_bps;
+
+	if (queue || lossy_queue) {
+		if (m->phase == LM_STARTUP || now >= m->holdoff_ns) {
+			uint64_t base =
+			    rate && rate < m->pacing_bps ? rate : m->pacing_bps;
+			p = (double)base * LM_BACKOFF;
+			if (rate)
+				cap_reset(m, now, rate);
+			m->phase = LM_STEADY;
+			m->holdoff_ns = now + rtt_ns + 50000000ull;
+			m->backoffs++;
+		}
+	} else if (demand && now >= m->holdoff_ns) {
+		uint64_t ref = m->capacity_bps > rate ? m->capacity_bps : rate;
+		if (m->phase == LM_STARTUP) {
+			double g = 1.0 + (double)dt_ns / (double)rtt_ns;
+			if (g > 1.5)
+				g = 1.5;
+			p *= g;
+			if (ref && p > 3.0 * (double)ref)
+				p = 3.0 * (double)ref;
+		} else if (m->qdelay_us < target / 2 &&
+			   (!rate || (double)rate >= 0.8 * p)) {
+			double dt = (double)dt_ns / 1e9;
+			if (dt > 0.1)
+				dt = 0.1;
+			p *= 1.0 + LM_GROWTH_PER_S * dt;
+			if (ref && p > 1.5 * (double)ref)
+				p = 1.5 * (double)ref;
+		}
+	}
+	if (p < (double)LM_MIN_BPS)
+		p = (double)LM_MIN_BPS;
+	m->pacing_bps = clamp_rate(m, (uint64_t)p);
+}
+
+int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
+		   bool demand, uint64_t srtt_us)
+{
+	int ev = 0;
+	if (m->have_fb && !lt32(m->last.gen_us, fb->gen_us)) {
+		m->stale_reports++; /* a copy, or overtaken by a newer one */
+		return 0;
+	}
+	if (m->have_fb && lt32(fb->high_seq, m->last.high_seq)) {
+		m->stale_reports++;
+		return 0;
+	}
+	m->reports++;
+	uint64_t prev_pacing = m->pacing_bps;
+	uint64_t dt_ns = m->last_fb_ns && now_ns > m->last_fb_ns
+			     ? now_ns - m->last_fb_ns
+			     : 0;
+	m->last_fb_ns = now_ns;
+
+	/* in flight: sent after the newest packet the far end has */
+	const struct lm_sent *e = &m->sent[fb->high_seq & (LM_SENT_RING - 1)];
+	if (e->seq == fb->high_seq && fb->high_seq)
+		m->inflight_bytes = m->sent_bytes - e->cum_bytes;
+	else if (fb->high_seq == m->tx_seq)
+		m->inflight_bytes = 0;
+
+	if (!m->have_fb) {
+		m->have_fb = true;
+		m->last = *fb;
+		m->rx_us64 = fb->last_rx_us;
+		m->delivered_pkts = fb->rx_packets;
+		m->delivered_bytes = fb->rx_bytes;
+		hist_push(m, m->rx_us64, m->delivered_bytes);
+		if (fb->interval_pkts)
+			base_update(m, now_ns, fb->owd_min_us);
+		return LM_EV_RATE;
+	}
+	uint32_t dpk = fb->rx_packets - m->last.rx_packets;
+	uint32_t dbytes = fb->rx_bytes - m->last.rx_bytes;
+	uint32_t dhigh = fb->high_seq - m->last.high_seq;
+	uint32_t interval_loss = 0;
+	m->delivered_pkts += dpk;
+	m->delivered_bytes += dbytes;
+	if (dhigh) {
+		uint32_t lost = dhigh > dpk ? dhigh - dpk : 0;
+		m->lost_pkts += lost;
+		interval_loss = (uint32_t)((uint64_t)lost * 1000000 / dhigh);
+		m->loss_ppm =
+		    (uint32_t)(((uint64_t)m->loss_ppm * 7 + interval_loss) / 8);
+	}
+	if (dpk) {
+		m->rx_us64 += (uint32_t)(fb->last_rx_us - m->last.last_rx_us);
+		hist_push(m, m->rx_us64, m->delivered_bytes);
+	}
+	if (fb->interval_pkts) {
+		base_update(m, now_ns, fb->owd_min_us);
+		int32_t q = (int32_t)(fb->owd_min_us - lm_base_owd(m));
+		m->qdelay_us = q > 0 ? (uint32_t)q : 0;
+	}
+	m->last = *fb;
+
+	uint64_t rate = dpk ? rate_window(m) : 0;
+	if (rate) {
+		m->delivery_bps = rate;
+		cap_update(m, now_ns, rate, demand);
+	}
+	if (fb->interval_pkts)
+		control(m, now_ns, rate, demand, interval_loss, srtt_us, dt_ns);
+	ev |= stall_check(m, fb);
+	if (m->pacing_bps != prev_pacing || rate)
+		ev |= LM_EV_RATE;
+	return ev;
+}

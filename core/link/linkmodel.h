@@ -1,0 +1,140 @@
+/*
+ * Closed-loop model of one link, as pure logic: what the far end reports
+ * (WT_FEEDBACK) becomes a capacity estimate, a base one-way delay, a
+ * queueing delay, a loss rate, and the rate the daemon paces the link at.
+ *
+ * Why pure: no clock, no socket, no allocation. The daemon passes its clock
+ * (`now`, ns) and the reports; unit tests drive it with synthetic traces
+ * (tests/unit/test_linkmodel.c). The design and what it borrows from BBR,
+ * Copa/LEDBAT, GCC, cake-autorate and MPTCP is in docs/link-model.md.
+ *
+ * Contract with the daemon, per link of a session:
+ *  - lm_init() once with the link's settings; lm_set_ceiling() when `rate:`
+ *    changes.
+ *  - lm_on_sent() for every DATA packet sent; it returns the path_seq to
+ *    stamp in the packet (1, 2, ...: 0 is never used).
+ *  - lm_on_feedback() for every report about the link, with `demand` true
+ *    if the link was kept full by the pacer lately (so probing for more
+ *    capacity happens only when there is traffic that wants it) and the
+ *    prober's smoothed RTT. It returns a mask of enum lm_event.
+ *  - Read the outputs in the "read-only" block freely.
+ *
+ * Rules (all tested):
+ *  - Delivery rate: bytes the receiver got over its own clock, over the
+ *    newest LM_RATE_WIN_US of reports (a short window, so a link that
+ *    slows down shows it within one window).
+ *  - Capacity: windowed max of delivery-rate samples (two buckets of
+ *    LM_CAP_BUCKET_NS); samples taken without demand only raise it (an
+ *    idle link does not look slow). A congestion event restarts the filter
+ *    at the rate delivered while the queue stood, which is the capacity.
+ *  - Base OWD: windowed min of the reports' min OWD (two buckets of
+ *    LM_BASE_BUCKET_NS); the clocks' offset cancels, only variation counts.
+ *    Queueing delay = the report's min OWD - base (a standing queue shows
+ *    in every packet of a report; jitter does not).
+ *  - Loss: gaps in path_seq (highest minus received, per report), EWMA.
+ *  - Pacing: STARTUP grows about x2 per round trip while there is demand
+ *    and the queueing delay stays under the target. Congestion = queueing
+ *    delay over the target (or loss with a queue building): pacing =
+ *    LM_BACKOFF x the delivered rate, then a hold-off of one RTT + 50 ms
+ *    so the drained queue shows before the next decision. STEADY grows by
+ *    LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
+ *    under half the target and the link delivering what it is given. The
+ *    configured rate is a ceiling; LM_MIN_BPS a floor.
+ *  - Stall: a report made when the oldest unreported packet is overdue
+ *    (sent long enough ago, by the base delay plus the queue plus a
+ *    margin, to be in it) counts; two such reports in a row, at least
+ *    LM_STALL_SPAN_US apart on the receiver's clock, make LM_EV_STALL.
+ *    Only the receiver's clock and the packets' own send stamps are
+ *    compared, so a stall of the sender's loop cannot fake one, and the
+ *    second report rules out a receiver that was merely slow to read.
+ */
+#ifndef TTT_LINKMODEL_H
+#define TTT_LINKMODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LM_RATE_WIN_US	   100000u /* delivery-rate window */
+#define LM_CAP_BUCKET_NS   1000000000ull
+#define LM_BASE_BUCKET_NS  5000000000ull
+#define LM_MIN_BPS	   100000ull
+#define LM_DEFAULT_INITIAL 4000000ull
+#define LM_DEFAULT_TARGET  8000u /* queueing-delay target (us) */
+#define LM_BACKOFF	   0.9
+#define LM_GROWTH_PER_S	   1.0
+#define LM_STALL_MARGIN_US 10000u
+#define LM_STALL_SPAN_US   10000u
+#define LM_HIST		   32
+#define LM_SENT_RING	   2048 /* power of two */
+
+enum lm_phase { LM_STARTUP = 0, LM_STEADY = 1 };
+
+enum lm_event {
+	LM_EV_RATE = 1,	 /* pacing rate or estimates moved: refresh views */
+	LM_EV_STALL = 2, /* the link stopped delivering (see above) */
+};
+
+struct lm_cfg {
+	uint64_t ceiling_bps; /* `rate:`; 0 = none */
+	uint64_t initial_bps; /* first pacing rate (0 = LM_DEFAULT_INITIAL) */
+	uint32_t target_us;   /* queueing-delay target (0 = default) */
+};
+
+/* One report about this link (wire_fb_link plus the report's time). */
+struct lm_fb {
+	uint32_t gen_us; /* receiver clock when the report was made */
+	uint32_t high_seq, rx_packets, rx_bytes, last_rx_us;
+	uint32_t owd_min_us, owd_max_us;
+	uint16_t interval_pkts;
+};
+
+struct lm_sent {
+	uint32_t seq;
+	uint32_t tx_us;
+	uint64_t cum_bytes; /* bytes sent up to and including this one */
+};
+
+struct lm {
+	/* ---- read-only outputs ---- */
+	enum lm_phase phase;
+	uint64_t pacing_bps;   /* rate to pace the link at */
+	uint64_t capacity_bps; /* estimate, 0 until measured */
+	uint64_t delivery_bps; /* delivered over the last window */
+	uint32_t qdelay_us;    /* queueing delay of the newest report */
+	uint32_t loss_ppm;     /* EWMA of per-report loss */
+	uint64_t inflight_bytes;
+	uint64_t sent_pkts, sent_bytes;
+	uint64_t delivered_pkts, delivered_bytes, lost_pkts;
+	uint64_t reports, stale_reports, backoffs, stalls;
+	bool stalled; /* last verdict: not delivering (cleared by progress) */
+	/* ---- internal ---- */
+	struct lm_cfg cfg;
+	bool have_fb, have_base;
+	struct lm_fb last;
+	uint64_t rx_us64; /* unwrapped last_rx_us */
+	struct {
+		uint64_t rx_us, bytes;
+	} hist[LM_HIST];
+	uint32_t hist_n, hist_head;
+	uint32_t base_cur, base_prev; /* raw OWD minima (mod 2^32) */
+	uint64_t base_start_ns;
+	uint64_t cap_cur, cap_prev, cap_start_ns;
+	uint64_t holdoff_ns, last_fb_ns;
+	uint32_t tx_seq;   /* last path_seq sent */
+	uint32_t stall_n;  /* overdue reports in a row */
+	uint32_t stall_us; /* gen_us of the first of them */
+	struct lm_sent sent[LM_SENT_RING];
+};
+
+void lm_init(struct lm *m, const struct lm_cfg *c);
+void lm_set_ceiling(struct lm *m, uint64_t ceiling_bps);
+/* Books one DATA packet of `bytes` (datagram) sent at tx_us (the stamp it
+ * carries); returns its path_seq. */
+uint32_t lm_on_sent(struct lm *m, uint32_t bytes, uint32_t tx_us);
+int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
+		   bool demand, uint64_t srtt_us);
+/* Base one-way delay as the raw clock-offset minimum (only differences of
+ * these values mean anything); 0 before any report. */
+uint32_t lm_base_owd(const struct lm *m);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * Bounded FIFO with CoDel at the head (see pktq.h). The control law and
+ * the state machine follow RFC 8289's pseudocode, with the daemon's
+ * nanosecond clock passed in.
+ */
+#include "queue/pktq.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pktq_init(struct pktq *q, const struct pktq_cfg *c)
+{
+	memset(q, 0, sizeof(*q));
+	if (c->limit_pkts < 2 || !c->slot_size || !c->limit_bytes ||
+	    !c->interval_ns)
+		return -EINVAL;
+	q->cfg = *c;
+	/* malloc, not calloc: slots are written before they are read, and
+	 * untouched pages of a queue that never fills cost nothing. */
+	q->mem = malloc((size_t)c->limit_pkts * c->slot_size);
+	q->slots = calloc(c->limit_pkts, sizeof(*q->slots));
+	if (!q->mem || !q->slots) {
+		pktq_free(q);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void pktq_free(struct pktq *q)
+{
+	free(q->mem);
+	free(q->slots);
+	q->mem = NULL;
+	q->slots = NULL;
+	q->n = 0;
+}
+
+static uint8_t *slot_data(const struct pktq *q, uint32_t i)
+{
+	return q->mem + (size_t)i * q->cfg.slot_size;
+}
+
+int pktq_push(struct pktq *q, const uint8_t *pkt, uint32_t len, uint64_t now)
+{
+	if (len > q->cfg.slot_size)
+		return -EMSGSIZE;
+	if (q->n >= q->cfg.limit_pkts || q->bytes + len > q->cfg.limit_bytes) {
+		q->drops_full++;
+		return -ENOBUFS;
+	}
+	uint32_t t = (q->head + q->n) % q->cfg.limit_pkts;
+	memcpy(slot_data(q, t), pkt, len);
+	q->slots[t].len = len;
+	q->slots[t].enq_ns = now;
+	q->n++;
+	q->bytes += len;
+	q->enqueued++;
+	return 0;
+}
+
+uint64_t pktq_head_sojourn(const struct pktq *q, uint64_t now)
+{
+	if (!q->n || now <= q->slots[q->head].enq_ns)
+		return 0;
+	return now - q->slots[q->head].enq_ns;
+}
+
+/* Removes the head; returns its slot index. */
+static uint32_t take_head(struct pktq *q)
+{
+	uint32_t i = q->head;
+	q->head = (q->head + 1) % q->cfg.limit_pkts;
+	q->n--;
+	q->bytes -= q->slots[i].len;
+	return i;
+}
+
+/* RFC 8289 dodequeue(): the head, and whether CoDel may drop it. */
+static int dodequeue(struct pktq *q, uint64_t now, bool *ok_to_drop)
+{
+	*ok_to_drop = false;
+	if (!q->n) {
+		q->first_above_ns = 0;
+		return -1;
+	}
+	uint64_t sojourn = pktq_head_sojourn(q, now);
+	uint32_t len = q->slots[q->head].len;
+	int i = (int)take_head(q);
+	if (sojourn < q->cfg.target_ns || q->bytes + len <= q->cfg.slot_size) {
+		q->first_above_ns = 0;
+	} else if (!q->first_above_ns) {
+		q->first_above_ns = now + q->cfg.interval_ns;
+	} else if (now >= q->first_above_ns) {
+		*ok_to_drop = true;
+	}
+	return i;
+}
+
+static uint64_t control_law(const struct pktq *q, uint64_t t, uint32_t count)
+{
+	return t + (uint64_t)((double)q->cfg.interval_ns / sqrt((double)count));
+}
+
+/* Drops slot i, or marks it when ECN allows; returns true if it was kept
+ * (marked) and must be sent. */
+static bool signal(struct pktq *q, int i)
+{
+	if (q->cfg.ecn &&
+	    pktq_ecn_mark(slot_data(q, (uint32_t)i), q->slots[i].len)) {
+		q->ecn_marks++;
+		return true;
+	}
+	q->drops_codel++;
+	return false;
+}
+
+uint8_t *pktq_pop(struct pktq *q, uint64_t now, uint32_t *len)
+{
+	bool ok;
+	int i = dodequeue(q, now, &ok);
+	if (i < 0) {
+		q->dropping = false;
+		return NULL;
+	}
+	if (q->dropping) {
+		if (!ok) {
+			q->dropping = false;
+		} else if (now >= q->drop_next_ns) {
+			while (q->dropping && now >= q->drop_next_ns) {
+				q->count++;
+				if (signal(q, i)) {
+					q->drop_next_ns = control_law(
+					    q, q->drop_next_ns, q->count);
+					goto out;
+				}
+				i = dodequeue(q, now, &ok);
+				if (i < 0) {
+					q->dropping = false;
+					return NULL;
+				}
+				if (!ok)
+					q->dropping = false;
+				else
+					q->drop_next_ns = control_law(
+					    q, q->drop_next_ns, q->count);
+			}
+		}
+	} else if (ok) {
+		bool kept = signal(q, i);
+		if (!kept) {
+			i = dodequeue(q, now, &ok);
+		}
+		q->dropping = true;
+		uint32_t delta = q->count - q->lastcount;
+		q->count =
+		    delta > 1 && now - q->drop_next_ns < 16 * q->cfg.interval_ns
+			? delta
+			: 1;
+		q->drop_next_ns = control_law(q, now, q->count);
+		q->lastcount = q->count;
+		if (i < 0)
+			return NULL;
+	}
+out:;
+	uint64_t soj = now > q->slots[i].enq_ns ? now - q->slots[i].enq_ns : 0;
+	if (soj > q->max_sojourn_ns)
+		q->max_sojourn_ns = soj;
+	q->dequeued++;
+	*len = q->slots[i].len;
+	return slot_data(q, (uint32_t)i);
+}
+
+/* RFC 1624 incremental update of the IPv4 header checksum for one 16-bit
+ * word changing from old to new. */
+static void csum_fix(uint8_t *sum, uint16_t old, uint16_t new)
+{
+	uint32_t s = (uint32_t)(~((sum[0] << 8) | sum[1]) & 0xffff);
+	s += (uint16_t)~old;
+	s += new;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = ~s & 0xffff;
+	sum[0] = (uint8_t)(s >> 8);
+	sum[1] = (uint8_t)s;
+}
+
+bool pktq_ecn_mark(uint8_t *pkt, uint32_t len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		uint8_t ecn = pkt[1] & 3;
+		if (ecn == 0)
+			return false;
+		if (ecn == 3)
+			return true;
+		uint16_t old = (uint16_t)((pkt[0] << 8) | pkt[1]);
+		pkt[1] |= 3;
+		csum_fix(pkt + 10, old, (uint16_t)((pkt[0] << 8) | pkt[1]));
+		return true;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		uint8_t ecn = (pkt[1] >> 4) & 3;
+		if (ecn == 0)
+			return false;
+		pkt[1] |= 0x30;
+		return true;
+	}
+	return false;
+}

@@ -177,16 +177,33 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 
 	if (queue || lossy_queue) {
 		if (m->phase == LM_STARTUP || now >= m->holdoff_ns) {
-			uint64_t base =
-			    rate && rate < m->pacing_bps ? rate : m->pacing_bps;
-			p = (double)base * LM_BACKOFF;
-			if (rate)
-				cap_reset(m, now, rate);
+			/* A queue already draining since the last backoff
+			 * needs time, not another cut (cuts would compound
+			 * while a deep buffer empties). */
+			bool draining =
+			    m->backoff_qdelay_us &&
+			    m->qdelay_us < m->backoff_qdelay_us * 9 / 10;
+			if (!draining) {
+				uint64_t base = rate && rate < m->pacing_bps
+						    ? rate
+						    : m->pacing_bps;
+				/* deeper queue, deeper cut: drain it within
+				 * about a second (BBR's drain, bounded) */
+				double f =
+				    LM_BACKOFF - (double)m->qdelay_us / 1e6;
+				if (f < 0.5)
+					f = 0.5;
+				p = (double)base * f;
+				if (rate)
+					cap_reset(m, now, rate);
+				m->backoffs++;
+			}
+			m->backoff_qdelay_us = m->qdelay_us;
 			m->phase = LM_STEADY;
 			m->holdoff_ns = now + rtt_ns + 50000000ull;
-			m->backoffs++;
 		}
 	} else if (demand && now >= m->holdoff_ns) {
+		m->backoff_qdelay_us = 0;
 		uint64_t ref = m->capacity_bps > rate ? m->capacity_bps : rate;
 		if (m->phase == LM_STARTUP) {
 			double g = 1.0 + (double)dt_ns / (double)rtt_ns;
@@ -257,8 +274,13 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 		uint32_t lost = dhigh > dpk ? dhigh - dpk : 0;
 		m->lost_pkts += lost;
 		interval_loss = (uint32_t)((uint64_t)lost * 1000000 / dhigh);
+		/* EWMA weighted by packets (a time constant of about
+		 * LM_LOSS_PKTS packets), so small reports do not swing it */
+		uint64_t w = dhigh < LM_LOSS_PKTS ? dhigh : LM_LOSS_PKTS;
 		m->loss_ppm =
-		    (uint32_t)(((uint64_t)m->loss_ppm * 7 + interval_loss) / 8);
+		    (uint32_t)(((uint64_t)m->loss_ppm * (LM_LOSS_PKTS - w) +
+				(uint64_t)interval_loss * w) /
+			       LM_LOSS_PKTS);
 	}
 	if (dpk) {
 		m->rx_us64 += (uint32_t)(fb->last_rx_us - m->last.last_rx_us);

@@ -31,7 +31,8 @@
  *    LM_BASE_BUCKET_NS); the clocks' offset cancels, only variation counts.
  *    Queueing delay = the report's min OWD - base (a standing queue shows
  *    in every packet of a report; jitter does not).
- *  - Loss: gaps in path_seq (highest minus received, per report), EWMA.
+ *  - Loss: gaps in path_seq (highest minus received, per report), an
+ *    EWMA weighted by packets (time constant LM_LOSS_PKTS).
  *  - Pacing: STARTUP grows about x2 per round trip while there is demand
  *    and the queueing delay stays under the target. Congestion = queueing
  *    delay over the target (or loss with a queue building): pacing =
@@ -65,6 +66,7 @@
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
 #define LM_HIST		   32
+#define LM_LOSS_PKTS	   1000 /* loss EWMA time constant (packets) */
 #define LM_SENT_RING	   2048 /* power of two */
 
 enum lm_phase { LM_STARTUP = 0, LM_STEADY = 1 };
@@ -120,9 +122,10 @@ struct lm {
 	uint64_t base_start_ns;
 	uint64_t cap_cur, cap_prev, cap_start_ns;
 	uint64_t holdoff_ns, last_fb_ns;
-	uint32_t tx_seq;   /* last path_seq sent */
-	uint32_t stall_n;  /* overdue reports in a row */
-	uint32_t stall_us; /* gen_us of the first of them */
+	uint32_t backoff_qdelay_us; /* queueing delay at the last cut */
+	uint32_t tx_seq;	    /* last path_seq sent */
+	uint32_t stall_n;	    /* overdue reports in a row */
+	uint32_t stall_us;	    /* gen_us of the first of them */
 	struct lm_sent sent[LM_SENT_RING];
 };
 

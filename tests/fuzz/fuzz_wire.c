@@ -1,9 +1,9 @@
 /*
  * libFuzzer harness over every wire parser, compiled from the shipping
  * sources (like wireguard-tools' fuzzers): header, open in all three modes,
- * DATA sub-header, HELLO / HELLO_ACK, probes and the flow hash. Besides
- * "no crash, no out-of-bounds read", it checks round-trip properties that
- * would catch a decoder accepting something its encoder cannot produce.
+ * DATA sub-header, HELLO / HELLO_ACK, probes, feedback and the flow hash.
+ * Besides "no crash, no out-of-bounds read", it checks round-trip properties
+ * that would catch a decoder accepting something its encoder cannot produce.
  *
  * clang -fsanitize=fuzzer,address -std=gnu11 -D_GNU_SOURCE -Iinclude -Icore \
  *   tests/fuzz/fuzz_wire.c core/wire/*.c core/base/log.c -lsodium -o fuzz_wire
@@ -130,6 +130,19 @@ static void fuzz_probe(const uint8_t *data, size_t size)
 		fuzz_check(d.bucket < WIRE_BUCKETS);
 }
 
+/* Feedback: a report that parses re-encodes to exactly the same bytes. */
+static void fuzz_feedback(const uint8_t *data, size_t size)
+{
+	struct wire_feedback f;
+	uint8_t again[WIRE_FB_HDR_LEN + WIRE_FB_MAX_LINKS * WIRE_FB_LINK_LEN];
+
+	if (wire_feedback_decode(data, size, &f) != 0)
+		return;
+	fuzz_check(f.n_links >= 1 && f.n_links <= WIRE_FB_MAX_LINKS);
+	fuzz_check(wire_feedback_encode(again, sizeof(again), &f) == size);
+	fuzz_check(memcmp(again, data, size) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t sel;
@@ -139,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sel = data[0];
 	data++;
 	size--;
-	switch (sel % 6) {
+	switch (sel % 7) {
 	case 0:
 		fuzz_hdr(data, size);
 		break;
@@ -154,6 +167,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 4:
 		fuzz_probe(data, size);
+		break;
+	case 5:
+		fuzz_feedback(data, size);
 		break;
 	default:
 		(void)wire_flow_hash(data, size);

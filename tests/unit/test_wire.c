@@ -40,7 +40,7 @@ static void test_hdr_roundtrip(void **state)
 	uint8_t buf[WIRE_HDR_LEN];
 	struct wire_hdr h;
 	static const uint8_t want[WIRE_HDR_LEN] = {
-	    1, 3, 3, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8};
+	    2, 3, 3, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8};
 
 	(void)state;
 	wire_hdr_encode(buf, &sample_hdr);
@@ -72,7 +72,10 @@ static void test_hdr_bad_fields(void **state)
 
 	(void)state;
 	wire_hdr_encode(buf, &sample_hdr);
-	buf[0] = 2;
+	buf[0] = 1; /* version 1 peers (no per-link seq) are refused */
+	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
+			 -EPROTONOSUPPORT);
+	buf[0] = 3;
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
 			 -EPROTONOSUPPORT);
 	buf[0] = 0;
@@ -97,9 +100,9 @@ static void test_hdr_bad_fields(void **state)
 static void test_overhead(void **state)
 {
 	(void)state;
-	assert_int_equal(wire_data_overhead(CRYPTO_ENCRYPT), 40);
-	assert_int_equal(wire_data_overhead(CRYPTO_AUTH), 40);
-	assert_int_equal(wire_data_overhead(CRYPTO_NONE), 24);
+	assert_int_equal(wire_data_overhead(CRYPTO_ENCRYPT), 48);
+	assert_int_equal(wire_data_overhead(CRYPTO_AUTH), 48);
+	assert_int_equal(wire_data_overhead(CRYPTO_NONE), 32);
 }
 
 /* ---- seal / open ---- */
@@ -416,7 +419,11 @@ static void test_derive_inputs_matter(void **state)
 static void test_data_codec(void **state)
 {
 	uint8_t body[WIRE_DATA_HDR_LEN + 4];
-	struct wire_data d = {.prev_gap = 0x01020304, .bucket = 255}, o;
+	struct wire_data d = {.prev_gap = 0x01020304,
+			      .bucket = 255,
+			      .path_seq = 0xfffffffe,
+			      .tx_us = 0x11223344},
+			 o;
 
 	(void)state;
 	wire_data_encode(body, &d);
@@ -424,10 +431,95 @@ static void test_data_codec(void **state)
 	assert_int_equal(wire_data_decode(body, sizeof(body), &o), 0);
 	assert_int_equal(o.prev_gap, 0x01020304);
 	assert_int_equal(o.bucket, 255);
+	assert_int_equal(o.path_seq, 0xfffffffe);
+	assert_int_equal(o.tx_us, 0x11223344);
+	assert_int_equal(body[12], 0x11); /* big endian at 12 */
 	for (size_t l = 0; l < WIRE_DATA_HDR_LEN; l++)
 		assert_int_equal(wire_data_decode(body, l, &o), -EBADMSG);
 	body[4] = 1; /* bucket 511 */
 	assert_int_equal(wire_data_decode(body, sizeof(body), &o), -EBADMSG);
+}
+
+/* ---- feedback ---- */
+
+static void sample_fb(struct wire_feedback *f, uint8_t n)
+{
+	memset(f, 0, sizeof(*f));
+	f->gen_us = 0xfedcba98;
+	f->n_links = n;
+	for (uint8_t i = 0; i < n; i++) {
+		struct wire_fb_link *l = &f->links[i];
+		l->link_id = (uint8_t)(i * 3);
+		l->interval_pkts = (uint16_t)(100 + i);
+		l->high_seq = 1000u + i;
+		l->rx_packets = 990u + i;
+		l->rx_bytes = 0xffffff00u + i;
+		l->last_rx_us = 0x01020304u + i;
+		l->owd_min_us = 0x7fffffffu;
+		l->owd_max_us = 0x80000001u;
+	}
+}
+
+static void test_feedback_codec(void **state)
+{
+	uint8_t body[WIRE_FB_HDR_LEN + WIRE_FB_MAX_LINKS * WIRE_FB_LINK_LEN];
+	struct wire_feedback f, o;
+
+	(void)state;
+	for (uint8_t n = 1; n <= WIRE_FB_MAX_LINKS; n++) {
+		sample_fb(&f, n);
+		size_t len = wire_feedback_encode(body, sizeof(body), &f);
+		assert_int_equal(len, WIRE_FB_HDR_LEN + n * WIRE_FB_LINK_LEN);
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(wire_feedback_decode(body, len, &o), 0);
+		assert_int_equal(o.gen_us, f.gen_us);
+		assert_int_equal(o.n_links, n);
+		assert_memory_equal(o.links, f.links, n * sizeof(f.links[0]));
+	}
+	/* the encoder refuses what the decoder would */
+	sample_fb(&f, 0);
+	assert_int_equal(wire_feedback_encode(body, sizeof(body), &f), 0);
+	sample_fb(&f, WIRE_FB_MAX_LINKS);
+	f.n_links = WIRE_FB_MAX_LINKS + 1;
+	assert_int_equal(wire_feedback_encode(body, sizeof(body), &f), 0);
+	sample_fb(&f, 2);
+	assert_int_equal(wire_feedback_encode(body, 10, &f), 0);
+}
+
+/* Bad input: every wrong length, count, reserved byte and a link named
+ * twice is refused. */
+static void test_feedback_bad(void **state)
+{
+	uint8_t body[WIRE_FB_HDR_LEN + 3 * WIRE_FB_LINK_LEN];
+	struct wire_feedback f, o;
+
+	(void)state;
+	sample_fb(&f, 3);
+	size_t len = wire_feedback_encode(body, sizeof(body), &f);
+	assert_int_equal(len, sizeof(body));
+	for (size_t l = 0; l < len; l++)
+		assert_int_equal(wire_feedback_decode(body, l, &o), -EBADMSG);
+	body[4] = 0; /* no entries */
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[4] = 2; /* count says 2, length says 3 */
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[4] = 200; /* too many */
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[4] = 3;
+	body[5] = 1; /* reserved */
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[5] = 0;
+	body[7] = 1;
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[7] = 0;
+	body[WIRE_FB_HDR_LEN + 1] = 1; /* an entry's reserved byte */
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[WIRE_FB_HDR_LEN + 1] = 0;
+	/* link 3 named twice */
+	body[WIRE_FB_HDR_LEN + 2 * WIRE_FB_LINK_LEN] = 3;
+	assert_int_equal(wire_feedback_decode(body, len, &o), -EBADMSG);
+	body[WIRE_FB_HDR_LEN + 2 * WIRE_FB_LINK_LEN] = 6;
+	assert_int_equal(wire_feedback_decode(body, len, &o), 0);
 }
 
 /* ---- handshake ---- */
@@ -1057,6 +1149,8 @@ int main(void)
 	    cmocka_unit_test(test_directions_differ),
 	    cmocka_unit_test(test_derive_inputs_matter),
 	    cmocka_unit_test(test_data_codec),
+	    cmocka_unit_test(test_feedback_codec),
+	    cmocka_unit_test(test_feedback_bad),
 	    cmocka_unit_test(test_key_id),
 	    cmocka_unit_test(test_hello_roundtrip),
 	    cmocka_unit_test(test_hello_long_name),

@@ -1,0 +1,390 @@
+/*
+ * Unit tests of the link model (core/link/linkmodel.c) on synthetic
+ * traces, no real clock: a small packet-level simulator paces packets at
+ * the model's rate into a bottleneck (a rate, a buffer, a base delay,
+ * optional random loss and jitter), plays the receiver (per-link counters,
+ * OWD in a clock offset from the sender's by an arbitrary amount close to
+ * the 2^32 us wrap) and sends its reports back after a reverse delay.
+ * Assertions compare with the simulated link's own capacity.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "link/linkmodel.h"
+
+#define MS   1000000ull
+#define PKT  1400u
+#define STEP (MS / 2)
+#define MAXQ 8192
+/* receiver clock = sender clock + this (us, mod 2^32): near the wrap */
+#define OFFSET_US 4294000000u
+
+struct flight {
+	uint64_t at;
+	uint32_t seq, tx_us;
+};
+
+struct report {
+	uint64_t at;
+	struct lm_fb fb;
+};
+
+struct sim {
+	struct lm m;
+	uint64_t now;
+	double cap_bps;
+	uint64_t owd, rev, buf_ns, jitter;
+	double loss;
+	bool demand;
+	uint64_t link_free;
+	double credit;
+	uint32_t rng;
+	struct flight fl[MAXQ];
+	uint32_t nfl;
+	struct report rp[256];
+	uint32_t nrp;
+	/* receiver */
+	bool rx_active;
+	uint32_t high, rxp, rxb, last_rx_us, omin, omax;
+	uint16_t ipk;
+	uint64_t next_report;
+	/* observations */
+	uint64_t delivered, drops, qdelay_sum, qdelay_n;
+	int stall_events;
+	uint64_t first_stall_ns;
+	bool dead; /* bottleneck delivers nothing */
+};
+
+static uint32_t rnd(struct sim *s)
+{
+	s->rng = s->rng * 1103515245u + 12345u;
+	return s->rng >> 8;
+}
+
+static void sim_init(struct sim *s, double cap_mbit, uint64_t owd_ms,
+		     uint64_t buf_ms, uint64_t ceiling)
+{
+	memset(s, 0, sizeof(*s));
+	struct lm_cfg c = {.ceiling_bps = ceiling};
+	lm_init(&s->m, &c);
+	s->cap_bps = cap_mbit * 1e6;
+	s->owd = owd_ms * MS;
+	s->rev = owd_ms * MS;
+	s->buf_ns = buf_ms * MS;
+	s->demand = true;
+	s->rng = 7;
+	s->now = 1000 * MS;
+}
+
+static uint32_t rx_clock(uint64_t ns)
+{
+	return (uint32_t)(ns / 1000) + OFFSET_US;
+}
+
+static void send_one(struct sim *s)
+{
+	uint32_t tx_us = (uint32_t)(s->now / 1000);
+	uint32_t seq = lm_on_sent(&s->m, PKT, tx_us);
+	if (s->loss > 0 && rnd(s) % 100000 < (uint32_t)(s->loss * 100000))
+		return;
+	uint64_t start = s->link_free > s->now ? s->link_free : s->now;
+	if (start - s->now > s->buf_ns) {
+		s->drops++;
+		return;
+	}
+	uint64_t ser = (uint64_t)(PKT * 8 / s->cap_bps * 1e9);
+	s->link_free = start + ser;
+	uint64_t j = s->jitter ? rnd(s) % (2 * s->jitter) : 0;
+	if (s->nfl < MAXQ && !s->dead)
+		s->fl[s->nfl++] =
+		    (struct flight){.at = s->link_free + s->owd + j,
+				    .seq = seq,
+				    .tx_us = tx_us};
+}
+
+static void receive(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->nfl;) {
+		struct flight *f = &s->fl[i];
+		if (f->at > s->now) {
+			i++;
+			continue;
+		}
+		uint32_t r = rx_clock(f->at), owd = r - f->tx_us;
+		if (!s->rx_active || (int32_t)(f->seq - s->high) > 0)
+			s->high = f->seq;
+		s->rx_active = true;
+		s->rxp++;
+		s->rxb += PKT;
+		s->last_rx_us = r;
+		if (!s->ipk || (int32_t)(owd - s->omin) < 0)
+			s->omin = owd;
+		if (!s->ipk || (int32_t)(owd - s->omax) > 0)
+			s->omax = owd;
+		s->ipk++;
+		s->delivered += PKT;
+		s->fl[i] = s->fl[--s->nfl];
+	}
+	if (s->now >= s->next_report && s->rx_active) {
+		struct lm_fb fb = {.gen_us = rx_clock(s->now),
+				   .high_seq = s->high,
+				   .rx_packets = s->rxp,
+				   .rx_bytes = s->rxb,
+				   .last_rx_us = s->last_rx_us,
+				   .owd_min_us = s->ipk ? s->omin : 0,
+				   .owd_max_us = s->ipk ? s->omax : 0,
+				   .interval_pkts = s->ipk};
+		s->ipk = 0;
+		s->next_report = s->now + 20 * MS;
+		if (s->nrp < 256)
+			s->rp[s->nrp++] =
+			    (struct report){.at = s->now + s->rev, .fb = fb};
+	}
+}
+
+static void reports(struct sim *s)
+{
+	for (uint32_t i = 0; i < s->nrp;) {
+		if (s->rp[i].at > s->now) {
+			i++;
+			continue;
+		}
+		int ev = lm_on_feedback(&s->m, s->now, &s->rp[i].fb, s->demand,
+					(s->owd + s->rev) / 1000);
+		if (ev & LM_EV_STALL) {
+			if (!s->stall_events)
+				s->first_stall_ns = s->now;
+			s->stall_events++;
+		}
+		s->qdelay_sum += s->m.qdelay_us;
+		s->qdelay_n++;
+		memmove(&s->rp[i], &s->rp[i + 1],
+			(s->nrp - i - 1) * sizeof(s->rp[0]));
+		s->nrp--;
+	}
+}
+
+/* Runs for `ms`; returns the goodput (bit/s) over that time. */
+static double run(struct sim *s, uint64_t ms)
+{
+	uint64_t end = s->now + ms * MS, d0 = s->delivered;
+	s->qdelay_sum = s->qdelay_n = 0;
+	while (s->now < end) {
+		if (s->demand) {
+			s->credit += (double)s->m.pacing_bps / 8 * STEP / 1e9;
+			while (s->credit >= PKT) {
+				send_one(s);
+				s->credit -= PKT;
+			}
+		}
+		receive(s);
+		reports(s);
+		s->now += STEP;
+	}
+	return (double)(s->delivered - d0) * 8 / ((double)ms / 1000);
+}
+
+static double mean_qdelay_ms(const struct sim *s)
+{
+	return s->qdelay_n ? (double)s->qdelay_sum / s->qdelay_n / 1000 : 0;
+}
+
+static void assert_within(double v, double want, double frac)
+{
+	if (v < want * (1 - frac) || v > want * (1 + frac))
+		fail_msg("%.0f not within %.0f%% of %.0f", v, frac * 100, want);
+}
+
+static struct sim S;
+
+/* Steady 20 Mbit/s, 20 ms each way, a 200 ms modem buffer. */
+static void test_steady(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 5000);
+	double g = run(&S, 5000);
+	assert_within((double)S.m.capacity_bps, 20e6, 0.10);
+	assert_true(g >= 0.88 * 20e6);
+	/* the bottleneck queue stays near the target, not at 200 ms */
+	assert_true(mean_qdelay_ms(&S) < 2.0 * LM_DEFAULT_TARGET / 1000);
+	assert_int_equal(S.m.phase, LM_STEADY);
+	assert_true(S.m.loss_ppm < 1000);
+}
+
+/* 20 -> 6 Mbit/s: share and estimate follow within two seconds. */
+static void test_step_down(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 5000);
+	uint64_t d0 = S.drops;
+	S.cap_bps = 6e6;
+	run(&S, 2000);
+	assert_within((double)S.m.capacity_bps, 6e6, 0.25);
+	double g = run(&S, 5000);
+	assert_true(g >= 0.85 * 6e6);
+	assert_true((double)S.m.pacing_bps <= 1.2 * 6e6);
+	/* the 200 ms buffer absorbed the step: nothing, or next to nothing,
+	 * was dropped */
+	assert_true(S.drops - d0 < 50);
+}
+
+/* 6 -> 20 Mbit/s: probing finds the new capacity while there is demand. */
+static void test_step_up(void **st)
+{
+	(void)st;
+	sim_init(&S, 6, 20, 200, 0);
+	run(&S, 5000);
+	assert_within((double)S.m.capacity_bps, 6e6, 0.15);
+	S.cap_bps = 20e6;
+	run(&S, 3000);
+	double g = run(&S, 3000);
+	assert_true(g >= 0.8 * 20e6);
+	assert_within((double)S.m.capacity_bps, 20e6, 0.2);
+}
+
+/* Random loss without a queue is not congestion: the rate holds. */
+static void test_lossy(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	S.loss = 0.02;
+	run(&S, 5000);
+	double g = run(&S, 5000);
+	assert_true(g >= 0.8 * 20e6 * 0.98);
+	assert_within((double)S.m.loss_ppm, 20000, 0.6);
+	assert_true(S.m.lost_pkts > 0);
+}
+
+/* +-5 ms of jitter: the report's min OWD sees through it. */
+static void test_jitter(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	S.jitter = 5 * MS;
+	run(&S, 5000);
+	double g = run(&S, 5000);
+	assert_true(g >= 0.8 * 20e6);
+	assert_within((double)S.m.capacity_bps, 20e6, 0.25);
+}
+
+/* A 1 s modem buffer: the model keeps the queue short anyway. */
+static void test_deep_buffer(void **st)
+{
+	(void)st;
+	sim_init(&S, 10, 30, 1000, 0);
+	run(&S, 5000);
+	double g = run(&S, 5000);
+	assert_true(g >= 0.85 * 10e6);
+	assert_true(mean_qdelay_ms(&S) < 2.0 * LM_DEFAULT_TARGET / 1000);
+	assert_int_equal(S.drops, 0);
+}
+
+/* Without demand nothing is probed: an idle link is not flooded. */
+static void test_no_demand(void **st)
+{
+	(void)st;
+	sim_init(&S, 50, 20, 200, 0);
+	run(&S, 3000);
+	uint64_t grown = S.m.pacing_bps;
+	assert_true(grown > 2 * LM_DEFAULT_INITIAL);
+	S.demand = false;
+	run(&S, 3000);
+	assert_true(S.m.pacing_bps <= grown);
+	/* and with no demand from the start, the initial rate stays */
+	sim_init(&S, 50, 20, 200, 0);
+	S.demand = false;
+	run(&S, 3000);
+	assert_int_equal(S.m.pacing_bps, LM_DEFAULT_INITIAL);
+}
+
+/* `rate:` is a ceiling: never paced above it, even on a faster link. */
+static void test_ceiling(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 10000000);
+	run(&S, 5000);
+	assert_true(S.m.pacing_bps <= 10000000);
+	assert_true(S.m.pacing_bps >= 9000000);
+	lm_set_ceiling(&S.m, 5000000);
+	assert_true(S.m.pacing_bps <= 5000000);
+}
+
+/* A busy link that stops delivering is reported as stalled about one
+ * round trip (plus the margin and two reports) after it broke. */
+static void test_stall(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 3000);
+	assert_int_equal(S.stall_events, 0);
+	S.dead = true;
+	S.nfl = 0;
+	uint64_t t0 = S.now;
+	run(&S, 1000);
+	assert_true(S.stall_events >= 1);
+	uint64_t took = S.first_stall_ns - t0;
+	/* OWD 20 + queue + margin + reports 2 x 20 + reverse 20 */
+	assert_true(took < 200 * MS);
+	assert_true(S.m.stalled);
+	/* it comes back: the verdict clears on progress */
+	S.dead = false;
+	run(&S, 1000);
+	assert_false(S.m.stalled);
+}
+
+/* A late copy or a reordered older report changes nothing. */
+static void test_stale_reports(void **st)
+{
+	(void)st;
+	struct lm m;
+	struct lm_cfg c = {0};
+	lm_init(&m, &c);
+	for (int i = 0; i < 10; i++)
+		lm_on_sent(&m, PKT, (uint32_t)(i * 1000));
+	struct lm_fb a = {.gen_us = 5000,
+			  .high_seq = 5,
+			  .rx_packets = 5,
+			  .rx_bytes = 5 * PKT,
+			  .last_rx_us = 4900,
+			  .owd_min_us = 100,
+			  .owd_max_us = 200,
+			  .interval_pkts = 5};
+	struct lm_fb b = a;
+	b.gen_us = 9000, b.high_seq = 9, b.rx_packets = 8, b.rx_bytes = 8 * PKT;
+	b.last_rx_us = 8900, b.interval_pkts = 3;
+	lm_on_feedback(&m, 10 * MS, &a, true, 20000);
+	lm_on_feedback(&m, 11 * MS, &b, true, 20000);
+	assert_int_equal(m.lost_pkts, 1);
+	assert_int_equal(m.delivered_pkts, 8);
+	assert_int_equal(m.inflight_bytes, 1 * PKT);
+	assert_int_equal(lm_on_feedback(&m, 12 * MS, &a, true, 20000), 0);
+	assert_int_equal(lm_on_feedback(&m, 12 * MS, &b, true, 20000), 0);
+	assert_int_equal(m.stale_reports, 2);
+	assert_int_equal(m.delivered_pkts, 8);
+	assert_int_equal(lm_base_owd(&m), 100);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_steady),
+	    cmocka_unit_test(test_step_down),
+	    cmocka_unit_test(test_step_up),
+	    cmocka_unit_test(test_lossy),
+	    cmocka_unit_test(test_jitter),
+	    cmocka_unit_test(test_deep_buffer),
+	    cmocka_unit_test(test_no_demand),
+	    cmocka_unit_test(test_ceiling),
+	    cmocka_unit_test(test_stall),
+	    cmocka_unit_test(test_stale_reports),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

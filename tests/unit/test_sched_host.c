@@ -145,6 +145,81 @@ static void test_good_plugin(void **state)
 	sched_registry_destroy(r);
 }
 
+/* A plugin built against the header before the link-model fields were
+ * appended (tests/unit/sched_v1.h) loads, sees a view of the same size and
+ * reads every field it knows where the host wrote it. */
+static void test_old_abi_plugin(void **state)
+{
+	struct sched_registry *r = reg_open(test_dir());
+	struct ttt_sched_ctx ctx = make_ctx(3);
+	struct ttt_pkt_info pkt = {.len = 100};
+	struct sched_inst *s = NULL;
+	struct err e = {{0}};
+
+	(void)state;
+	assert_int_equal(sched_inst_create(r, "old_abi", TTT_DIR_UPSTREAM, NULL,
+					   0, &ctx, &s, &e),
+			 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		links[i].srtt_us = 30000 - i * 1000; /* link 2 is fastest */
+		links[i].capacity_bps = 50000000;    /* new fields, set */
+		links[i].pacing_bps = 45000000;
+		links[i].queue_delay_us = 7000;
+		links[i].inflight_bytes = 99999;
+	}
+	links[0].tx_bytes = 123456789;
+	links[0].owd_diff_us = -42;
+	links[0].rate_bps = 20000000;
+	assert_int_equal(sched_pick(s, &ctx, &pkt), 2);
+	links[2].state = TTT_LINK_DOWN;
+	assert_int_equal(sched_pick(s, &ctx, &pkt), 1);
+	assert_int_equal(s->faults, 0);
+	json_t *d = sched_inst_dump(s);
+	json_t *st = json_object_get(d, "state");
+	assert_int_equal(json_integer_value(json_object_get(st, "view_size")),
+			 sizeof(struct ttt_link_view));
+	assert_int_equal(json_integer_value(json_object_get(st, "tx_bytes")),
+			 123456789);
+	assert_int_equal(json_integer_value(json_object_get(st, "owd_diff_us")),
+			 -42);
+	/* the old inline helper: the configured rate */
+	assert_int_equal(json_integer_value(json_object_get(st, "rate")),
+			 20000000);
+	json_decref(d);
+	sched_inst_destroy(s);
+	sched_registry_destroy(r);
+}
+
+/* The header's helpers: the rate is the estimate capped by `rate:`, the
+ * backlog drains at the pacing rate, the queue delay saturates. */
+static void test_header_helpers(void **state)
+{
+	struct ttt_link_view l;
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(ttt_link_rate(&l), 0);
+	l.rate_bps = 10000000;
+	assert_int_equal(ttt_link_rate(&l), 10000000); /* configured only */
+	l.pacing_bps = 4000000;
+	assert_int_equal(ttt_link_rate(&l), 4000000); /* not measured yet */
+	l.capacity_bps = 30000000;
+	assert_int_equal(ttt_link_rate(&l), 10000000); /* capped */
+	l.capacity_bps = 8000000;
+	assert_int_equal(ttt_link_rate(&l), 8000000);
+	l.rate_bps = 0;
+	assert_int_equal(ttt_link_rate(&l), 8000000);
+	/* 4 Mbit/s pacing: 500 kB/s, so 1 ms drains 500 bytes */
+	l.backlog_bytes = 10000;
+	l.backlog_ns = 1000000000;
+	assert_int_equal(ttt_link_backlog(&l, 1001000000), 9500);
+	/* queue: 9500 bytes at the 8 Mbit/s estimate = 9500 us */
+	assert_int_equal(ttt_link_queue_us(&l, 1001000000), 9500);
+	l.backlog_bytes = UINT64_MAX / 2;
+	assert_int_equal(ttt_link_queue_us(&l, 1000000000), UINT64_MAX);
+	l.capacity_bps = l.pacing_bps = 0;
+	assert_int_equal(ttt_link_queue_us(&l, 1000000000), 0);
+}
+
 struct refusal {
 	const char *name;
 	int code;
@@ -613,6 +688,8 @@ int main(void)
 	log_set_level(LOG_ERR);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_plugin),
+	    cmocka_unit_test(test_old_abi_plugin),
+	    cmocka_unit_test(test_header_helpers),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_options),
 	    cmocka_unit_test(test_bad_args),

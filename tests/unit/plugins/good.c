@@ -11,6 +11,7 @@ struct good {
 	int drop;
 	uint32_t links_changed;
 	uint32_t feedback;
+	uint32_t by_kind[4]; /* enum ttt_feedback_kind */
 	uint64_t picks;
 };
 
@@ -58,15 +59,22 @@ static void good_links_changed(void *priv, const struct ttt_sched_ctx *ctx)
 static void good_feedback(void *priv, const struct ttt_sched_ctx *ctx,
 			  const struct ttt_feedback *fb)
 {
-	((struct good *)priv)->feedback++;
+	struct good *g = priv;
+	g->feedback++;
+	if (fb->kind < 4)
+		g->by_kind[fb->kind]++;
 }
 
 static int good_dump(void *priv, char *buf, size_t len)
 {
 	const struct good *g = priv;
-	return snprintf(
-	    buf, len, "{\"picks\":%llu,\"links_changed\":%u,\"feedback\":%u}",
-	    (unsigned long long)g->picks, g->links_changed, g->feedback);
+	return snprintf(buf, len,
+			"{\"picks\":%llu,\"links_changed\":%u,\"feedback\":%u,"
+			"\"sent\":%u,\"lost\":%u,\"rtt\":%u,\"delivered\":%u}",
+			(unsigned long long)g->picks, g->links_changed,
+			g->feedback, g->by_kind[TTT_FB_SENT],
+			g->by_kind[TTT_FB_LOST], g->by_kind[TTT_FB_RTT],
+			g->by_kind[TTT_FB_DELIVERED]);
 }
 
 static const struct ttt_sched_ops ops = {

@@ -71,9 +71,13 @@ struct path {
 	uint64_t backlog_bytes, backlog_ns;
 	/* link model, sending side (core/link/linkmodel.h) */
 	struct lm lm;
-	uint64_t demand_ns; /* last time the pacer held this link full */
-	bool fb_stalled;    /* feedback says it stopped delivering: DOWN in
-			       the views until a probe answer or progress */
+	uint64_t demand_ns;    /* last time the pacer held this link full */
+	struct pktq pq;	       /* pacer queue: picked, waiting for the pacer */
+	uint64_t pq_dgram;     /* datagram bytes of what waits in pq */
+	uint64_t pq_drops;     /* picked onto a full pacer queue */
+	uint64_t pace_pending; /* released into the batch, not yet booked */
+	bool fb_stalled;       /* feedback says it stopped delivering: DOWN in
+				  the views until a probe answer or progress */
 	/* receiving side: what arrived on the link, for WT_FEEDBACK */
 	struct {
 		bool active; /* a DATA packet with a path_seq arrived */
@@ -202,6 +206,7 @@ struct daemon {
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
+	uint8_t *rdbuf; /* datapath.c: one inner packet read from the tun */
 	uint32_t buf_size;
 	struct rxbatch *rx;
 	struct txbatch *tx; /* datapath.c: transmit batch */

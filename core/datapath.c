@@ -93,9 +93,10 @@ static void path_send_failed(struct session *s, struct path *p, int err,
 }
 
 /* Books `bytes` in `pkts` datagrams that left on a path: counters, the
- * token-bucket view of what the link still has queued, the prober's rate,
- * the quota. The view is rebuilt from the path, which also undoes what
- * txq_add() booked ahead for datagrams that did not leave. */
+ * token-bucket view of what the link still has queued (released, plus
+ * what waits in its pacer queue), the prober's rate, the quota. The view
+ * is rebuilt from the path, which also undoes what was booked ahead for
+ * datagrams that did not leave. */
 static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 		      uint64_t bytes, uint64_t now)
 {
@@ -107,16 +108,17 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 	p->tx_bytes += bytes;
 	p->backlog_bytes = ttt_link_backlog(&aged, now) + bytes;
 	p->backlog_ns = now;
-	v->backlog_bytes = p->backlog_bytes;
+	v->backlog_bytes = p->backlog_bytes + p->pq_dgram;
 	v->backlog_ns = now;
-	v->tx_packets = p->tx_packets;
-	v->tx_bytes = p->tx_bytes;
+	v->tx_packets = p->tx_packets + p->pq.n;
+	v->tx_bytes = p->tx_bytes + p->pq_dgram;
 	if (bytes) {
 		probe_on_tx_bytes(&p->probe, now, bytes);
 		if (p->metered)
 			quota_account(s->d, p, bytes, 0);
 	}
-	v->quota_used_bytes = p->quota_used_bytes;
+	v->quota_used_bytes =
+	    p->quota_used_bytes + (p->metered ? p->pq_dgram : 0);
 	if (pkts)
 		session_feedback(s, TTT_FB_SENT, p->id, (uint32_t)bytes,
 				 (uint32_t)pkts, 0, 0, now);
@@ -312,6 +314,7 @@ static void txq_flush(struct daemon *d, uint64_t now)
 		if (tb->head[id] == TX_NONE)
 			continue;
 		txq_flush_path(tb, s, &s->paths[id], now);
+		s->paths[id].pace_pending = 0;
 		tb->head[id] = TX_NONE;
 	}
 	for (uint32_t i = tb->n; i-- > 0;) {
@@ -323,12 +326,6 @@ static void txq_flush(struct daemon *d, uint64_t now)
 	tb->sess = NULL;
 }
 
-/*
- * Schedules and seals one inner packet that was read into the next free
- * slot at WIRE_HDR_LEN + WIRE_DATA_HDR_LEN, and queues it on its path. The
- * packet is booked in the link view at once (backlog, bytes, quota) so the
- * scheduler sees it when it picks the next packet of the same batch.
- */
 /*
  * The scheduler chose a link whose path MTU (as probing found it) is too
  * small for this packet: rather than send a datagram the path drops, use
@@ -351,13 +348,26 @@ static int fitting_path(struct session *s, size_t len)
 }
 
 /*
- * The pacer. A link takes packets while its backlog (what the host booked
- * on it, draining at the pacing rate) is under a burst of PACE_BURST_NS at
- * that rate; a full link is hidden from the scheduler for that pick, and
- * when every usable link is full the packet waits in the session's queue
- * (core/queue/pktq.h) until the first pacer has room again.
+ * The pacer (docs/link-model.md). Each link has a pacer queue of packets
+ * the scheduler gave it; they leave while the link's released backlog
+ * (draining at the pacing rate) is under a burst of PACE_BURST_NS, so the
+ * bottleneck's buffer stays nearly empty and the queue lives here. The
+ * scheduler is asked for a packet only while some usable link is booked
+ * less than PACE_GATE_BURSTS bursts ahead; otherwise packets wait in the
+ * session's queue (core/queue/pktq.h), under CoDel. The scheduler sees what
+ * waits on a link in its backlog, so its own rules (earliest arrival,
+ * max_queue, weights) decide as before, with the pacer's real rate.
  */
-#define PACE_BURST_NS 2000000ull
+#define PACE_BURST_NS	 2000000ull
+#define PACE_GATE_BURSTS 2
+
+/* What a pacer queue entry carries besides the inner packet. */
+struct pace_meta {
+	uint64_t seq, prev;
+	uint32_t len;
+	uint16_t bucket;
+	uint16_t pad;
+};
 
 static uint64_t pace_burst(const struct ttt_link_view *v)
 {
@@ -366,28 +376,47 @@ static uint64_t pace_burst(const struct ttt_link_view *v)
 	return b > min ? b : min;
 }
 
-static bool pace_room(const struct ttt_link_view *v, uint64_t now)
+/* The released part of a link's backlog, aged to now (bytes). */
+static uint64_t pace_released(const struct session *s, const struct path *p,
+			      uint64_t now)
 {
-	return !v->pacing_bps || ttt_link_backlog(v, now) < pace_burst(v);
+	struct ttt_link_view aged = s->views[p->id];
+	aged.backlog_bytes = p->backlog_bytes;
+	aged.backlog_ns = p->backlog_ns;
+	return ttt_link_backlog(&aged, now) + p->pace_pending;
 }
 
-/* True if a packet may be scheduled now: some usable link has room, or
- * none is usable at all (the scheduler then drops, as before). */
-static bool pace_any_room(const struct session *s, uint64_t now)
+/* The view's backlog: released plus waiting in the pacer queue. */
+static void pace_sync_view(struct session *s, struct path *p, uint64_t now)
+{
+	struct ttt_link_view *v = &s->views[p->id];
+	struct ttt_link_view aged = *v;
+	aged.backlog_bytes = p->backlog_bytes;
+	aged.backlog_ns = p->backlog_ns;
+	v->backlog_bytes =
+	    ttt_link_backlog(&aged, now) + p->pace_pending + p->pq_dgram;
+	v->backlog_ns = now;
+}
+
+/* True if the scheduler may be asked for a packet: a usable link is booked
+ * less than the gate ahead, or none is usable (the scheduler then drops,
+ * as before). */
+static bool pace_gate_open(const struct session *s, uint64_t now)
 {
 	bool usable = false;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		const struct ttt_link_view *v = &s->views[i];
 		if (!ttt_link_usable(v))
 			continue;
-		if (pace_room(v, now))
+		if (!v->pacing_bps ||
+		    ttt_link_backlog(v, now) < PACE_GATE_BURSTS * pace_burst(v))
 			return true;
 		usable = true;
 	}
 	return !usable;
 }
 
-/* Every usable link was wanted: the queue holds traffic for all. */
+/* Every usable link was wanted: packets wait for all of them. */
 static void pace_mark_demand(struct session *s, uint64_t now)
 {
 	for (uint32_t i = 0; i < s->n_paths; i++)
@@ -395,24 +424,38 @@ static void pace_mark_demand(struct session *s, uint64_t now)
 			s->paths[i].demand_ns = now;
 }
 
-/* Arms the pacing timer for when the first usable link has room again. */
+/* Arms the pacing timer for the next moment something can move: a pacer
+ * queue's head may leave, or the gate opens for the session's queue. */
 static void pace_arm(struct session *s, uint64_t now)
 {
-	if (pktq_empty(&s->q)) {
+	uint64_t wait = UINT64_MAX;
+	bool gate = !pktq_empty(&s->q);
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		const struct ttt_link_view *v = &s->views[i];
+		if (!p->sess || !v->pacing_bps)
+			continue;
+		uint64_t burst = pace_burst(v), w;
+		if (!pktq_empty(&p->pq)) {
+			uint64_t b = pace_released(s, p, now);
+			w = b < burst ? 0
+				      : (b - burst + 1) * 8000000000ull /
+					    v->pacing_bps;
+			if (w < wait)
+				wait = w;
+		}
+		if (gate && ttt_link_usable(v)) {
+			uint64_t b = ttt_link_backlog(v, now);
+			uint64_t g = PACE_GATE_BURSTS * burst;
+			w = b < g ? 0
+				  : (b - g + 1) * 8000000000ull / v->pacing_bps;
+			if (w < wait)
+				wait = w;
+		}
+	}
+	if (wait == UINT64_MAX) {
 		ev_timer_stop(s->d->loop, &s->pace_timer);
 		return;
-	}
-	uint64_t wait = 100000000ull;
-	for (uint32_t i = 0; i < s->n_paths; i++) {
-		const struct ttt_link_view *v = &s->views[i];
-		if (!ttt_link_usable(v) || !v->pacing_bps)
-			continue;
-		uint64_t b = ttt_link_backlog(v, now), burst = pace_burst(v);
-		uint64_t w =
-		    b < burst ? 0
-			      : (b - burst + 1) * 8000000000ull / v->pacing_bps;
-		if (w < wait)
-			wait = w;
 	}
 	if (wait < 100000)
 		wait = 100000;
@@ -421,84 +464,19 @@ static void pace_arm(struct session *s, uint64_t now)
 	ev_timer_start(s->d->loop, &s->pace_timer);
 }
 
-static bool txq_add(struct session *s, size_t len, uint64_t now);
-
-/* Copies an inner packet into the session's queue (or drops it there). */
-static void pace_enqueue(struct session *s, const uint8_t *pkt, size_t len,
-			 uint64_t now)
-{
-	if (pktq_push(&s->q, pkt, (uint32_t)len, now) < 0)
-		s->tx_drops++;
-	pace_mark_demand(s, now);
-}
-
-/* Sends what the pacers allow from the head of the session's queue. */
-static void pace_drain(struct session *s, uint64_t now)
-{
-	struct daemon *d = s->d;
-	struct txbatch *tb = d->tx;
-	if (tb->n && tb->sess != s)
-		txq_flush(d, now);
-	d->tx_us = (uint32_t)(mono_ns() / 1000);
-	while (!pktq_empty(&s->q)) {
-		if (s->views_dirty)
-			session_refresh_views(s, now);
-		if (!pace_any_room(s, now))
-			break;
-		if (tb->n == TX_BATCH)
-			txq_flush(d, now);
-		uint32_t len;
-		uint8_t *pkt = pktq_pop(&s->q, now, &len);
-		if (!pkt)
-			break;
-		memcpy(tb->slot[tb->n].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN,
-		       pkt, len);
-		if (!txq_add(s, len, now))
-			s->tx_drops++; /* not reached: room was checked */
-	}
-	txq_flush(d, now);
-	if (!pktq_empty(&s->q))
-		pace_mark_demand(s, now);
-	pace_arm(s, now);
-}
-
-void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct session *s = w->data;
-	(void)loop;
-	(void)revents;
-	pace_drain(s, now_ns(s->d));
-}
-
 /*
- * Schedules one packet, or returns false if it must wait: the pacers of
- * all usable links are full. Full links are hidden (STANDBY) from the
- * scheduler for this pick only; they are marked as wanted (demand), which
- * lets the link model probe them for more capacity.
+ * Schedules one inner packet onto a link's pacer queue: seq, flow bucket
+ * chain and the scheduler's pick happen here, the per-link seq, the send
+ * stamp and the seal when the pacer releases it. The packet is booked in
+ * the link view at once (backlog, bytes, quota) so the scheduler sees it
+ * when it picks the next packet.
  */
-static bool txq_add(struct session *s, size_t len, uint64_t now)
+static void sched_one(struct session *s, uint8_t *inner, size_t len,
+		      uint64_t now)
 {
 	struct daemon *d = s->d;
-	struct txbatch *tb = d->tx;
-	struct txslot *sl = &tb->slot[tb->n];
-	uint8_t *buf = sl->buf;
-	uint8_t *inner = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
-
 	if (s->views_dirty)
 		session_refresh_views(s, now);
-	uint8_t saved[CFG_MAX_LINKS];
-	uint32_t hidden = 0;
-	if (!pace_any_room(s, now))
-		return false;
-	for (uint32_t i = 0; i < s->n_paths; i++) {
-		struct ttt_link_view *v = &s->views[i];
-		if (ttt_link_usable(v) && !pace_room(v, now)) {
-			hidden |= 1u << i;
-			saved[i] = v->state;
-			v->state = TTT_LINK_STANDBY;
-			s->paths[i].demand_ns = now;
-		}
-	}
 	mss_clamp(inner, len, d->tun_mtu);
 
 	struct ttt_pkt_info info = {.len = (uint32_t)len};
@@ -512,22 +490,58 @@ static bool txq_add(struct session *s, size_t len, uint64_t now)
 	int idx = sched_pick(s->sched, &ctx, &info);
 	if (idx >= 0 && (uint32_t)idx < s->n_paths && len > s->views[idx].mtu)
 		idx = fitting_path(s, len);
-	for (uint32_t i = 0; hidden && i < s->n_paths; i++)
-		if (hidden & (1u << i))
-			s->views[i].state = saved[i];
 	if (idx < 0 || (uint32_t)idx >= s->n_paths) {
 		s->tx_drops++;
-		return true;
+		return;
 	}
 	struct path *p = &s->paths[idx];
 	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
-	uint64_t prev = s->bucket_last[bucket];
-	uint64_t gap = prev ? seq - prev : 0;
-	uint32_t dgram = (uint32_t)(wire_data_overhead(s->keys.mode) + len);
+	struct pace_meta m = {
+	    .seq = seq,
+	    .prev = s->bucket_last[bucket],
+	    .len = (uint32_t)len,
+	    .bucket = (uint16_t)bucket,
+	};
+	if (pktq_push_hdr(&p->pq, &m, sizeof(m), inner, (uint32_t)len, now) <
+	    0) {
+		/* the scheduler keeps choosing a link that cannot keep up */
+		s->tx_drops++;
+		p->pq_drops++;
+		return;
+	}
+	/* Provisional: txq_flush() rolls it back if the packet does not go. */
+	s->bucket_last[bucket] = seq;
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + len;
+	p->pq_dgram += dgram;
+	pace_sync_view(s, p, now);
+	struct ttt_link_view *v = &s->views[idx];
+	v->tx_packets++;
+	v->tx_bytes += dgram;
+	if (p->metered)
+		v->quota_used_bytes += dgram;
+}
+
+/* Seals the head of a path's pacer queue into the next batch slot. */
+static void pace_release_one(struct session *s, struct path *p, uint64_t now)
+{
+	struct daemon *d = s->d;
+	struct txbatch *tb = d->tx;
+	uint32_t elen;
+	uint8_t *e = pktq_pop(&p->pq, now, &elen);
+	if (!e)
+		return;
+	struct pace_meta m;
+	memcpy(&m, e, sizeof(m));
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + m.len;
+	p->pq_dgram -= dgram < p->pq_dgram ? dgram : p->pq_dgram;
+	struct txslot *sl = &tb->slot[tb->n];
+	uint8_t *buf = sl->buf;
+	memcpy(buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN, e + sizeof(m), m.len);
+	uint64_t gap = m.prev ? m.seq - m.prev : 0;
 	struct wire_data dh = {
 	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
-	    .bucket = (uint16_t)bucket,
-	    .path_seq = lm_on_sent(&p->lm, dgram, d->tx_us),
+	    .bucket = m.bucket,
+	    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
 	    .tx_us = d->tx_us,
 	};
 	struct wire_hdr h = {
@@ -536,23 +550,24 @@ static bool txq_add(struct session *s, size_t len, uint64_t now)
 	    .link_id = (uint8_t)p->id,
 	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
 	    .session_id = s->id,
-	    .seq = seq,
+	    .seq = m.seq,
 	};
 	wire_hdr_encode(buf, &h);
 	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
-	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + len);
+	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + m.len);
 	if (!total) {
 		s->tx_drops++;
-		return true;
+		if (s->bucket_last[m.bucket] == m.seq)
+			s->bucket_last[m.bucket] = m.prev;
+		return;
 	}
-
 	sl->len = (uint32_t)total;
 	sl->path = (uint16_t)p->id;
 	sl->next = TX_NONE;
-	sl->bucket = (uint16_t)bucket;
+	sl->bucket = m.bucket;
 	sl->sent = false;
-	sl->seq = seq;
-	sl->prev = prev;
+	sl->seq = m.seq;
+	sl->prev = m.prev;
 	uint16_t me = (uint16_t)tb->n++;
 	if (tb->head[p->id] == TX_NONE)
 		tb->head[p->id] = me;
@@ -560,37 +575,131 @@ static bool txq_add(struct session *s, size_t len, uint64_t now)
 		tb->slot[tb->tail[p->id]].next = me;
 	tb->tail[p->id] = me;
 	tb->sess = s;
-	/* Provisional: txq_flush() rolls it back if the packet does not go. */
-	s->bucket_last[bucket] = seq;
+	p->pace_pending += total;
+}
 
-	struct ttt_link_view *v = &s->views[p->id];
-	v->backlog_bytes = ttt_link_backlog(v, now) + total;
-	v->backlog_ns = now;
-	v->tx_packets++;
-	v->tx_bytes += total;
-	if (p->metered)
-		v->quota_used_bytes += total;
-	return true;
+/* The usable link with the least booked, for packets stranded on a link
+ * that stopped being usable; -1 if none. */
+static int pace_rescue_target(const struct session *s, uint64_t now)
+{
+	int best = -1;
+	uint64_t least = UINT64_MAX;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		uint64_t b = ttt_link_backlog(v, now);
+		if (ttt_link_usable(v) && b < least)
+			best = (int)i, least = b;
+	}
+	return best;
+}
+
+/* Moves what waits on a link that is no longer usable to the usable link
+ * with the least booked (failover must not strand packets), or drops it. */
+static void pace_rescue(struct session *s, struct path *p, uint64_t now)
+{
+	int t = pace_rescue_target(s, now);
+	uint32_t elen;
+	uint8_t *e;
+	while ((e = pktq_pop(&p->pq, now, &elen)) != NULL) {
+		struct pace_meta m;
+		memcpy(&m, e, sizeof(m));
+		if (t < 0 || pktq_push_hdr(&s->paths[t].pq, e, sizeof(m),
+					   e + sizeof(m), m.len, now) < 0) {
+			s->tx_drops++;
+			continue;
+		}
+		s->paths[t].pq_dgram +=
+		    wire_data_overhead(s->keys.mode) + m.len;
+	}
+	p->pq_dgram = 0;
+	pace_sync_view(s, p, now);
+	if (t >= 0)
+		pace_sync_view(s, &s->paths[t], now);
+}
+
+/* Releases from every pacer queue what the pacers allow, then sends. */
+static void pace_release(struct session *s, uint64_t now)
+{
+	struct daemon *d = s->d;
+	struct txbatch *tb = d->tx;
+	if (tb->n && tb->sess != s)
+		txq_flush(d, now);
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		if (!p->sess || pktq_empty(&p->pq))
+			continue;
+		const struct ttt_link_view *v = &s->views[i];
+		if (!ttt_link_usable(v) && v->state != TTT_LINK_STANDBY) {
+			pace_rescue(s, p, now);
+			continue;
+		}
+		uint64_t burst = pace_burst(v);
+		while (!pktq_empty(&p->pq)) {
+			if (v->pacing_bps &&
+			    pace_released(s, p, now) >= burst) {
+				p->demand_ns =
+				    now; /* the pacer holds it back */
+				break;
+			}
+			if (tb->n == TX_BATCH)
+				txq_flush(d, now);
+			pace_release_one(s, p, now);
+		}
+	}
+	txq_flush(d, now);
+}
+
+/* Moves packets along: from the session's queue to the scheduler while the
+ * gate is open, out of the pacer queues, onto the wire; re-arms the timer. */
+static void pace_service(struct session *s, uint64_t now)
+{
+	struct daemon *d = s->d;
+	d->tx_us = (uint32_t)(mono_ns() / 1000);
+	for (;;) {
+		while (!pktq_empty(&s->q)) {
+			if (s->views_dirty)
+				session_refresh_views(s, now);
+			if (!pace_gate_open(s, now))
+				break;
+			uint32_t len;
+			uint8_t *pkt = pktq_pop(&s->q, now, &len);
+			if (!pkt)
+				break;
+			sched_one(s, pkt, len, now);
+		}
+		pace_release(s, now);
+		/* releasing may have opened the gate again */
+		if (pktq_empty(&s->q) || !pace_gate_open(s, now))
+			break;
+	}
+	if (!pktq_empty(&s->q))
+		pace_mark_demand(s, now);
+	pace_arm(s, now);
+}
+
+void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	(void)loop;
+	(void)revents;
+	pace_service(s, now_ns(s->d));
 }
 
 /*
- * Reads up to TX_BATCH packets from the tun, each straight into its own
- * batch slot, and sends them per path at the end (or earlier when the
- * next packet belongs to another session, since a batch has one owner).
+ * Reads up to TX_BATCH packets from the tun, each scheduled onto a link's
+ * pacer queue (or into the session's queue while every link is booked
+ * ahead), then lets the pacers send what they may, per session.
  */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
-	struct txbatch *tb = d->tx;
 	uint64_t now = now_ns(d);
 	size_t room =
 	    d->buf_size - WIRE_HDR_LEN - WIRE_DATA_HDR_LEN - WIRE_TAG_LEN;
-	struct session *queued = NULL;
-	d->tx_us = (uint32_t)(mono_ns() / 1000);
+	struct session *cur = NULL;
+	uint8_t *inner = d->rdbuf;
 
 	for (int i = 0; i < TX_BATCH; i++) {
-		uint8_t *inner =
-		    tb->slot[tb->n].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
 		ssize_t n = read(d->tun_fd, inner, room);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -607,26 +716,21 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			d->tun_rx_dropped++;
 			continue;
 		}
-		if (tb->n && tb->sess != s) {
-			/* Flushing reuses slot 0: move this packet there. */
-			txq_flush(d, now);
-			if (inner !=
-			    tb->slot[0].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN)
-				memcpy(tb->slot[0].buf + WIRE_HDR_LEN +
-					   WIRE_DATA_HDR_LEN,
-				       inner, (size_t)n);
-		}
+		if (cur && cur != s)
+			pace_service(cur, now);
+		cur = s;
+		if (s->views_dirty)
+			session_refresh_views(s, now);
 		/* FIFO: once packets wait, newcomers wait behind them. */
-		if (!pktq_empty(&s->q) || !txq_add(s, (size_t)n, now)) {
-			pace_enqueue(s, inner, (size_t)n, now);
-			if (queued && queued != s)
-				pace_arm(queued, now);
-			queued = s;
+		if (!pktq_empty(&s->q) || !pace_gate_open(s, now)) {
+			if (pktq_push(&s->q, inner, (uint32_t)n, now) < 0)
+				s->tx_drops++;
+			continue;
 		}
+		sched_one(s, inner, (size_t)n, now);
 	}
-	txq_flush(d, now);
-	if (queued)
-		pace_drain(queued, now);
+	if (cur)
+		pace_service(cur, now);
 }
 
 static void deliver_direct(struct daemon *d, struct session *s,
@@ -803,7 +907,7 @@ static void rx_feedback(struct session *s, const uint8_t *body, size_t blen,
 					 (uint32_t)(p->lm.lost_pkts - lost), 0,
 					 0, now);
 	}
-	if (changed && !pktq_empty(&s->q)) {
+	if (changed) {
 		session_refresh_views(s, now);
 		pace_arm(s, now);
 	}
@@ -1042,13 +1146,15 @@ void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 int datapath_init(struct daemon *d, struct err *e)
 {
 	d->txbuf = aligned_alloc(64, (d->buf_size + 63) & ~63u);
+	d->rdbuf = aligned_alloc(64, (d->buf_size + 63) & ~63u);
 	d->rx = calloc(1, sizeof(*d->rx));
 	if (d->rx)
 		d->rx->buf = aligned_alloc(64, (size_t)RX_BATCH * d->buf_size);
 	d->tx = calloc(1, sizeof(*d->tx));
 	if (d->tx)
 		d->tx->mem = aligned_alloc(64, (size_t)TX_BATCH * d->buf_size);
-	if (!d->txbuf || !d->rx || !d->rx->buf || !d->tx || !d->tx->mem)
+	if (!d->txbuf || !d->rdbuf || !d->rx || !d->rx->buf || !d->tx ||
+	    !d->tx->mem)
 		return err_set(e, -ENOMEM, "cannot allocate packet buffers");
 	for (uint32_t i = 0; i < TX_BATCH; i++)
 		d->tx->slot[i].buf = d->tx->mem + (size_t)i * d->buf_size;
@@ -1062,6 +1168,8 @@ void datapath_free(struct daemon *d)
 {
 	free(d->txbuf);
 	d->txbuf = NULL;
+	free(d->rdbuf);
+	d->rdbuf = NULL;
 	if (d->rx) {
 		free(d->rx->buf);
 		free(d->rx);

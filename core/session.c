@@ -60,6 +60,9 @@ void session_buf_put(struct pktbuf *b)
 	s->pool_free++;
 }
 
+#define PATH_PQ_PACKETS 512
+#define PATH_PQ_BYTES	(768 * 1024)
+
 void session_path_init(struct session *s, uint32_t id, const char *name)
 {
 	struct path *p = &s->paths[id];
@@ -77,6 +80,22 @@ void session_path_init(struct session *s, uint32_t id, const char *name)
 	    .target_us = lc->queue_target_ms * 1000,
 	};
 	lm_init(&p->lm, &mc);
+	/* The pacer queue (datapath.c): what the scheduler gave this link
+	 * and its pacer has not released yet. No AQM of its own (the session
+	 * queue has it); bounded so a scheduler that keeps choosing a slow
+	 * link drops here, not in a modem buffer. */
+	struct pktq_cfg pc = {
+	    .limit_pkts = PATH_PQ_PACKETS,
+	    .limit_bytes = PATH_PQ_BYTES,
+	    .slot_size = s->d->buf_size + 32,
+	    .target_ns = UINT64_MAX / 4,
+	    .interval_ns = 1000000000ull,
+	};
+	if (pktq_init(&p->pq, &pc) < 0)
+		log_err("session",
+			"%s: no memory for the pacer queue: its "
+			"packets will be dropped",
+			p->name);
 	if (id >= s->n_paths)
 		s->n_paths = id + 1;
 	s->views_dirty = true;
@@ -148,6 +167,9 @@ void session_destroy(struct session *s)
 	ev_timer_stop(s->d->loop, &s->pace_timer);
 	ev_timer_stop(s->d->loop, &s->fb_timer);
 	pktq_free(&s->q);
+	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
+		if (s->paths[i].sess)
+			pktq_free(&s->paths[i].pq);
 	if (s->reorder) {
 		/* Hands held packets back through reorder_deliver: they are
 		 * written out, which is what the peer wanted anyway. */

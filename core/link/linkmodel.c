@@ -31,11 +31,19 @@ void lm_init(struct lm *m, const struct lm_cfg *c)
 		m->cfg.target_us = LM_DEFAULT_TARGET;
 	m->phase = LM_STARTUP;
 	m->pacing_bps = clamp_rate(m, m->cfg.initial_bps);
+	lm_set_ceiling(m, m->cfg.ceiling_bps);
 }
 
+/* A link with a configured rate and nothing measured yet starts there, in
+ * STEADY: the user's figure is the best guess until feedback corrects it
+ * (down, if it was too high). */
 void lm_set_ceiling(struct lm *m, uint64_t ceiling_bps)
 {
 	m->cfg.ceiling_bps = ceiling_bps;
+	if (ceiling_bps && !m->have_fb) {
+		m->pacing_bps = ceiling_bps;
+		m->phase = LM_STEADY;
+	}
 	m->pacing_bps = clamp_rate(m, m->pacing_bps);
 }
 
@@ -133,7 +141,14 @@ static void hist_push(struct lm *m, uint64_t rx_us, uint64_t bytes)
 		m->hist_n++;
 }
 
-/* Overdue check of the oldest packet the report does not cover. */
+/*
+ * Overdue check of the packets the report does not cover. A tail loss (the
+ * last packet or two of a burst lost, nothing after them) also leaves an
+ * overdue packet behind, so it takes LM_STALL_PKTS overdue packets: a busy
+ * link that died has many, a lossy one that still delivers has none after
+ * its losses. A verdict lifted by a probe answer is not made again for the
+ * same packets.
+ */
 static int stall_check(struct lm *m, const struct lm_fb *fb)
 {
 	uint32_t next = fb->high_seq + 1;
@@ -142,12 +157,18 @@ static int stall_check(struct lm *m, const struct lm_fb *fb)
 		m->stalled = false;
 		return 0;
 	}
-	const struct lm_sent *e = &m->sent[next & (LM_SENT_RING - 1)];
-	if (e->seq != next)
-		return 0; /* too old to judge: leave the verdict as it is */
-	uint32_t expect = e->tx_us + lm_base_owd(m) + m->qdelay_us +
-			  m->cfg.target_us + LM_STALL_MARGIN_US;
-	if (!lt32(expect, fb->gen_us)) {
+	uint32_t late = m->qdelay_us + m->cfg.target_us + LM_STALL_MARGIN_US;
+	uint32_t base = lm_base_owd(m), overdue = 0;
+	for (uint32_t seq = next;
+	     overdue < LM_STALL_PKTS && !lt32(m->tx_seq, seq); seq++) {
+		const struct lm_sent *e = &m->sent[seq & (LM_SENT_RING - 1)];
+		if (e->seq != seq)
+			return 0; /* too old to judge: leave the verdict */
+		if (!lt32(e->tx_us + base + late, fb->gen_us))
+			break;
+		overdue++;
+	}
+	if (overdue < LM_STALL_PKTS) {
 		m->stall_n = 0;
 		m->stalled = false;
 		return 0;
@@ -157,9 +178,10 @@ static int stall_check(struct lm *m, const struct lm_fb *fb)
 		return 0;
 	}
 	if ((uint32_t)(fb->gen_us - m->stall_us) < LM_STALL_SPAN_US ||
-	    m->stalled)
+	    m->stalled || m->stall_seq == next)
 		return 0;
 	m->stalled = true;
+	m->stall_seq = next;
 	m->stalls++;
 	return LM_EV_STALL;
 }

@@ -10,7 +10,8 @@
  *
  * Contract with the daemon, per link of a session:
  *  - lm_init() once with the link's settings; lm_set_ceiling() when `rate:`
- *    changes.
+ *    changes. A link with a ceiling and no report yet starts paced at the
+ *    ceiling, in STEADY; without one at the initial rate, in STARTUP.
  *  - lm_on_sent() for every DATA packet sent; it returns the path_seq to
  *    stamp in the packet (1, 2, ...: 0 is never used).
  *  - lm_on_feedback() for every report about the link, with `demand` true
@@ -41,10 +42,11 @@
  *    LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
  *    under half the target and the link delivering what it is given. The
  *    configured rate is a ceiling; LM_MIN_BPS a floor.
- *  - Stall: a report made when the oldest unreported packet is overdue
- *    (sent long enough ago, by the base delay plus the queue plus a
- *    margin, to be in it) counts; two such reports in a row, at least
- *    LM_STALL_SPAN_US apart on the receiver's clock, make LM_EV_STALL.
+ *  - Stall: a report made when the oldest LM_STALL_PKTS unreported packets
+ *    are overdue (sent long enough ago, by the base delay plus the queue
+ *    plus a margin, to be in it; one or two would be a tail loss) counts;
+ *    two such reports in a row, at least LM_STALL_SPAN_US apart on the
+ *    receiver's clock, make LM_EV_STALL, once per oldest packet.
  *    Only the receiver's clock and the packets' own send stamps are
  *    compared, so a stall of the sender's loop cannot fake one, and the
  *    second report rules out a receiver that was merely slow to read.
@@ -65,6 +67,7 @@
 #define LM_GROWTH_PER_S	   1.0
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
+#define LM_STALL_PKTS	   3 /* overdue packets that make a stall */
 #define LM_HIST		   32
 #define LM_LOSS_PKTS	   1000 /* loss EWMA time constant (packets) */
 #define LM_SENT_RING	   2048 /* power of two */
@@ -126,6 +129,7 @@ struct lm {
 	uint32_t tx_seq;	    /* last path_seq sent */
 	uint32_t stall_n;	    /* overdue reports in a row */
 	uint32_t stall_us;	    /* gen_us of the first of them */
+	uint32_t stall_seq; /* oldest unreported packet at the last verdict */
 	struct lm_sent sent[LM_SENT_RING];
 };
 

@@ -23,6 +23,7 @@ int pktq_init(struct pktq *q, const struct pktq_cfg *c)
 	q->slots = calloc(c->limit_pkts, sizeof(*q->slots));
 	if (!q->mem || !q->slots) {
 		pktq_free(q);
+		memset(q, 0, sizeof(*q)); /* limit 0: every push refused */
 		return -ENOMEM;
 	}
 	return 0;
@@ -42,22 +43,33 @@ static uint8_t *slot_data(const struct pktq *q, uint32_t i)
 	return q->mem + (size_t)i * q->cfg.slot_size;
 }
 
-int pktq_push(struct pktq *q, const uint8_t *pkt, uint32_t len, uint64_t now)
+int pktq_push_hdr(struct pktq *q, const void *hdr, uint32_t hlen,
+		  const uint8_t *pkt, uint32_t len, uint64_t now)
 {
-	if (len > q->cfg.slot_size)
+	uint32_t total = hlen + len;
+	if (total < len || total > q->cfg.slot_size)
 		return -EMSGSIZE;
-	if (q->n >= q->cfg.limit_pkts || q->bytes + len > q->cfg.limit_bytes) {
+	if (q->n >= q->cfg.limit_pkts ||
+	    q->bytes + total > q->cfg.limit_bytes) {
 		q->drops_full++;
 		return -ENOBUFS;
 	}
 	uint32_t t = (q->head + q->n) % q->cfg.limit_pkts;
-	memcpy(slot_data(q, t), pkt, len);
-	q->slots[t].len = len;
+	uint8_t *dst = slot_data(q, t);
+	if (hlen)
+		memcpy(dst, hdr, hlen);
+	memcpy(dst + hlen, pkt, len);
+	q->slots[t].len = total;
 	q->slots[t].enq_ns = now;
 	q->n++;
-	q->bytes += len;
+	q->bytes += total;
 	q->enqueued++;
 	return 0;
+}
+
+int pktq_push(struct pktq *q, const uint8_t *pkt, uint32_t len, uint64_t now)
+{
+	return pktq_push_hdr(q, NULL, 0, pkt, len, now);
 }
 
 uint64_t pktq_head_sojourn(const struct pktq *q, uint64_t now)

@@ -66,6 +66,10 @@ static inline bool pktq_empty(const struct pktq *q)
  * -EMSGSIZE if len exceeds slot_size.
  */
 int pktq_push(struct pktq *q, const uint8_t *pkt, uint32_t len, uint64_t now);
+/* The same with a caller's header of hlen bytes stored in front of the
+ * packet (popped as one: header then packet); limits count both. */
+int pktq_push_hdr(struct pktq *q, const void *hdr, uint32_t hlen,
+		  const uint8_t *pkt, uint32_t len, uint64_t now);
 
 /*
  * Takes the head packet through CoDel: returns a pointer to it (valid

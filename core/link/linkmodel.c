@@ -149,15 +149,21 @@ static void hist_push(struct lm *m, uint64_t rx_us, uint64_t bytes)
  * its losses. A verdict lifted by a probe answer is not made again for the
  * same packets.
  */
-static int stall_check(struct lm *m, const struct lm_fb *fb)
+static int stall_check(struct lm *m, const struct lm_fb *fb, uint64_t srtt_us)
 {
 	uint32_t next = fb->high_seq + 1;
-	if (!m->have_base || !lt32(fb->high_seq, m->tx_seq)) {
+	if (!m->have_base || !lt32(fb->high_seq, m->tx_seq) ||
+	    fb->interval_pkts) {
+		/* all in, or something arrived since the last report: alive
+		 * (perhaps lossy or slow, which is the prober's business) */
 		m->stall_n = 0;
 		m->stalled = false;
 		return 0;
 	}
-	uint32_t late = m->qdelay_us + m->cfg.target_us + LM_STALL_MARGIN_US;
+	/* late = one RTT plus the largest queueing delay seen lately plus a
+	 * margin past the base: about "one round trip and a few ms" */
+	uint32_t late = (uint32_t)(srtt_us < 1000000 ? srtt_us : 1000000) +
+			m->qdelay_max_us + LM_STALL_MARGIN_US;
 	uint32_t base = lm_base_owd(m), overdue = 0;
 	for (uint32_t seq = next;
 	     overdue < LM_STALL_PKTS && !lt32(m->tx_seq, seq); seq++) {
@@ -197,7 +203,11 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 	uint64_t rtt_ns = srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
 	double p = (double)m->pacing_bps;
 
-	if (queue || lossy_queue) {
+	if ((queue || lossy_queue) && !demand && m->phase == LM_STEADY) {
+		/* Not a queue of ours: the pacer was not filling the link.
+		 * Cutting to what app-limited traffic delivered would
+		 * collapse the rate for nothing. */
+	} else if (queue || lossy_queue) {
 		if (m->phase == LM_STARTUP || now >= m->holdoff_ns) {
 			/* A queue already draining since the last backoff
 			 * needs time, not another cut (cuts would compound
@@ -205,10 +215,30 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 			bool draining =
 			    m->backoff_qdelay_us &&
 			    m->qdelay_us < m->backoff_qdelay_us * 9 / 10;
+			/* flat: neither drained nor grew since the cut */
+			if (!draining && m->backoff_qdelay_us &&
+			    m->qdelay_us <= m->backoff_qdelay_us * 11 / 10)
+				m->cuts_in_row++;
+			else
+				m->cuts_in_row = 0;
+			if (!draining && m->cuts_in_row >= LM_MAX_CUTS) {
+				/* Cut after cut and the delay stands: it is
+				 * not a queue we build (a longer route, a
+				 * clock step): it is the new base. */
+				m->base_cur = m->base_prev = m->last.owd_min_us;
+				m->base_start_ns = now;
+				m->qdelay_us = 0;
+				m->cuts_in_row = 0;
+				m->rebases++;
+				draining = true;
+			}
 			if (!draining) {
 				uint64_t base = rate && rate < m->pacing_bps
 						    ? rate
 						    : m->pacing_bps;
+				/* one cut at most halves the rate */
+				if (base < m->pacing_bps / 2)
+					base = m->pacing_bps / 2;
 				/* deeper queue, deeper cut: drain it within
 				 * about a second (BBR's drain, bounded) */
 				double f =
@@ -226,6 +256,8 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 		}
 	} else if (demand && now >= m->holdoff_ns) {
 		m->backoff_qdelay_us = 0;
+		if (m->qdelay_us < target / 2)
+			m->cuts_in_row = 0;
 		uint64_t ref = m->capacity_bps > rate ? m->capacity_bps : rate;
 		if (m->phase == LM_STARTUP) {
 			double g = 1.0 + (double)dt_ns / (double)rtt_ns;
@@ -312,6 +344,12 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 		base_update(m, now_ns, fb->owd_min_us);
 		int32_t q = (int32_t)(fb->owd_min_us - lm_base_owd(m));
 		m->qdelay_us = q > 0 ? (uint32_t)q : 0;
+		/* largest delay above base lately (decays by 1/8 a report) */
+		int32_t qm = (int32_t)(fb->owd_max_us - lm_base_owd(m));
+		uint32_t qmax = qm > 0 ? (uint32_t)qm : 0;
+		m->qdelay_max_us -= m->qdelay_max_us / 8;
+		if (qmax > m->qdelay_max_us)
+			m->qdelay_max_us = qmax;
 	}
 	m->last = *fb;
 
@@ -322,7 +360,7 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 	}
 	if (fb->interval_pkts)
 		control(m, now_ns, rate, demand, interval_loss, srtt_us, dt_ns);
-	ev |= stall_check(m, fb);
+	ev |= stall_check(m, fb, srtt_us);
 	if (m->pacing_bps != prev_pacing || rate)
 		ev |= LM_EV_RATE;
 	return ev;

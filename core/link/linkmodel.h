@@ -38,13 +38,19 @@
  *    and the queueing delay stays under the target. Congestion = queueing
  *    delay over the target (or loss with a queue building): pacing =
  *    LM_BACKOFF x the delivered rate, then a hold-off of one RTT + 50 ms
- *    so the drained queue shows before the next decision. STEADY grows by
- *    LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
- *    under half the target and the link delivering what it is given. The
- *    configured rate is a ceiling; LM_MIN_BPS a floor.
- *  - Stall: a report made when the oldest LM_STALL_PKTS unreported packets
- *    are overdue (sent long enough ago, by the base delay plus the queue
- *    plus a margin, to be in it; one or two would be a tail loss) counts;
+ *    so the drained queue shows before the next decision; one cut at most
+ *    halves the rate. Without demand nothing is cut (the queue is not
+ *    ours). After LM_MAX_CUTS cuts the delay still stands, flat (neither
+ *    drained nor grown, so not a queue we feed): it is taken as
+ *    the new base (a longer route, a clock step; LEDBAT's lesson). STEADY grows
+ * by LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue under
+ * half the target and the link delivering what it is given. The configured rate
+ * is a ceiling; LM_MIN_BPS a floor.
+ *  - Stall: a report in which nothing arrived on the link since the last
+ *    one while its oldest LM_STALL_PKTS unreported packets are overdue
+ *    (sent long enough ago to be in it: base delay + one RTT + the largest
+ *    recent queueing delay + a margin; one or two would be a tail loss)
+ *    counts;
  *    two such reports in a row, at least LM_STALL_SPAN_US apart on the
  *    receiver's clock, make LM_EV_STALL, once per oldest packet.
  *    Only the receiver's clock and the packets' own send stamps are
@@ -64,6 +70,7 @@
 #define LM_DEFAULT_INITIAL 4000000ull
 #define LM_DEFAULT_TARGET  8000u /* queueing-delay target (us) */
 #define LM_BACKOFF	   0.9
+#define LM_MAX_CUTS	   3 /* cuts that leave the delay standing */
 #define LM_GROWTH_PER_S	   1.0
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
@@ -102,15 +109,16 @@ struct lm_sent {
 struct lm {
 	/* ---- read-only outputs ---- */
 	enum lm_phase phase;
-	uint64_t pacing_bps;   /* rate to pace the link at */
-	uint64_t capacity_bps; /* estimate, 0 until measured */
-	uint64_t delivery_bps; /* delivered over the last window */
-	uint32_t qdelay_us;    /* queueing delay of the newest report */
-	uint32_t loss_ppm;     /* EWMA of per-report loss */
+	uint64_t pacing_bps;	/* rate to pace the link at */
+	uint64_t capacity_bps;	/* estimate, 0 until measured */
+	uint64_t delivery_bps;	/* delivered over the last window */
+	uint32_t qdelay_us;	/* queueing delay of the newest report */
+	uint32_t qdelay_max_us; /* largest delay above base lately (decaying) */
+	uint32_t loss_ppm;	/* EWMA of per-report loss */
 	uint64_t inflight_bytes;
 	uint64_t sent_pkts, sent_bytes;
 	uint64_t delivered_pkts, delivered_bytes, lost_pkts;
-	uint64_t reports, stale_reports, backoffs, stalls;
+	uint64_t reports, stale_reports, backoffs, stalls, rebases;
 	bool stalled; /* last verdict: not delivering (cleared by progress) */
 	/* ---- internal ---- */
 	struct lm_cfg cfg;
@@ -126,6 +134,7 @@ struct lm {
 	uint64_t cap_cur, cap_prev, cap_start_ns;
 	uint64_t holdoff_ns, last_fb_ns;
 	uint32_t backoff_qdelay_us; /* queueing delay at the last cut */
+	uint32_t cuts_in_row;	    /* cuts after which the delay stood flat */
 	uint32_t tx_seq;	    /* last path_seq sent */
 	uint32_t stall_n;	    /* overdue reports in a row */
 	uint32_t stall_us;	    /* gen_us of the first of them */

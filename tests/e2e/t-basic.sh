@@ -21,7 +21,7 @@ echo "  tun mtu: client $mtu, server $smtu"
 # 1500 - IPv4 20 - UDP 8 - header 16 - data header 16 - tag 16 (no tag: none)
 tag=16; [ "$CRYPTO" = none ] && tag=0
 check "tun MTU is the link MTU minus the real overhead ($((1500 - 60 - tag)))" \
-	test "$mtu" -eq $((1500 - 20 - 8 - 16 - 8 - tag))
+	test "$mtu" -eq $((1500 - 20 - 8 - 16 - 16 - tag))
 # A full-size packet must pass: DF ping whose IP packet is exactly the MTU.
 check "DF ping of exactly the tun MTU ($mtu bytes) passes" \
 	c ping -c 3 -i 0.2 -W 2 -M do -s $((mtu - 28)) 10.99.0.2

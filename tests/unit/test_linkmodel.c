@@ -340,6 +340,42 @@ static void test_stall(void **st)
 	assert_false(S.m.stalled);
 }
 
+/* The base delay steps up by 30 ms (a longer route) with no queue of
+ * ours: a few cuts, then the new delay is taken as the base; the rate
+ * does not collapse and comes back to the capacity. */
+static void test_delay_step(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 5000);
+	S.owd += 30 * MS;
+	run(&S, 3000);
+	assert_true(S.m.rebases >= 1);
+	double g = run(&S, 4000);
+	assert_true(g >= 0.8 * 20e6);
+	assert_within((double)S.m.capacity_bps, 20e6, 0.2);
+}
+
+/* App-limited traffic (no demand) that meets a queue it did not build is
+ * not cut to what it delivered. */
+static void test_no_cut_without_demand(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 5000);
+	uint64_t p0 = S.m.pacing_bps;
+	S.demand = false;
+	S.owd += 20 * MS; /* someone else's queue */
+	uint64_t b0 = S.m.backoffs;
+	/* a trickle keeps reports coming */
+	for (int i = 0; i < 100; i++) {
+		send_one(&S);
+		run(&S, 20);
+	}
+	assert_int_equal(S.m.backoffs, b0);
+	assert_int_equal(S.m.pacing_bps, p0);
+}
+
 /* A late copy or a reordered older report changes nothing. */
 static void test_stale_reports(void **st)
 {
@@ -385,6 +421,8 @@ int main(void)
 	    cmocka_unit_test(test_ceiling),
 	    cmocka_unit_test(test_stall),
 	    cmocka_unit_test(test_stale_reports),
+	    cmocka_unit_test(test_delay_step),
+	    cmocka_unit_test(test_no_cut_without_demand),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,7 +197,11 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 		    uint64_t dt_ns)
 {
 	uint64_t target = m->cfg.target_us;
-	bool queue = m->qdelay_us > target;
+	/* a standing queue shows in two reports in a row; one report's worth
+	 * of delay is as likely a CPU hiccup at either end, unless it is
+	 * large (a step down filling a deep buffer must be met at once) */
+	bool queue = (m->qdelay_us > target && m->prev_qdelay_us > target) ||
+		     m->qdelay_us > 4 * target;
 	bool lossy_queue =
 	    interval_loss_ppm > 20000 && m->qdelay_us > target / 4;
 	uint64_t rtt_ns = srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
@@ -236,9 +240,6 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 				uint64_t base = rate && rate < m->pacing_bps
 						    ? rate
 						    : m->pacing_bps;
-				/* one cut at most halves the rate */
-				if (base < m->pacing_bps / 2)
-					base = m->pacing_bps / 2;
 				/* deeper queue, deeper cut: drain it within
 				 * about a second (BBR's drain, bounded) */
 				double f =
@@ -343,6 +344,7 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 	if (fb->interval_pkts) {
 		base_update(m, now_ns, fb->owd_min_us);
 		int32_t q = (int32_t)(fb->owd_min_us - lm_base_owd(m));
+		m->prev_qdelay_us = m->qdelay_us;
 		m->qdelay_us = q > 0 ? (uint32_t)q : 0;
 		/* largest delay above base lately (decays by 1/8 a report) */
 		int32_t qm = (int32_t)(fb->owd_max_us - lm_base_owd(m));

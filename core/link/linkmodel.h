@@ -36,16 +36,16 @@
  *    EWMA weighted by packets (time constant LM_LOSS_PKTS).
  *  - Pacing: STARTUP grows about x2 per round trip while there is demand
  *    and the queueing delay stays under the target. Congestion = queueing
- *    delay over the target (or loss with a queue building): pacing =
+ *    delay over the target in two reports in a row, or over 4 x the target
+ *    in one (or loss with a queue building): pacing =
  *    LM_BACKOFF x the delivered rate, then a hold-off of one RTT + 50 ms
- *    so the drained queue shows before the next decision; one cut at most
- *    halves the rate. Without demand nothing is cut (the queue is not
- *    ours). After LM_MAX_CUTS cuts the delay still stands, flat (neither
- *    drained nor grown, so not a queue we feed): it is taken as
- *    the new base (a longer route, a clock step; LEDBAT's lesson). STEADY grows
- * by LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue under
- * half the target and the link delivering what it is given. The configured rate
- * is a ceiling; LM_MIN_BPS a floor.
+ *    so the drained queue shows before the next decision. Without demand
+ * nothing is cut (the queue is not ours). After LM_MAX_CUTS cuts the delay
+ * still stands, flat (neither drained nor grown, so not a queue we feed): it is
+ * taken as the new base (a longer route, a clock step; LEDBAT's lesson). STEADY
+ * grows by LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
+ * under half the target and the link delivering what it is given. The
+ * configured rate is a ceiling; LM_MIN_BPS a floor.
  *  - Stall: a report in which nothing arrived on the link since the last
  *    one while its oldest LM_STALL_PKTS unreported packets are overdue
  *    (sent long enough ago to be in it: base delay + one RTT + the largest
@@ -134,6 +134,7 @@ struct lm {
 	uint64_t cap_cur, cap_prev, cap_start_ns;
 	uint64_t holdoff_ns, last_fb_ns;
 	uint32_t backoff_qdelay_us; /* queueing delay at the last cut */
+	uint32_t prev_qdelay_us;    /* the report before the newest */
 	uint32_t cuts_in_row;	    /* cuts after which the delay stood flat */
 	uint32_t tx_seq;	    /* last path_seq sent */
 	uint32_t stall_n;	    /* overdue reports in a row */

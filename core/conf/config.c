@@ -6,8 +6,9 @@
  *
  * Each section is a static table of fields (key, kind, offset, limits, roles):
  * adding a key is one table line, and "unknown key" errors can list the valid
- * ones. Everything lives in this one file on purpose: the fuzz harness and
- * tuntunctl link it alone with libyaml and log.c.
+ * ones. Nothing here depends on the daemon: the fuzz harness
+ * (tests/fuzz/fuzz_config.c, built by scripts/fuzz.sh) links it with the
+ * rest of core/ like every other parser, so it is free to be split.
  */
 #include "conf/config.h"
 #include "base/log.h"
@@ -458,8 +459,6 @@ struct cfg_ctx {
 	struct config *cfg;
 	const yaml_node_t *root;
 	const yaml_node_t *tun_node;
-	const yaml_node_t *links_node;
-	const yaml_node_t *link_nodes[CFG_MAX_LINKS];
 	const yaml_node_t *link_src[CFG_MAX_LINKS];
 	const yaml_node_t *client_addr[CFG_MAX_CLIENTS][2]; /* v4, v6 */
 	unsigned opt_nodes;
@@ -989,14 +988,16 @@ static const char *list_keys(struct cfg_ctx *c, const struct field *f,
 
 /*
  * Walks mapping `map` against the table f: every key must be in the table
- * and allowed for the role. got[i] receives the value node of f[i] (NULL if
- * absent) so callers can check required keys and point at values later.
+ * and allowed for the role. Unless got is NULL, got[i] receives the value
+ * node of f[i] (NULL if absent) so callers can check required keys and point
+ * at values later. Tables whose values are looked at afterwards are indexed
+ * by an enum of slot names (LINK_NAME, ...), so got[LINK_NAME] says which.
  */
 static int parse_fields(struct cfg_ctx *c, const yaml_node_t *map,
 			const char *path, const struct field *f, size_t nf,
 			void *obj, const yaml_node_t **got)
 {
-	for (size_t i = 0; i < nf; i++)
+	for (size_t i = 0; got && i < nf; i++)
 		got[i] = NULL;
 	if (map->type != YAML_MAPPING_NODE)
 		return fail(c, map, path, "expected a mapping of keys, got %s",
@@ -1030,7 +1031,8 @@ static int parse_fields(struct cfg_ctx *c, const yaml_node_t *map,
 		ret = parse_field(c, fd, v, sub, obj);
 		if (ret)
 			return ret;
-		got[fd - f] = v;
+		if (got)
+			got[fd - f] = v;
 	}
 	return 0;
 }
@@ -1054,9 +1056,11 @@ struct endpoint {
 	uint32_t port;
 };
 
-static const struct field endpoint_fields[] = {
-    FLD("address", K_IP, struct endpoint, addr, .roles = R_ANY),
-    FLD("port", K_PORT, struct endpoint, port, .roles = R_ANY),
+enum { EP_ADDRESS, EP_PORT, EP_COUNT };
+
+static const struct field endpoint_fields[EP_COUNT] = {
+    [EP_ADDRESS] = FLD("address", K_IP, struct endpoint, addr, .roles = R_ANY),
+    [EP_PORT] = FLD("port", K_PORT, struct endpoint, port, .roles = R_ANY),
 };
 
 /* server: { address, port }: the address is required, port 5800. */
@@ -1064,12 +1068,11 @@ static int sec_server(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		      void *obj)
 {
 	struct endpoint ep = {.port = CFG_DEFAULT_PORT};
-	const yaml_node_t *got[NF(endpoint_fields)];
-	int ret = parse_fields(c, n, path, endpoint_fields, NF(endpoint_fields),
-			       &ep, got);
+	const yaml_node_t *got[EP_COUNT];
+	int ret = parse_fields(c, n, path, endpoint_fields, EP_COUNT, &ep, got);
 	if (ret)
 		return ret;
-	if (!got[0])
+	if (!got[EP_ADDRESS])
 		return missing(c, n, path, "address",
 			       "the server's IPv4 or IPv6 address");
 	sa_set_port(&ep.addr, (uint16_t)ep.port);
@@ -1082,13 +1085,11 @@ static int sec_listen(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		      void *obj)
 {
 	struct endpoint ep = {.port = CFG_DEFAULT_PORT};
-	const yaml_node_t *got[NF(endpoint_fields)];
 	struct in_addr any = {.s_addr = htonl(INADDR_ANY)};
 	int ret;
 
 	sa_set(&ep.addr, AF_INET, &any, 0);
-	ret = parse_fields(c, n, path, endpoint_fields, NF(endpoint_fields),
-			   &ep, got);
+	ret = parse_fields(c, n, path, endpoint_fields, EP_COUNT, &ep, NULL);
 	if (ret)
 		return ret;
 	sa_set_port(&ep.addr, (uint16_t)ep.port);
@@ -1096,31 +1097,33 @@ static int sec_listen(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
-static const struct field tun_fields[] = {
-    FLD("name", K_IFNAME, struct cfg_tun, name, .roles = R_ANY),
-    FLD("address", K_PREFIX4, struct cfg_tun, addr4, .roles = R_ANY,
-	.flags = PLEN_REQUIRED),
-    FLD("address6", K_PREFIX6, struct cfg_tun, addr6, .roles = R_ANY,
-	.flags = PLEN_REQUIRED),
-    FLD("mtu", K_MTU, struct cfg_tun, mtu, .roles = R_ANY, .min = 576,
-	.max = 65535),
+enum { TUN_NAME, TUN_ADDRESS, TUN_ADDRESS6, TUN_MTU, TUN_COUNT };
+
+static const struct field tun_fields[TUN_COUNT] = {
+    [TUN_NAME] = FLD("name", K_IFNAME, struct cfg_tun, name, .roles = R_ANY),
+    [TUN_ADDRESS] = FLD("address", K_PREFIX4, struct cfg_tun, addr4,
+			.roles = R_ANY, .flags = PLEN_REQUIRED),
+    [TUN_ADDRESS6] = FLD("address6", K_PREFIX6, struct cfg_tun, addr6,
+			 .roles = R_ANY, .flags = PLEN_REQUIRED),
+    [TUN_MTU] = FLD("mtu", K_MTU, struct cfg_tun, mtu, .roles = R_ANY,
+		    .min = 576, .max = 65535),
 };
 
 static int sec_tun(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		   void *obj)
 {
 	struct cfg_tun *t = obj;
-	const yaml_node_t *got[NF(tun_fields)];
-	int ret = parse_fields(c, n, path, tun_fields, NF(tun_fields), t, got);
+	const yaml_node_t *got[TUN_COUNT];
+	int ret = parse_fields(c, n, path, tun_fields, TUN_COUNT, t, got);
 	if (ret)
 		return ret;
 	c->tun_node = n;
 	/* IPv6 requires links of at least 1280 bytes (RFC 8200). */
-	if (got[3] && t->mtu != 0 && t->mtu < 1280 && t->addr6.family)
-		return fail(c, got[3], "tun.mtu",
+	if (got[TUN_MTU] && t->mtu != 0 && t->mtu < 1280 && t->addr6.family)
+		return fail(c, got[TUN_MTU], "tun.mtu",
 			    "expected at least 1280 with an IPv6 address, got "
 			    "%s",
-			    got_str(c, got[3]));
+			    got_str(c, got[TUN_MTU]));
 	return 0;
 }
 
@@ -1253,221 +1256,331 @@ static const struct field sched_fields[] = {
 static int sec_scheduler(struct cfg_ctx *c, const yaml_node_t *n,
 			 const char *path, void *obj)
 {
-	const yaml_node_t *got[NF(sched_fields)];
 	return parse_fields(c, n, path, sched_fields, NF(sched_fields), obj,
-			    got);
+			    NULL);
 }
 
-static const struct field link_fields[] = {
-    FLD("name", K_NAME, struct cfg_link, name, .roles = R_ANY),
-    FLD("interface", K_IFNAME, struct cfg_link, interface, .roles = R_ANY),
-    FLD("source", K_ENDPOINT, struct cfg_link, source, .roles = R_ANY),
-    FLD("peer", K_ENDPOINT, struct cfg_link, peer, .roles = R_ANY),
-    FLD("rate", K_RATE, struct cfg_link, rate_bps, .roles = R_ANY),
-    FLD("metered", K_BOOL, struct cfg_link, metered, .roles = R_ANY),
-    FLD("quota", K_SIZE, struct cfg_link, quota_bytes, .roles = R_ANY),
-    FLD("quota_reset_day", K_U32, struct cfg_link, quota_reset_day,
-	.roles = R_ANY, .min = 1, .max = 28),
-    FLD("backup", K_BOOL, struct cfg_link, backup, .roles = R_ANY),
-    FLD("weight", K_U32, struct cfg_link, weight, .roles = R_ANY, .min = 0,
-	.max = 65535),
-    FLD("mtu", K_MTU, struct cfg_link, mtu, .roles = R_ANY, .min = 576,
-	.max = 65535),
+/*
+ * The skeleton of a list section (`links`, `clients`): a sequence of
+ * mappings, each parsed against one table into the next slot of an array,
+ * at most `max` of them, each with a required and unique name. What differs
+ * per list is in the hooks, called in this order for item i:
+ *   begin:  before its keys (defaults, or refusing the item);
+ *   check:  once `name` is there (other required keys; remembers nodes);
+ *   clash:  against each earlier item j, after their names differ.
+ */
+#define LIST_FIELDS_MAX 16
+
+struct list_spec {
+	const char *noun; /* "link": "a list of links", "duplicate link name" */
+	const struct field *fields;
+	size_t n_fields;  /* at most LIST_FIELDS_MAX */
+	size_t name_slot; /* index in fields of the required, unique name */
+	const char *name_hint; /* what a name looks like, for "missing" */
+	size_t item_size;
+	uint32_t max;
+	int (*begin)(struct cfg_ctx *c, const yaml_node_t *item,
+		     const char *sub, void *obj);
+	int (*check)(struct cfg_ctx *c, uint32_t i, const yaml_node_t *item,
+		     const char *sub, const yaml_node_t **got);
+	int (*clash)(struct cfg_ctx *c, uint32_t i, uint32_t j, const char *sub,
+		     const yaml_node_t **got);
+};
+
+static int parse_list(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		      const struct list_spec *ls, void *items, uint32_t *count)
+{
+	const struct field *name_f = &ls->fields[ls->name_slot];
+	uint32_t i = 0;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, n, path, "expected a list of %ss, got %s",
+			    ls->noun, got_str(c, n));
+	*count = 0;
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++, i++) {
+		const yaml_node_t *item, *got[LIST_FIELDS_MAX];
+		char sub[CFG_KEYPATH_MAX];
+		char *obj = (char *)items + (size_t)i * ls->item_size;
+		const char *name = obj + name_f->off;
+		int ret;
+
+		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
+		ret = take(c, *it, sub, &item);
+		if (ret)
+			return ret;
+		if (i >= ls->max)
+			return fail(c, item, sub, "too many %ss (at most %u)",
+				    ls->noun, ls->max);
+		memset(obj, 0, ls->item_size);
+		if (ls->begin) {
+			ret = ls->begin(c, item, sub, obj);
+			if (ret)
+				return ret;
+		}
+		ret = parse_fields(c, item, sub, ls->fields, ls->n_fields, obj,
+				   got);
+		if (ret)
+			return ret;
+		if (!got[ls->name_slot])
+			return missing(c, item, sub, name_f->key,
+				       ls->name_hint);
+		if (ls->check) {
+			ret = ls->check(c, i, item, sub, got);
+			if (ret)
+				return ret;
+		}
+		for (uint32_t j = 0; j < i; j++) {
+			const char *other = (const char *)items +
+					    (size_t)j * ls->item_size +
+					    name_f->off;
+			if (strcmp(other, name) == 0)
+				return fail(c, got[ls->name_slot], sub,
+					    "duplicate %s name %s (also "
+					    "%s[%u])",
+					    ls->noun, quote(c, name), path, j);
+			if (ls->clash) {
+				ret = ls->clash(c, i, j, sub, got);
+				if (ret)
+					return ret;
+			}
+		}
+		*count = i + 1;
+	}
+	return 0;
+}
+
+enum {
+	LINK_NAME,
+	LINK_INTERFACE,
+	LINK_SOURCE,
+	LINK_PEER,
+	LINK_RATE,
+	LINK_METERED,
+	LINK_QUOTA,
+	LINK_QUOTA_RESET_DAY,
+	LINK_BACKUP,
+	LINK_WEIGHT,
+	LINK_MTU,
+	LINK_COUNT
+};
+
+static const struct field link_fields[LINK_COUNT] = {
+    [LINK_NAME] = FLD("name", K_NAME, struct cfg_link, name, .roles = R_ANY),
+    [LINK_INTERFACE] =
+	FLD("interface", K_IFNAME, struct cfg_link, interface, .roles = R_ANY),
+    [LINK_SOURCE] =
+	FLD("source", K_ENDPOINT, struct cfg_link, source, .roles = R_ANY),
+    [LINK_PEER] =
+	FLD("peer", K_ENDPOINT, struct cfg_link, peer, .roles = R_ANY),
+    [LINK_RATE] =
+	FLD("rate", K_RATE, struct cfg_link, rate_bps, .roles = R_ANY),
+    [LINK_METERED] =
+	FLD("metered", K_BOOL, struct cfg_link, metered, .roles = R_ANY),
+    [LINK_QUOTA] =
+	FLD("quota", K_SIZE, struct cfg_link, quota_bytes, .roles = R_ANY),
+    [LINK_QUOTA_RESET_DAY] =
+	FLD("quota_reset_day", K_U32, struct cfg_link, quota_reset_day,
+	    .roles = R_ANY, .min = 1, .max = 28),
+    [LINK_BACKUP] =
+	FLD("backup", K_BOOL, struct cfg_link, backup, .roles = R_ANY),
+    [LINK_WEIGHT] = FLD("weight", K_U32, struct cfg_link, weight,
+			.roles = R_ANY, .min = 0, .max = 65535),
+    [LINK_MTU] = FLD("mtu", K_MTU, struct cfg_link, mtu, .roles = R_ANY,
+		     .min = 576, .max = 65535),
+};
+
+/* A server may write `links: []` but no link; a link resets on day 1. */
+static int link_begin(struct cfg_ctx *c, const yaml_node_t *item,
+		      const char *sub, void *obj)
+{
+	struct cfg_link *l = obj;
+	if (c->cfg->role == ROLE_SERVER)
+		return fail(c, item, sub,
+			    "a server has no links; leave `links` out or "
+			    "empty");
+	l->quota_reset_day = 1;
+	return 0;
+}
+
+/* check_client() later points at `source` when it cannot reach the peer. */
+static int link_check(struct cfg_ctx *c, uint32_t i, const yaml_node_t *item,
+		      const char *sub, const yaml_node_t **got)
+{
+	c->link_src[i] = got[LINK_SOURCE];
+	return 0;
+}
+
+static const struct list_spec link_list = {
+    .noun = "link",
+    .fields = link_fields,
+    .n_fields = LINK_COUNT,
+    .name_slot = LINK_NAME,
+    .name_hint = "a unique link name like dsl or lte",
+    .item_size = sizeof(struct cfg_link),
+    .max = CFG_MAX_LINKS,
+    .begin = link_begin,
+    .check = link_check,
 };
 
 static int sec_links(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		     void *obj)
 {
-	struct config *cfg = c->cfg;
-	uint32_t i = 0;
-
 	(void)obj;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(c, n, path, "expected a list of links, got %s",
-			    got_str(c, n));
-	c->links_node = n;
-	cfg->n_links = 0;
-	for (yaml_node_item_t *it = n->data.sequence.items.start;
-	     it < n->data.sequence.items.top; it++, i++) {
-		const yaml_node_t *item, *got[NF(link_fields)];
-		struct cfg_link *l;
-		char sub[CFG_KEYPATH_MAX];
-		int ret;
+	return parse_list(c, n, path, &link_list, c->cfg->links,
+			  &c->cfg->n_links);
+}
 
-		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
-		ret = take(c, *it, sub, &item);
-		if (ret)
-			return ret;
-		if (cfg->role == ROLE_SERVER)
-			return fail(c, item, sub,
-				    "a server has no links; leave `links` out "
-				    "or empty");
-		if (i >= CFG_MAX_LINKS)
-			return fail(c, item, sub, "too many links (at most %d)",
-				    CFG_MAX_LINKS);
-		l = &cfg->links[i];
-		memset(l, 0, sizeof(*l));
-		l->quota_reset_day = 1;
-		ret = parse_fields(c, item, sub, link_fields, NF(link_fields),
-				   l, got);
-		if (ret)
-			return ret;
-		if (!got[0])
-			return missing(c, item, sub, "name",
-				       "a unique link name like dsl or lte");
-		for (uint32_t j = 0; j < i; j++)
-			if (strcmp(cfg->links[j].name, l->name) == 0)
-				return fail(c, got[0], sub,
-					    "duplicate link name %s (also "
-					    "links[%u])",
-					    quote(c, l->name), j);
-		c->link_nodes[i] = item;
-		c->link_src[i] = got[2];
-		cfg->n_links = i + 1;
-	}
+enum { CL_NAME, CL_KEY, CL_ADDRESS, CL_ADDRESS6, CL_COUNT };
+
+static const struct field client_fields[CL_COUNT] = {
+    [CL_NAME] = FLD("name", K_NAME, struct cfg_client, name, .roles = R_ANY),
+    [CL_KEY] = FLD("key", K_STR, struct cfg_client, key_file, .roles = R_ANY,
+		   .min = 1),
+    [CL_ADDRESS] =
+	FLD("address", K_PREFIX4, struct cfg_client, addr4, .roles = R_ANY),
+    [CL_ADDRESS6] =
+	FLD("address6", K_PREFIX6, struct cfg_client, addr6, .roles = R_ANY),
+};
+
+/* A client needs its key and at least one inner address. */
+static int client_check(struct cfg_ctx *c, uint32_t i, const yaml_node_t *item,
+			const char *sub, const yaml_node_t **got)
+{
+	if (!got[CL_KEY])
+		return missing(c, item, sub, "key",
+			       "the path of the client's key file");
+	if (!got[CL_ADDRESS] && !got[CL_ADDRESS6])
+		return missing(c, item, sub, "address",
+			       "the client's inner IPv4 `address` "
+			       "and/or IPv6 `address6`");
+	/* check_server() later points at them. */
+	c->client_addr[i][0] = got[CL_ADDRESS];
+	c->client_addr[i][1] = got[CL_ADDRESS6];
 	return 0;
 }
 
-static const struct field client_fields[] = {
-    FLD("name", K_NAME, struct cfg_client, name, .roles = R_ANY),
-    FLD("key", K_STR, struct cfg_client, key_file, .roles = R_ANY, .min = 1),
-    FLD("address", K_PREFIX4, struct cfg_client, addr4, .roles = R_ANY),
-    FLD("address6", K_PREFIX6, struct cfg_client, addr6, .roles = R_ANY),
+/* Two clients may not share an inner address: replies would go astray. */
+static int client_clash(struct cfg_ctx *c, uint32_t i, uint32_t j,
+			const char *sub, const yaml_node_t **got)
+{
+	const struct cfg_client *cl = &c->cfg->clients[i];
+	const struct cfg_client *o = &c->cfg->clients[j];
+
+	if (prefix_same_addr(&o->addr4, &cl->addr4))
+		return fail(c, got[CL_ADDRESS], sub,
+			    "address %s is also clients[%u]'s",
+			    quote(c, sval(got[CL_ADDRESS])), j);
+	if (prefix_same_addr(&o->addr6, &cl->addr6))
+		return fail(c, got[CL_ADDRESS6], sub,
+			    "address6 %s is also clients[%u]'s",
+			    quote(c, sval(got[CL_ADDRESS6])), j);
+	return 0;
+}
+
+static const struct list_spec client_list = {
+    .noun = "client",
+    .fields = client_fields,
+    .n_fields = CL_COUNT,
+    .name_slot = CL_NAME,
+    .name_hint = "a unique client name like laptop",
+    .item_size = sizeof(struct cfg_client),
+    .max = CFG_MAX_CLIENTS,
+    .check = client_check,
+    .clash = client_clash,
 };
+
+_Static_assert(LINK_COUNT <= LIST_FIELDS_MAX && CL_COUNT <= LIST_FIELDS_MAX,
+	       "a list table outgrew LIST_FIELDS_MAX");
 
 static int sec_clients(struct cfg_ctx *c, const yaml_node_t *n,
 		       const char *path, void *obj)
 {
-	struct config *cfg = c->cfg;
-	uint32_t i = 0;
-
 	(void)obj;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(c, n, path, "expected a list of clients, got %s",
-			    got_str(c, n));
-	cfg->n_clients = 0;
-	for (yaml_node_item_t *it = n->data.sequence.items.start;
-	     it < n->data.sequence.items.top; it++, i++) {
-		const yaml_node_t *item, *got[NF(client_fields)];
-		struct cfg_client *cl;
-		char sub[CFG_KEYPATH_MAX];
-		int ret;
-
-		snprintf(sub, sizeof(sub), "%s[%u]", path, i);
-		ret = take(c, *it, sub, &item);
-		if (ret)
-			return ret;
-		if (i >= CFG_MAX_CLIENTS)
-			return fail(c, item, sub,
-				    "too many clients (at most %d)",
-				    CFG_MAX_CLIENTS);
-		cl = &cfg->clients[i];
-		memset(cl, 0, sizeof(*cl));
-		ret = parse_fields(c, item, sub, client_fields,
-				   NF(client_fields), cl, got);
-		if (ret)
-			return ret;
-		if (!got[0])
-			return missing(c, item, sub, "name",
-				       "a unique client name like laptop");
-		if (!got[1])
-			return missing(c, item, sub, "key",
-				       "the path of the client's key file");
-		if (!got[2] && !got[3])
-			return missing(c, item, sub, "address",
-				       "the client's inner IPv4 `address` "
-				       "and/or IPv6 `address6`");
-		for (uint32_t j = 0; j < i; j++) {
-			const struct cfg_client *o = &cfg->clients[j];
-			if (strcmp(o->name, cl->name) == 0)
-				return fail(c, got[0], sub,
-					    "duplicate client name %s (also "
-					    "clients[%u])",
-					    quote(c, cl->name), j);
-			if (prefix_same_addr(&o->addr4, &cl->addr4))
-				return fail(c, got[2], sub,
-					    "address %s is also clients[%u]'s",
-					    quote(c, sval(got[2])), j);
-			if (prefix_same_addr(&o->addr6, &cl->addr6))
-				return fail(c, got[3], sub,
-					    "address6 %s is also clients[%u]'s",
-					    quote(c, sval(got[3])), j);
-		}
-		c->client_addr[i][0] = got[2];
-		c->client_addr[i][1] = got[3];
-		cfg->n_clients = i + 1;
-	}
-	return 0;
+	return parse_list(c, n, path, &client_list, c->cfg->clients,
+			  &c->cfg->n_clients);
 }
 
-static const struct field probe_fields[] = {
-    FLD("interval", K_DURATION, struct cfg_probe, interval_ms, .roles = R_ANY,
-	.min = 1, .max = 60000),
-    FLD("timeout", K_DURATION, struct cfg_probe, timeout_ms, .roles = R_ANY,
-	.min = 2, .max = 600000),
-    FLD("degraded_loss", K_PERCENT, struct cfg_probe, degraded_loss_ppm,
-	.roles = R_ANY),
-    FLD("degraded_rtt", K_DURATION, struct cfg_probe, degraded_rtt_ms,
-	.roles = R_ANY, .min = 0, .max = 60000),
-    FLD("loss_window", K_U32, struct cfg_probe, loss_window, .roles = R_ANY,
-	.min = 1, .max = 10000),
+enum {
+	PR_INTERVAL,
+	PR_TIMEOUT,
+	PR_DEGRADED_LOSS,
+	PR_DEGRADED_RTT,
+	PR_LOSS_WINDOW,
+	PR_COUNT
+};
+
+static const struct field probe_fields[PR_COUNT] = {
+    [PR_INTERVAL] = FLD("interval", K_DURATION, struct cfg_probe, interval_ms,
+			.roles = R_ANY, .min = 1, .max = 60000),
+    [PR_TIMEOUT] = FLD("timeout", K_DURATION, struct cfg_probe, timeout_ms,
+		       .roles = R_ANY, .min = 2, .max = 600000),
+    [PR_DEGRADED_LOSS] = FLD("degraded_loss", K_PERCENT, struct cfg_probe,
+			     degraded_loss_ppm, .roles = R_ANY),
+    [PR_DEGRADED_RTT] =
+	FLD("degraded_rtt", K_DURATION, struct cfg_probe, degraded_rtt_ms,
+	    .roles = R_ANY, .min = 0, .max = 60000),
+    [PR_LOSS_WINDOW] = FLD("loss_window", K_U32, struct cfg_probe, loss_window,
+			   .roles = R_ANY, .min = 1, .max = 10000),
 };
 
 static int sec_probe(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		     void *obj)
 {
 	struct cfg_probe *p = obj;
-	const yaml_node_t *got[NF(probe_fields)];
+	const yaml_node_t *got[PR_COUNT];
 	char iv[24];
-	int ret =
-	    parse_fields(c, n, path, probe_fields, NF(probe_fields), p, got);
+	int ret = parse_fields(c, n, path, probe_fields, PR_COUNT, p, got);
 	if (ret)
 		return ret;
 	/* One lost probe must not declare a link down. */
 	if ((uint64_t)p->timeout_ms < 2 * (uint64_t)p->interval_ms) {
 		fmt_ms(iv, sizeof(iv), p->interval_ms);
-		if (got[1])
-			return fail(c, got[1], "probe.timeout",
+		if (got[PR_TIMEOUT])
+			return fail(c, got[PR_TIMEOUT], "probe.timeout",
 				    "expected at least 2 probe intervals (2 x "
 				    "%s), got %s",
-				    iv, got_str(c, got[1]));
-		return fail(c, got[0], "probe.interval",
+				    iv, got_str(c, got[PR_TIMEOUT]));
+		return fail(c, got[PR_INTERVAL], "probe.interval",
 			    "%s leaves the default timeout of %ums shorter "
 			    "than 2 intervals; raise probe.timeout",
-			    got_str(c, got[0]), p->timeout_ms);
+			    got_str(c, got[PR_INTERVAL]), p->timeout_ms);
 	}
 	return 0;
 }
 
-static const struct field reorder_fields[] = {
-    FLD("enabled", K_BOOL, struct cfg_reorder, enabled, .roles = R_ANY),
-    FLD("capacity", K_U32, struct cfg_reorder, capacity, .roles = R_ANY,
-	.min = 16, .max = 65536),
-    FLD("min_hold", K_DURATION, struct cfg_reorder, min_hold_ms, .roles = R_ANY,
-	.min = 0, .max = 10000),
-    FLD("max_hold", K_DURATION, struct cfg_reorder, max_hold_ms, .roles = R_ANY,
-	.min = 1, .max = 10000),
+enum { RO_ENABLED, RO_CAPACITY, RO_MIN_HOLD, RO_MAX_HOLD, RO_COUNT };
+
+static const struct field reorder_fields[RO_COUNT] = {
+    [RO_ENABLED] =
+	FLD("enabled", K_BOOL, struct cfg_reorder, enabled, .roles = R_ANY),
+    [RO_CAPACITY] = FLD("capacity", K_U32, struct cfg_reorder, capacity,
+			.roles = R_ANY, .min = 16, .max = 65536),
+    [RO_MIN_HOLD] = FLD("min_hold", K_DURATION, struct cfg_reorder, min_hold_ms,
+			.roles = R_ANY, .min = 0, .max = 10000),
+    [RO_MAX_HOLD] = FLD("max_hold", K_DURATION, struct cfg_reorder, max_hold_ms,
+			.roles = R_ANY, .min = 1, .max = 10000),
 };
 
 static int sec_reorder(struct cfg_ctx *c, const yaml_node_t *n,
 		       const char *path, void *obj)
 {
 	struct cfg_reorder *r = obj;
-	const yaml_node_t *got[NF(reorder_fields)];
-	int ret = parse_fields(c, n, path, reorder_fields, NF(reorder_fields),
-			       r, got);
+	const yaml_node_t *got[RO_COUNT];
+	int ret = parse_fields(c, n, path, reorder_fields, RO_COUNT, r, got);
 	if (ret)
 		return ret;
 	/* The reorder ring indexes with a mask. */
 	if (r->capacity & (r->capacity - 1))
-		return fail(c, got[1], "reorder.capacity",
+		return fail(c, got[RO_CAPACITY], "reorder.capacity",
 			    "expected a power of two from 16 to 65536, got "
 			    "%s",
-			    got_str(c, got[1]));
+			    got_str(c, got[RO_CAPACITY]));
 	if (r->min_hold_ms > r->max_hold_ms) {
-		const yaml_node_t *at = got[2] ? got[2] : got[3];
+		const yaml_node_t *min = got[RO_MIN_HOLD];
+		const yaml_node_t *at = min ? min : got[RO_MAX_HOLD];
 		return fail(c, at,
-			    got[2] ? "reorder.min_hold" : "reorder.max_hold",
+			    min ? "reorder.min_hold" : "reorder.max_hold",
 			    "min_hold (%ums) must not exceed max_hold (%ums)",
 			    r->min_hold_ms, r->max_hold_ms);
 	}
@@ -1488,9 +1601,8 @@ static const struct field control_fields[] = {
 static int sec_control(struct cfg_ctx *c, const yaml_node_t *n,
 		       const char *path, void *obj)
 {
-	const yaml_node_t *got[NF(control_fields)];
 	return parse_fields(c, n, path, control_fields, NF(control_fields), obj,
-			    got);
+			    NULL);
 }
 
 static const struct field log_fields[] = {
@@ -1505,8 +1617,7 @@ static const struct field log_fields[] = {
 static int sec_log(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		   void *obj)
 {
-	const yaml_node_t *got[NF(log_fields)];
-	return parse_fields(c, n, path, log_fields, NF(log_fields), obj, got);
+	return parse_fields(c, n, path, log_fields, NF(log_fields), obj, NULL);
 }
 
 enum {

@@ -940,6 +940,47 @@ static void test_parse_percent(void **state)
 	assert_int_equal(config_parse_percent_ppm("five%", &v), -EINVAL);
 }
 
+/* What a reload compares (plugin, then each option's key and written value,
+ * in order) and what a swap stores. */
+static void test_sched_equal_set(void **state)
+{
+	struct cfg_sched a, b;
+	struct cfg_opt o[2];
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(config_opt_set(&o[0], "weights.dsl", "3", 1), 0);
+	assert_int_equal(config_opt_set(&o[1], "weights.lte", "1", 2), 0);
+	config_sched_set(&a, "weighted", o, 2);
+	assert_string_equal(a.plugin, "weighted");
+	assert_int_equal(a.n_opts, 2);
+	assert_string_equal(a.opts[1].key, "weights.lte");
+	assert_int_equal(a.opts[0].i, 3);
+	b = a;
+	assert_true(config_sched_equal(&a, &b));
+	/* the line an option came from is not part of the choice */
+	b.opts[0].line = 40;
+	assert_true(config_sched_equal(&a, &b));
+	b = a;
+	snprintf(b.plugin, sizeof(b.plugin), "lowest-rtt");
+	assert_false(config_sched_equal(&a, &b));
+	b = a;
+	b.n_opts = 1;
+	assert_false(config_sched_equal(&a, &b));
+	b = a;
+	snprintf(b.opts[1].str, sizeof(b.opts[1].str), "2");
+	assert_false(config_sched_equal(&a, &b));
+	b = a;
+	snprintf(b.opts[0].key, sizeof(b.opts[0].key), "weights.wifi");
+	assert_false(config_sched_equal(&a, &b));
+	/* "3" and "03" are the same number but not the same text: a reload
+	 * passes them on, and the plugin decides. */
+	b = a;
+	snprintf(b.opts[0].str, sizeof(b.opts[0].str), "03");
+	assert_false(config_sched_equal(&a, &b));
+	config_sched_set(&b, "roundrobin", NULL, 0);
+	assert_string_equal(b.plugin, "roundrobin");
+	assert_int_equal(b.n_opts, 0);
+}
+
 static void test_io_errors(void **state)
 {
 	struct err e = {{0}};
@@ -979,6 +1020,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_parse_percent),
+	    cmocka_unit_test(test_sched_equal_set),
 	    cmocka_unit_test(test_io_errors),
 	};
 	log_set_level(LOG_ERR);

@@ -322,11 +322,8 @@ int client_setup(struct daemon *d, struct err *e)
 	int ret = wire_key_load(d->cfg.key_file, d->psk, e);
 	if (ret < 0)
 		return ret;
-	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
-	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
-		return err_set(e, -ENOTSUP,
-			       "cipher: aes-256-gcm needs hardware AES, which "
-			       "this CPU lacks; use auto or chacha20-poly1305");
+	if ((ret = daemon_check_cipher(d, e)) < 0)
+		return ret;
 	struct session *s;
 	if ((ret = session_create(d, &s, e)) < 0)
 		return ret;

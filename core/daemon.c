@@ -29,6 +29,16 @@ uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int daemon_check_cipher(const struct daemon *d, struct err *e)
+{
+	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
+	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+		return err_set(e, -ENOTSUP,
+			       "cipher: aes-256-gcm needs hardware AES, which "
+			       "this CPU lacks; use auto or chacha20-poly1305");
+	return 0;
+}
+
 /* The tun MTU: what the smallest link carries once our encapsulation (outer
  * IP + UDP + header + data sub-header + tag) is taken off, so a full-size
  * inner packet never needs fragmenting. */

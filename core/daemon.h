@@ -226,6 +226,9 @@ static inline uint64_t now_ns(struct daemon *d)
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
 uint64_t mono_ns(void);
+/* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
+ * `cipher: aes-256-gcm` without them is refused at start (either role). */
+int daemon_check_cipher(const struct daemon *d, struct err *e);
 
 /* session.c */
 int session_create(struct daemon *d, struct session **out, struct err *e);

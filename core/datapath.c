@@ -137,6 +137,21 @@ static int path_send(struct session *s, struct path *p, const uint8_t *buf,
 	return 0;
 }
 
+/* Writes the header of packet `seq` of `type` on path p at buf. */
+static void hdr_encode(uint8_t *buf, const struct session *s,
+		       const struct path *p, uint8_t type, uint64_t seq)
+{
+	struct wire_hdr h = {
+	    .version = WIRE_VERSION,
+	    .type = type,
+	    .link_id = (uint8_t)p->id,
+	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
+	    .session_id = s->id,
+	    .seq = seq,
+	};
+	wire_hdr_encode(buf, &h);
+}
+
 int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		      const uint8_t *body, size_t body_len, uint64_t now)
 {
@@ -145,16 +160,8 @@ int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		return -ENOTCONN;
 	if (WIRE_HDR_LEN + body_len + WIRE_TAG_LEN > d->buf_size)
 		return -EMSGSIZE;
-	struct wire_hdr h = {
-	    .version = WIRE_VERSION,
-	    .type = type,
-	    .link_id = (uint8_t)p->id,
-	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
-	    .session_id = s->id,
-	    .seq = s->tx_seq++,
-	};
 	uint8_t *buf = d->txbuf;
-	wire_hdr_encode(buf, &h);
+	hdr_encode(buf, s, p, type, s->tx_seq++);
 	if (body_len)
 		memmove(buf + WIRE_HDR_LEN, body, body_len);
 	size_t len = wire_seal(&s->keys, buf, body_len);
@@ -381,15 +388,7 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
 	    .bucket = (uint16_t)bucket,
 	};
-	struct wire_hdr h = {
-	    .version = WIRE_VERSION,
-	    .type = WT_DATA,
-	    .link_id = (uint8_t)p->id,
-	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
-	    .session_id = s->id,
-	    .seq = seq,
-	};
-	wire_hdr_encode(buf, &h);
+	hdr_encode(buf, s, p, WT_DATA, seq);
 	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + len);
 	if (!total) {

@@ -73,11 +73,8 @@ int server_setup(struct daemon *d, struct err *e)
 {
 	uint32_t n = d->cfg.n_clients;
 	int ret;
-	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
-	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
-		return err_set(e, -ENOTSUP,
-			       "cipher: aes-256-gcm needs hardware AES, which "
-			       "this CPU lacks; use auto or chacha20-poly1305");
+	if ((ret = daemon_check_cipher(d, e)) < 0)
+		return ret;
 	d->client_psk = calloc(n, sizeof(*d->client_psk));
 	d->client_keyid = calloc(n, sizeof(*d->client_keyid));
 	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));

@@ -22,6 +22,11 @@
 /* Largest datagram any mode will read; IPv4/IPv6 UDP cannot carry more. */
 #define EMU_MAX_DGRAM 65535
 
+/* What --overhead auto means: IPv4 + UDP headers, IPv6 + UDP headers. */
+#define EMU_OVERHEAD_IPV4 28
+#define EMU_OVERHEAD_IPV6 48
+#define EMU_OVERHEAD_MAX  1500
+
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS  1000000ull
 
@@ -83,19 +88,26 @@ struct imp_params {
 	uint64_t rate_bps; /* bits per second; 0 = unlimited */
 	uint64_t queue_ns; /* queue limit as time at rate (if queue_bytes 0) */
 	uint64_t queue_bytes; /* queue limit in bytes; 0 = use queue_ns */
-	bool reorder;	      /* allow jitter to reorder packets */
-	bool down;	      /* drop everything, including what is queued */
+	/* Bytes the wire carries per datagram beyond its UDP payload (IP and
+	 * UDP headers, PPPoE, radio framing): counted in serialization time
+	 * and queue occupancy only. The model uses `overhead`; the relay
+	 * resolves `overhead_auto` (28 or 48 by address family) into it. */
+	uint32_t overhead;
+	bool overhead_auto;
+	bool reorder; /* allow jitter to reorder packets */
+	bool down;    /* drop everything, including what is queued */
 };
 
 struct imp_counters {
 	uint64_t in_pkts, in_bytes;
 	uint64_t fwd_pkts, fwd_bytes;
-	uint64_t drop_loss;	/* random loss */
-	uint64_t drop_queue;	/* tail drop: rate queue full */
-	uint64_t drop_down;	/* link down (at arrival or at release) */
-	uint64_t drop_nobuf;	/* all preallocated slots in use */
-	uint64_t drop_oversize; /* larger than --max-packet */
-	uint64_t send_err;	/* sendto failed at release */
+	uint64_t fwd_wire_bytes; /* fwd_bytes plus each packet's overhead */
+	uint64_t drop_loss;	 /* random loss */
+	uint64_t drop_queue;	 /* tail drop: rate queue full */
+	uint64_t drop_down;	 /* link down (at arrival or at release) */
+	uint64_t drop_nobuf;	 /* all preallocated slots in use */
+	uint64_t drop_oversize;	 /* larger than --max-packet */
+	uint64_t send_err;	 /* sendto failed at release */
 };
 
 enum imp_verdict {
@@ -111,6 +123,7 @@ struct imp_slot {
 	uint64_t release_ns;
 	uint64_t seq;
 	uint32_t len;
+	uint32_t wire_len; /* len + overhead at admission */
 };
 
 /* One direction: a pool of preallocated fixed-size buffers, a free stack
@@ -142,6 +155,7 @@ uint64_t imp_next_release(const struct imp_dir *d);
 unsigned imp_release_due(struct imp_dir *d, uint64_t now_ns, imp_send_fn send,
 			 void *ctx);
 uint64_t imp_queue_limit_bytes(const struct imp_params *p);
+uint64_t imp_serialize_ns(const struct imp_params *p, size_t len);
 void imp_counters_add(struct imp_counters *sum, const struct imp_counters *c);
 uint64_t imp_rand(uint64_t s[4]);
 void imp_seed(uint64_t s[4], uint64_t seed);
@@ -159,7 +173,8 @@ struct relay_opts {
 struct relay;
 
 int relay_run(const struct relay_opts *o, struct err *e);
-struct imp_params *relay_params(struct relay *r);
+const struct imp_params *relay_params(struct relay *r);
+void relay_apply(struct relay *r, const struct imp_params *next);
 void relay_set_down(struct relay *r, bool down);
 int relay_stats_json(struct relay *r, char *buf, size_t len);
 int relay_params_json(struct relay *r, char *buf, size_t len);

@@ -101,6 +101,29 @@ static int set_queue(struct imp_params *p, const char *v, struct err *e)
 		       v);
 }
 
+/* Bytes per datagram, or "auto": the relay picks the IP + UDP header size
+ * of its forward side, which is what a real uplink carries on top. */
+static int set_overhead(struct imp_params *p, const char *v, struct err *e)
+{
+	uint64_t n;
+	int ret;
+
+	if (v && strcmp(v, "auto") == 0) {
+		p->overhead_auto = true;
+		return 0;
+	}
+	ret = parse_uint(v, 0, EMU_OVERHEAD_MAX, &n, NULL);
+	if (ret < 0)
+		return err_set(
+		    e, ret,
+		    "invalid overhead '%s': expected auto or 0 to %d "
+		    "bytes per datagram",
+		    v ? v : "", EMU_OVERHEAD_MAX);
+	p->overhead = (uint32_t)n;
+	p->overhead_auto = false;
+	return 0;
+}
+
 static int set_reorder(struct imp_params *p, const char *v, struct err *e)
 {
 	return parse_on_off(v, &p->reorder, e);
@@ -144,6 +167,10 @@ static const struct ctl_setting ctl_settings[] = {
      .metavar = "TIME|SIZE",
      .apply = set_queue,
      .help = "rate queue limit, tail drop beyond (100ms, 64kb)"},
+    {.name = "overhead",
+     .metavar = "BYTES|auto",
+     .apply = set_overhead,
+     .help = "per-datagram header bytes in rate and queue (auto: 28/48)"},
     {.name = "reorder",
      .metavar = "on|off",
      .apply = set_reorder,
@@ -267,10 +294,7 @@ int ctl_exec_line(struct relay *r, char *line, char *reply, size_t len)
 			return ret;
 		}
 	}
-	bool down = next.down;
-	next.down = relay_params(r)->down;
-	*relay_params(r) = next;
-	relay_set_down(r, down);
+	relay_apply(r, &next);
 	snprintf(reply, len, "ok\n");
 	return 0;
 json:

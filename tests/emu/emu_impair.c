@@ -6,8 +6,9 @@
  * A packet admitted at `now` goes through, in order: down check, random loss
  * (Bernoulli or Gilbert bursts), size check, the rate limiter and finally the
  * propagation delay:
+ *   wire    = len + overhead           headers the real link also carries
  *   start   = max(now, wire idle)      serialization on a wire of `rate`
- *   finish  = start + len * 8 / rate   (tail drop if the backlog exceeds
+ *   finish  = start + wire * 8 / rate  (tail drop if the backlog exceeds
  *                                       the queue limit)
  *   release = finish + delay + jitter, and, unless reorder is on,
  *   release = max(release, previous release)   real links keep FIFO order.
@@ -96,11 +97,21 @@ void imp_dir_free(struct imp_dir *d)
 	d->nfree = d->nheap = 0;
 }
 
+/* In wire bytes (overhead included), like the backlog it is compared with. */
 uint64_t imp_queue_limit_bytes(const struct imp_params *p)
 {
 	if (p->queue_bytes)
 		return p->queue_bytes;
 	return (uint64_t)((double)p->rate_bps * (double)p->queue_ns / 8e9);
+}
+
+/* Time a datagram of `len` payload bytes occupies the wire; 0 if unlimited. */
+uint64_t imp_serialize_ns(const struct imp_params *p, size_t len)
+{
+	if (!p->rate_bps)
+		return 0;
+	return (uint64_t)((double)(len + p->overhead) * 8e9 /
+			  (double)p->rate_bps);
 }
 
 static bool heap_less(const struct imp_dir *d, uint32_t a, uint32_t b)
@@ -190,6 +201,7 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 {
 	const struct imp_params *p = d->p;
 	uint64_t finish = now_ns, release;
+	size_t wire;
 	int64_t delay;
 
 	d->c.in_pkts++;
@@ -206,20 +218,21 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 		d->c.drop_oversize++;
 		return IMP_DROP_OVERSIZE;
 	}
+	wire = len + p->overhead;
 	if (p->rate_bps) {
 		uint64_t start = now_ns;
 		if (d->link_free_ns > now_ns) {
+			/* Wire bytes still waiting, headers included. */
 			double backlog = (double)(d->link_free_ns - now_ns) *
 					 (double)p->rate_bps / 8e9;
-			if ((double)len + backlog >
+			if ((double)wire + backlog >
 			    (double)imp_queue_limit_bytes(p)) {
 				d->c.drop_queue++;
 				return IMP_DROP_QUEUE;
 			}
 			start = d->link_free_ns;
 		}
-		finish =
-		    start + (uint64_t)((double)len * 8e9 / (double)p->rate_bps);
+		finish = start + imp_serialize_ns(p, len);
 	}
 	if (d->nfree == 0) {
 		d->c.drop_nobuf++;
@@ -236,8 +249,10 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 
 	uint32_t slot = d->free_stack[--d->nfree];
 	memcpy(d->bufs + (size_t)slot * d->slot_size, pkt, len);
-	d->meta[slot] = (struct imp_slot){
-	    .release_ns = release, .seq = d->seq++, .len = (uint32_t)len};
+	d->meta[slot] = (struct imp_slot){.release_ns = release,
+					  .seq = d->seq++,
+					  .len = (uint32_t)len,
+					  .wire_len = (uint32_t)wire};
 	heap_push(d, slot);
 	return IMP_QUEUED;
 }
@@ -269,6 +284,7 @@ unsigned imp_release_due(struct imp_dir *d, uint64_t now_ns, imp_send_fn send,
 		} else {
 			d->c.fwd_pkts++;
 			d->c.fwd_bytes += m->len;
+			d->c.fwd_wire_bytes += m->wire_len;
 		}
 		heap_pop(d);
 		d->free_stack[d->nfree++] = slot;
@@ -283,6 +299,7 @@ void imp_counters_add(struct imp_counters *sum, const struct imp_counters *c)
 	sum->in_bytes += c->in_bytes;
 	sum->fwd_pkts += c->fwd_pkts;
 	sum->fwd_bytes += c->fwd_bytes;
+	sum->fwd_wire_bytes += c->fwd_wire_bytes;
 	sum->drop_loss += c->drop_loss;
 	sum->drop_queue += c->drop_queue;
 	sum->drop_down += c->drop_down;

@@ -40,6 +40,7 @@ enum opt_id {
 	O_LOSS_BURST,
 	O_RATE,
 	O_QUEUE,
+	O_OVERHEAD,
 	O_DOWN,
 	O_REORDER,
 	O_CTL,
@@ -96,6 +97,9 @@ static const struct emu_option emu_options[O_COUNT_OPTS] = {
 		"serialization rate, e.g. 20mbit (unlimited)"},
     [O_QUEUE] = {"queue", "TIME|SIZE", M_RELAY, true,
 		 "rate queue limit, e.g. 100ms or 64kb (100ms)"},
+    [O_OVERHEAD] = {"overhead", "BYTES|auto", M_RELAY, true,
+		    "header bytes per datagram in rate and queue (auto: "
+		    "28 IPv4, 48 IPv6)"},
     [O_DOWN] = {"down", NULL, M_RELAY, true, "start with the link down"},
     [O_REORDER] = {"reorder", NULL, M_RELAY, true,
 		   "let jitter reorder packets (default: keep FIFO)"},
@@ -296,6 +300,7 @@ static void cli_defaults(struct cli *c)
 	c->relay.max_packet = 2048;
 	c->relay.max_clients = 64;
 	c->relay.params.queue_ns = 100 * NS_PER_MS;
+	c->relay.params.overhead_auto = true;
 	c->gen.count = 100;
 	c->gen.size = 1000;
 	c->idle_ns = NS_PER_SEC;

@@ -58,16 +58,36 @@ struct relay {
 	uint8_t *rxbuf;
 };
 
-struct imp_params *relay_params(struct relay *r)
+const struct imp_params *relay_params(struct relay *r)
 {
 	return &r->params;
 }
 
+/* Header bytes "--overhead auto" stands for: those of the forward side's
+ * family, as the tunnel's datagrams cross the real uplink as IP + UDP. */
+static uint32_t relay_auto_overhead(const struct relay *r)
+{
+	return r->o->forward.ss.ss_family == AF_INET6 ? EMU_OVERHEAD_IPV6
+						      : EMU_OVERHEAD_IPV4;
+}
+
+/* Every change of settings (control line, signal) goes through here, so
+ * derived values are recomputed in one place. */
+void relay_apply(struct relay *r, const struct imp_params *next)
+{
+	if (r->params.down != next->down)
+		log_notice("emu", "link %s", next->down ? "down" : "up");
+	r->params = *next;
+	if (r->params.overhead_auto)
+		r->params.overhead = relay_auto_overhead(r);
+}
+
 void relay_set_down(struct relay *r, bool down)
 {
-	if (r->params.down != down)
-		log_notice("emu", "link %s", down ? "down" : "up");
-	r->params.down = down;
+	struct imp_params next = r->params;
+
+	next.down = down;
+	relay_apply(r, &next);
 }
 
 /* Sets the direction's timer for its earliest packet, unless it is already
@@ -331,13 +351,14 @@ static int json_counters(char *buf, size_t len, const char *name,
 	return snprintf(buf, len,
 			"\"%s\":{\"in_pkts\":%" PRIu64 ",\"in_bytes\":%" PRIu64
 			",\"fwd_pkts\":%" PRIu64 ",\"fwd_bytes\":%" PRIu64
-			",\"drop_loss\":%" PRIu64 ",\"drop_queue\":%" PRIu64
-			",\"drop_down\":%" PRIu64 ",\"drop_nobuf\":%" PRIu64
-			",\"drop_oversize\":%" PRIu64 ",\"send_err\":%" PRIu64
-			",\"queued\":%" PRIu64 "}",
+			",\"wire_bytes\":%" PRIu64 ",\"drop_loss\":%" PRIu64
+			",\"drop_queue\":%" PRIu64 ",\"drop_down\":%" PRIu64
+			",\"drop_nobuf\":%" PRIu64 ",\"drop_oversize\":%" PRIu64
+			",\"send_err\":%" PRIu64 ",\"queued\":%" PRIu64 "}",
 			name, c->in_pkts, c->in_bytes, c->fwd_pkts,
-			c->fwd_bytes, c->drop_loss, c->drop_queue, c->drop_down,
-			c->drop_nobuf, c->drop_oversize, c->send_err, queued);
+			c->fwd_bytes, c->fwd_wire_bytes, c->drop_loss,
+			c->drop_queue, c->drop_down, c->drop_nobuf,
+			c->drop_oversize, c->send_err, queued);
 }
 
 /* One JSON object on one line (no newline). -ENOSPC if buf is too small. */
@@ -386,14 +407,16 @@ int relay_params_json(struct relay *r, char *buf, size_t len)
 	    "\"delay_us\":%" PRIu64 ",\"jitter_us\":%" PRIu64
 	    ",\"jitter_dist\":\"%s\",\"loss_pct\":%.4g,\"loss_burst\":%.4g,"
 	    "\"rate_bps\":%" PRIu64 ",\"queue_bytes\":%" PRIu64
+	    ",\"overhead\":%" PRIu32 ",\"overhead_auto\":%s"
 	    ",\"reorder\":%s,\"seed\":%" PRIu64 "}",
 	    p->down ? "down" : "up", addr_str(&r->o->listen, l, sizeof(l)),
 	    addr_str(&r->o->forward, f, sizeof(f)), p->delay_ns / 1000,
 	    p->jitter_ns / 1000,
 	    p->jitter_dist == IMP_JITTER_NORMAL ? "normal" : "uniform",
 	    p->loss * 100, p->loss_burst, p->rate_bps,
-	    p->rate_bps ? imp_queue_limit_bytes(p) : 0,
-	    p->reorder ? "true" : "false", r->o->seed);
+	    p->rate_bps ? imp_queue_limit_bytes(p) : 0, p->overhead,
+	    p->overhead_auto ? "true" : "false", p->reorder ? "true" : "false",
+	    r->o->seed);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
@@ -475,7 +498,8 @@ int relay_run(const struct relay_opts *o, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	r->o = o;
 	r->lfd = -1;
-	r->params = o->params;
+	r->params = o->params; /* so the start is not logged as a change */
+	relay_apply(r, &o->params);
 	r->clients = calloc(o->max_clients, sizeof(*r->clients));
 	r->rxbuf = malloc(RELAY_BATCH * ((size_t)o->max_packet + 1));
 	if (!r->clients || !r->rxbuf) {

@@ -209,6 +209,10 @@ test_delay() {
 		awk -v v="$(kv rtt_min_ms "$r")" 'BEGIN { exit !(v >= 40) }'
 	check "$HOST delay 20ms: avg RTT < 90ms" \
 		awk -v v="$(kv rtt_avg_ms "$r")" 'BEGIN { exit !(v < 90) }'
+	local want=28
+	[ "$HOST" = "::1" ] && want=48
+	check "$HOST: auto overhead is $want bytes" \
+		[ "$(js overhead "$(ctl show)")" = $want ]
 	ctl delay 50ms >/dev/null
 	r=$(gen --count 10 --interval 10ms --wait 1s)
 	check "$HOST live 'delay 50ms': min RTT >= 100ms" \
@@ -276,6 +280,57 @@ test_rate() {
 	stop "$RELAY_PID"
 }
 test_rate
+
+# --- 3b. overhead: payload at exactly the rate overflows once headers count --
+# 200-byte datagrams every 800 us are exactly 2 Mbit/s of UDP payload. With
+# --overhead 0 the link keeps up (its 100 ms queue absorbs pacing bursts);
+# with the default (28 bytes on IPv4) the wire needs 2.28 Mbit/s, so the
+# queue fills in ~0.7 s and then about 12% is dropped: the payload that gets
+# through is ~200/228 of the rate.
+overhead_run() {
+	local name=$1 sport
+	shift
+	sport=$(free_port)
+	bg "sink$name" "$EMU" --sink "$(hp "$sport")" --idle 500ms --timeout 20s
+	local spid=$BG_PID
+	wait_udp "$sport" || return
+	relay "$name" "$sport" --rate 2mbit --queue 100ms "$@" || return
+	gen --count 2500 --size 200 --interval 800us >/dev/null
+	wait "$spid"
+	OV_SINK=$(cat "$TMP/sink$name.out")
+	OV_STATS=$(ctl stats)
+	OV_SHOW=$(ctl show)
+	stop "$RELAY_PID"
+}
+test_overhead() {
+	local r0 s0 r1 s1 d0 d1
+	overhead_run ov0 --overhead 0 || return
+	r0=$OV_SINK s0=$OV_STATS
+	check "--overhead 0: show says 0" \
+		[ "$(js overhead "$OV_SHOW"),$(js overhead_auto "$OV_SHOW")" = 0,false ]
+	overhead_run ovauto || return
+	r1=$OV_SINK s1=$OV_STATS
+	check "default overhead on IPv4: show says auto, 28" \
+		[ "$(js overhead "$OV_SHOW"),$(js overhead_auto "$OV_SHOW")" = 28,true ]
+	d0=$(js to_server.drop_queue "$s0")
+	d1=$(js to_server.drop_queue "$s1")
+	echo "    overhead 0:    sink: $r0; drop_queue=$d0"
+	echo "    overhead auto: sink: $r1; drop_queue=$d1"
+	check "2 Mbit/s of payload on 2mbit, overhead 0: <= 1% dropped ($d0/2500)" \
+		[ "$d0" -le 25 ]
+	check "same with 28-byte headers: >= 4% tail-dropped ($d1/2500)" \
+		[ "$d1" -ge 100 ]
+	check "overhead 0: wire_bytes = fwd_bytes" \
+		[ "$(js to_server.wire_bytes "$s0")" = "$(js to_server.fwd_bytes "$s0")" ]
+	check "overhead auto: wire_bytes = fwd_bytes + 28 x fwd_pkts" \
+		[ "$(js to_server.wire_bytes "$s1")" = \
+			$(($(js to_server.fwd_bytes "$s1") + 28 * $(js to_server.fwd_pkts "$s1"))) ]
+	check "overhead auto: delivered payload <= 93% of 2 Mbit/s ($(kv rate_bps "$r1"))" \
+		awk -v v="$(kv rate_bps "$r1")" 'BEGIN { exit !(v <= 0.93 * 2e6) }'
+	check "overhead auto: delivered payload >= 75% of 2 Mbit/s (link used)" \
+		awk -v v="$(kv rate_bps "$r1")" 'BEGIN { exit !(v >= 0.75 * 2e6) }'
+}
+test_overhead
 
 # --- 4. up/down: --down, control socket, SIGUSR1/SIGUSR2 ---------------------
 test_updown() {
@@ -365,6 +420,14 @@ test_control() {
 	check "ctl bad line: error names the value" match "$out" "*'bogus'*"
 	check "ctl bad line: nothing of it applied" \
 		[ "$(js loss_pct "$(ctl show)")" = 0 ]
+	check "ctl overhead 100: show says 100, not auto" \
+		both [ "$(ctl overhead 100)" = ok ] \
+		match "$(ctl show)" '*"overhead":100,"overhead_auto":false*'
+	check "ctl overhead auto: back to 28" \
+		both [ "$(ctl overhead auto)" = ok ] \
+		match "$(ctl show)" '*"overhead":28,"overhead_auto":true*'
+	out=$(ctl overhead 20kb)
+	check "ctl overhead 20kb: error quotes it" match "$out" "error:*'20kb'*"
 	check "ctl combined line applies" \
 		[ "$(ctl loss 5% rate 20mbit queue 64kb jitter 1ms)" = ok ]
 	out=$(ctl show)
@@ -414,6 +477,7 @@ bad --listen "$P" --forward "$P" --loss 150%
 bad --listen "$P" --forward "$P" --delay 5
 bad --listen "$P" --forward "$P" --rate 10mbps
 bad --listen "$P" --forward "$P" --queue 0
+bad --listen "$P" --forward "$P" --overhead 2000
 bad --listen "$P" --forward "$P" --jitter-dist gauss
 bad --listen "$P" --forward "$P" --seed abc
 bad --listen "$P" --forward "$P" --max-packet 10

@@ -220,6 +220,21 @@ static void test_settings(void **st)
 	assert_int_equal(ctl_apply_setting(&p, "bogus", "1", &e), -ENOENT);
 	assert_true(ctl_apply_setting(&p, "delay", NULL, &e) < 0);
 	assert_non_null(strstr(e.msg, "needs a value"));
+	assert_int_equal(ctl_apply_setting(&p, "overhead", "48", &e), 0);
+	assert_int_equal(p.overhead, 48);
+	assert_false(p.overhead_auto);
+	assert_int_equal(ctl_apply_setting(&p, "overhead", "auto", &e), 0);
+	assert_true(p.overhead_auto);
+	assert_int_equal(ctl_apply_setting(&p, "overhead", "0", &e), 0);
+	assert_int_equal(p.overhead, 0);
+	assert_false(p.overhead_auto);
+	static const char *const bado[] = {"-1", "1501", "28b", "", "Auto"};
+	for (size_t i = 0; i < sizeof(bado) / sizeof(bado[0]); i++) {
+		assert_true(ctl_apply_setting(&p, "overhead", bado[i], &e) < 0);
+		assert_non_null(strstr(e.msg, bado[i]));
+		assert_int_equal(p.overhead, 0); /* untouched on error */
+		assert_false(p.overhead_auto);
+	}
 	assert_true(ctl_setting_takes_value("rate"));
 	assert_false(ctl_setting_takes_value("down"));
 	assert_false(ctl_setting_takes_value("nope"));
@@ -345,6 +360,90 @@ static void test_rate_serialization(void **st)
 	put(&d, 10, 1000, 100 * MS, IMP_QUEUED);
 	assert_int_equal(imp_next_release(&d), 101 * MS);
 	imp_dir_free(&d);
+}
+
+/* The headers count: at 8 mbit/s (1 byte/us) a 1000-byte datagram with 28
+ * bytes of overhead takes 1028 us, with 48 bytes 1048 us. */
+static void test_overhead_serialization(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000, .queue_bytes = 1000000};
+	static const uint32_t ov[] = {0, 28, 48, 1500};
+	struct imp_dir d;
+	static struct sent s;
+
+	for (size_t k = 0; k < sizeof(ov) / sizeof(ov[0]); k++) {
+		uint64_t per = (1000 + ov[k]) * 1000ull; /* ns */
+		memset(&s, 0, sizeof(s));
+		p.overhead = ov[k];
+		assert_int_equal(imp_serialize_ns(&p, 1000), per);
+		assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+		for (uint32_t i = 0; i < 10; i++)
+			put(&d, i, 1000, 0, IMP_QUEUED);
+		for (uint32_t i = 0; i < 10; i++) {
+			assert_int_equal(imp_next_release(&d), (i + 1) * per);
+			s.now = (i + 1) * per;
+			assert_int_equal(
+			    imp_release_due(&d, (i + 1) * per, rec_send, &s),
+			    1);
+		}
+		/* Payload bytes and wire bytes are counted apart. */
+		assert_int_equal(d.c.fwd_bytes, 10000);
+		assert_int_equal(d.c.fwd_wire_bytes, 10 * (1000 + ov[k]));
+		assert_int_equal(d.c.in_bytes, 10000);
+		imp_dir_free(&d);
+	}
+
+	/* The overhead is fixed at admission: changing it later neither
+	 * re-times queued packets nor changes what they are counted as. */
+	memset(&s, 0, sizeof(s));
+	p.overhead = 28;
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	put(&d, 0, 1000, 0, IMP_QUEUED);
+	p.overhead = 0;
+	put(&d, 1, 1000, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), 1028000);
+	s.now = 3 * MS;
+	assert_int_equal(imp_release_due(&d, s.now, rec_send, &s), 2);
+	assert_int_equal(s.at[1], 3 * MS);
+	assert_int_equal(d.c.fwd_wire_bytes, 2028);
+	imp_dir_free(&d);
+
+	/* Without a rate limit the overhead costs nothing. */
+	p = (struct imp_params){.overhead = 48, .delay_ns = MS};
+	assert_int_equal(imp_serialize_ns(&p, 1000), 0);
+	assert_int_equal(imp_dir_init(&d, &p, 4, 2048, 1, NULL), 0);
+	put(&d, 0, 1000, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), MS);
+	imp_dir_free(&d);
+}
+
+/* A queue limit holds wire bytes: a 4800-byte (or 4.8 ms at 1 byte/us)
+ * queue takes four 1000-byte datagrams bare, but only three with 250 bytes
+ * of overhead each (3 x 1250 + 1250 > 4800 >= 3 x 1250 + 1000, so counting
+ * the newcomer without its headers would wrongly admit a fourth). */
+static void test_queue_counts_overhead(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000};
+	struct imp_dir d;
+
+	for (int k = 0; k < 4; k++) {
+		bool by_time = k & 1;
+		p.overhead = k < 2 ? 0 : 250;
+		p.queue_bytes = by_time ? 0 : 4800;
+		p.queue_ns = by_time ? 4800000 : 0;
+		uint32_t fit = p.overhead ? 3 : 4;
+		assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+		for (uint32_t i = 0; i < 10; i++)
+			put(&d, i, 1000, 0,
+			    i < fit ? IMP_QUEUED : IMP_DROP_QUEUE);
+		assert_int_equal(d.c.drop_queue, 10 - fit);
+		/* One serialization time later one has left: exactly one
+		 * fits again. */
+		uint64_t t = imp_serialize_ns(&p, 1000);
+		put(&d, 10, 1000, t, IMP_QUEUED);
+		put(&d, 11, 1000, t, IMP_DROP_QUEUE);
+		imp_dir_free(&d);
+	}
 }
 
 static void test_queue_tail_drop(void **st)
@@ -504,7 +603,9 @@ int main(void)
 	    cmocka_unit_test(test_delay),
 	    cmocka_unit_test(test_fifo_with_jitter),
 	    cmocka_unit_test(test_rate_serialization),
+	    cmocka_unit_test(test_overhead_serialization),
 	    cmocka_unit_test(test_queue_tail_drop),
+	    cmocka_unit_test(test_queue_counts_overhead),
 	    cmocka_unit_test(test_loss),
 	    cmocka_unit_test(test_loss_burst),
 	    cmocka_unit_test(test_seed_determinism),

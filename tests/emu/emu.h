@@ -27,6 +27,13 @@
 #define EMU_OVERHEAD_IPV6 48
 #define EMU_OVERHEAD_MAX  1500
 
+/* Packet buffers per direction and client unless --slots says otherwise:
+ * enough for a modem-like 2 s queue plus 100 ms delay at 85 Mbit/s of
+ * 1400-byte datagrams (16384 x 1428 x 8 bits = 187 Mbit in flight), so the
+ * queue limit, not the pool, decides what is dropped. Buffers are touched
+ * only when used (LIFO reuse), so the unused part costs address space. */
+#define EMU_DEFAULT_SLOTS 16384
+
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS  1000000ull
 

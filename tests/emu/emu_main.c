@@ -80,7 +80,7 @@ static const struct emu_option emu_options[O_COUNT_OPTS] = {
     [O_STATS_INTERVAL] = {"stats-interval", "DURATION", M_RELAY, false,
 			  "print stats JSON on stdout this often"},
     [O_SLOTS] = {"slots", "N", M_RELAY, false,
-		 "packet buffers per direction and client (8192)"},
+		 "packet buffers per direction and client (16384)"},
     [O_MAX_PACKET] = {"max-packet", "BYTES", M_RELAY, false,
 		      "largest datagram relayed (2048); larger: dropped"},
     [O_MAX_CLIENTS] = {"max-clients", "N", M_RELAY, false,
@@ -296,7 +296,7 @@ static int cli_convert(struct cli *c)
 static void cli_defaults(struct cli *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->relay.slots = 8192;
+	c->relay.slots = EMU_DEFAULT_SLOTS;
 	c->relay.max_packet = 2048;
 	c->relay.max_clients = 64;
 	c->relay.params.queue_ns = 100 * NS_PER_MS;

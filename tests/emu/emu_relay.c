@@ -48,7 +48,7 @@ struct relay {
 	struct relay_client **clients;
 	uint32_t nclients;
 	uint64_t drop_noclient; /* client table full */
-	bool warned_full, warned_oversize;
+	bool warned_full, warned_oversize, warned_nobuf;
 	ev_signal sigint, sigterm, sigusr1, sigusr2;
 	ev_timer stats;
 	struct ctl *ctl;
@@ -161,6 +161,13 @@ static void relay_enqueue(struct relay *r, struct relay_dir *d,
 			 "dropping %zu-byte datagram: larger than "
 			 "--max-packet %u (counted as drop_oversize)",
 			 len, r->o->max_packet);
+	} else if (v == IMP_DROP_NOBUF && !r->warned_nobuf) {
+		/* Not a property of the emulated link: say how to avoid it. */
+		r->warned_nobuf = true;
+		log_warn("emu",
+			 "all %u packet buffers of a direction in use: "
+			 "dropping (counted as drop_nobuf); raise --slots",
+			 r->o->slots);
 	}
 }
 

@@ -446,6 +446,31 @@ static void test_queue_counts_overhead(void **st)
 	}
 }
 
+/* A modem-like 2 s queue at 50 Mbit/s of 1400-byte datagrams (plus 28 bytes
+ * of headers) holds 12.5 MB = 8753 datagrams: with the default pool the
+ * queue limit decides, not the number of buffers (8192 used to). */
+static void test_deep_queue_default_slots(void **st)
+{
+	struct imp_params p = {.rate_bps = 50000000,
+			       .queue_ns = 2 * NS_PER_SEC,
+			       .overhead = 28,
+			       .delay_ns = 50 * MS};
+	struct imp_dir d;
+	uint32_t fit = 12500000 / 1428; /* 8753: the first one plus 8752 */
+
+	assert_int_equal(imp_queue_limit_bytes(&p), 12500000);
+	assert_int_equal(imp_dir_init(&d, &p, EMU_DEFAULT_SLOTS, 2048, 1, NULL),
+			 0);
+	for (uint32_t i = 0; i < 10000; i++)
+		put(&d, i, 1400, 0, i < fit ? IMP_QUEUED : IMP_DROP_QUEUE);
+	assert_int_equal(d.c.drop_nobuf, 0);
+	assert_int_equal(d.c.drop_queue, 10000 - fit);
+	assert_int_equal(d.nheap, fit);
+	/* The first one leaves after its serialization plus the delay. */
+	assert_int_equal(imp_next_release(&d), 228480 + 50 * MS);
+	imp_dir_free(&d);
+}
+
 static void test_queue_tail_drop(void **st)
 {
 	struct imp_params p = {.rate_bps = 8000000, .queue_bytes = 5000};
@@ -606,6 +631,7 @@ int main(void)
 	    cmocka_unit_test(test_overhead_serialization),
 	    cmocka_unit_test(test_queue_tail_drop),
 	    cmocka_unit_test(test_queue_counts_overhead),
+	    cmocka_unit_test(test_deep_queue_default_slots),
 	    cmocka_unit_test(test_loss),
 	    cmocka_unit_test(test_loss_burst),
 	    cmocka_unit_test(test_seed_determinism),

@@ -128,6 +128,9 @@ enum imp_verdict {
 
 struct imp_slot {
 	uint64_t release_ns;
+	uint64_t finish_ns; /* end of serialization: until then it is queued */
+	uint64_t lat_ns;    /* delay + jitter drawn for it (release - finish
+			       before FIFO order is enforced) */
 	uint64_t seq;
 	uint32_t len;
 	uint32_t wire_len; /* len + overhead at admission */
@@ -140,6 +143,7 @@ struct imp_dir {
 	uint64_t rng[4];
 	bool burst_bad;	       /* Gilbert model: in a loss burst */
 	uint64_t link_free_ns; /* when the emulated wire is idle again */
+	uint64_t rate_bps;     /* rate the queued packets were timed at */
 	uint64_t last_release_ns;
 	uint64_t seq;
 	uint32_t nslots, slot_size;
@@ -147,6 +151,7 @@ struct imp_dir {
 	struct imp_slot *meta;
 	uint32_t *free_stack, nfree;
 	uint32_t *heap, nheap;
+	uint32_t *scratch; /* re-timing: queued slots in arrival order */
 	struct imp_counters c;
 };
 
@@ -158,6 +163,7 @@ int imp_dir_init(struct imp_dir *d, const struct imp_params *p, uint32_t nslots,
 void imp_dir_free(struct imp_dir *d);
 enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 			     uint64_t now_ns);
+void imp_sync(struct imp_dir *d, uint64_t now_ns);
 uint64_t imp_next_release(const struct imp_dir *d);
 unsigned imp_release_due(struct imp_dir *d, uint64_t now_ns, imp_send_fn send,
 			 void *ctx);

@@ -58,6 +58,43 @@ struct relay {
 	uint8_t *rxbuf;
 };
 
+/* Sets the direction's timer for its earliest packet, unless it is already
+ * set for that time or earlier (an early wakeup just re-arms). */
+static void relay_arm(struct relay_dir *d, uint64_t now)
+{
+	struct ev_loop *loop = d->cl->r->loop;
+	uint64_t next = imp_next_release(&d->q);
+
+	if (next == UINT64_MAX) {
+		ev_timer_stop(loop, &d->timer);
+		d->armed_ns = UINT64_MAX;
+		return;
+	}
+	if (ev_is_active(&d->timer) && d->armed_ns <= next)
+		return;
+	ev_timer_stop(loop, &d->timer);
+	ev_timer_set(&d->timer, next > now ? (double)(next - now) / 1e9 : 0,
+		     0.);
+	ev_timer_start(loop, &d->timer);
+	d->armed_ns = next;
+}
+
+/* Re-times every queue to the current rate right away (a rate change takes
+ * effect when made, not at the next packet) and re-arms its timer, which a
+ * higher rate may have moved earlier. */
+static void relay_sync(struct relay *r)
+{
+	uint64_t now = emu_now_ns();
+
+	for (uint32_t i = 0; i < r->nclients; i++) {
+		struct relay_client *cl = r->clients[i];
+		imp_sync(&cl->to_server.q, now);
+		imp_sync(&cl->to_client.q, now);
+		relay_arm(&cl->to_server, now);
+		relay_arm(&cl->to_client, now);
+	}
+}
+
 const struct imp_params *relay_params(struct relay *r)
 {
 	return &r->params;
@@ -80,6 +117,7 @@ void relay_apply(struct relay *r, const struct imp_params *next)
 	r->params = *next;
 	if (r->params.overhead_auto)
 		r->params.overhead = relay_auto_overhead(r);
+	relay_sync(r);
 }
 
 void relay_set_down(struct relay *r, bool down)
@@ -88,27 +126,6 @@ void relay_set_down(struct relay *r, bool down)
 
 	next.down = down;
 	relay_apply(r, &next);
-}
-
-/* Sets the direction's timer for its earliest packet, unless it is already
- * set for that time or earlier (an early wakeup just re-arms). */
-static void relay_arm(struct relay_dir *d, uint64_t now)
-{
-	struct ev_loop *loop = d->cl->r->loop;
-	uint64_t next = imp_next_release(&d->q);
-
-	if (next == UINT64_MAX) {
-		ev_timer_stop(loop, &d->timer);
-		d->armed_ns = UINT64_MAX;
-		return;
-	}
-	if (ev_is_active(&d->timer) && d->armed_ns <= next)
-		return;
-	ev_timer_stop(loop, &d->timer);
-	ev_timer_set(&d->timer, next > now ? (double)(next - now) / 1e9 : 0,
-		     0.);
-	ev_timer_start(loop, &d->timer);
-	d->armed_ns = next;
 }
 
 static int send_to_server(void *ctx, const void *buf, size_t len)

@@ -471,6 +471,112 @@ static void test_deep_queue_default_slots(void **st)
 	imp_dir_free(&d);
 }
 
+/* A capacity drop slows down what is already queued: at 8 mbit/s (1 byte/us)
+ * ten 1000-byte datagrams finish at 1..10 ms; the rate halves at 2.5 ms, so
+ * the one on the wire needs 1 ms for its last 500 bytes and each after it
+ * 2 ms. The two already past the wire keep their times. */
+static void test_rate_change_retimes_queue(void **st)
+{
+	struct imp_params p = {
+	    .rate_bps = 8000000, .queue_bytes = 1000000, .delay_ns = 10 * MS};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		put(&d, i, 1000, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), 11 * MS);
+	p.rate_bps = 4000000;
+	imp_sync(&d, 2500000);
+	assert_int_equal(d.link_free_ns, 17500000);
+	run_until(&d, &s, 40 * MS);
+	assert_int_equal(s.n, 10);
+	assert_int_equal(s.at[0], 11 * MS);
+	assert_int_equal(s.at[1], 12 * MS);
+	for (uint32_t k = 2; k < 10; k++) {
+		assert_int_equal(s.seq[k], k);
+		assert_int_equal(s.at[k], 13500000 + (k - 2) * 2 * MS);
+	}
+	imp_dir_free(&d);
+
+	/* Going up works the same way, and "unlimited" empties the queue onto
+	 * the wire at once; the next arrival is then not delayed by it. */
+	memset(&s, 0, sizeof(s));
+	p.rate_bps = 8000000;
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		put(&d, i, 1000, 0, IMP_QUEUED);
+	p.rate_bps = 16000000; /* at 2.5 ms: 0.25 ms left, then 0.5 ms each */
+	imp_sync(&d, 2500000);
+	assert_int_equal(d.link_free_ns, 2750000 + 7 * 500000);
+	p.rate_bps = 0; /* at 3 ms: packet 3 was on the wire */
+	imp_sync(&d, 3 * MS);
+	assert_int_equal(d.link_free_ns, 3 * MS);
+	put(&d, 10, 1000, 3 * MS, IMP_QUEUED);
+	run_until(&d, &s, 40 * MS);
+	assert_int_equal(s.n, 11);
+	/* Packet 2 left the wire at 2.75 ms, before "unlimited": due at
+	 * 12.75 ms, seen on the next 0.1 ms step. */
+	assert_int_equal(s.at[2], 12800000);
+	for (uint32_t k = 3; k < 11; k++)
+		assert_int_equal(s.at[k], 13 * MS);
+	imp_dir_free(&d);
+}
+
+/* A time-given queue follows the rate, and so does the backlog it is compared
+ * with: 5 ms at 8 mbit/s holds five 1000-byte datagrams; after the rate
+ * halves the same five are 10 ms of work against a 5 ms (2500-byte) limit,
+ * so nothing fits until the backlog drops below 1500 bytes, i.e. 3 ms of the
+ * new rate, which is 7 ms later. */
+static void test_rate_change_queue_limit(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000, .queue_ns = 5 * MS};
+	struct imp_dir d;
+
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 6; i++)
+		put(&d, i, 1000, 0, i < 5 ? IMP_QUEUED : IMP_DROP_QUEUE);
+	p.rate_bps = 4000000;
+	assert_int_equal(imp_queue_limit_bytes(&p), 2500);
+	put(&d, 6, 1000, 0, IMP_DROP_QUEUE);
+	put(&d, 7, 1000, 7 * MS - 1000, IMP_DROP_QUEUE);
+	put(&d, 8, 1000, 7 * MS, IMP_QUEUED);
+	assert_int_equal(d.link_free_ns, 12 * MS);
+	imp_dir_free(&d);
+}
+
+/* Rate changes under jitter never break FIFO order or lose a packet. */
+static void test_rate_changes_keep_fifo(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000,
+			       .queue_bytes = 10000000,
+			       .delay_ns = 10 * MS,
+			       .jitter_ns = 8 * MS,
+			       .overhead = 28};
+	static const uint64_t rates[] = {2000000, 30000000, 500000, 0, 8000000};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 4096, 2048, 5, NULL), 0);
+	for (uint32_t i = 0; i < 2000; i++) {
+		if (i % 400 == 399) {
+			p.rate_bps = rates[i / 400];
+			imp_sync(&d, i * 100000ull);
+		}
+		put(&d, i, 500, i * 100000ull, IMP_QUEUED);
+		s.now = i * 100000ull;
+		imp_release_due(&d, s.now, rec_send, &s);
+	}
+	run_until(&d, &s, 2000 * MS);
+	assert_int_equal(s.n, 2000);
+	for (unsigned i = 0; i < s.n; i++)
+		assert_int_equal(s.seq[i], i);
+	assert_int_equal(d.nfree, 4096);
+	imp_dir_free(&d);
+}
+
 static void test_queue_tail_drop(void **st)
 {
 	struct imp_params p = {.rate_bps = 8000000, .queue_bytes = 5000};
@@ -632,6 +738,9 @@ int main(void)
 	    cmocka_unit_test(test_queue_tail_drop),
 	    cmocka_unit_test(test_queue_counts_overhead),
 	    cmocka_unit_test(test_deep_queue_default_slots),
+	    cmocka_unit_test(test_rate_change_retimes_queue),
+	    cmocka_unit_test(test_rate_change_queue_limit),
+	    cmocka_unit_test(test_rate_changes_keep_fifo),
 	    cmocka_unit_test(test_loss),
 	    cmocka_unit_test(test_loss_burst),
 	    cmocka_unit_test(test_seed_determinism),

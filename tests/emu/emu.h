@@ -93,6 +93,8 @@ struct imp_params {
 	double loss;	   /* probability 0..1 */
 	double loss_burst; /* mean loss burst in packets; <= 1: independent */
 	uint64_t rate_bps; /* bits per second; 0 = unlimited */
+	uint64_t rate_down_bps; /* to_client rate if rate_down_set */
+	bool rate_down_set;	/* false: to_client has rate_bps too */
 	uint64_t queue_ns; /* queue limit as time at rate (if queue_bytes 0) */
 	uint64_t queue_bytes; /* queue limit in bytes; 0 = use queue_ns */
 	/* Bytes the wire carries per datagram beyond its UDP payload (IP and
@@ -172,6 +174,9 @@ uint64_t imp_serialize_ns(const struct imp_params *p, size_t len);
 void imp_counters_add(struct imp_counters *sum, const struct imp_counters *c);
 uint64_t imp_rand(uint64_t s[4]);
 void imp_seed(uint64_t s[4], uint64_t seed);
+
+/* emu_rate.c: the link's capacity over time, clock-free like the model. */
+uint64_t imp_rate_now(const struct imp_params *p, bool to_client);
 
 /* emu_relay.c: the NAT-like UDP relay with both directions impaired. */
 struct relay_opts {

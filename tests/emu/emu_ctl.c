@@ -80,6 +80,21 @@ static int set_rate(struct imp_params *p, const char *v, struct err *e)
 	return parse_rate_bps(v, &p->rate_bps, e);
 }
 
+/* The to_client rate, or "same" to follow the to_server rate again. */
+static int set_rate_down(struct imp_params *p, const char *v, struct err *e)
+{
+	int ret;
+
+	if (v && strcmp(v, "same") == 0) {
+		p->rate_down_set = false;
+		return 0;
+	}
+	ret = parse_rate_bps(v, &p->rate_down_bps, e);
+	if (ret == 0)
+		p->rate_down_set = true;
+	return ret;
+}
+
 /* A time ("100ms": that much queueing delay at the current rate, so it
  * follows rate changes) or a size ("64kb"). */
 static int set_queue(struct imp_params *p, const char *v, struct err *e)
@@ -163,6 +178,10 @@ static const struct ctl_setting ctl_settings[] = {
      .metavar = "RATE",
      .apply = set_rate,
      .help = "serialization rate (e.g. 20mbit), off = unlimited"},
+    {.name = "rate-down",
+     .metavar = "RATE|same",
+     .apply = set_rate_down,
+     .help = "to_client rate if different; same = follow rate"},
     {.name = "queue",
      .metavar = "TIME|SIZE",
      .apply = set_queue,

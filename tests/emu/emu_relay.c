@@ -42,7 +42,10 @@ struct relay_client {
 struct relay {
 	struct ev_loop *loop;
 	const struct relay_opts *o;
-	struct imp_params params;
+	struct imp_params params; /* as set: options, control commands */
+	/* What each direction's model sees: params with that direction's
+	 * current rate and the overhead resolved. */
+	struct imp_params to_server, to_client;
 	int lfd;
 	ev_io lio;
 	struct relay_client **clients;
@@ -117,6 +120,9 @@ void relay_apply(struct relay *r, const struct imp_params *next)
 	r->params = *next;
 	if (r->params.overhead_auto)
 		r->params.overhead = relay_auto_overhead(r);
+	r->to_server = r->to_client = r->params;
+	r->to_server.rate_bps = imp_rate_now(&r->params, false);
+	r->to_client.rate_bps = imp_rate_now(&r->params, true);
 	relay_sync(r);
 }
 
@@ -285,10 +291,10 @@ static struct relay_client *client_new(struct relay *r,
 	cl->addr.len = fromlen;
 	dir_init_watchers(cl, &cl->to_server);
 	dir_init_watchers(cl, &cl->to_client);
-	if (imp_dir_init(&cl->to_server.q, &r->params, o->slots, o->max_packet,
-			 seed, &e) < 0 ||
-	    imp_dir_init(&cl->to_client.q, &r->params, o->slots, o->max_packet,
-			 seed + 1, &e) < 0)
+	if (imp_dir_init(&cl->to_server.q, &r->to_server, o->slots,
+			 o->max_packet, seed, &e) < 0 ||
+	    imp_dir_init(&cl->to_client.q, &r->to_client, o->slots,
+			 o->max_packet, seed + 1, &e) < 0)
 		goto fail;
 	fd = addr_udp_socket(o->have_bind ? &o->bind : NULL,
 			     o->forward.ss.ss_family, &e);
@@ -419,9 +425,12 @@ int relay_stats_json(struct relay *r, char *buf, size_t len)
 	return 0;
 }
 
+/* Current settings; queue limits are the ones in force (a time queue is
+ * rate x time) and can differ per direction. */
 int relay_params_json(struct relay *r, char *buf, size_t len)
 {
-	const struct imp_params *p = &r->params;
+	const struct imp_params *p = &r->params, *up = &r->to_server,
+				*dn = &r->to_client;
 	char l[80], f[80];
 	int n;
 
@@ -430,15 +439,17 @@ int relay_params_json(struct relay *r, char *buf, size_t len)
 	    "{\"state\":\"%s\",\"listen\":\"%s\",\"forward\":\"%s\","
 	    "\"delay_us\":%" PRIu64 ",\"jitter_us\":%" PRIu64
 	    ",\"jitter_dist\":\"%s\",\"loss_pct\":%.4g,\"loss_burst\":%.4g,"
-	    "\"rate_bps\":%" PRIu64 ",\"queue_bytes\":%" PRIu64
+	    "\"rate_bps\":%" PRIu64 ",\"rate_down_bps\":%" PRIu64
+	    ",\"queue_bytes\":%" PRIu64 ",\"queue_down_bytes\":%" PRIu64
 	    ",\"overhead\":%" PRIu32 ",\"overhead_auto\":%s"
 	    ",\"reorder\":%s,\"seed\":%" PRIu64 "}",
 	    p->down ? "down" : "up", addr_str(&r->o->listen, l, sizeof(l)),
 	    addr_str(&r->o->forward, f, sizeof(f)), p->delay_ns / 1000,
 	    p->jitter_ns / 1000,
 	    p->jitter_dist == IMP_JITTER_NORMAL ? "normal" : "uniform",
-	    p->loss * 100, p->loss_burst, p->rate_bps,
-	    p->rate_bps ? imp_queue_limit_bytes(p) : 0, p->overhead,
+	    p->loss * 100, p->loss_burst, p->rate_bps, dn->rate_bps,
+	    up->rate_bps ? imp_queue_limit_bytes(up) : 0,
+	    dn->rate_bps ? imp_queue_limit_bytes(dn) : 0, p->overhead,
 	    p->overhead_auto ? "true" : "false", p->reorder ? "true" : "false",
 	    r->o->seed);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;

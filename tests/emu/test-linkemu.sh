@@ -332,6 +332,34 @@ test_overhead() {
 }
 test_overhead
 
+# --- 3c. asymmetric link: --rate-down limits only the way back ---------------
+# 8 Mbit/s of 1000-byte datagrams for 1 s through an echo: upstream (20mbit)
+# carries all of it, the 4mbit way back about half.
+test_rate_down() {
+	local r s out
+	echo_server || return
+	relay ratedown "$EPORT" --rate 20mbit --rate-down 4mbit --queue 100ms || return
+	out=$(ctl show)
+	check "--rate-down: show has both rates and queue limits" \
+		[ "$(js rate_bps "$out"),$(js rate_down_bps "$out"),$(js queue_bytes "$out"),$(js queue_down_bytes "$out")" \
+		= 20000000,4000000,250000,50000 ]
+	r=$(gen --count 1000 --size 1000 --interval 1ms --wait 300ms)
+	s=$(ctl stats)
+	echo "    $r; up drop_queue=$(js to_server.drop_queue "$s") down drop_queue=$(js to_client.drop_queue "$s")"
+	check "--rate-down 4mbit: upstream at 20mbit drops (almost) nothing" \
+		[ "$(js to_server.drop_queue "$s")" -le 10 ]
+	check "--rate-down 4mbit: the way back tail-drops >= 20%" \
+		[ "$(js to_client.drop_queue "$s")" -ge 200 ]
+	check "--rate-down 4mbit: generator gets back < 80% of what it sent" \
+		[ "$(kv received "$r")" -lt 800 ]
+	check "ctl rate-down same: follows rate again" \
+		both [ "$(ctl rate-down same)" = ok ] \
+		[ "$(js rate_down_bps "$(ctl show)")" = 20000000 ]
+	stop "$RELAY_PID"
+	stop "$ECHO_PID"
+}
+test_rate_down
+
 # --- 4. up/down: --down, control socket, SIGUSR1/SIGUSR2 ---------------------
 test_updown() {
 	local r

@@ -235,6 +235,18 @@ static void test_settings(void **st)
 		assert_int_equal(p.overhead, 0); /* untouched on error */
 		assert_false(p.overhead_auto);
 	}
+	assert_int_equal(ctl_apply_setting(&p, "rate", "20mbit", &e), 0);
+	assert_int_equal(imp_rate_now(&p, true), 20000000); /* follows */
+	assert_int_equal(ctl_apply_setting(&p, "rate-down", "5mbit", &e), 0);
+	assert_int_equal(imp_rate_now(&p, false), 20000000);
+	assert_int_equal(imp_rate_now(&p, true), 5000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate", "30mbit", &e), 0);
+	assert_int_equal(imp_rate_now(&p, true), 5000000); /* stays set */
+	assert_true(ctl_apply_setting(&p, "rate-down", "5mbps", &e) < 0);
+	assert_non_null(strstr(e.msg, "'5mbps'"));
+	assert_int_equal(imp_rate_now(&p, true), 5000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate-down", "same", &e), 0);
+	assert_int_equal(imp_rate_now(&p, true), 30000000);
 	assert_true(ctl_setting_takes_value("rate"));
 	assert_false(ctl_setting_takes_value("down"));
 	assert_false(ctl_setting_takes_value("nope"));

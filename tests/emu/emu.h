@@ -51,6 +51,8 @@ struct emu_addr {
 	socklen_t len;
 };
 
+struct imp_sched;
+
 /* emu_parse.c: every string the user can type goes through here. */
 int parse_duration_ns(const char *s, uint64_t *ns, struct err *e);
 int parse_rate_bps(const char *s, uint64_t *bps, struct err *e);
@@ -61,6 +63,9 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 int parse_on_off(const char *s, bool *on, struct err *e);
 int parse_addr_port(const char *s, struct emu_addr *a, struct err *e);
 int parse_addr(const char *s, struct emu_addr *a, struct err *e);
+int parse_rate_schedule(const char *s, struct imp_sched *out, struct err *e);
+int parse_rate_walk(const char *s, double *pct, uint64_t *interval_ns,
+		    struct err *e);
 
 /* emu_addr.c: socket-address helpers shared by every mode. */
 const char *addr_str(const struct emu_addr *a, char *buf, size_t len);
@@ -84,6 +89,38 @@ enum imp_jitter_dist {
 	IMP_JITTER_NORMAL = 1,	/* normal, sigma = jitter, cut at 3 sigma */
 };
 
+/* A step profile of the rate: at start + at_ns[i] the rate becomes bps[i];
+ * the last step holds. Set by --rate-schedule (start = relay start) or the
+ * control command (start = the command). */
+#define IMP_SCHED_MAX  64
+#define IMP_SCHED_TEXT 512
+struct imp_sched {
+	uint32_t n;   /* steps; 0 = no schedule */
+	uint32_t pos; /* steps applied so far */
+	bool started; /* false: starts when next applied (imp_rate_advance) */
+	uint64_t start_ns;
+	uint64_t at_ns[IMP_SCHED_MAX]; /* from start, strictly increasing */
+	uint64_t bps[IMP_SCHED_MAX];   /* 0 = unlimited */
+	char text[IMP_SCHED_TEXT];     /* as given, for show */
+};
+
+/* Bounds of the random walk's factor: symmetric in log terms, so over a
+ * long run the rate is as often above its base as below. */
+#define IMP_WALK_MIN 0.5
+#define IMP_WALK_MAX 2.0
+
+/* A slow random walk of the capacity around the base rate: every interval
+ * the factor is multiplied by 1+u or divided by 1+u (u uniform in [0, pct],
+ * each way equally likely), clamped to [IMP_WALK_MIN, IMP_WALK_MAX]. */
+struct imp_walk {
+	double pct; /* largest step as a fraction; 0 = off */
+	uint64_t interval_ns;
+	bool started; /* false: (re)starts at factor 1 when next applied */
+	uint64_t start_ns, steps;
+	double factor;
+	uint64_t rng[4]; /* seeded from --seed: the same walk every run */
+};
+
 /* Shared by both directions of every client and changed live by the control
  * channel; a change applies to packets admitted after it. */
 struct imp_params {
@@ -105,6 +142,10 @@ struct imp_params {
 	bool overhead_auto;
 	bool reorder; /* allow jitter to reorder packets */
 	bool down;    /* drop everything, including what is queued */
+	/* How the rate moves by itself (emu_rate.c; the model ignores these:
+	 * the relay hands it the resulting rate). */
+	struct imp_sched sched;
+	struct imp_walk walk;
 };
 
 struct imp_counters {
@@ -176,7 +217,11 @@ uint64_t imp_rand(uint64_t s[4]);
 void imp_seed(uint64_t s[4], uint64_t seed);
 
 /* emu_rate.c: the link's capacity over time, clock-free like the model. */
+uint64_t imp_rate_base(const struct imp_params *p, bool to_client);
 uint64_t imp_rate_now(const struct imp_params *p, bool to_client);
+bool imp_rate_advance(struct imp_params *p, uint64_t now_ns);
+uint64_t imp_rate_next(const struct imp_params *p);
+double imp_walk_step(double factor, double pct, uint64_t rng[4]);
 
 /* emu_relay.c: the NAT-like UDP relay with both directions impaired. */
 struct relay_opts {

@@ -75,9 +75,52 @@ static int set_loss_burst(struct imp_params *p, const char *v, struct err *e)
 	return ret;
 }
 
+/* An explicit rate ends a running schedule: otherwise its next step would
+ * silently undo the command. */
 static int set_rate(struct imp_params *p, const char *v, struct err *e)
 {
-	return parse_rate_bps(v, &p->rate_bps, e);
+	int ret = parse_rate_bps(v, &p->rate_bps, e);
+
+	if (ret == 0)
+		p->sched.n = 0;
+	return ret;
+}
+
+/* Starts (when applied: relay start or the command) a step profile, or
+ * "off" stops it and leaves the rate where it got to. */
+static int set_rate_schedule(struct imp_params *p, const char *v, struct err *e)
+{
+	struct imp_sched sc;
+	int ret;
+
+	if (v && strcmp(v, "off") == 0) {
+		p->sched.n = 0;
+		return 0;
+	}
+	ret = parse_rate_schedule(v, &sc, e);
+	if (ret == 0)
+		p->sched = sc; /* not started: starts when applied */
+	return ret;
+}
+
+/* (Re)starts the random walk at factor 1 when applied, or turns it off. */
+static int set_rate_walk(struct imp_params *p, const char *v, struct err *e)
+{
+	double pct;
+	uint64_t iv;
+	int ret;
+
+	if (v && strcmp(v, "off") == 0) {
+		p->walk.pct = 0;
+		return 0;
+	}
+	ret = parse_rate_walk(v, &pct, &iv, e);
+	if (ret == 0) {
+		p->walk.pct = pct;
+		p->walk.interval_ns = iv;
+		p->walk.started = false;
+	}
+	return ret;
 }
 
 /* The to_client rate, or "same" to follow the to_server rate again. */
@@ -182,6 +225,14 @@ static const struct ctl_setting ctl_settings[] = {
      .metavar = "RATE|same",
      .apply = set_rate_down,
      .help = "to_client rate if different; same = follow rate"},
+    {.name = "rate-schedule",
+     .metavar = "T:R,T:R..|off",
+     .apply = set_rate_schedule,
+     .help = "rate steps, T from now (0s:20mbit,10s:6mbit); last holds"},
+    {.name = "rate-walk",
+     .metavar = "PCT/T|off",
+     .apply = set_rate_walk,
+     .help = "each T move the rate by up to PCT, within rate/2..2x"},
     {.name = "queue",
      .metavar = "TIME|SIZE",
      .apply = set_queue,
@@ -231,14 +282,14 @@ void ctl_print_help(FILE *out)
 		     "\"delay 40ms loss 5%%\"):\n");
 	for (size_t i = 0; i < CTL_NSETTINGS; i++) {
 		const struct ctl_setting *s = &ctl_settings[i];
-		fprintf(out, "  %-11s %-15s %s\n", s->name,
+		fprintf(out, "  %-13s %-15s %s\n", s->name,
 			s->metavar ? s->metavar : "", s->help);
 	}
-	fprintf(out, "  %-27s %s\n", "stats",
+	fprintf(out, "  %-29s %s\n", "stats",
 		"counters per direction as one JSON line");
-	fprintf(out, "  %-27s %s\n", "show", "current settings as JSON");
-	fprintf(out, "  %-27s %s\n", "reset", "zero the counters");
-	fprintf(out, "  %-27s %s\n", "help", "this list");
+	fprintf(out, "  %-29s %s\n", "show", "current settings as JSON");
+	fprintf(out, "  %-29s %s\n", "reset", "zero the counters");
+	fprintf(out, "  %-29s %s\n", "help", "this list");
 }
 
 /* Runs one command line; writes a reply line (with newline) into reply.

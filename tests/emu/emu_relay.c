@@ -54,6 +54,7 @@ struct relay {
 	bool warned_full, warned_oversize, warned_nobuf;
 	ev_signal sigint, sigterm, sigusr1, sigusr2;
 	ev_timer stats;
+	ev_timer rate_timer; /* next schedule step or walk interval */
 	struct ctl *ctl;
 	struct mmsghdr msgs[RELAY_BATCH];
 	struct iovec iov[RELAY_BATCH];
@@ -85,10 +86,8 @@ static void relay_arm(struct relay_dir *d, uint64_t now)
 /* Re-times every queue to the current rate right away (a rate change takes
  * effect when made, not at the next packet) and re-arms its timer, which a
  * higher rate may have moved earlier. */
-static void relay_sync(struct relay *r)
+static void relay_sync(struct relay *r, uint64_t now)
 {
-	uint64_t now = emu_now_ns();
-
 	for (uint32_t i = 0; i < r->nclients; i++) {
 		struct relay_client *cl = r->clients[i];
 		imp_sync(&cl->to_server.q, now);
@@ -111,6 +110,40 @@ static uint32_t relay_auto_overhead(const struct relay *r)
 						      : EMU_OVERHEAD_IPV4;
 }
 
+/* Moves the rate schedule and walk to now, gives each direction's model its
+ * current rate (re-timing its queue), and sets the timer for the next step.
+ * Runs after every settings change and whenever that timer fires. */
+static void relay_rates(struct relay *r)
+{
+	uint64_t now = emu_now_ns(), base = r->params.rate_bps, next;
+	uint64_t up = r->to_server.rate_bps, dn = r->to_client.rate_bps;
+
+	imp_rate_advance(&r->params, now);
+	r->to_server = r->to_client = r->params;
+	r->to_server.rate_bps = imp_rate_now(&r->params, false);
+	r->to_client.rate_bps = imp_rate_now(&r->params, true);
+	if (r->params.rate_bps != base)
+		log_info("emu", "rate schedule step %u of %u: rate %" PRIu64,
+			 r->params.sched.pos, r->params.sched.n,
+			 r->params.rate_bps);
+	if (r->to_server.rate_bps != up || r->to_client.rate_bps != dn)
+		log_debug("emu", "rate now %" PRIu64 " up, %" PRIu64 " down",
+			  r->to_server.rate_bps, r->to_client.rate_bps);
+	relay_sync(r, now);
+	ev_timer_stop(r->loop, &r->rate_timer);
+	next = imp_rate_next(&r->params);
+	if (next != UINT64_MAX) {
+		ev_timer_set(&r->rate_timer,
+			     next > now ? (double)(next - now) / 1e9 : 0, 0.);
+		ev_timer_start(r->loop, &r->rate_timer);
+	}
+}
+
+static void rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	relay_rates((void *)((char *)w - offsetof(struct relay, rate_timer)));
+}
+
 /* Every change of settings (control line, signal) goes through here, so
  * derived values are recomputed in one place. */
 void relay_apply(struct relay *r, const struct imp_params *next)
@@ -120,10 +153,7 @@ void relay_apply(struct relay *r, const struct imp_params *next)
 	r->params = *next;
 	if (r->params.overhead_auto)
 		r->params.overhead = relay_auto_overhead(r);
-	r->to_server = r->to_client = r->params;
-	r->to_server.rate_bps = imp_rate_now(&r->params, false);
-	r->to_client.rate_bps = imp_rate_now(&r->params, true);
-	relay_sync(r);
+	relay_rates(r);
 }
 
 void relay_set_down(struct relay *r, bool down)
@@ -442,16 +472,23 @@ int relay_params_json(struct relay *r, char *buf, size_t len)
 	    "\"rate_bps\":%" PRIu64 ",\"rate_down_bps\":%" PRIu64
 	    ",\"queue_bytes\":%" PRIu64 ",\"queue_down_bytes\":%" PRIu64
 	    ",\"overhead\":%" PRIu32 ",\"overhead_auto\":%s"
+	    ",\"rate_now_bps\":%" PRIu64 ",\"rate_down_now_bps\":%" PRIu64
+	    ",\"rate_schedule\":\"%s\",\"rate_schedule_step\":%" PRIu32
+	    ",\"rate_walk_pct\":%.4g,\"rate_walk_interval_ms\":%.6g"
+	    ",\"rate_walk_factor\":%.6f"
 	    ",\"reorder\":%s,\"seed\":%" PRIu64 "}",
 	    p->down ? "down" : "up", addr_str(&r->o->listen, l, sizeof(l)),
 	    addr_str(&r->o->forward, f, sizeof(f)), p->delay_ns / 1000,
 	    p->jitter_ns / 1000,
 	    p->jitter_dist == IMP_JITTER_NORMAL ? "normal" : "uniform",
-	    p->loss * 100, p->loss_burst, p->rate_bps, dn->rate_bps,
+	    p->loss * 100, p->loss_burst, p->rate_bps, imp_rate_base(p, true),
 	    up->rate_bps ? imp_queue_limit_bytes(up) : 0,
 	    dn->rate_bps ? imp_queue_limit_bytes(dn) : 0, p->overhead,
-	    p->overhead_auto ? "true" : "false", p->reorder ? "true" : "false",
-	    r->o->seed);
+	    p->overhead_auto ? "true" : "false", up->rate_bps, dn->rate_bps,
+	    p->sched.n ? p->sched.text : "off", p->sched.n ? p->sched.pos : 0,
+	    p->walk.pct * 100, (double)p->walk.interval_ns / 1e6,
+	    p->walk.pct > 0 && p->walk.started ? p->walk.factor : 1.0,
+	    p->reorder ? "true" : "false", r->o->seed);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
@@ -509,6 +546,7 @@ static void relay_free(struct relay *r)
 		ev_signal_stop(r->loop, &r->sigusr1);
 		ev_signal_stop(r->loop, &r->sigusr2);
 		ev_timer_stop(r->loop, &r->stats);
+		ev_timer_stop(r->loop, &r->rate_timer);
 	}
 	if (r->ctl)
 		ctl_close(r->ctl);
@@ -533,8 +571,6 @@ int relay_run(const struct relay_opts *o, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	r->o = o;
 	r->lfd = -1;
-	r->params = o->params; /* so the start is not logged as a change */
-	relay_apply(r, &o->params);
 	r->clients = calloc(o->max_clients, sizeof(*r->clients));
 	r->rxbuf = malloc(RELAY_BATCH * ((size_t)o->max_packet + 1));
 	if (!r->clients || !r->rxbuf) {
@@ -547,6 +583,12 @@ int relay_run(const struct relay_opts *o, struct err *e)
 		ret = err_set(e, -ENOSYS, "cannot initialise libev");
 		goto out;
 	}
+	/* Here the schedule's time 0 is set and the walk starts. */
+	ev_timer_init(&r->rate_timer, rate_cb, 0., 0.);
+	struct imp_params first = o->params;
+	imp_seed(first.walk.rng, o->seed ^ 0x57414c4bull); /* "WALK" */
+	r->params = first; /* so the start is not logged as a change */
+	relay_apply(r, &first);
 	ret = addr_udp_socket(&o->listen, o->listen.ss.ss_family, e);
 	if (ret < 0)
 		goto out;

@@ -6,7 +6,10 @@
  * tests/emu/ *.c wildcard so it stays out of the emulator binary).
  */
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -250,6 +253,244 @@ static void test_settings(void **st)
 	assert_true(ctl_setting_takes_value("rate"));
 	assert_false(ctl_setting_takes_value("down"));
 	assert_false(ctl_setting_takes_value("nope"));
+}
+
+static void test_rate_schedule_parse(void **st)
+{
+	struct imp_sched sc;
+	struct err e;
+
+	assert_int_equal(
+	    parse_rate_schedule("0s:20mbit,10s:6mbit,20s:20mbit", &sc, &e), 0);
+	assert_int_equal(sc.n, 3);
+	assert_int_equal(sc.at_ns[0], 0);
+	assert_int_equal(sc.bps[0], 20000000);
+	assert_int_equal(sc.at_ns[1], 10 * NS_PER_SEC);
+	assert_int_equal(sc.bps[1], 6000000);
+	assert_int_equal(sc.at_ns[2], 20 * NS_PER_SEC);
+	assert_string_equal(sc.text, "0s:20mbit,10s:6mbit,20s:20mbit");
+	assert_false(sc.started);
+	assert_int_equal(parse_rate_schedule("0:1mbit", &sc, &e), 0);
+	assert_int_equal(sc.n, 1);
+	assert_int_equal(parse_rate_schedule("500ms:off,1.5s:64kbit", &sc, &e),
+			 0);
+	assert_int_equal(sc.bps[0], 0); /* unlimited */
+	assert_int_equal(sc.at_ns[1], 1500 * MS);
+	assert_int_equal(sc.bps[1], 64000);
+
+	static const char *const bad[] = {
+	    "",
+	    "10s",
+	    "10s:",
+	    ":5mbit",
+	    "10s:6mbit,",
+	    ",10s:6mbit",
+	    "0s:1mbit,,2s:3mbit",
+	    "10s:6mbit,5s:1mbit",
+	    "1s:6mbit,1s:1mbit",
+	    "10:6mbit",
+	    "10s:6mbps",
+	    "10s:6mbit:7",
+	    "10s;6mbit",
+	    "1s6mbit",
+	    "-1s:1mbit",
+	    "0s:20mbit 10s:6mbit",
+	    "off,1s:1mbit",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sc.n = 77;
+		e.msg[0] = '\0';
+		assert_true(parse_rate_schedule(bad[i], &sc, &e) < 0);
+		assert_int_equal(sc.n, 77); /* untouched on error */
+		assert_non_null(strstr(e.msg, bad[i]));
+		assert_non_null(strstr(e.msg, "schedule"));
+	}
+	assert_true(parse_rate_schedule(NULL, &sc, &e) < 0);
+
+	/* 64 steps fit, 65 do not; nor does text beyond the line length. */
+	char many[1024];
+	size_t off = 0;
+	for (int i = 0; i < 65; i++)
+		off += (size_t)snprintf(many + off, sizeof(many) - off,
+					"%s%dus:0", i ? "," : "", i + 1);
+	assert_true(off < IMP_SCHED_TEXT - 1);
+	assert_int_equal(parse_rate_schedule(many, &sc, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, "more than 64 steps"));
+	*strrchr(many, ',') = '\0';
+	assert_int_equal(parse_rate_schedule(many, &sc, &e), 0);
+	assert_int_equal(sc.n, 64);
+	char longs[600];
+	memset(longs, '1', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	assert_int_equal(parse_rate_schedule(longs, &sc, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, "too long"));
+}
+
+/* The schedule starts when applied (here at 1 s of a fake clock), steps at
+ * start + its times, catches up after a late call, and holds its last
+ * value. An explicit rate ends it; "off" leaves the rate where it was. */
+static void test_rate_schedule_steps(void **st)
+{
+	struct imp_params p = {0};
+	struct err e;
+	uint64_t t0 = NS_PER_SEC;
+
+	assert_int_equal(ctl_apply_setting(&p, "rate", "10mbit", &e), 0);
+	assert_int_equal(ctl_apply_setting(&p, "rate-schedule",
+					   "0s:20mbit,10s:6mbit,20s:20mbit",
+					   &e),
+			 0);
+	assert_int_equal(p.rate_bps, 10000000); /* not applied yet */
+	assert_true(imp_rate_advance(&p, t0));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_int_equal(imp_rate_now(&p, false), 20000000);
+	assert_int_equal(imp_rate_now(&p, true), 20000000);
+	assert_int_equal(imp_rate_next(&p), t0 + 10 * NS_PER_SEC);
+	assert_false(imp_rate_advance(&p, t0 + 10 * NS_PER_SEC - 1));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_true(imp_rate_advance(&p, t0 + 10 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 6000000);
+	assert_int_equal(p.sched.pos, 2);
+	assert_int_equal(imp_rate_next(&p), t0 + 20 * NS_PER_SEC);
+	assert_true(imp_rate_advance(&p, t0 + 99 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_true(imp_rate_next(&p) == UINT64_MAX); /* last one holds */
+	assert_false(imp_rate_advance(&p, t0 + 999 * NS_PER_SEC));
+
+	/* Before its first step the rate is what it was; a late call applies
+	 * every step due, the last one winning. Re-setting restarts it. */
+	uint64_t t1 = 2000 * NS_PER_SEC;
+	assert_int_equal(ctl_apply_setting(&p, "rate-schedule",
+					   "5s:1mbit,6s:2mbit,7s:3mbit", &e),
+			 0);
+	assert_false(imp_rate_advance(&p, t1));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_int_equal(imp_rate_next(&p), t1 + 5 * NS_PER_SEC);
+	assert_true(imp_rate_advance(&p, t1 + 6500 * MS));
+	assert_int_equal(p.rate_bps, 2000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate-schedule", "off", &e), 0);
+	assert_false(imp_rate_advance(&p, t1 + 8 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 2000000);
+	assert_true(imp_rate_next(&p) == UINT64_MAX);
+
+	assert_int_equal(
+	    ctl_apply_setting(&p, "rate-schedule", "0s:1mbit,1s:9mbit", &e), 0);
+	imp_rate_advance(&p, t1 + 10 * NS_PER_SEC);
+	assert_int_equal(p.rate_bps, 1000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate", "7mbit", &e), 0);
+	assert_false(imp_rate_advance(&p, t1 + 20 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 7000000);
+
+	/* A bad schedule leaves the running one alone. */
+	assert_int_equal(
+	    ctl_apply_setting(&p, "rate-schedule", "0s:1mbit,1s:9mbit", &e), 0);
+	assert_true(ctl_apply_setting(&p, "rate-schedule", "1s:x", &e) < 0);
+	assert_int_equal(p.sched.n, 2);
+	assert_non_null(strstr(e.msg, "'1s:x'"));
+}
+
+/* The walk stays in [1/2, 2] times its base, moves through that whole
+ * range, is centred on the base in log terms, and is the same sequence for
+ * the same seed. */
+static void test_rate_walk_bounds(void **st)
+{
+	uint64_t a[4], b[4], c[4];
+	double fa = 1, fb = 1, fc = 1, lo = 1, hi = 1, logsum = 0;
+	int diff = 0;
+
+	imp_seed(a, 11);
+	imp_seed(b, 11);
+	imp_seed(c, 12);
+	for (int i = 0; i < 100000; i++) {
+		double prev = fa;
+		fa = imp_walk_step(fa, 0.5, a);
+		fb = imp_walk_step(fb, 0.5, b);
+		fc = imp_walk_step(fc, 0.5, c);
+		assert_true(fa >= IMP_WALK_MIN && fa <= IMP_WALK_MAX);
+		assert_true(fa == fb);
+		diff += fa != fc;
+		/* One step is at most x1.5 or /1.5 (less at a bound). */
+		assert_true(fa <= prev * 1.5 + 1e-12 &&
+			    fa >= prev / 1.5 - 1e-12);
+		lo = fa < lo ? fa : lo;
+		hi = fa > hi ? fa : hi;
+	}
+	assert_true(diff > 1000);
+	assert_true(lo == IMP_WALK_MIN && hi == IMP_WALK_MAX);
+
+	/* 10% steps: no drift towards either bound (a plain factor in
+	 * [0.9, 1.1] would sink towards 1/2). */
+	fa = 1;
+	imp_seed(a, 5);
+	for (int i = 0; i < 200000; i++) {
+		fa = imp_walk_step(fa, 0.1, a);
+		logsum += log(fa);
+	}
+	assert_true(fabs(logsum / 200000) < 0.1);
+}
+
+/* Through imp_rate_advance with a fake clock: one step per interval from
+ * when it was applied, both directions scaled alike, the same factor
+ * whether the clock is followed tick by tick or jumps, back to the base
+ * when turned off, and an unlimited rate untouched. */
+static void test_rate_walk_steps(void **st)
+{
+	struct imp_params p = {0}, q;
+	struct err e;
+	uint64_t t0 = 5 * NS_PER_SEC;
+
+	assert_int_equal(ctl_apply_setting(&p, "rate", "10mbit", &e), 0);
+	assert_int_equal(ctl_apply_setting(&p, "rate-down", "40mbit", &e), 0);
+	assert_int_equal(ctl_apply_setting(&p, "rate-walk", "10%/1s", &e), 0);
+	assert_int_equal(p.walk.interval_ns, NS_PER_SEC);
+	imp_seed(p.walk.rng, 99);
+	q = p;
+	assert_true(imp_rate_advance(&p, t0));
+	assert_int_equal(imp_rate_now(&p, false), 10000000);
+	assert_int_equal(imp_rate_next(&p), t0 + NS_PER_SEC);
+	assert_false(imp_rate_advance(&p, t0 + NS_PER_SEC - 1));
+	assert_true(imp_rate_advance(&p, t0 + NS_PER_SEC));
+	assert_int_equal(p.walk.steps, 1);
+	uint64_t r1 = imp_rate_now(&p, false);
+	assert_true(r1 != 10000000 && r1 >= 9000000 && r1 <= 11000000);
+	for (uint64_t t = 2; t <= 100; t++) {
+		imp_rate_advance(&p, t0 + t * NS_PER_SEC);
+		uint64_t up = imp_rate_now(&p, false),
+			 dn = imp_rate_now(&p, true);
+		assert_true(up >= 5000000 && up <= 20000000);
+		assert_true(dn >= 20000000 && dn <= 80000000);
+		/* one factor for both directions */
+		assert_true(llabs((long long)dn - 4 * (long long)up) <= 4);
+	}
+	assert_int_equal(p.walk.steps, 100);
+	imp_rate_advance(&q, t0);
+	imp_rate_advance(&q, t0 + 100 * NS_PER_SEC + 5);
+	assert_int_equal(q.walk.steps, 100);
+	assert_true(q.walk.factor == p.walk.factor);
+	assert_int_equal(imp_rate_now(&q, false), imp_rate_now(&p, false));
+
+	assert_int_equal(ctl_apply_setting(&p, "rate-walk", "off", &e), 0);
+	assert_true(imp_rate_advance(&p, t0 + 101 * NS_PER_SEC) ||
+		    p.walk.factor == 1);
+	assert_int_equal(imp_rate_now(&p, false), 10000000);
+	assert_int_equal(imp_rate_now(&p, true), 40000000);
+	assert_true(imp_rate_next(&p) == UINT64_MAX);
+
+	p = (struct imp_params){0};
+	assert_int_equal(ctl_apply_setting(&p, "rate-walk", "50%/10ms", &e), 0);
+	for (uint64_t t = 0; t < 100; t++)
+		imp_rate_advance(&p, t * 10 * MS);
+	assert_int_equal(imp_rate_now(&p, false), 0); /* unlimited */
+
+	static const char *const bad[] = {
+	    "10%",   "10%/",	"/1s",	   "10/1s", "0%/1s", "51%/1s",
+	    "10%/0", "10%/5ms", "10%/1sx", "",	    "10%1s", "10%/1s/2s",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(ctl_apply_setting(&p, "rate-walk", bad[i], &e) < 0);
+		assert_non_null(strstr(e.msg, bad[i]));
+		assert_true(p.walk.pct == 0.5); /* untouched */
+	}
 }
 
 /* Records what the model releases. */
@@ -743,6 +984,10 @@ int main(void)
 	    cmocka_unit_test(test_percent_size_uint_switch),
 	    cmocka_unit_test(test_addr),
 	    cmocka_unit_test(test_settings),
+	    cmocka_unit_test(test_rate_schedule_parse),
+	    cmocka_unit_test(test_rate_schedule_steps),
+	    cmocka_unit_test(test_rate_walk_bounds),
+	    cmocka_unit_test(test_rate_walk_steps),
 	    cmocka_unit_test(test_delay),
 	    cmocka_unit_test(test_fifo_with_jitter),
 	    cmocka_unit_test(test_rate_serialization),

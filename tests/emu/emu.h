@@ -266,7 +266,7 @@ struct gen_opts {
 };
 int echo_run(const struct emu_addr *a, struct err *e);
 int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
-	     struct err *e);
+	     uint64_t bin_ns, struct err *e);
 int gen_run(const struct gen_opts *o, struct err *e);
 
 #endif

@@ -52,6 +52,7 @@ enum opt_id {
 	O_UDPGEN,
 	O_IDLE,
 	O_TIMEOUT,
+	O_BIN,
 	O_COUNT,
 	O_SIZE,
 	O_INTERVAL,
@@ -123,6 +124,8 @@ static const struct emu_option emu_options[O_COUNT_OPTS] = {
 		"sink: stop this long after the last packet (1s)"},
     [O_TIMEOUT] = {"timeout", "DURATION", M_SINK, false,
 		   "sink: stop after this long in any case (30s)"},
+    [O_BIN] = {"bin", "DURATION", M_SINK, false,
+	       "sink: also report bytes per bin of this length"},
     [O_COUNT] = {"count", "N", M_GEN, false, "udpgen: packets (100)"},
     [O_SIZE] = {"size", "BYTES", M_GEN, false,
 		"udpgen: datagram size, 16 to 65507 (1000)"},
@@ -142,7 +145,8 @@ static void usage(FILE *out)
 		"[impairments] [options]\n"
 		"       ttt-linkemu --ctl PATH COMMAND...\n"
 		"       ttt-linkemu --echo ADDR:PORT\n"
-		"       ttt-linkemu --sink ADDR:PORT [--idle D] [--timeout D]\n"
+		"       ttt-linkemu --sink ADDR:PORT [--idle D] [--timeout D] "
+		"[--bin D]\n"
 		"       ttt-linkemu --udpgen ADDR:PORT [--count N] [--size B] "
 		"[--interval D] [--wait D]\n\n"
 		"A UDP relay that emulates a link (delay, jitter, loss, rate, "
@@ -181,7 +185,7 @@ struct cli {
 	bool seen[O_COUNT_OPTS];
 	struct relay_opts relay;
 	struct gen_opts gen;
-	uint64_t idle_ns, timeout_ns;
+	uint64_t idle_ns, timeout_ns, bin_ns;
 };
 
 static int set_mode(struct cli *c, unsigned mode, int opt, const char *arg)
@@ -280,6 +284,11 @@ static int cli_convert(struct cli *c)
 	if (c->seen[O_TIMEOUT])
 		CHECK(O_TIMEOUT,
 		      parse_duration_ns(ov[O_TIMEOUT], &c->timeout_ns, &e));
+	if (c->seen[O_BIN]) {
+		CHECK(O_BIN, parse_duration_ns(ov[O_BIN], &c->bin_ns, &e));
+		if (c->bin_ns < NS_PER_MS)
+			return bad_usage("--bin %s: at least 1ms", ov[O_BIN]);
+	}
 	if (c->idle_ns == 0 || c->timeout_ns == 0)
 		return bad_usage("--idle and --timeout must be positive");
 	if (c->mode == M_GEN) {
@@ -405,7 +414,8 @@ int main(int argc, char **argv)
 		ret = echo_run(&c.relay.listen, &e);
 		break;
 	case M_SINK:
-		ret = sink_run(&c.relay.listen, c.idle_ns, c.timeout_ns, &e);
+		ret = sink_run(&c.relay.listen, c.idle_ns, c.timeout_ns,
+			       c.bin_ns, &e);
 		break;
 	default:
 		ret = gen_run(&c.gen, &e);

@@ -360,6 +360,73 @@ test_rate_down() {
 }
 test_rate_down
 
+# --- 3d. capacity steps while traffic flows, measured by the sink ------------
+# 12 Mbit/s offered for 2.2 s into an 8mbit link that the command
+# 'rate-schedule 1200ms:2mbit' drops to 2mbit 1.2 s later. The sink's 250 ms
+# bins: the first two (before the step, as long as traffic started within
+# 0.7 s of the command) carry ~4x what two bins 1.5-2 s in (after it) carry.
+# Asserted: at least 2x, so a loaded machine does not flake it.
+test_rate_step() {
+	local sport r out bins early late
+	sport=$(free_port)
+	bg sinkstep "$EMU" --sink "$(hp "$sport")" --bin 250ms --idle 500ms --timeout 20s
+	local spid=$BG_PID
+	wait_udp "$sport" || return
+	relay step "$sport" --rate 8mbit --queue 50ms || return
+	check "ctl rate-schedule: ok" [ "$(ctl rate-schedule 1200ms:2mbit)" = ok ]
+	gen --count 3300 --size 1000 --interval 667us >/dev/null
+	wait "$spid"
+	r=$(cat "$TMP/sinkstep.out")
+	echo "    sink: $r"
+	IFS=, read -r -a bins <<<"$(kv bins "$r")"
+	early=$((${bins[0]:-0} + ${bins[1]:-0}))
+	late=$((${bins[6]:-0} + ${bins[7]:-0}))
+	check "rate step 8mbit -> 2mbit: sink sees it ($early bytes in 0-0.5 s, $late in 1.5-2 s)" \
+		[ "$late" -gt 0 -a "$early" -ge $((2 * late)) ]
+	out=$(ctl show)
+	check "after the step: show has rate 2mbit, step 1, queue 50ms of it" \
+		[ "$(js rate_bps "$out"),$(js rate_now_bps "$out"),$(js rate_schedule_step "$out"),$(js queue_bytes "$out")" \
+		= 2000000,2000000,1,12500 ]
+	check "show quotes the schedule" [ "$(js rate_schedule "$out")" = 1200ms:2mbit ]
+	check "ctl rate 5mbit ends the schedule" \
+		both [ "$(ctl rate 5mbit)" = ok ] [ "$(js rate_schedule "$(ctl show)")" = off ]
+	stop "$RELAY_PID"
+}
+test_rate_step
+
+# --- 3e. --rate-schedule from the start, --rate-walk within its bounds -------
+test_rate_plan() {
+	local out i lo=99999999999 hi=0 v moved=0
+	relay plan 9 --rate 10mbit --rate-schedule 0s:3mbit,300ms:5mbit || return
+	sched_done() { [ "$(js rate_schedule_step "$(ctl show)")" = 2 ]; }
+	check "--rate-schedule: reaches its last step" poll sched_done
+	check "--rate-schedule: last step holds (5mbit)" \
+		[ "$(js rate_now_bps "$(ctl show)")" = 5000000 ]
+	stop "$RELAY_PID"
+	relay walk 9 --rate 10mbit --rate-down 40mbit --rate-walk 50%/10ms || return
+	walked() { [ "$(js rate_now_bps "$(ctl show)")" != 10000000 ]; }
+	check "--rate-walk 50%/10ms: the rate moves" poll walked
+	for i in $(seq 10); do
+		out=$(ctl show)
+		v=$(js rate_now_bps "$out")
+		[ "$v" -lt "$lo" ] && lo=$v
+		[ "$v" -gt "$hi" ] && hi=$v
+		# both directions move by the same factor
+		[ $((4 * v - $(js rate_down_now_bps "$out"))) -le 4 ] &&
+			[ $(($(js rate_down_now_bps "$out") - 4 * v)) -le 4 ] || moved=1
+		sleep 0.03
+	done
+	echo "    walk: rate_now_bps $lo .. $hi"
+	check "--rate-walk: stays within 5..20 Mbit/s" \
+		[ "$lo" -ge 5000000 -a "$hi" -le 20000000 ]
+	check "--rate-walk: one factor for both directions" [ "$moved" = 0 ]
+	check "ctl rate-walk off: back to the base rate" \
+		both [ "$(ctl rate-walk off)" = ok ] \
+		[ "$(js rate_now_bps "$(ctl show)"),$(js rate_walk_factor "$(ctl show)")" = 10000000,1.000000 ]
+	stop "$RELAY_PID"
+}
+test_rate_plan
+
 # --- 4. up/down: --down, control socket, SIGUSR1/SIGUSR2 ---------------------
 test_updown() {
 	local r
@@ -506,6 +573,12 @@ bad --listen "$P" --forward "$P" --delay 5
 bad --listen "$P" --forward "$P" --rate 10mbps
 bad --listen "$P" --forward "$P" --queue 0
 bad --listen "$P" --forward "$P" --overhead 2000
+bad --listen "$P" --forward "$P" --rate-schedule 10s6mbit
+bad --listen "$P" --forward "$P" --rate-schedule 2s:1mbit,1s:2mbit
+bad --listen "$P" --forward "$P" --rate-walk 10%
+bad --listen "$P" --forward "$P" --rate-walk 80%/1s
+bad --listen "$P" --forward "$P" --rate-down fast
+bad --sink "$P" --bin 0
 bad --listen "$P" --forward "$P" --jitter-dist gauss
 bad --listen "$P" --forward "$P" --seed abc
 bad --listen "$P" --forward "$P" --max-packet 10

@@ -211,9 +211,9 @@ static void imp_retime(struct imp_dir *d, uint64_t now)
 	for (uint32_t k = 0; k < nq; k++) {
 		struct imp_slot *m = &d->meta[d->scratch[k]];
 		uint64_t rel;
+		/* Unlimited: the whole queue is on its way at once. */
 		if (!p->rate_bps)
-			t = now; /* unlimited: the whole queue is sent at once
-				  */
+			t = now;
 		else if (k == 0)
 			t = now + (uint64_t)((double)(m->finish_ns - now) *
 					     (double)old / (double)p->rate_bps);

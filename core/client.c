@@ -17,6 +17,7 @@
 #include "datapath.h"
 #include "base/log.h"
 #include "os/netif.h"
+#include "os/udpsock.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
 
@@ -24,42 +25,26 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-static const struct cfg_sockaddr *link_peer(struct daemon *d, uint32_t id)
+const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
 	return l->peer.len ? &l->peer : &d->cfg.server;
 }
 
-static void set_bufsize(int fd, int opt_force, int opt, int bytes)
+uint32_t uplink_mtu(const struct daemon *d, uint32_t id)
 {
-	if (setsockopt(fd, SOL_SOCKET, opt_force, &bytes, sizeof(bytes)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
-}
-
-/* Socket options every tunnel socket gets: large buffers, no kernel
- * fragmentation (the prober finds the path MTU itself). */
-int tunnel_socket_setup(int fd, int family)
-{
-	set_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);
-	set_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
-	int pmtu = IP_PMTUDISC_PROBE;
-	if (family == AF_INET) {
-		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
-			       sizeof(pmtu)) < 0)
-			return -errno;
-	} else {
-		pmtu = IPV6_PMTUDISC_PROBE;
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu,
-			       sizeof(pmtu)) < 0)
-			return -errno;
-	}
-	return 0;
+	const struct cfg_link *l = &d->cfg.links[id];
+	uint32_t mtu = l->mtu;
+	if (!mtu && l->interface[0] &&
+	    netif_get_mtu(l->interface, &mtu, NULL) < 0)
+		mtu = 0;
+	return mtu ? mtu : 1500;
 }
 
 int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
-	const struct cfg_sockaddr *peer = link_peer(d, id);
+	const struct cfg_sockaddr *peer = uplink_peer(d, id);
 	struct uplink *u = &d->uplinks[id];
 	int family = peer->ss.ss_family;
 	int ret;
@@ -74,7 +59,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 			      l->name, l->interface, strerror(errno));
 		goto fail;
 	}
-	if ((ret = tunnel_socket_setup(fd, family)) < 0) {
+	if ((ret = udpsock_setup(fd, family)) < 0) {
 		err_set(e, ret, "link %s: socket options: %s", l->name,
 			strerror(-ret));
 		goto fail;
@@ -106,11 +91,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	memcpy(&p->peer, &peer->ss, peer->len);
 	p->peer_len = peer->len;
 	p->family = family;
-	uint32_t mtu = l->mtu;
-	if (!mtu && l->interface[0] &&
-	    netif_get_mtu(l->interface, &mtu, NULL) < 0)
-		mtu = 0;
-	p->link_mtu = mtu ? mtu : 1500;
+	p->link_mtu = uplink_mtu(d, id);
 	pmtu_init(&p->pmtu, family == AF_INET ? 576 : 1280, p->link_mtu);
 	d->sess->views_dirty = true;
 	return 0;
@@ -316,7 +297,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 		   wire_cipher_name(s->keys.cipher));
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		prober_send_now(s, &s->paths[i], now);
-	ctlcmd_session_established(s, now);
+	dswap_session_established(s, now);
 }
 
 /* Once a second: hellos while no session; session liveness otherwise. */
@@ -341,11 +322,8 @@ int client_setup(struct daemon *d, struct err *e)
 	int ret = wire_key_load(d->cfg.key_file, d->psk, e);
 	if (ret < 0)
 		return ret;
-	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
-	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
-		return err_set(e, -ENOTSUP,
-			       "cipher: aes-256-gcm needs hardware AES, which "
-			       "this CPU lacks; use auto or chacha20-poly1305");
+	if ((ret = daemon_check_cipher(d, e)) < 0)
+		return ret;
 	struct session *s;
 	if ((ret = session_create(d, &s, e)) < 0)
 		return ret;

@@ -237,8 +237,18 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 				draining = true;
 			}
 			if (!draining) {
-				uint64_t base = rate && rate < m->pacing_bps
-						    ? rate
+				/* The estimate follows a real drop at once
+				 * (what was delivered while the queue stood
+				 * is the capacity); a dip of the sawtooth
+				 * (the window saw the drained queue's idle
+				 * moments) leaves the max filter alone. */
+				if (rate && (!m->capacity_bps ||
+					     rate < m->capacity_bps * 7 / 10))
+					cap_reset(m, now, rate);
+				uint64_t ref =
+				    m->capacity_bps ? m->capacity_bps : rate;
+				uint64_t base = ref && ref < m->pacing_bps
+						    ? ref
 						    : m->pacing_bps;
 				/* deeper queue, deeper cut: drain it within
 				 * about a second (BBR's drain, bounded) */
@@ -247,8 +257,6 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 				if (f < 0.5)
 					f = 0.5;
 				p = (double)base * f;
-				if (rate)
-					cap_reset(m, now, rate);
 				m->backoffs++;
 			}
 			m->backoff_qdelay_us = m->qdelay_us;

@@ -26,8 +26,10 @@
  *    slows down shows it within one window).
  *  - Capacity: windowed max of delivery-rate samples (two buckets of
  *    LM_CAP_BUCKET_NS); samples taken without demand only raise it (an
- *    idle link does not look slow). A congestion event restarts the filter
- *    at the rate delivered while the queue stood, which is the capacity.
+ *    idle link does not look slow). A congestion event that delivered
+ *    under 70% of the estimate restarts the filter at that rate (what was
+ *    delivered while the queue stood is the capacity: a step down shows
+ *    at once); a smaller dip leaves the filter to age.
  *  - Base OWD: windowed min of the reports' min OWD (two buckets of
  *    LM_BASE_BUCKET_NS); the clocks' offset cancels, only variation counts.
  *    Queueing delay = the report's min OWD - base (a standing queue shows
@@ -38,14 +40,14 @@
  *    and the queueing delay stays under the target. Congestion = queueing
  *    delay over the target in two reports in a row, or over 4 x the target
  *    in one (or loss with a queue building): pacing =
- *    LM_BACKOFF x the delivered rate, then a hold-off of one RTT + 50 ms
- *    so the drained queue shows before the next decision. Without demand
- * nothing is cut (the queue is not ours). After LM_MAX_CUTS cuts the delay
- * still stands, flat (neither drained nor grown, so not a queue we feed): it is
- * taken as the new base (a longer route, a clock step; LEDBAT's lesson). STEADY
- * grows by LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
- * under half the target and the link delivering what it is given. The
- * configured rate is a ceiling; LM_MIN_BPS a floor.
+ *    LM_BACKOFF x the capacity estimate (less the queueing delay in s), then a
+ * hold-off of one RTT + 50 ms so the drained queue shows before the next
+ * decision. Without demand nothing is cut (the queue is not ours). After
+ * LM_MAX_CUTS cuts the delay still stands, flat (neither drained nor grown, so
+ * not a queue we feed): it is taken as the new base (a longer route, a clock
+ * step; LEDBAT's lesson). STEADY grows by LM_GROWTH_PER_S (multiplicative, per
+ * second) with demand, a queue under half the target and the link delivering
+ * what it is given. The configured rate is a ceiling; LM_MIN_BPS a floor.
  *  - Stall: a report in which nothing arrived on the link since the last
  *    one while its oldest LM_STALL_PKTS unreported packets are overdue
  *    (sent long enough ago to be in it: base delay + one RTT + the largest

@@ -14,9 +14,18 @@
 echo "== link model: no rate:, unequal links, capacity step"
 topo_up
 RA=20 RB=8
-emu_start a 10.101.0.1 7001 --delay 10ms --rate ${RA}mbit --queue 200ms
-emu_start b 10.102.0.1 7002 --delay 20ms --rate ${RB}mbit --queue 200ms
+# Modem-deep queues, and the IP + UDP headers counted in the rate as a
+# real link does.
+emu_start a 10.101.0.1 7001 --delay 10ms --rate ${RA}mbit --queue 200ms --overhead auto
+emu_start b 10.102.0.1 7002 --delay 20ms --rate ${RB}mbit --queue 200ms --overhead auto
 write_configs earliest-arrival earliest-arrival
+# The client loads plugins from a copy of plugins.d plus the test plugin
+# that counts the feedback samples it gets.
+mkdir -p "$WORK/cplug"
+cp "$TOP"/plugins.d/*.so "$WORK/cplug/"
+[ -f "$TOP/build/testplugins/good.so" ] || make -C "$TOP" -s build/testplugins/good.so >/dev/null
+cp "$TOP/build/testplugins/good.so" "$WORK/cplug/"
+sed -i "s|^plugin_dir: .*|plugin_dir: $WORK/cplug|" "$WORK/client.yaml"
 daemons_start || { bad "daemons start"; summary; exit 1; }
 
 # Bytes a link carried over a window, from the client's counters.
@@ -71,6 +80,23 @@ wait "$IPERF" 2>/dev/null
 up=$(python3 -c "import json; d=json.load(open('$WORK/iperf-up.json')); print(round(d['end']['sum_received']['bits_per_second']/1e6,1))" 2>/dev/null || echo 0)
 echo "  iperf3 upload over the whole run: $up Mbit/s"
 emu_ctl a rate ${RA}mbit >/dev/null
+
+# The plugin contract: a plugin's feedback op gets every kind of sample
+# (SENT per batch, RTT per probe answer, DELIVERED and LOST from the far
+# end's reports). Loss on a for the LOST kind.
+"$CTL" -s "$WORK/client.sock" scheduler set upstream good >/dev/null
+emu_ctl a loss 3% >/dev/null
+bg "$WORK/iperf-s2.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5202
+wait_listen "$NS_H" 5202
+c iperf3 -c 10.99.0.2 -p 5202 -t 3 >/dev/null 2>&1
+emu_ctl a loss 0% >/dev/null
+fbst=$(cstatus | jq_py "d['scheduler']['upstream']['state']")
+echo "  feedback samples the plugin got: $fbst"
+for k in sent rtt delivered lost; do
+	n=$(echo "$fbst" | python3 -c "import ast,sys; print(ast.literal_eval(sys.stdin.read()).get('$k', 0))")
+	check "plugin feedback: $k samples arrive ($n)" test "$n" -gt 0
+done
+"$CTL" -s "$WORK/client.sock" scheduler set upstream earliest-arrival >/dev/null
 
 # Integrity both ways with no rate:, and the DF ping of exactly the tun MTU.
 head -c 50000000 /dev/urandom >"$WORK/blob"

@@ -142,6 +142,17 @@ void config_defaults(struct config *cfg)
 	cfg->link_model.aqm_target_ms = 5;
 	cfg->link_model.aqm_interval_ms = 100;
 	cfg->link_model.ecn = true;
+	cfg->flow_queue.enabled = true;
+	cfg->flow_queue.flows = 1024;
+	cfg->flow_queue.quantum = 1514;
+	cfg->flow_queue.interactive = CFG_INTERACTIVE_AUTO;
+	snprintf(cfg->flow_queue.interactive_dscp,
+		 sizeof(cfg->flow_queue.interactive_dscp), "ef,cs5,cs6,cs7");
+	cfg->flow_queue.dscp_mask =
+	    (1ull << 46) | (1ull << 40) | (1ull << 48) | (1ull << 56);
+	cfg->flow_queue.sparse_rate_bps = 1000000;
+	cfg->flow_queue.sparse_burst = 3000;
+	cfg->flow_queue.duplicate = CFG_DUP_NONE;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
 	cfg->log_level = LOG_INFO;

@@ -662,6 +662,37 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "plugin_dir: \"a\\tb\"\n", 6,
      "plugin_dir: expected a string of at most 255 bytes, got "
      "\"a\\x09b\""},
+    {CLIENT_HEAD "flow_queue: { flows: 1000 }\n", 6,
+     "flow_queue.flows: expected a power of two from 16 to 65536, got "
+     "\"1000\""},
+    {CLIENT_HEAD "flow_queue: { flows: 8 }\n", 6,
+     "flow_queue.flows: expected an integer from 16 to 65536, got \"8\""},
+    {CLIENT_HEAD "flow_queue: { quantum: 100 }\n", 6,
+     "flow_queue.quantum: expected a size from 256 to 64KiB, got "
+     "\"100\""},
+    {CLIENT_HEAD "flow_queue: { interactive: games }\n", 6,
+     "flow_queue.interactive: expected one of auto, dscp, off, got "
+     "\"games\""},
+    {CLIENT_HEAD "flow_queue: { duplicate: all }\n", 6,
+     "flow_queue.duplicate: expected one of none, interactive, dscp, got "
+     "\"all\""},
+    {CLIENT_HEAD "flow_queue: { interactive_dscp: \"ef,cs8\" }\n", 6,
+     "flow_queue.interactive_dscp: expected DSCP names (ef, cs0-cs7, "
+     "af11-af43, va, le) or numbers 0-63 separated by commas, got "
+     "\"ef,cs8\""},
+    {CLIENT_HEAD "flow_queue: { interactive_dscp: \"64\" }\n", 6,
+     "flow_queue.interactive_dscp: expected DSCP names"},
+    {CLIENT_HEAD "flow_queue: { sparse_rate: 1kbit }\n", 6,
+     "flow_queue.sparse_rate: expected at least 8kbit, got \"1kbit\""},
+    {CLIENT_HEAD "flow_queue: { sparse_burst: 2MiB }\n", 6,
+     "flow_queue.sparse_burst: expected a size from 64 bytes to 1MiB, got "
+     "\"2MiB\""},
+    {CLIENT_HEAD "flow_queue: { enabled: sometimes }\n", 6,
+     "flow_queue.enabled: expected true or false, got \"sometimes\""},
+    {CLIENT_HEAD "flow_queue: { bands: 3 }\n", 6,
+     "flow_queue.bands: unknown key; expected one of enabled, flows, "
+     "quantum, interactive, interactive_dscp, sparse_rate, sparse_burst, "
+     "duplicate"},
     /* scheduler and plugin options */
     {CLIENT_HEAD "scheduler: { upstream: { weights: { dsl: 1 } } }\n", 6,
      "scheduler.upstream.plugin: missing; expected the scheduler "
@@ -681,6 +712,35 @@ static const struct bad_text bad_texts[] = {
      "scheduler.sideways: unknown key; expected one of upstream, "
      "downstream"},
 };
+
+/* flow_queue: defaults and every key taking a good value. */
+static void test_flow_queue_values(void **state)
+{
+	(void)state;
+	struct config fc;
+	struct err e = {0};
+	config_defaults(&fc);
+	assert_true(fc.flow_queue.enabled);
+	assert_int_equal(fc.flow_queue.flows, 1024);
+	assert_true(fc.flow_queue.dscp_mask == ((1ull << 46) | (1ull << 40) |
+						(1ull << 48) | (1ull << 56)));
+	static const char txt[] = CLIENT_HEAD
+	    "flow_queue: { enabled: false, flows: 64, quantum: 300, "
+	    "interactive: dscp, interactive_dscp: \"ef, af41, 8\", "
+	    "sparse_rate: 2mbit, sparse_burst: 6000, "
+	    "duplicate: interactive }\n";
+	int ret = config_load_string(&fc, "t.yaml", txt, strlen(txt), &e);
+	assert_int_equal(ret, 0);
+	assert_false(fc.flow_queue.enabled);
+	assert_int_equal(fc.flow_queue.flows, 64);
+	assert_int_equal(fc.flow_queue.quantum, 300);
+	assert_int_equal(fc.flow_queue.interactive, CFG_INTERACTIVE_DSCP);
+	assert_true(fc.flow_queue.dscp_mask ==
+		    ((1ull << 46) | (1ull << 34) | (1ull << 8)));
+	assert_int_equal(fc.flow_queue.sparse_rate_bps, 2000000);
+	assert_int_equal(fc.flow_queue.sparse_burst, 6000);
+	assert_int_equal(fc.flow_queue.duplicate, CFG_DUP_INTERACTIVE);
+}
 
 static void test_bad_texts(void **state)
 {
@@ -1027,6 +1087,7 @@ int main(void)
 	    cmocka_unit_test(test_role_last_and_values),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
+	    cmocka_unit_test(test_flow_queue_values),
 	    cmocka_unit_test(test_too_many_plugin_options),
 	    cmocka_unit_test(test_plugin_options),
 	    cmocka_unit_test(test_opt_set),

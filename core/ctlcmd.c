@@ -119,6 +119,65 @@ static json_t *reorder_json(struct session *s)
 	return r;
 }
 
+/* The daemon-owned queue (the flow queue or the FIFO): same keys either
+ * way, plus "flow_queue" and the fattest-flow drops for the former. */
+static json_t *queue_json(const struct session *s)
+{
+	if (s->fq_on) {
+		const struct fq *q = &s->fq;
+		return json_pack(
+		    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "flow_queue", 1,
+		    "packets", (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
+		    "enqueued", (json_int_t)q->enqueued, "dropped_full",
+		    (json_int_t)(q->drops_full + q->drops_overflow),
+		    "dropped_fattest", (json_int_t)q->drops_overflow,
+		    "dropped_aqm", (json_int_t)q->drops_codel, "ecn_marked",
+		    (json_int_t)q->ecn_marks, "max_sojourn_ms",
+		    q->max_sojourn_ns / 1e6);
+	}
+	const struct pktq *q = &s->q;
+	return json_pack(
+	    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "flow_queue", 0, "packets",
+	    (json_int_t)q->n, "bytes", (json_int_t)q->bytes, "enqueued",
+	    (json_int_t)q->enqueued, "dropped_full", (json_int_t)q->drops_full,
+	    "dropped_aqm", (json_int_t)q->drops_codel, "ecn_marked",
+	    (json_int_t)q->ecn_marks, "max_sojourn_ms",
+	    q->max_sojourn_ns / 1e6);
+}
+
+/* Per traffic class (flow_queue): packets, the delay from the tun to the
+ * wire (EWMA and max), drops and marks; duplicates sent and discarded. */
+static json_t *classes_json(const struct session *s)
+{
+	const char *names[2] = {"bulk", "interactive"};
+	json_t *j = json_object();
+	for (int k = 0; k < 2; k++) {
+		json_t *c =
+		    json_pack("{s:I,s:I,s:f,s:f,s:I}", "packets",
+			      (json_int_t)s->cls[k].packets, "bytes",
+			      (json_int_t)s->cls[k].bytes, "delay_ms",
+			      s->cls[k].delay_ewma_ns / 1e6, "delay_max_ms",
+			      s->cls[k].delay_max_ns / 1e6, "dropped",
+			      (json_int_t)s->cls[k].drops);
+		json_object_set_new(j, names[k], c);
+	}
+	json_t *b = json_object_get(j, "bulk");
+	if (s->fq_on) {
+		json_object_set_new(
+		    b, "dropped",
+		    json_integer((json_int_t)(s->fq.drops_full +
+					      s->fq.drops_overflow +
+					      s->fq.drops_codel)));
+		json_object_set_new(b, "ecn_marked",
+				    json_integer((json_int_t)s->fq.ecn_marks));
+	}
+	json_object_set_new(j, "duplicates_sent",
+			    json_integer((json_int_t)s->dup_sent));
+	json_object_set_new(j, "duplicates_discarded",
+			    json_integer((json_int_t)s->rx_dup));
+	return j;
+}
+
 static json_t *session_json(struct session *s)
 {
 	char id[16];
@@ -139,16 +198,8 @@ static json_t *session_json(struct session *s)
 	    "tun_write_errors", (json_int_t)s->tun_write_errors);
 	json_object_set_new(json_object_get(j, "counters"), "tx_too_big",
 			    json_integer((json_int_t)s->tx_too_big));
-	const struct pktq *q = &s->q;
-	json_object_set_new(
-	    j, "queue",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "packets",
-		      (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
-		      "enqueued", (json_int_t)q->enqueued, "dropped_full",
-		      (json_int_t)q->drops_full, "dropped_aqm",
-		      (json_int_t)q->drops_codel, "ecn_marked",
-		      (json_int_t)q->ecn_marks, "max_sojourn_ms",
-		      q->max_sojourn_ns / 1e6));
+	json_object_set_new(j, "queue", queue_json(s));
+	json_object_set_new(j, "classes", classes_json(s));
 	json_object_set_new(j, "feedback",
 			    json_pack("{s:I,s:I,s:I}", "sent",
 				      (json_int_t)s->fb_sent, "received",

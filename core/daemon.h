@@ -20,6 +20,7 @@
 #include "link/linkmodel.h"
 #include "link/pmtu.h"
 #include "link/probe.h"
+#include "queue/fq.h"
 #include "queue/pktq.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
@@ -73,6 +74,8 @@ struct path {
 	struct lm lm;
 	uint64_t demand_ns;    /* last time the pacer held this link full */
 	struct pktq pq;	       /* pacer queue: picked, waiting for the pacer */
+	struct pktq iq;	       /* interactive packets: leave before pq */
+	uint64_t iq_dgram;     /* datagram bytes of what waits in iq */
 	uint64_t pq_dgram;     /* datagram bytes of what waits in pq */
 	uint64_t pq_drops;     /* picked onto a full pacer queue */
 	uint64_t pace_pending; /* released into the batch, not yet booked */
@@ -135,8 +138,19 @@ struct session {
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
 	uint64_t rx_late_delivered; /* past the reorder hold: sent on late */
-	/* daemon-owned queue: packets no link's pacer can take yet */
+	/* daemon-owned queue: packets no link's pacer can take yet; with
+	 * flow_queue.enabled the flow queue fq, else the FIFO q */
 	struct pktq q;
+	struct fq fq;
+	bool fq_on;
+	/* per class (enum ttt_pkt_class): time from the tun to the wire */
+	struct {
+		uint64_t packets, bytes;
+		uint64_t delay_ewma_ns, delay_max_ns;
+		uint64_t drops; /* interactive: its queue on the link full */
+	} cls[2];
+	uint64_t dup_sent;   /* second copies of interactive packets */
+	uint64_t rx_dup;     /* copies that arrived after the first */
 	ev_timer pace_timer; /* when the first pacer has room again */
 	/* receiver: WT_FEEDBACK pacing (datapath.c) */
 	ev_timer fb_timer;

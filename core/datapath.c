@@ -370,9 +370,11 @@ static int fitting_path(struct session *s, size_t len)
 /* What a pacer queue entry carries besides the inner packet. */
 struct pace_meta {
 	uint64_t seq, prev;
+	uint64_t t0; /* when it came from the tun (per-class delay) */
 	uint32_t len;
 	uint16_t bucket;
-	uint16_t pad;
+	uint8_t klass; /* enum ttt_pkt_class */
+	uint8_t pad;
 };
 
 static uint64_t pace_burst(const struct ttt_link_view *v)
@@ -399,8 +401,8 @@ static void pace_sync_view(struct session *s, struct path *p, uint64_t now)
 	struct ttt_link_view aged = *v;
 	aged.backlog_bytes = p->backlog_bytes;
 	aged.backlog_ns = p->backlog_ns;
-	v->backlog_bytes =
-	    ttt_link_backlog(&aged, now) + p->pace_pending + p->pq_dgram;
+	v->backlog_bytes = ttt_link_backlog(&aged, now) + p->pace_pending +
+			   p->pq_dgram + p->iq_dgram;
 	v->backlog_ns = now;
 }
 
@@ -432,17 +434,22 @@ static void pace_mark_demand(struct session *s, uint64_t now)
 
 /* Arms the pacing timer for the next moment something can move: a pacer
  * queue's head may leave, or the gate opens for the session's queue. */
+static bool sessq_empty(const struct session *s)
+{
+	return s->fq_on ? fq_empty(&s->fq) : pktq_empty(&s->q);
+}
+
 static void pace_arm(struct session *s, uint64_t now)
 {
 	uint64_t wait = UINT64_MAX;
-	bool gate = !pktq_empty(&s->q);
+	bool gate = !sessq_empty(s);
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		const struct ttt_link_view *v = &s->views[i];
 		if (!p->sess || !v->pacing_bps)
 			continue;
 		uint64_t burst = pace_burst(v), w;
-		if (!pktq_empty(&p->pq)) {
+		if (!pktq_empty(&p->pq) || !pktq_empty(&p->iq)) {
 			uint64_t b = pace_released(s, p, now);
 			w = b < burst ? 0
 				      : (b - burst + 1) * 8000000000ull /
@@ -478,7 +485,7 @@ static void pace_arm(struct session *s, uint64_t now)
  * when it picks the next packet.
  */
 static void sched_one(struct session *s, uint8_t *inner, size_t len,
-		      uint64_t now)
+		      uint64_t now, uint64_t t0)
 {
 	struct daemon *d = s->d;
 	if (s->views_dirty)
@@ -488,6 +495,7 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	struct ttt_pkt_info info = {.len = (uint32_t)len};
 	info.flow_hash = wire_flow_hash(inner, len);
 	pkt_classify(inner, len, &info);
+	info.klass = TTT_CLASS_BULK;
 	uint64_t seq = s->tx_seq++;
 	info.seq = seq;
 
@@ -505,8 +513,10 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	struct pace_meta m = {
 	    .seq = seq,
 	    .prev = s->bucket_last[bucket],
+	    .t0 = t0,
 	    .len = (uint32_t)len,
 	    .bucket = (uint16_t)bucket,
+	    .klass = TTT_CLASS_BULK,
 	};
 	if (pktq_push_hdr(&p->pq, &m, sizeof(m), inner, (uint32_t)len, now) <
 	    0) {
@@ -528,18 +538,33 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 }
 
 /* Seals the head of a path's pacer queue into the next batch slot. */
-static void pace_release_one(struct session *s, struct path *p, uint64_t now)
+static void pace_release_one(struct session *s, struct path *p, bool iq,
+			     uint64_t now)
 {
 	struct daemon *d = s->d;
 	struct txbatch *tb = d->tx;
 	uint32_t elen;
-	uint8_t *e = pktq_pop(&p->pq, now, &elen);
+	uint8_t *e = pktq_pop(iq ? &p->iq : &p->pq, now, &elen);
 	if (!e)
 		return;
 	struct pace_meta m;
 	memcpy(&m, e, sizeof(m));
 	uint64_t dgram = wire_data_overhead(s->keys.mode) + m.len;
-	p->pq_dgram -= dgram < p->pq_dgram ? dgram : p->pq_dgram;
+	uint64_t *qd = iq ? &p->iq_dgram : &p->pq_dgram;
+	*qd -= dgram < *qd ? dgram : *qd;
+	/* per-class delay, tun to wire (EWMA 1/16 and max) */
+	if (m.klass <= TTT_CLASS_INTERACTIVE && m.t0) {
+		uint64_t dl = now > m.t0 ? now - m.t0 : 0;
+		__typeof__(s->cls[0]) *c = &s->cls[m.klass];
+		c->packets++;
+		c->bytes += m.len;
+		c->delay_ewma_ns =
+		    c->packets == 1
+			? dl
+			: c->delay_ewma_ns - c->delay_ewma_ns / 16 + dl / 16;
+		if (dl > c->delay_max_ns)
+			c->delay_max_ns = dl;
+	}
 	struct txslot *sl = &tb->slot[tb->n];
 	uint8_t *buf = sl->buf;
 	memcpy(buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN, e + sizeof(m), m.len);
@@ -598,18 +623,29 @@ static void pace_rescue(struct session *s, struct path *p, uint64_t now)
 	int t = pace_rescue_target(s, now);
 	uint32_t elen;
 	uint8_t *e;
-	while ((e = pktq_pop(&p->pq, now, &elen)) != NULL) {
-		struct pace_meta m;
-		memcpy(&m, e, sizeof(m));
-		if (t < 0 || pktq_push_hdr(&s->paths[t].pq, e, sizeof(m),
-					   e + sizeof(m), m.len, now) < 0) {
-			s->tx_drops++;
-			continue;
+	for (int k = 0; k < 2; k++) {
+		struct pktq *from = k ? &p->pq : &p->iq;
+		while ((e = pktq_pop(from, now, &elen)) != NULL) {
+			struct pace_meta m;
+			memcpy(&m, e, sizeof(m));
+			struct pktq *to = NULL;
+			uint64_t *qd = NULL;
+			if (t >= 0) {
+				to = k ? &s->paths[t].pq : &s->paths[t].iq;
+				qd = k ? &s->paths[t].pq_dgram
+				       : &s->paths[t].iq_dgram;
+			}
+			if (!to ||
+			    pktq_push_hdr(to, e, sizeof(m), e + sizeof(m),
+					  m.len, now) < 0) {
+				s->tx_drops++;
+				continue;
+			}
+			*qd += wire_data_overhead(s->keys.mode) + m.len;
 		}
-		s->paths[t].pq_dgram +=
-		    wire_data_overhead(s->keys.mode) + m.len;
 	}
 	p->pq_dgram = 0;
+	p->iq_dgram = 0;
 	pace_sync_view(s, p, now);
 	if (t >= 0)
 		pace_sync_view(s, &s->paths[t], now);
@@ -624,7 +660,7 @@ static void pace_release(struct session *s, uint64_t now)
 		txq_flush(d, now);
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
-		if (!p->sess || pktq_empty(&p->pq))
+		if (!p->sess || (pktq_empty(&p->pq) && pktq_empty(&p->iq)))
 			continue;
 		const struct ttt_link_view *v = &s->views[i];
 		if (!ttt_link_usable(v) && v->state != TTT_LINK_STANDBY) {
@@ -632,6 +668,17 @@ static void pace_release(struct session *s, uint64_t now)
 			continue;
 		}
 		uint64_t burst = pace_burst(v);
+		/* Interactive packets first, allowed a second burst on top of
+		 * what the pacer released: they are few and small, and must not
+		 * wait for bulk; a flood of them still meets the pacer. */
+		while (!pktq_empty(&p->iq)) {
+			if (v->pacing_bps &&
+			    pace_released(s, p, now) >= 2 * burst)
+				break;
+			if (tb->n == TX_BATCH)
+				txq_flush(d, now);
+			pace_release_one(s, p, true, now);
+		}
 		while (!pktq_empty(&p->pq)) {
 			if (v->pacing_bps &&
 			    pace_released(s, p, now) >= burst) {
@@ -641,7 +688,7 @@ static void pace_release(struct session *s, uint64_t now)
 			}
 			if (tb->n == TX_BATCH)
 				txq_flush(d, now);
-			pace_release_one(s, p, now);
+			pace_release_one(s, p, false, now);
 		}
 	}
 	txq_flush(d, now);
@@ -654,25 +701,169 @@ static void pace_service(struct session *s, uint64_t now)
 	struct daemon *d = s->d;
 	d->tx_us = (uint32_t)(mono_ns() / 1000);
 	for (;;) {
-		while (!pktq_empty(&s->q)) {
+		while (!sessq_empty(s)) {
 			if (s->views_dirty)
 				session_refresh_views(s, now);
 			if (!pace_gate_open(s, now))
 				break;
 			uint32_t len;
-			uint8_t *pkt = pktq_pop(&s->q, now, &len);
+			uint64_t t0 = now;
+			uint8_t *pkt = s->fq_on ? fq_pop(&s->fq, now, &len, &t0)
+						: pktq_pop(&s->q, now, &len);
 			if (!pkt)
 				break;
-			sched_one(s, pkt, len, now);
+			sched_one(s, pkt, len, now, t0);
 		}
 		pace_release(s, now);
 		/* releasing may have opened the gate again */
-		if (pktq_empty(&s->q) || !pace_gate_open(s, now))
+		if (sessq_empty(s) || !pace_gate_open(s, now))
 			break;
 	}
-	if (!pktq_empty(&s->q))
+	if (!sessq_empty(s))
 		pace_mark_demand(s, now);
 	pace_arm(s, now);
+}
+
+/*
+ * The interactive class (flow_queue, docs/config.md): a packet of a sparse
+ * flow or of a DSCP in the set skips the session's queue and the pacer
+ * queues, and goes on the link where it arrives first.
+ */
+static bool is_interactive(struct session *s, const uint8_t *pkt, size_t len,
+			   uint32_t hash, uint64_t now)
+{
+	const struct cfg_flow_queue *fc = &s->d->cfg.flow_queue;
+	if (fc->interactive == CFG_INTERACTIVE_OFF)
+		return false;
+	struct ttt_pkt_info info = {0};
+	pkt_classify(pkt, len, &info);
+	if (fc->interactive == CFG_INTERACTIVE_DSCP)
+		return (fc->dscp_mask >> info.dscp) & 1;
+	return fq_interactive(&s->fq, hash, info.dscp, (uint32_t)len, now);
+}
+
+/* When a packet sent now on link i would arrive (us, on the link's own
+ * one-way clock, comparable between links): half the base RTT, the
+ * bottleneck's queueing delay, and what the pacer must send ahead of it. */
+static uint64_t arrival_us(const struct session *s, uint32_t i, uint64_t now)
+{
+	const struct path *p = &s->paths[i];
+	const struct ttt_link_view *v = &s->views[i];
+	uint64_t rtt = v->base_rtt_us ? v->base_rtt_us : v->srtt_us;
+	uint64_t t = rtt / 2 + v->queue_delay_us;
+	uint64_t ahead = pace_released(s, p, now) + p->iq_dgram;
+	if (v->pacing_bps)
+		t += ahead * 8000000ull / v->pacing_bps;
+	return t;
+}
+
+/* The usable links (MTU fits) with the earliest and second earliest
+ * arrival, unmetered ones first; -1 where there is none. */
+static void earliest_links(const struct session *s, size_t len, uint64_t now,
+			   int *first, int *second)
+{
+	uint64_t best[2] = {UINT64_MAX, UINT64_MAX};
+	*first = *second = -1;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (!s->paths[i].sess || !ttt_link_usable(v) || len > v->mtu)
+			continue;
+		uint64_t t = arrival_us(s, i, now);
+		/* a metered link only when no unmetered one is left */
+		if (v->metered)
+			t += 1ull << 40;
+		if (t < best[0]) {
+			best[1] = best[0], *second = *first;
+			best[0] = t, *first = (int)i;
+		} else if (t < best[1]) {
+			best[1] = t, *second = (int)i;
+		}
+	}
+}
+
+/* Queues one copy on link idx's interactive queue; false if it is full. */
+static bool interactive_push(struct session *s, uint32_t idx,
+			     const struct pace_meta *m, const uint8_t *inner,
+			     uint64_t now)
+{
+	struct path *p = &s->paths[idx];
+	if (pktq_push_hdr(&p->iq, m, sizeof(*m), inner, m->len, now) < 0)
+		return false;
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + m->len;
+	p->iq_dgram += dgram;
+	pace_sync_view(s, p, now);
+	struct ttt_link_view *v = &s->views[idx];
+	v->tx_packets++;
+	v->tx_bytes += dgram;
+	if (p->metered)
+		v->quota_used_bytes += dgram;
+	return true;
+}
+
+static void interactive_one(struct session *s, uint8_t *inner, size_t len,
+			    uint64_t now)
+{
+	struct daemon *d = s->d;
+	const struct cfg_flow_queue *fc = &d->cfg.flow_queue;
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	mss_clamp(inner, len, d->tun_mtu);
+	struct ttt_pkt_info info = {.len = (uint32_t)len};
+	info.flow_hash = wire_flow_hash(inner, len);
+	pkt_classify(inner, len, &info);
+	info.klass = TTT_CLASS_INTERACTIVE;
+	uint64_t seq = s->tx_seq++;
+	info.seq = seq;
+
+	int a, b;
+	earliest_links(s, len, now, &a, &b);
+	if (s->sched->ops->flags & TTT_SCHED_F_INTERACTIVE) {
+		struct ttt_sched_ctx ctx;
+		session_fill_ctx(s, &ctx, now);
+		int idx = sched_pick(s->sched, &ctx, &info);
+		if (idx >= 0 && (uint32_t)idx < s->n_paths &&
+		    len > s->views[idx].mtu)
+			idx = fitting_path(s, len);
+		if (idx < 0 || (uint32_t)idx >= s->n_paths) {
+			s->tx_drops++;
+			return;
+		}
+		if (idx == b)
+			b = a;
+		a = idx;
+	}
+	if (a < 0) {
+		s->tx_drops++;
+		return;
+	}
+	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
+	struct pace_meta m = {
+	    .seq = seq,
+	    .prev = s->bucket_last[bucket],
+	    .t0 = now,
+	    .len = (uint32_t)len,
+	    .bucket = (uint16_t)bucket,
+	    .klass = TTT_CLASS_INTERACTIVE,
+	};
+	bool dup = b >= 0 && (fc->duplicate == CFG_DUP_INTERACTIVE ||
+			      (fc->duplicate == CFG_DUP_DSCP &&
+			       ((fc->dscp_mask >> info.dscp) & 1)));
+	bool sent = interactive_push(s, (uint32_t)a, &m, inner, now);
+	if (dup) {
+		/* the second copy: same seq, so the far end's replay window
+		 * keeps whichever arrives first */
+		m.t0 = 0; /* counted once in the class figures */
+		if (interactive_push(s, (uint32_t)b, &m, inner, now)) {
+			s->dup_sent++;
+			sent = true;
+		}
+	}
+	if (!sent) {
+		s->tx_drops++;
+		s->cls[TTT_CLASS_INTERACTIVE].drops++;
+		return;
+	}
+	s->bucket_last[bucket] = seq;
 }
 
 void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -719,13 +910,28 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		cur = s;
 		if (s->views_dirty)
 			session_refresh_views(s, now);
+		if (s->fq_on) {
+			uint32_t h = wire_flow_hash(inner, (size_t)n);
+			if (is_interactive(s, inner, (size_t)n, h, now)) {
+				interactive_one(s, inner, (size_t)n, now);
+				continue;
+			}
+			if (!fq_empty(&s->fq) || !pace_gate_open(s, now)) {
+				if (fq_push(&s->fq, h, inner, (uint32_t)n,
+					    now) < 0)
+					s->tx_drops++;
+				continue;
+			}
+			sched_one(s, inner, (size_t)n, now, now);
+			continue;
+		}
 		/* FIFO: once packets wait, newcomers wait behind them. */
 		if (!pktq_empty(&s->q) || !pace_gate_open(s, now)) {
 			if (pktq_push(&s->q, inner, (uint32_t)n, now) < 0)
 				s->tx_drops++;
 			continue;
 		}
-		sched_one(s, inner, (size_t)n, now);
+		sched_one(s, inner, (size_t)n, now, now);
 	}
 	if (cur)
 		pace_service(cur, now);
@@ -1008,6 +1214,41 @@ static void path_learn(struct session *s, struct path *p, int fd,
 	}
 }
 
+/*
+ * An authentic DATA packet whose seq the replay window has seen: the second
+ * copy of a duplicated interactive packet (flow_queue.duplicate), or a
+ * replay. Its payload is dropped, but its link did carry it: the per-link
+ * feedback must count it, or the link model would read the copy's path_seq
+ * as a loss on that link. Counted in rx_replay (every seq seen before) and
+ * rx_dup (of those, a fresh copy on its link).
+ */
+static void rx_dup_data(struct session *s, uint8_t *body, size_t blen,
+			size_t dgram, const struct wire_hdr *h, int uplink_id,
+			uint64_t now)
+{
+	struct path *p = NULL;
+	if (s->d->client) {
+		if (uplink_id >= 0 && (uint32_t)uplink_id < s->n_paths)
+			p = &s->paths[uplink_id];
+	} else if (s->paths[h->link_id].sess) {
+		p = &s->paths[h->link_id];
+	}
+	struct wire_data dh;
+	s->rx_replay++;
+	if (!p || !p->sess || wire_data_decode(body, blen, &dh) < 0)
+		return;
+	/* A copy sent on this link carries a path_seq the link has not shown
+	 * yet; a captured packet replayed carries an old one and must not
+	 * inflate what the link seems to deliver. */
+	if (p->fbrx.active && (int32_t)(dh.path_seq - p->fbrx.high_seq) <= 0)
+		return;
+	s->rx_dup++;
+	p->rx_packets++;
+	p->rx_bytes += dgram;
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
+}
+
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now)
@@ -1034,7 +1275,8 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		d->rx_unknown_session++;
 		return;
 	}
-	if (replay_check(&s->replay, h.seq) < 0) {
+	bool seen = replay_check(&s->replay, h.seq) < 0;
+	if (seen && h.type != WT_DATA) {
 		s->rx_replay++;
 		return;
 	}
@@ -1042,6 +1284,10 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	size_t blen;
 	if (wire_open(&s->keys, buf, len, &h, &body, &blen) < 0) {
 		s->rx_auth_fail++;
+		return;
+	}
+	if (seen) {
+		rx_dup_data(s, body, blen, len, &h, uplink_id, now);
 		return;
 	}
 	replay_update(&s->replay, h.seq);

@@ -62,6 +62,8 @@ void session_buf_put(struct pktbuf *b)
 
 #define PATH_PQ_PACKETS 512
 #define PATH_PQ_BYTES	(768 * 1024)
+#define PATH_IQ_PACKETS 64
+#define PATH_IQ_BYTES	(96 * 1024)
 
 void session_path_init(struct session *s, uint32_t id, const char *name)
 {
@@ -94,6 +96,16 @@ void session_path_init(struct session *s, uint32_t id, const char *name)
 	if (pktq_init(&p->pq, &pc) < 0)
 		log_err("session",
 			"%s: no memory for the pacer queue: its "
+			"packets will be dropped",
+			p->name);
+	/* Interactive packets (flow_queue) wait here, ahead of pq: few and
+	 * small, so a short queue; a flood marked EF overflows it, not the
+	 * link. */
+	pc.limit_pkts = PATH_IQ_PACKETS;
+	pc.limit_bytes = PATH_IQ_BYTES;
+	if (pktq_init(&p->iq, &pc) < 0)
+		log_err("session",
+			"%s: no memory for the interactive queue: its "
 			"packets will be dropped",
 			p->name);
 	if (id >= s->n_paths)
@@ -138,7 +150,27 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 	    .interval_ns = (uint64_t)lc->aqm_interval_ms * 1000000,
 	    .ecn = lc->ecn,
 	};
-	ret = pktq_init(&s->q, &qc);
+	const struct cfg_flow_queue *fc = &d->cfg.flow_queue;
+	if (fc->enabled) {
+		/* the same limits and CoDel as the FIFO, per flow */
+		struct fq_cfg fqc = {
+		    .limit_pkts = qc.limit_pkts,
+		    .limit_bytes = qc.limit_bytes,
+		    .slot_size = qc.slot_size,
+		    .flows = fc->flows,
+		    .quantum = (uint32_t)fc->quantum,
+		    .target_ns = qc.target_ns,
+		    .interval_ns = qc.interval_ns,
+		    .ecn = qc.ecn,
+		    .sparse_rate = fc->sparse_rate_bps / 8,
+		    .sparse_burst = (uint32_t)fc->sparse_burst,
+		    .dscp_mask = fc->dscp_mask,
+		};
+		ret = fq_init(&s->fq, &fqc);
+		s->fq_on = true;
+	} else {
+		ret = pktq_init(&s->q, &qc);
+	}
 	if (ret < 0) {
 		err_set(e, ret, "cannot allocate the packet queue");
 		goto fail;
@@ -167,9 +199,12 @@ void session_destroy(struct session *s)
 	ev_timer_stop(s->d->loop, &s->pace_timer);
 	ev_timer_stop(s->d->loop, &s->fb_timer);
 	pktq_free(&s->q);
+	fq_free(&s->fq);
 	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
-		if (s->paths[i].sess)
+		if (s->paths[i].sess) {
 			pktq_free(&s->paths[i].pq);
+			pktq_free(&s->paths[i].iq);
+		}
 	if (s->reorder) {
 		/* Hands held packets back through reorder_deliver: they are
 		 * written out, which is what the peer wanted anyway. */

@@ -107,17 +107,17 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 	p->tx_bytes += bytes;
 	p->backlog_bytes = ttt_link_backlog(&aged, now) + bytes;
 	p->backlog_ns = now;
-	v->backlog_bytes = p->backlog_bytes + p->pq_dgram;
+	v->backlog_bytes = p->backlog_bytes + p->pq_dgram + p->iq_dgram;
 	v->backlog_ns = now;
-	v->tx_packets = p->tx_packets + p->pq.n;
-	v->tx_bytes = p->tx_bytes + p->pq_dgram;
+	v->tx_packets = p->tx_packets + p->pq.n + p->iq.n;
+	v->tx_bytes = p->tx_bytes + p->pq_dgram + p->iq_dgram;
 	if (bytes) {
 		probe_on_tx_bytes(&p->probe, now, bytes);
 		if (p->metered)
 			quota_account(s->d, p, bytes, 0);
 	}
 	v->quota_used_bytes =
-	    p->quota_used_bytes + (p->metered ? p->pq_dgram : 0);
+	    p->quota_used_bytes + (p->metered ? p->pq_dgram + p->iq_dgram : 0);
 	if (pkts)
 		session_feedback(s, TTT_FB_SENT, p->id, (uint32_t)bytes,
 				 (uint32_t)pkts, 0, 0, now);
@@ -668,13 +668,12 @@ static void pace_release(struct session *s, uint64_t now)
 			continue;
 		}
 		uint64_t burst = pace_burst(v);
-		/* Interactive packets first, allowed a second burst on top of
-		 * what the pacer released: they are few and small, and must not
-		 * wait for bulk; a flood of them still meets the pacer. */
+		/* Interactive packets first and at once: each sparse flow
+		 * sends little by definition, and what they send is booked
+		 * in the released backlog, so bulk yields to them. Gating
+		 * them on the pacer made them wait seconds behind the
+		 * feedback and probes of a link paced at its floor. */
 		while (!pktq_empty(&p->iq)) {
-			if (v->pacing_bps &&
-			    pace_released(s, p, now) >= 2 * burst)
-				break;
 			if (tb->n == TX_BATCH)
 				txq_flush(d, now);
 			pace_release_one(s, p, true, now);

@@ -390,8 +390,8 @@ static void print_classes(FILE *f, const char *ind, const json_t *sess)
 		num_cell(m, sizeof(m), o, "delay_max_ms", "%.1f", 1);
 		int_cell(x, sizeof(x), o, "dropped");
 		snprintf(lab, sizeof(lab), "%s%s:", ind, names[k]);
-		fprintf(f, "%-13s%s pkts, delay %s ms (max %s), %s dropped",
-			lab, p, d, m, x);
+		fprintf(f, "%-*s%s pkts, delay %s ms (max %s), %s dropped",
+			(int)(13 + strlen(ind)), lab, p, d, m, x);
 		if (k == 1 && json_object_get(o, "ecn_marked")) {
 			int_cell(e, sizeof(e), o, "ecn_marked");
 			fprintf(f, ", %s ecn", e);

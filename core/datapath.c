@@ -404,18 +404,29 @@ static void pace_sync_view(struct session *s, struct path *p, uint64_t now)
 	v->backlog_ns = now;
 }
 
-/* True if the scheduler may be asked for a packet: a usable link is booked
- * less than the gate ahead, or none is usable (the scheduler then drops,
- * as before). */
+/* The links the gate looks at: UP ones while any is usable, else the
+ * DEGRADED ones. An idle degraded (or standby) link must not open the gate
+ * for traffic the scheduler would only put on it because the healthy
+ * links are booked ahead: that traffic waits under CoDel instead. */
+static bool gate_class(const struct session *s, const struct ttt_link_view *v)
+{
+	if (!ttt_link_usable(v))
+		return false;
+	return v->state == TTT_LINK_UP || !s->any_up;
+}
+
+/* True if the scheduler may be asked for a packet: a link of the gate's
+ * class is booked less than the gate ahead, or none is usable (the
+ * scheduler then drops, as before). */
 static bool pace_gate_open(const struct session *s, uint64_t now)
 {
 	bool usable = false;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		const struct ttt_link_view *v = &s->views[i];
-		if (!ttt_link_usable(v))
+		if (!gate_class(s, v))
 			continue;
-		if (!v->pacing_bps ||
-		    ttt_link_backlog(v, now) < PACE_GATE_BURSTS * pace_burst(v))
+		if (!v->pacing_bps || ttt_link_backlog(v, now) <
+					  PACE_GATE_BURSTS * pace_burst(v))
 			return true;
 		usable = true;
 	}
@@ -450,7 +461,7 @@ static void pace_arm(struct session *s, uint64_t now)
 			if (w < wait)
 				wait = w;
 		}
-		if (gate && ttt_link_usable(v)) {
+		if (gate && gate_class(s, v)) {
 			uint64_t b = ttt_link_backlog(v, now);
 			uint64_t g = PACE_GATE_BURSTS * burst;
 			w = b < g ? 0
@@ -653,6 +664,14 @@ static void pace_service(struct session *s, uint64_t now)
 {
 	struct daemon *d = s->d;
 	d->tx_us = (uint32_t)(mono_ns() / 1000);
+	/* While a link the queue waits for is still in startup, the queue
+	 * stands because the pacer is still learning, not because the links
+	 * are full: no AQM signal to TCP then. */
+	s->q.aqm_paused = false;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (gate_class(s, &s->views[i]) &&
+		    s->paths[i].lm.phase == LM_STARTUP)
+			s->q.aqm_paused = true;
 	for (;;) {
 		while (!pktq_empty(&s->q)) {
 			if (s->views_dirty)

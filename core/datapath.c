@@ -425,8 +425,8 @@ static bool pace_gate_open(const struct session *s, uint64_t now)
 		const struct ttt_link_view *v = &s->views[i];
 		if (!gate_class(s, v))
 			continue;
-		if (!v->pacing_bps || ttt_link_backlog(v, now) <
-					  PACE_GATE_BURSTS * pace_burst(v))
+		if (!v->pacing_bps ||
+		    ttt_link_backlog(v, now) < PACE_GATE_BURSTS * pace_burst(v))
 			return true;
 		usable = true;
 	}
@@ -587,43 +587,39 @@ static void pace_release_one(struct session *s, struct path *p, uint64_t now)
 	p->pace_pending += total;
 }
 
-/* The usable link with the least booked, for packets stranded on a link
- * that stopped being usable; -1 if none. */
-static int pace_rescue_target(const struct session *s, uint64_t now)
-{
-	int best = -1;
-	uint64_t least = UINT64_MAX;
-	for (uint32_t i = 0; i < s->n_paths; i++) {
-		const struct ttt_link_view *v = &s->views[i];
-		uint64_t b = ttt_link_backlog(v, now);
-		if (ttt_link_usable(v) && b < least)
-			best = (int)i, least = b;
-	}
-	return best;
-}
-
-/* Moves what waits on a link that is no longer usable to the usable link
- * with the least booked (failover must not strand packets), or drops it. */
+/* Hands what waits on a link that is no longer usable back to the
+ * scheduler, packet by packet (failover must not strand packets, and the
+ * plugin's policy, a metered link over quota say, still holds); each keeps
+ * its seq and flow-bucket chain. */
 static void pace_rescue(struct session *s, struct path *p, uint64_t now)
 {
-	int t = pace_rescue_target(s, now);
 	uint32_t elen;
 	uint8_t *e;
 	while ((e = pktq_pop(&p->pq, now, &elen)) != NULL) {
 		struct pace_meta m;
 		memcpy(&m, e, sizeof(m));
-		if (t < 0 || pktq_push_hdr(&s->paths[t].pq, e, sizeof(m),
-					   e + sizeof(m), m.len, now) < 0) {
+		uint8_t *inner = e + sizeof(m);
+		struct ttt_pkt_info info = {.len = m.len, .seq = m.seq};
+		info.flow_hash = wire_flow_hash(inner, m.len);
+		pkt_classify(inner, m.len, &info);
+		struct ttt_sched_ctx ctx;
+		session_fill_ctx(s, &ctx, now);
+		int t = sched_pick(s->sched, &ctx, &info);
+		if (t >= 0 && (uint32_t)t < s->n_paths &&
+		    m.len > s->views[t].mtu)
+			t = fitting_path(s, m.len);
+		if (t < 0 || (uint32_t)t >= s->n_paths || &s->paths[t] == p ||
+		    pktq_push_hdr(&s->paths[t].pq, &m, sizeof(m), inner, m.len,
+				  now) < 0) {
 			s->tx_drops++;
 			continue;
 		}
 		s->paths[t].pq_dgram +=
 		    wire_data_overhead(s->keys.mode) + m.len;
+		pace_sync_view(s, &s->paths[t], now);
 	}
 	p->pq_dgram = 0;
 	pace_sync_view(s, p, now);
-	if (t >= 0)
-		pace_sync_view(s, &s->paths[t], now);
 }
 
 /* Releases from every pacer queue what the pacers allow, then sends. */

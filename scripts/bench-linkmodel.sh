@@ -106,13 +106,13 @@ d = json.load(open(sys.argv[1])); mtu = int(sys.argv[2])
 eff = (mtu - 52) / (mtu + 76)
 s = [iv["sum"]["bits_per_second"] / 1e6 for iv in d["intervals"]]
 # iperf3 starts ~1.3 s before the first step is made (sleep 10 after bg)
-for name, cap, lo, hi in (("40 (a 20 + b 20)", 40, 3, 10),
-                          ("26 (a 6 + b 20)", 26, 12, 20),
-                          ("40 (a back to 20)", 40, 22, 30)):
+for name, cap, lo, hi in (("a20+b20=40", 40, 3, 10),
+                          ("a6+b20=26", 26, 12, 20),
+                          ("a20+b20=40,after", 40, 22, 30)):
     seg = s[lo:hi]
     m = sum(seg) / len(seg) if seg else 0
     print("RESULT phase=%s mbps=%.1f of_cap=%.1f of_ceil=%.1f" % (
-        name.replace(" ", "_"), m, 100 * m / cap, 100 * m / (cap * eff)))
+        name, m, 100 * m / cap, 100 * m / (cap * eff)))
 PY
 	exit 0
 fi
@@ -191,7 +191,7 @@ for cc in $CCS; do
 		bash "$0" --step "$cc" "$dir" 2>/dev/null | grep '^RESULT' | while read -r _ kv; do
 			eval "$(echo "$kv" | tr ' ' '\n' | sed 's/^/s_/')"
 			printf '   %-5s %-4s capacity %-20s %6.1f Mbit/s  %5.1f%% of it  %5.1f%% of ceiling\n' \
-				"$cc" "$dir" "${s_phase//_/ }" "$s_mbps" "$s_of_cap" "$s_of_ceil"
+				"$cc" "$dir" "$s_phase" "$s_mbps" "$s_of_cap" "$s_of_ceil"
 		done
 	done
 done

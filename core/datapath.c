@@ -635,7 +635,12 @@ static void pace_release(struct session *s, uint64_t now)
 			continue;
 		const struct ttt_link_view *v = &s->views[i];
 		if (!ttt_link_usable(v) && v->state != TTT_LINK_STANDBY) {
-			pace_rescue(s, p, now);
+			/* Only a link really down hands its queue over: a
+			 * suspicion lasts a round trip and is often wrong,
+			 * and re-picking a whole queue then would spill it
+			 * onto whatever the policy allows last. */
+			if (!p->probe.suspect && !p->fb_stalled)
+				pace_rescue(s, p, now);
 			continue;
 		}
 		uint64_t burst = pace_burst(v);

@@ -224,6 +224,11 @@ static int codel_dequeue(struct fq *q, struct fq_flow *fl, uint64_t now)
 		cd->dropping = false;
 		return -1;
 	}
+	if (q->aqm_paused) {
+		cd->dropping = false;
+		cd->first_above_ns = 0;
+		return i;
+	}
 	if (cd->dropping) {
 		if (!ok) {
 			cd->dropping = false;

@@ -81,6 +81,10 @@ struct fq {
 	uint32_t n;	/* packets queued, all flows */
 	uint64_t bytes; /* bytes queued, all flows */
 	struct fq_list newl, oldl;
+	/* caller's switch: pop without CoDel and forget its state, while the
+	 * queue stands because the links are still being measured (as
+	 * pktq's aqm_paused) */
+	bool aqm_paused;
 	/* counters */
 	uint64_t enqueued, dequeued, drops_full, drops_codel, ecn_marks;
 	uint64_t drops_overflow; /* head drops from the fattest flow */

@@ -292,6 +292,21 @@ static void test_codel_per_flow(void **st)
 	assert_true(q.ecn_marks > 0);
 	assert_int_equal(q.drops_codel, 0);
 	fq_free(&q);
+	/* paused (links still being measured): no signal at all */
+	c.ecn = false;
+	assert_int_equal(fq_init(&q, &c), 0);
+	q.aqm_paused = true;
+	now = 0;
+	for (int t = 0; t < 2000; t++, now += MS) {
+		mk(p, 1500, 1, 0);
+		fq_push(&q, hb, p, 1500, now);
+		fq_push(&q, hb, p, 1500, now);
+		uint32_t len;
+		fq_pop(&q, now, &len, NULL);
+	}
+	assert_int_equal(q.drops_codel, 0);
+	assert_true(q.drops_overflow > 0); /* the limit still holds */
+	fq_free(&q);
 }
 
 /* Classification: DSCP in the set is interactive whatever the flow does;

@@ -848,7 +848,13 @@ static void interactive_one(struct session *s, uint8_t *inner, size_t len,
 
 	int a, b;
 	earliest_links(s, len, now, &a, &b);
-	if (s->sched->ops->flags & TTT_SCHED_F_INTERACTIVE) {
+	/* A metered link (earliest_links puts them last) carries interactive
+	 * packets only as the plugin says, as for bulk: its quota policy is
+	 * the plugin's. */
+	if (b >= 0 && s->views[b].metered)
+		b = -1;
+	if (s->sched->ops->flags & TTT_SCHED_F_INTERACTIVE ||
+	    (a >= 0 && s->views[a].metered)) {
 		struct ttt_sched_ctx ctx;
 		session_fill_ctx(s, &ctx, now);
 		int idx = sched_pick(s->sched, &ctx, &info);

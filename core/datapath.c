@@ -874,9 +874,14 @@ static void interactive_one(struct session *s, uint8_t *inner, size_t len,
 		return;
 	}
 	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
+	/* No predecessor (prev_gap 0): the far end's reorder buffer delivers
+	 * it at once. A sparse flow's packets are tens of ms apart and never
+	 * overtake each other; what the chain would buy is a hold of up to
+	 * max_hold after each of its own losses, the stall a game must not
+	 * see. Later packets of the bucket still chain to this one. */
 	struct pace_meta m = {
 	    .seq = seq,
-	    .prev = s->bucket_last[bucket],
+	    .prev = 0,
 	    .t0 = now,
 	    .len = (uint32_t)len,
 	    .bucket = (uint16_t)bucket,

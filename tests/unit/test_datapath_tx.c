@@ -314,8 +314,18 @@ static void test_fq_interactive(void **state)
 	int got = 0, small = 0, ef = 0;
 	while ((n = recv(f->rx, buf, sizeof(buf), 0)) > 0) {
 		const uint8_t *in = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
-		small += n == WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + 100;
-		ef += (in[1] >> 2) == 46;
+		struct wire_data dh;
+		assert_int_equal(wire_data_decode(buf + WIRE_HDR_LEN,
+						  (size_t)n - WIRE_HDR_LEN,
+						  &dh),
+				 0);
+		bool is_small = n == WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + 100;
+		bool is_ef = (in[1] >> 2) == 46;
+		/* interactive: no predecessor, never held behind a loss */
+		if (is_small || is_ef)
+			assert_int_equal(dh.prev_gap, 0);
+		small += is_small;
+		ef += is_ef;
 		got++;
 	}
 	assert_int_equal(small, 1);

@@ -125,6 +125,7 @@ struct session {
 	struct sched_inst *sched; /* schedules what this side sends */
 	char sched_name[CFG_NAME_MAX];
 	uint64_t bucket_last[WIRE_BUCKETS]; /* last DATA seq per flow bucket */
+	uint64_t bucket_bulk_ns[WIRE_BUCKETS]; /* last bulk packet scheduled */
 	uint64_t last_rx_ns;
 	uint64_t created_ns;
 	/* packet pool */

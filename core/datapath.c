@@ -538,6 +538,7 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	}
 	/* Provisional: txq_flush() rolls it back if the packet does not go. */
 	s->bucket_last[bucket] = seq;
+	s->bucket_bulk_ns[bucket] = now;
 	uint64_t dgram = wire_data_overhead(s->keys.mode) + len;
 	p->pq_dgram += dgram;
 	pace_sync_view(s, p, now);
@@ -760,6 +761,10 @@ static void pace_service(struct session *s, uint64_t now)
  * flow or of a DSCP in the set skips the session's queue and the pacer
  * queues, and goes on the link where it arrives first.
  */
+/* How long after a bulk packet of its bucket an interactive packet keeps
+ * the chain to it (the bulk one may still be queued on a link). */
+#define INTERACTIVE_CHAIN_NS 500000000ull
+
 static bool is_interactive(struct session *s, const uint8_t *pkt, size_t len,
 			   uint32_t hash, uint64_t now)
 {
@@ -874,14 +879,19 @@ static void interactive_one(struct session *s, uint8_t *inner, size_t len,
 		return;
 	}
 	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
-	/* No predecessor (prev_gap 0): the far end's reorder buffer delivers
-	 * it at once. A sparse flow's packets are tens of ms apart and never
-	 * overtake each other; what the chain would buy is a hold of up to
-	 * max_hold after each of its own losses, the stall a game must not
-	 * see. Later packets of the bucket still chain to this one. */
+	/* No predecessor (prev_gap 0) unless a bulk packet of the bucket was
+	 * scheduled lately (it may still wait in a pacer queue: this one
+	 * must not overtake it): the far end's reorder buffer then delivers
+	 * it at once. A sparse flow's packets are tens of ms apart and do
+	 * not overtake each other; what the chain would buy is a hold of up
+	 * to max_hold after each of its own losses, the stall a game must
+	 * not see. Later packets of the bucket still chain to this one. */
+	bool recent_bulk =
+	    s->bucket_bulk_ns[bucket] &&
+	    now - s->bucket_bulk_ns[bucket] < INTERACTIVE_CHAIN_NS;
 	struct pace_meta m = {
 	    .seq = seq,
-	    .prev = 0,
+	    .prev = recent_bulk ? s->bucket_last[bucket] : 0,
 	    .t0 = now,
 	    .len = (uint32_t)len,
 	    .bucket = (uint16_t)bucket,

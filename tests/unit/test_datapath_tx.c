@@ -321,9 +321,13 @@ static void test_fq_interactive(void **state)
 				 0);
 		bool is_small = n == WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + 100;
 		bool is_ef = (in[1] >> 2) == 46;
-		/* interactive: no predecessor, never held behind a loss */
-		if (is_small || is_ef)
+		/* a sparse flow's packet: no predecessor, never held behind
+		 * a loss; an EF packet of the bulk flow keeps its chain (its
+		 * flow's bulk packets may still wait: no overtaking them) */
+		if (is_small)
 			assert_int_equal(dh.prev_gap, 0);
+		if (is_ef)
+			assert_int_not_equal(dh.prev_gap, 0);
 		small += is_small;
 		ef += is_ef;
 		got++;

@@ -272,12 +272,21 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	if (a.status != WR_OK) {
 		static uint64_t last_log;
 		if (now - last_log > 10000000000ull) {
-			log_err("handshake", "server refused the session: %s",
-				a.status == WR_CRYPTO_MODE
-				    ? "crypto mode differs from the server's"
-				: a.status == WR_SCHEDULER
-				    ? "server has no such downstream plugin"
-				    : "unknown reason");
+			if (a.status == WR_SCHEDULER)
+				log_err(
+				    "handshake",
+				    "server refused the session: "
+				    "downstream plugin %s could not be "
+				    "loaded on the server (its log says "
+				    "why)",
+				    d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+			else
+				log_err("handshake",
+					"server refused the session: %s",
+					a.status == WR_CRYPTO_MODE
+					    ? "crypto mode differs from the "
+					      "server's"
+					    : "unknown reason");
 			last_log = now;
 		}
 		return;

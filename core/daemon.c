@@ -17,7 +17,6 @@
 #include "base/log.h"
 #include "os/netif.h"
 #include "peerctl.h"
-#include "os/plugin_trust.h"
 #include "os/privdrop.h"
 #include "sched/sched_host.h"
 #include "os/tun.h"
@@ -294,11 +293,10 @@ int daemon_setup(struct daemon *d, struct err *e)
 	    d->cfg.plugin_dir[0]
 		? d->cfg.plugin_dir
 		: sched_default_plugin_dir(dirbuf, sizeof(dirbuf));
-	/* A root daemon runs plugin code with its rights: refuse a directory
-	 * others could write (a missing one just means no plugin loads). */
-	ret = plugin_trust_check_dir(pdir, e);
-	if (ret < 0 && ret != -ENOENT)
-		return ret;
+	/* A root daemon runs plugin code with its rights: the registry
+	 * refuses a directory others could write (a missing one just means
+	 * no plugin loads) and keeps it open, so plugins still load by name
+	 * after the privilege drop below (sched_host.c). */
 	if ((ret = sched_registry_create(&d->reg, pdir, e)) < 0)
 		return ret;
 	if ((ret = netif_undo_create(&d->undo)) < 0)

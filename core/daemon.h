@@ -145,7 +145,10 @@ struct daemon {
 	uint8_t psk[WIRE_KEY_LEN];	     /* client */
 	uint8_t (*client_psk)[WIRE_KEY_LEN]; /* server: per cfg client */
 	uint8_t (*client_keyid)[WIRE_KEYID_LEN];
-	uint64_t *client_last_hello;  /* server: replay guard */
+	uint64_t *client_last_hello; /* server: replay guard */
+	/* server: hash of the last downstream-plugin refusal logged per
+	 * client (0 = none), so a retried HELLO is not logged again */
+	uint64_t *client_sched_refused;
 	struct session **client_sess; /* server: by client index */
 	/* tun */
 	int tun_fd;
@@ -224,6 +227,12 @@ void session_refresh_views(struct session *s, uint64_t now);
 int session_set_sched(struct session *s, const char *name,
 		      const struct cfg_opt *opts, uint32_t n_opts,
 		      struct err *e);
+/* The same for a plugin name that came from the peer (HELLO, sched-set):
+ * only a plugin name (sched_name_valid()), looked up in the plugin
+ * directory; never a path. -EINVAL otherwise, nothing loaded. */
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e);
 void session_path_init(struct session *s, uint32_t id, const char *name);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,

@@ -294,6 +294,21 @@ int session_set_sched(struct session *s, const char *name,
 	return 0;
 }
 
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e)
+{
+	char esc[LOG_ESC_NAME];
+	if (!sched_name_valid(name))
+		return err_set(e, -EINVAL,
+			       "plugin name \"%s\" from the peer: expected "
+			       "1..%d characters of [a-z0-9_-] (a name in the "
+			       "plugin directory, never a path)",
+			       log_esc(name, esc, sizeof(esc)),
+			       SCHED_NAME_MAX - 1);
+	return session_set_sched(s, name, opts, n_opts, e);
+}
+
 /*
  * Reorder hold: long enough for any packet still in flight, since a packet
  * given up on too early is dropped as late and TCP takes that for

@@ -368,6 +368,7 @@ void daemon_teardown(struct daemon *d)
 	}
 	if (d->client && d->sess && quota_save(d, &e) < 0)
 		log_warn("quota", "%s", e.msg);
+	quota_close(d);
 	if (d->client) {
 		client_teardown(d);
 		session_destroy(d->sess);

@@ -202,6 +202,9 @@ struct daemon {
 	uint64_t quota_saved_ns;		  /* quota.c: last good save */
 	uint64_t quota_saved_used[CFG_MAX_LINKS]; /* usage in that save */
 	int64_t quota_period[CFG_MAX_LINKS];
+	int quota_dirfd;      /* quota.c: the state file's directory */
+	bool quota_dir_open;  /* quota_dirfd is valid */
+	bool quota_main_good; /* the state file on disk is a good one */
 	uint32_t stats_ticks;
 	/* counters */
 	uint64_t tun_rx_packets, tun_tx_packets, tun_rx_dropped;
@@ -299,6 +302,8 @@ void ctlcmd_session_established(struct session *s, uint64_t now);
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);
 int quota_save(struct daemon *d, struct err *e);
+/* Closes the state directory (after the last quota_save). */
+void quota_close(struct daemon *d);
 void quota_roll(struct daemon *d);
 void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
 		   uint64_t now_wall);

@@ -205,6 +205,11 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
+	/* Group membership may have changed; the control socket reads only
+	 * its cache while the loop runs. */
+	if (ctl_server_refresh_group(d->ctl, &e) < 0)
+		log_warn("config", "reload: %s; keeping the old member list",
+			 e.msg);
 	/* Client: a changed downstream is carried to the server. */
 	ctlcmd_reload_downstream(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;

@@ -581,6 +581,49 @@ static void test_socket_mode_and_group(void **state)
 	ctl_server_stop(s);
 }
 
+/* The socket's directory must be the daemon's alone (#10.6): one that
+ * others can write (sticky or not) or another user owns is refused, and
+ * nothing is created in it; the mode comes from bind() itself. */
+static void test_socket_dir_checked(void **state)
+{
+	struct fx *f = *state;
+	char sub[128], path[160];
+	struct ctl_server *s = NULL;
+	struct err e = {{0}};
+	struct stat st;
+	snprintf(sub, sizeof(sub), "%s/d", f->dir);
+	snprintf(path, sizeof(path), "%s/x.sock", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	const mode_t bad[] = {0777, 01777, 0730, 0702};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(chmod(sub, bad[i]), 0);
+		int rc = ctl_server_start(&s, f->loop, path, 0600, NULL, cmds,
+					  f, &e);
+		assert_int_equal(rc, -EPERM);
+		assert_null(s);
+		assert_non_null(strstr(e.msg, "writable by group or others"));
+		assert_int_equal(lstat(path, &st), -1);
+	}
+	assert_int_equal(chmod(sub, 0755), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(sub, 65534, 65534), 0);
+		int rc = ctl_server_start(&s, f->loop, path, 0600, NULL, cmds,
+					  f, &e);
+		assert_int_equal(rc, -EPERM);
+		assert_non_null(strstr(e.msg, "owned by another user"));
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+	/* A trusted one works, and the file has the asked mode from birth. */
+	assert_int_equal(
+	    ctl_server_start(&s, f->loop, path, 0640, NULL, cmds, f, &e), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(ctl_server_refresh_group(s, &e), 0);
+	ctl_server_stop(s);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(rmdir(sub), 0);
+}
+
 static void test_second_server_refused(void **state)
 {
 	struct fx *f = *state;
@@ -959,6 +1002,7 @@ int main(void)
 	    T(test_request_at_eof),
 	    T(test_socket_mode_default),
 	    T(test_socket_mode_and_group),
+	    T(test_socket_dir_checked),
 	    T(test_second_server_refused),
 	    T(test_stale_socket_replaced),
 	    T(test_non_socket_not_replaced),

@@ -72,6 +72,9 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	u->fd = fd;
 	u->ifindex = l->interface[0] ? (int)if_nametoindex(l->interface) : 0;
 	ev_io_init(&u->io, datapath_sockets_cb, fd, EV_READ);
+	/* Packets before timers: after a stall of the loop, what arrived
+	 * meanwhile is read before the prober judges the silence. */
+	ev_set_priority(&u->io, EV_MAXPRI);
 	u->io.data = d;
 	ev_io_start(d->loop, &u->io);
 

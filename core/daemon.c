@@ -100,6 +100,7 @@ static int tun_setup(struct daemon *d, struct err *e)
 	if ((ret = netif_set_up(d->tun_name, true, e)) < 0)
 		return ret;
 	ev_io_init(&d->tun_io, datapath_tun_cb, d->tun_fd, EV_READ);
+	ev_set_priority(&d->tun_io, EV_MAXPRI); /* the data path first */
 	d->tun_io.data = d;
 	ev_io_start(d->loop, &d->tun_io);
 	log_info("tun", "%s up, mtu %u", d->tun_name, d->tun_mtu);

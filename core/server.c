@@ -59,6 +59,7 @@ static int listener_open(struct daemon *d, struct err *e)
 	l->fd = fd;
 	l->family = family;
 	ev_io_init(&l->io, datapath_sockets_cb, fd, EV_READ);
+	ev_set_priority(&l->io, EV_MAXPRI); /* see uplink_open */
 	l->io.data = d;
 	ev_io_start(d->loop, &l->io);
 	log_info("server", "listening on %s",

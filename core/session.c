@@ -175,6 +175,32 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
 	ev_timer_start(s->d->loop, &s->reorder_timer);
 }
 
+/*
+ * Every link DOWN, but at least one only suspected (the early, missed-probe
+ * DOWN that the next packet heard undoes): a stall of this very process
+ * (a slow reload, a flood of control requests) looks exactly like that on
+ * every link at once. Dropping everything is then the worst answer, so the
+ * suspect link heard most recently stays usable as DEGRADED until it is
+ * heard (the suspicion clears) or confirmed dead.
+ */
+static void keep_last_suspect(struct session *s, int *states)
+{
+	int best = -1;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		if (states[i] >= TTT_LINK_DEGRADED)
+			return; /* something is usable: nothing to do */
+		if (p->admin_down || p->fd < 0 || !p->known ||
+		    !p->probe.suspect)
+			continue;
+		if (best < 0 ||
+		    p->probe.last_heard_ns > s->paths[best].probe.last_heard_ns)
+			best = (int)i;
+	}
+	if (best >= 0)
+		states[best] = TTT_LINK_DEGRADED;
+}
+
 /* Builds the read-only link views the scheduler sees. Host policy lives
  * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
  * while any primary is usable. */
@@ -197,6 +223,10 @@ void session_refresh_views(struct session *s, uint64_t now)
 		if (!p->backup && st >= TTT_LINK_DEGRADED)
 			primary_usable = true;
 	}
+	keep_last_suspect(s, states);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (!s->paths[i].backup && states[i] >= TTT_LINK_DEGRADED)
+			primary_usable = true;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		struct ttt_link_view *v = &s->views[i];

@@ -39,11 +39,13 @@
 struct ctl_conn {
 	ev_io rio;
 	ev_io wio;
+	ev_idle idle; /* the next buffered request, one loop iteration later */
 	struct ctl_server *srv;
 	struct ctl_conn *next;
 	struct ctl_conn **pprev;
 	int fd;
 	bool closing; /* no more reading; close once output is flushed */
+	bool eof;     /* the peer closed its side; answer what is buffered */
 	char *out;
 	size_t out_off, out_len, out_cap;
 	size_t in_len;
@@ -194,6 +196,7 @@ static void conn_free(struct ctl_conn *c)
 	struct ctl_server *s = c->srv;
 	ev_io_stop(s->loop, &c->rio);
 	ev_io_stop(s->loop, &c->wio);
+	ev_idle_stop(s->loop, &c->idle);
 	if (close(c->fd) < 0)
 		log_debug(SUB, "close: %s", strerror(errno));
 	*c->pprev = c->next;
@@ -315,7 +318,50 @@ static int conn_close_after_flush(struct ctl_conn *c)
 	c->closing = true;
 	c->in_len = 0;
 	ev_io_stop(c->srv->loop, &c->rio);
+	ev_idle_stop(c->srv->loop, &c->idle);
 	return conn_flush(c);
+}
+
+/*
+ * Answers at most one buffered request, then either comes back on the next
+ * loop iteration (another complete line is waiting: reading pauses) or
+ * reads on. One request per iteration, at the lowest priority: a client
+ * pipelining thousands of requests shares the loop with the data path
+ * instead of holding it for the whole batch. Returns -1 if c is gone.
+ */
+static int conn_step(struct ctl_conn *c)
+{
+	struct ev_loop *loop = c->srv->loop;
+	char *nl = memchr(c->in, '\n', c->in_len);
+	if (nl) {
+		size_t len = (size_t)(nl - c->in);
+		if (conn_answer(c, c->in, len) < 0)
+			return -1;
+		c->in_len -= len + 1;
+		memmove(c->in, c->in + len + 1, c->in_len);
+	}
+	if (memchr(c->in, '\n', c->in_len)) {
+		ev_io_stop(loop, &c->rio);
+		ev_idle_start(loop, &c->idle);
+		return 0;
+	}
+	ev_idle_stop(loop, &c->idle);
+	if (c->in_len == sizeof(c->in)) {
+		json_t *r = error_reply("request longer than %d bytes; closing",
+					CTL_MAX_REQUEST);
+		if (conn_send_json(c, r) == 0)
+			return conn_close_after_flush(c);
+		return -1;
+	}
+	if (c->eof) {
+		/* A last request without its newline still deserves an answer
+		 * (`printf '{"cmd":"status"}' | nc -U`). */
+		if (c->in_len > 0 && conn_answer(c, c->in, c->in_len) < 0)
+			return -1;
+		return conn_close_after_flush(c);
+	}
+	ev_io_start(loop, &c->rio);
+	return 0;
 }
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -330,34 +376,17 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_free(c);
 		return;
 	}
-	bool eof = n == 0;
+	if (n == 0)
+		c->eof = true;
 	c->in_len += (size_t)n;
+	conn_step(c);
+}
 
-	size_t start = 0;
-	char *nl;
-	while ((nl = memchr(c->in + start, '\n', c->in_len - start))) {
-		size_t len = (size_t)(nl - (c->in + start));
-		if (conn_answer(c, c->in + start, len) < 0)
-			return;
-		start += len + 1;
-	}
-	c->in_len -= start;
-	memmove(c->in, c->in + start, c->in_len);
-
-	if (c->in_len == sizeof(c->in)) {
-		json_t *r = error_reply("request longer than %d bytes; closing",
-					CTL_MAX_REQUEST);
-		if (conn_send_json(c, r) == 0)
-			conn_close_after_flush(c);
-		return;
-	}
-	if (eof) {
-		/* A last request without its newline still deserves an answer
-		 * (`printf '{"cmd":"status"}' | nc -U`). */
-		if (c->in_len > 0 && conn_answer(c, c->in, c->in_len) < 0)
-			return;
-		conn_close_after_flush(c);
-	}
+static void conn_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct ctl_conn *c =
+	    (struct ctl_conn *)((char *)w - offsetof(struct ctl_conn, idle));
+	conn_step(c);
 }
 
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -463,6 +492,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->fd = fd;
 		ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+		ev_idle_init(&c->idle, conn_idle_cb);
+		/* Below the data path: packets first, then control. */
+		ev_set_priority(&c->rio, EV_MINPRI);
+		ev_set_priority(&c->idle, EV_MINPRI);
 		c->next = s->clients;
 		if (c->next)
 			c->next->pprev = &c->next;
@@ -739,6 +772,7 @@ int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 	}
 	s->fd = fd;
 	ev_io_init(&s->lio, accept_cb, fd, EV_READ);
+	ev_set_priority(&s->lio, EV_MINPRI);
 	ev_timer_init(&s->retry, retry_cb, CTL_ACCEPT_RETRY_S, 0.);
 	ev_io_start(loop, &s->lio);
 	log_info(SUB, "listening on %s (mode %04o%s%s)", path, mode,

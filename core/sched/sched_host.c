@@ -60,9 +60,25 @@ struct sched_plugin {
 	char path[PATH_MAX];
 };
 
+/* What `plugins` found for a file that is not loaded: checking it means
+ * dlopen (and its constructors), far too slow to repeat on every request,
+ * so the answer is kept while the file and its directory stay the same
+ * (ctime included: a chmod can change the trust rule's verdict). */
+struct list_entry {
+	char name[NAME_MAX + 1];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	json_t *info;
+};
+
 struct sched_registry {
 	struct sched_plugin *plugins; /* loaded, each with refs > 0 */
-	int dirfd; /* the plugin directory, -1 until it exists */
+	int dirfd;		  /* the plugin directory, -1 until it exists */
+	struct list_entry *cache; /* sched_registry_list's, see above */
+	size_t n_cache;
+	struct timespec cache_dir_ctime;
 	char dir[PATH_MAX];
 };
 
@@ -196,6 +212,9 @@ void sched_registry_destroy(struct sched_registry *r)
 	}
 	if (r->dirfd >= 0 && close(r->dirfd) != 0)
 		log_warn("sched", "%s: close: %m", r->dir);
+	for (size_t i = 0; i < r->n_cache; i++)
+		json_decref(r->cache[i].info);
+	free(r->cache);
 	free(r);
 }
 
@@ -807,24 +826,86 @@ static char **list_files(int dirfd, const char *dir, size_t *n)
 	return names;
 }
 
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* The cached answer for a file in this state, or NULL. */
+static json_t *cache_get(const struct sched_registry *r, const char *name,
+			 const struct stat *st)
+{
+	for (size_t i = 0; i < r->n_cache; i++) {
+		const struct list_entry *c = &r->cache[i];
+		if (strcmp(c->name, name) == 0 && c->dev == st->st_dev &&
+		    c->ino == st->st_ino && c->size == st->st_size &&
+		    ts_eq(c->mtime, st->st_mtim) &&
+		    ts_eq(c->ctime, st->st_ctim))
+			return c->info;
+	}
+	return NULL;
+}
+
+/* Remembers info (a reference is taken) for the next listing. */
+static void cache_put(struct list_entry *fresh, size_t *n, const char *name,
+		      const struct stat *st, json_t *info)
+{
+	struct list_entry *c = &fresh[(*n)++];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	c->ctime = st->st_ctim;
+	c->info = json_incref(info);
+}
+
+/* A file that is not loaded: its checked description, or why not. */
+static json_t *probe_file(const char *path, int dirfd, const char *name)
+{
+	struct sched_plugin *p;
+	struct err e;
+	if (plugin_load(path, dirfd, name, &p, &e) == 0) {
+		json_t *info = plugin_info(p, false);
+		plugin_close(p);
+		return info;
+	}
+	char stem[PATH_MAX];
+	file_stem(path, stem, sizeof(stem));
+	return json_pack("{s:s, s:s, s:n, s:n, s:n, s:b, s:i, s:s}", "name",
+			 stem, "file", path, "version", "description", "abi",
+			 "loaded", 0, "refs", 0, "error", e.msg);
+}
+
 json_t *sched_registry_list(struct sched_registry *r)
 {
 	json_t *arr = json_array();
 	if (!arr)
 		return NULL;
 	json_array_append_new(arr, plugin_info(builtin_plugin(), true));
-	size_t n = 0;
+	size_t n = 0, n_fresh = 0;
 	struct err e;
+	struct stat dst;
 	char **names = registry_open_dir(r, &e) == 0
 			   ? list_files(r->dirfd, r->dir, &n)
 			   : NULL;
+	/* A directory whose mode or owner changed may fail the rule now. */
+	if (r->dirfd >= 0 && fstat(r->dirfd, &dst) == 0 &&
+	    !ts_eq(dst.st_ctim, r->cache_dir_ctime)) {
+		for (size_t i = 0; i < r->n_cache; i++)
+			json_decref(r->cache[i].info);
+		r->n_cache = 0;
+		r->cache_dir_ctime = dst.st_ctim;
+	}
+	struct list_entry *fresh = n ? calloc(n, sizeof(*fresh)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
 		struct stat st;
 		int dirfd = r->dirfd;
 		int w = snprintf(path, sizeof(path), "%s/%s", r->dir, names[i]);
 		int sret = fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW);
-		if (sret == 0 && S_ISLNK(st.st_mode)) {
+		bool link = sret == 0 && S_ISLNK(st.st_mode);
+		if (link) {
 			dirfd = -1; /* as plugin_get: a symlink by path */
 			sret = stat(path, &st);
 		}
@@ -838,21 +919,24 @@ json_t *sched_registry_list(struct sched_registry *r)
 			json_array_append_new(arr, plugin_info(p, true));
 			continue;
 		}
-		int lret = plugin_load(path, dirfd, names[i], &p, &e);
+		/* A symlink's target directories are not covered by the
+		 * cache key: always checked afresh. */
+		json_t *info = link ? NULL : cache_get(r, names[i], &st);
+		if (info)
+			json_incref(info);
+		else
+			info = probe_file(path, dirfd, names[i]);
+		if (info && fresh && !link)
+			cache_put(fresh, &n_fresh, names[i], &st, info);
 		free(names[i]);
-		if (lret == 0) {
-			json_array_append_new(arr, plugin_info(p, false));
-			plugin_close(p);
-			continue;
-		}
-		char stem[PATH_MAX];
-		file_stem(path, stem, sizeof(stem));
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:n, s:n, s:n, s:b, s:i, s:s}",
-				   "name", stem, "file", path, "version",
-				   "description", "abi", "loaded", 0, "refs", 0,
-				   "error", e.msg));
+		json_array_append_new(arr, info);
 	}
 	free(names);
+	/* Only what is still in the directory stays cached. */
+	for (size_t i = 0; i < r->n_cache; i++)
+		json_decref(r->cache[i].info);
+	free(r->cache);
+	r->cache = fresh;
+	r->n_cache = n_fresh;
 	return arr;
 }

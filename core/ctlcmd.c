@@ -253,8 +253,11 @@ void peerctl_client_on_sched_reply(struct session *s, json_t *msg)
 		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "refused");
 		snprintf(d->ds_swap.error, sizeof(d->ds_swap.error), "%s",
 			 err ? err : "refused");
+		/* The server's words: escaped before they reach our log. */
+		char esc[4 * sizeof(d->ds_swap.error) + 4];
 		log_warn("sched", "server refused downstream %s: %s",
-			 d->ds_swap.plugin, d->ds_swap.error);
+			 d->ds_swap.plugin,
+			 log_esc(d->ds_swap.error, esc, sizeof(esc)));
 	}
 }
 

@@ -292,8 +292,11 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			if (!s)
 				continue;
 			if (session_set_sched(s, plugin, opts, (uint32_t)n, e) <
-			    0)
+			    0) {
+				log_warn("sched", "%s swap to %s refused: %s",
+					 dir, plugin, e->msg);
 				return NULL;
+			}
 			swapped++;
 		}
 		log_notice("sched", "%s scheduler is now %s (%d session%s)",

@@ -39,7 +39,9 @@
 struct ctl_conn {
 	ev_io rio;
 	ev_io wio;
-	ev_idle idle; /* the next buffered request, one loop iteration later */
+	/* The next buffered request, one loop iteration later: a timer of 0 s
+	 * (an ev_idle would starve while the data path keeps the loop busy). */
+	ev_timer step;
 	struct ctl_server *srv;
 	struct ctl_conn *next;
 	struct ctl_conn **pprev;
@@ -196,7 +198,7 @@ static void conn_free(struct ctl_conn *c)
 	struct ctl_server *s = c->srv;
 	ev_io_stop(s->loop, &c->rio);
 	ev_io_stop(s->loop, &c->wio);
-	ev_idle_stop(s->loop, &c->idle);
+	ev_timer_stop(s->loop, &c->step);
 	if (close(c->fd) < 0)
 		log_debug(SUB, "close: %s", strerror(errno));
 	*c->pprev = c->next;
@@ -318,7 +320,7 @@ static int conn_close_after_flush(struct ctl_conn *c)
 	c->closing = true;
 	c->in_len = 0;
 	ev_io_stop(c->srv->loop, &c->rio);
-	ev_idle_stop(c->srv->loop, &c->idle);
+	ev_timer_stop(c->srv->loop, &c->step);
 	return conn_flush(c);
 }
 
@@ -342,10 +344,13 @@ static int conn_step(struct ctl_conn *c)
 	}
 	if (memchr(c->in, '\n', c->in_len)) {
 		ev_io_stop(loop, &c->rio);
-		ev_idle_start(loop, &c->idle);
+		if (!ev_is_active(&c->step)) {
+			ev_timer_set(&c->step, 0., 0.);
+			ev_timer_start(loop, &c->step);
+		}
 		return 0;
 	}
-	ev_idle_stop(loop, &c->idle);
+	ev_timer_stop(loop, &c->step);
 	if (c->in_len == sizeof(c->in)) {
 		json_t *r = error_reply("request longer than %d bytes; closing",
 					CTL_MAX_REQUEST);
@@ -382,10 +387,10 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_step(c);
 }
 
-static void conn_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static void conn_step_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ctl_conn *c =
-	    (struct ctl_conn *)((char *)w - offsetof(struct ctl_conn, idle));
+	    (struct ctl_conn *)((char *)w - offsetof(struct ctl_conn, step));
 	conn_step(c);
 }
 
@@ -492,10 +497,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->fd = fd;
 		ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
-		ev_idle_init(&c->idle, conn_idle_cb);
+		ev_timer_init(&c->step, conn_step_cb, 0., 0.);
 		/* Below the data path: packets first, then control. */
 		ev_set_priority(&c->rio, EV_MINPRI);
-		ev_set_priority(&c->idle, EV_MINPRI);
+		ev_set_priority(&c->step, EV_MINPRI);
 		c->next = s->clients;
 		if (c->next)
 			c->next->pprev = &c->next;

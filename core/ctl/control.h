@@ -53,12 +53,13 @@ struct ctl_command {
  * daemon and not writable by group or others (-EPERM otherwise); the file
  * is born with `mode` (umask during bind), given to `group` if non-NULL and
  * non-empty (fchownat in that directory; nothing is chmod'ed or chown'ed
- * by path), and accepting starts on `loop`. The group's members are looked
- * up now, not per client. Refuses with -EADDRINUSE if a daemon already answers
- * on `path`; removes a stale socket file left by a crashed daemon; refuses with
- * -EEXIST if `path` is something other than a socket. Peers must be uid 0, the
- * daemon's euid, or (with `group`) members of that group. `cmds` and `arg`
- * must outlive the server. On success *out is the server.
+ * by path), and accepting starts on `loop`. The group's members are
+ * looked up now, not per client. Refuses with -EADDRINUSE if a daemon
+ * already answers on `path`; removes a stale socket file left by a crashed
+ * daemon; refuses with -EEXIST if `path` is something other than a socket.
+ * Peers must be uid 0, the daemon's euid, or (with `group`) members of that
+ * group. `cmds` and `arg` must outlive the server. On success *out is the
+ * server.
  */
 int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 		     const char *path, unsigned mode, const char *group,

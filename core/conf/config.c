@@ -1474,6 +1474,22 @@ static int sec_reorder(struct cfg_ctx *c, const yaml_node_t *n,
 	return 0;
 }
 
+static const struct field rekey_fields[] = {
+    FLD("interval", K_DURATION, struct cfg_rekey, interval_ms,
+	.roles = R_CLIENT, .min = 1000, .max = 86400000),
+    FLD("bytes", K_SIZE, struct cfg_rekey, bytes, .roles = R_CLIENT),
+    FLD("packets", K_U32, struct cfg_rekey, packets, .roles = R_CLIENT,
+	.min = 0, .max = UINT32_MAX),
+};
+
+static int sec_rekey(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		     void *obj)
+{
+	const yaml_node_t *got[NF(rekey_fields)];
+	return parse_fields(c, n, path, rekey_fields, NF(rekey_fields), obj,
+			    got);
+}
+
 static const struct field control_fields[] = {
     /* Bounded by sun_path, not by the buffer. */
     {.key = "socket",
@@ -1529,6 +1545,7 @@ enum {
 	RF_USER,
 	RF_KEEPALIVE,
 	RF_LOG,
+	RF_REKEY,
 	RF_COUNT
 };
 
@@ -1574,6 +1591,8 @@ static const struct field root_fields[RF_COUNT] = {
     [RF_USER] = FLD("user", K_USER, struct config, user, .roles = R_ANY),
     [RF_KEEPALIVE] = FLD("keepalive", K_DURATION, struct config, keepalive_ms,
 			 .roles = R_ANY, .min = 0, .max = 3600000),
+    [RF_REKEY] = FLD("rekey", K_SECTION, struct config, rekey,
+		     .roles = R_CLIENT, .section = sec_rekey),
     [RF_LOG] = FLD("log", K_SECTION, struct config, log_level, .roles = R_ANY,
 		   .section = sec_log),
 };
@@ -1787,6 +1806,8 @@ void config_defaults(struct config *cfg)
 	for (int d = 0; d < 2; d++)
 		strcpy(cfg->sched[d].plugin, "roundrobin");
 	cfg->probe.interval_ms = 100;
+	cfg->rekey.interval_ms = 120000;
+	cfg->rekey.packets = 8388608;
 	cfg->probe.timeout_ms = 1000;
 	cfg->probe.degraded_loss_ppm = 50000;
 	cfg->probe.loss_window = 50;

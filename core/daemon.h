@@ -142,7 +142,7 @@ struct uplink { /* client: one configured link's socket */
 	int ifindex;
 	/* cookie the server gave this link's address (HELLO under load) */
 	uint8_t cookie[WIRE_COOKIE_LEN];
-	uint64_t cookie_ns; /* when it came; 0 = none */
+	uint64_t cookie_ns;		       /* when it came; 0 = none */
 	uint8_t last_mac1[WIRE_HELLO_MAC_LEN]; /* of the last HELLO sent */
 };
 

@@ -336,8 +336,7 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		return;
 	}
 	struct session *old = d->client_sess[idx];
-	if (old &&
-	    !memcmp(old->client_eph, m.client_eph, WIRE_PUB_LEN)) {
+	if (old && !memcmp(old->client_eph, m.client_eph, WIRE_PUB_LEN)) {
 		/* A retry of the attempt we answered: same answer, no new
 		 * state (a replay of it gains an attacker nothing). */
 		send_ack(fd, old->ack, old->ack_len, from, fromlen);

@@ -47,7 +47,8 @@ bool cookie_under_load(struct cookie_jar *cj, uint64_t now)
 	}
 	if (cj->win_count < UINT32_MAX)
 		cj->win_count++;
-	return cj->win_count > cj->load_per_s || cj->last_count > cj->load_per_s;
+	return cj->win_count > cj->load_per_s ||
+	       cj->last_count > cj->load_per_s;
 }
 
 /* A new secret every COOKIE_SECRET_NS; the one before stays valid. */

@@ -35,7 +35,7 @@
 #define COOKIE_SECRET_NS     (120ull * 1000000000ull)
 #define COOKIE_CLIENT_TTL_NS (110ull * 1000000000ull)
 /* HELLOs per second (all sources together) above which cookies are asked. */
-#define HELLO_LOAD_PER_S 100
+#define HELLO_LOAD_PER_S  100
 #define COOKIE_SECRET_LEN 32
 
 struct cookie_jar {

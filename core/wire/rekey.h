@@ -61,9 +61,9 @@ struct rekey_limits {
 struct wire_rekey {
 	struct wire_keys alt; /* the other epoch's keys (see above) */
 	bool alt_valid;
-	bool alt_is_next;	/* server: alt is epoch cur+1, unconfirmed */
-	uint64_t alt_expire_ns; /* previous epoch: wiped at this time */
-	uint8_t ck[WIRE_CK_LEN];      /* chaining key of the current epoch */
+	bool alt_is_next;	 /* server: alt is epoch cur+1, unconfirmed */
+	uint64_t alt_expire_ns;	 /* previous epoch: wiped at this time */
+	uint8_t ck[WIRE_CK_LEN]; /* chaining key of the current epoch */
 	uint8_t next_ck[WIRE_CK_LEN]; /* server: chaining key of alt (next) */
 	/* client: the REKEY in flight */
 	bool pending;

@@ -65,10 +65,10 @@ enum wire_type {
 	WT_CONTROL = 6,	    /* in-session control message (JSON text body) */
 	WT_CLOSE = 7,	    /* the sender ends the session */
 	/* version 2 */
-	WT_REKEY = 8,	   /* client -> server: new ephemeral (session keys) */
-	WT_REKEY_ACK = 9,  /* server -> client: its ephemeral (session keys) */
-	WT_COOKIE = 10,	   /* server -> client: HELLO refused under load, echo
-			      this cookie (mac2); no session, no MAC */
+	WT_REKEY = 8,	  /* client -> server: new ephemeral (session keys) */
+	WT_REKEY_ACK = 9, /* server -> client: its ephemeral (session keys) */
+	WT_COOKIE = 10,	  /* server -> client: HELLO refused under load, echo
+			     this cookie (mac2); no session, no MAC */
 	WT_TYPE_MAX = 10,
 };
 
@@ -109,8 +109,8 @@ struct wire_hdr {
 
 /* Session keys for one side. tx seals what we send, rx opens what we get. */
 struct wire_keys {
-	int mode;      /* enum crypto_mode */
-	int cipher;    /* enum wire_cipher (wire_keys_set_cipher) */
+	int mode;	/* enum crypto_mode */
+	int cipher;	/* enum wire_cipher (wire_keys_set_cipher) */
 	uint32_t epoch; /* key epoch: 0 after the handshake, +1 per rekey; its
 			   parity is sealed into the header (WF_EPOCH) */
 	uint8_t tx[WIRE_KEY_LEN];
@@ -179,7 +179,8 @@ struct wire_hello {
 struct wire_hello_ack {
 	uint32_t session_id;
 	uint8_t client_eph[WIRE_PUB_LEN]; /* echoed */
-	uint8_t server_eph[WIRE_PUB_LEN]; /* the server's ephemeral public key */
+	uint8_t
+	    server_eph[WIRE_PUB_LEN]; /* the server's ephemeral public key */
 	uint8_t link_id;
 	uint8_t status; /* 0 = ok, else enum wire_refusal */
 	uint8_t cipher; /* enum wire_cipher chosen by the server */
@@ -272,7 +273,8 @@ void wire_derive_keys(struct wire_keys *k, int mode,
 
 /* ---- key exchange (wire_kx.c) ---- */
 
-#define WIRE_CK_LEN 32 /* chaining key carried from one key epoch to the next */
+#define WIRE_CK_LEN 32 /* chaining key carried from one key epoch to the next  \
+			*/
 
 /* An X25519 key pair used for one handshake or one rekey, then wiped. */
 struct wire_eph {

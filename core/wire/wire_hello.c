@@ -5,11 +5,12 @@
  * that wire_kx.c turns into session keys. A HELLO names its key by a
  * blinded id (different per attempt, so HELLOs are unlinkable for an
  * observer) and may carry a second MAC, mac2, under a cookie the server
- * handed to its source address (cookie.c). Fixed offsets (docs/protocol.md has the byte tables) keep the
- * parsers trivially bounds-checked: the whole datagram length is checked
- * once, then every field has a constant offset. The server must verify the
- * MAC before it keeps any state, and HELLO is padded so that the answer is
- * never larger than the question (no amplification for spoofed sources).
+ * handed to its source address (cookie.c). Fixed offsets (docs/protocol.md has
+ * the byte tables) keep the parsers trivially bounds-checked: the whole
+ * datagram length is checked once, then every field has a constant offset. The
+ * server must verify the MAC before it keeps any state, and HELLO is padded so
+ * that the answer is never larger than the question (no amplification for
+ * spoofed sources).
  */
 #include "wire/wire.h"
 
@@ -302,8 +303,7 @@ int wire_cookie_parse(const uint8_t *buf, size_t len,
 	struct wire_hdr h;
 	int rc;
 
-	rc = wire_hello_check_hdr(buf, len, WIRE_COOKIE_MSG_LEN, WT_COOKIE,
-				  &h);
+	rc = wire_hello_check_hdr(buf, len, WIRE_COOKIE_MSG_LEN, WT_COOKIE, &h);
 	if (rc < 0)
 		return rc;
 	if (h.session_id != 0 || h.seq != 0)

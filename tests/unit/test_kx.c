@@ -159,8 +159,8 @@ static void test_tampered_ephemeral(void **state)
 	/* A low-order point (here 0) is refused, not turned into a known
 	 * all-zero secret. */
 	memset(eph, 0, sizeof(eph));
-	assert_int_equal(wire_kx_session(&bad, ck, CRYPTO_ENCRYPT, psk,
-					 p.ce.sk, p.ce.pk, eph, 99, 1),
+	assert_int_equal(wire_kx_session(&bad, ck, CRYPTO_ENCRYPT, psk, p.ce.sk,
+					 p.ce.pk, eph, 99, 1),
 			 -EBADMSG);
 }
 
@@ -244,7 +244,8 @@ static void test_rekey_overlap(void **state)
 
 	/* Server -> client under epoch 0 still opens (old rx via WF_EPOCH). */
 	uint8_t buf[128];
-	struct wire_hdr h = {.version = WIRE_VERSION, .type = WT_DATA, .seq = 5};
+	struct wire_hdr h = {
+	    .version = WIRE_VERSION, .type = WT_DATA, .seq = 5};
 	struct wire_hdr got;
 	uint8_t *body;
 	size_t blen;
@@ -399,10 +400,10 @@ static void test_cookie_mac2(void **state)
 	assert_false(cookie_check_hello(&cj, hello, &me, now));
 	hello[40] ^= 1;
 	/* Still good after one rotation (previous secret), not after two. */
-	assert_true(cookie_check_hello(&cj, hello, &me,
-				       now + COOKIE_SECRET_NS));
-	assert_false(cookie_check_hello(&cj, hello, &me,
-					now + 2 * COOKIE_SECRET_NS));
+	assert_true(
+	    cookie_check_hello(&cj, hello, &me, now + COOKIE_SECRET_NS));
+	assert_false(
+	    cookie_check_hello(&cj, hello, &me, now + 2 * COOKIE_SECRET_NS));
 	/* A server restarted with other secrets rejects it. */
 	struct cookie_jar cj2;
 	cookie_jar_init(&cj2, NULL, 0, now);

@@ -499,8 +499,8 @@ enum { RK_INTERVAL, RK_BYTES, RK_PACKETS, RK_COUNT };
 static const struct field rekey_fields[RK_COUNT] = {
     [RK_INTERVAL] = FLD("interval", K_DURATION, struct cfg_rekey, interval_ms,
 			.roles = R_CLIENT, .min = 1000, .max = 86400000),
-    [RK_BYTES] = FLD("bytes", K_SIZE, struct cfg_rekey, bytes,
-		     .roles = R_CLIENT),
+    [RK_BYTES] =
+	FLD("bytes", K_SIZE, struct cfg_rekey, bytes, .roles = R_CLIENT),
     [RK_PACKETS] = FLD("packets", K_U32, struct cfg_rekey, packets,
 		       .roles = R_CLIENT, .min = 0, .max = UINT32_MAX),
 };

@@ -96,7 +96,7 @@ check "unloaded: the server asked no cookie" test "$(scount hello_cookie_sent)" 
 # ---- loaded ----
 c0=$(scount hello_cookie_sent)
 ok0=$(scount hello_cookie_ok)
-bg "$WORK/flood.out" ip netns exec "$NS_W" python3 "$WORK/flood.py" 10.200.0.2 5800 25 "$WORK/flood.ready"
+bg "$WORK/flood.out" ip netns exec "$NS_W" python3 "$WORK/flood.py" 10.200.0.2 5800 12 "$WORK/flood.ready"
 FLOOD_PID=$LAST_PID
 wait_for 20 test -e "$WORK/flood.ready"
 sleep 2 # the server is under load from here on

@@ -258,6 +258,10 @@ void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
 			  uint64_t now);
 void session_traffic(const struct session *s, uint64_t *bytes,
 		     uint64_t *packets);
+/* Server: the client's first packet under the next epoch arrived. */
+void session_rekey_confirmed(struct session *s);
+/* Server: keys past the hard limits (wire/rekey.h); the session must end. */
+bool session_keys_expired(struct session *s, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);

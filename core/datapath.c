@@ -616,9 +616,7 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	}
 	replay_update(&s->replay, h.seq);
 	if (rekey_opened(&s->keys, &s->rk, k, now))
-		log_info("rekey", "%08x: key epoch %u confirmed (rekey %llu)",
-			 s->id, s->keys.epoch,
-			 (unsigned long long)s->rk.rekeys);
+		session_rekey_confirmed(s);
 	s->last_rx_ns = now;
 
 	struct path *p;

@@ -220,6 +220,10 @@ void server_expire_sessions(struct daemon *d, uint64_t now)
 		struct session *s = d->sessions[i];
 		if (s)
 			session_rekey_tick(s, now); /* wipes expired keys */
+		if (s && session_keys_expired(s, now)) {
+			server_session_close(d, s);
+			continue;
+		}
 		if (s && now - s->last_rx_ns > SESSION_IDLE_NS) {
 			log_info("session", "%08x: idle for %llu s", s->id,
 				 (unsigned long long)(SESSION_IDLE_NS /

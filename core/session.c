@@ -393,6 +393,32 @@ void session_rekey_tick(struct session *s, uint64_t now)
 	rekey_send_all(s, WT_REKEY, body, n, now);
 }
 
+void session_rekey_confirmed(struct session *s)
+{
+	uint64_t bytes, packets;
+
+	session_traffic(s, &bytes, &packets);
+	rekey_count_from(&s->rk, bytes, packets);
+	log_info("rekey", "%08x: key epoch %u confirmed (rekey %llu)", s->id,
+		 s->keys.epoch, (unsigned long long)s->rk.rekeys);
+}
+
+bool session_keys_expired(struct session *s, uint64_t now)
+{
+	uint64_t bytes, packets;
+
+	if (s->state != SESS_ESTABLISHED || s->keys.mode == CRYPTO_NONE)
+		return false;
+	session_traffic(s, &bytes, &packets);
+	if (!rekey_expired(&s->rk, now, packets))
+		return false;
+	log_warn("rekey",
+		 "%08x: keys of epoch %u are past their limits (the client "
+		 "did not rekey); ending the session",
+		 s->id, s->keys.epoch);
+	return true;
+}
+
 /* Server: a REKEY that opened under the current keys. */
 void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
 		      size_t len, uint64_t now)

@@ -87,6 +87,18 @@ void rekey_tick(struct wire_rekey *rk, uint64_t now)
 		alt_drop(rk);
 }
 
+void rekey_count_from(struct wire_rekey *rk, uint64_t bytes, uint64_t packets)
+{
+	rk->epoch_bytes0 = bytes;
+	rk->epoch_packets0 = packets;
+}
+
+bool rekey_expired(const struct wire_rekey *rk, uint64_t now, uint64_t packets)
+{
+	return now - rk->epoch_start_ns >= REKEY_REJECT_NS ||
+	       packets - rk->epoch_packets0 >= REKEY_REJECT_PACKETS;
+}
+
 bool rekey_due(const struct wire_keys *cur, const struct wire_rekey *rk,
 	       const struct rekey_limits *lim, uint64_t now, uint64_t bytes,
 	       uint64_t packets)

@@ -50,6 +50,15 @@
 #define REKEY_RETRY_NS (1ull * 1000000000ull)
 /* Never two rekeys closer than this (keeps `alt` free for the grace). */
 #define REKEY_MIN_NS (1ull * 1000000000ull)
+/*
+ * The server's hard limits (WireGuard's REJECT_AFTER_*): keys older than
+ * the longest `rekey.interval` a client may configure (24 h) plus a margin,
+ * or used for more than 2^32 packets, are never used again; the session
+ * ends and the client must handshake anew. Only a client that does not
+ * rekey as it should ever meets them.
+ */
+#define REKEY_REJECT_NS	     ((86400ull + 600ull) * 1000000000ull)
+#define REKEY_REJECT_PACKETS (1ull << 32)
 
 /* When the client starts a rekey; 0 turns a limit off. */
 struct rekey_limits {
@@ -98,6 +107,10 @@ int rekey_opened(struct wire_keys *cur, struct wire_rekey *rk,
 		 const struct wire_keys *k, uint64_t now);
 /* Wipes the previous epoch's keys once their grace time is over. */
 void rekey_tick(struct wire_rekey *rk, uint64_t now);
+/* Restarts the epoch's byte and packet count (the server, at a switch). */
+void rekey_count_from(struct wire_rekey *rk, uint64_t bytes, uint64_t packets);
+/* Whether the current keys are past the hard limits above. */
+bool rekey_expired(const struct wire_rekey *rk, uint64_t now, uint64_t packets);
 
 /* Client: whether a REKEY should be sent now (a new one is due, or the
  * pending one is due for a retransmission). */

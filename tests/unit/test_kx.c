@@ -342,6 +342,17 @@ static void test_rekey_limits(void **state)
 	assert_int_equal(rekey_on_request(&p.s, &rs, req, sizeof(req) - 1, ack),
 			 -EBADMSG);
 	assert_false(rs.alt_valid);
+
+	/* The server's hard limits: age and packets under one epoch, counted
+	 * from the switch. */
+	rekey_init(&rs, p.ck_s, 10 * SEC, 0, 100);
+	assert_false(rekey_expired(&rs, 10 * SEC + REKEY_REJECT_NS - 1, 100));
+	assert_true(rekey_expired(&rs, 10 * SEC + REKEY_REJECT_NS, 100));
+	assert_false(
+	    rekey_expired(&rs, 11 * SEC, 100 + REKEY_REJECT_PACKETS - 1));
+	assert_true(rekey_expired(&rs, 11 * SEC, 100 + REKEY_REJECT_PACKETS));
+	rekey_count_from(&rs, 0, REKEY_REJECT_PACKETS);
+	assert_false(rekey_expired(&rs, 11 * SEC, 100 + REKEY_REJECT_PACKETS));
 	rekey_wipe(&r);
 	rekey_wipe(&rs);
 }

@@ -281,8 +281,9 @@ void wire_derive_keys(struct wire_keys *k, int mode,
 
 /* ---- key exchange (wire_kx.c) ---- */
 
-#define WIRE_CK_LEN 32 /* chaining key carried from one key epoch to the next  \
-			*/
+#define WIRE_CK_LEN                                                            \
+	32 /* chaining key carried from one key epoch to the next              \
+	    */
 
 /* An X25519 key pair used for one handshake or one rekey, then wiped. */
 struct wire_eph {

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,17 +143,18 @@ static int hello(const char *downstream)
 	struct wire_hello m;
 	uint8_t buf[WIRE_HELLO_LEN];
 	memset(&m, 0, sizeof(m));
-	wire_key_id(psk, m.key_id);
 	clock_gettime(CLOCK_REALTIME, &now);
 	uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 	ts = t > ts ? t : ts + 1;
 	m.timestamp_ns = ts;
-	for (size_t i = 0; i < WIRE_RANDOM_LEN; i++)
-		m.client_random[i] = (uint8_t)rand();
+	/* A fresh X25519 ephemeral key per attempt, as a client makes it. */
+	uint8_t eph_sk[crypto_scalarmult_SCALARBYTES];
+	randombytes_buf(eph_sk, sizeof(eph_sk));
+	assert_int_equal(crypto_scalarmult_base(m.client_eph, eph_sk), 0);
 	m.crypto_mode = CRYPTO_ENCRYPT;
 	m.ciphers = wire_ciphers_local();
 	snprintf(m.downstream, sizeof(m.downstream), "%s", downstream);
-	size_t len = wire_hello_build(buf, psk, &m);
+	size_t len = wire_hello_build(buf, psk, &m, NULL, NULL);
 	server_on_hello(&d, d.listeners[0].fd, buf, len, &peer_addr, peer_len,
 			(uint64_t)ts);
 	struct pollfd pfd = {.fd = peer, .events = POLLIN};

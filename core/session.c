@@ -173,11 +173,18 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
 /*
  * Every link DOWN, but at least one only suspected (the early, missed-probe
  * DOWN that the next packet heard undoes): a stall of this very process
- * (a slow reload, a flood of control requests) looks exactly like that on
- * every link at once. Dropping everything is then the worst answer, so the
- * suspect link heard most recently stays usable as DEGRADED until it is
- * heard (the suspicion clears) or confirmed dead.
+ * (a slow reload, a flood of control requests, a descheduled daemon) looks
+ * exactly like that on every link at once. Dropping everything is then the
+ * worst answer, so one suspect link stays usable as DEGRADED until it is
+ * heard (the suspicion clears) or confirmed dead: a free primary before a
+ * metered or backup one (a false alarm must not spend a quota), and among
+ * equals the one heard last.
  */
+static int suspect_cost(const struct path *p)
+{
+	return (p->metered ? 2 : 0) + (p->backup ? 1 : 0);
+}
+
 static void keep_last_suspect(struct session *s, int *states)
 {
 	int best = -1;
@@ -188,9 +195,14 @@ static void keep_last_suspect(struct session *s, int *states)
 		if (p->admin_down || p->fd < 0 || !p->known ||
 		    !p->probe.suspect)
 			continue;
-		if (best < 0 ||
-		    p->probe.last_heard_ns > s->paths[best].probe.last_heard_ns)
-			best = (int)i;
+		if (best >= 0) {
+			const struct path *b = &s->paths[best];
+			int c = suspect_cost(p) - suspect_cost(b);
+			if (c > 0 || (c == 0 && p->probe.last_heard_ns <=
+						    b->probe.last_heard_ns))
+				continue;
+		}
+		best = (int)i;
 	}
 	if (best >= 0)
 		states[best] = TTT_LINK_DEGRADED;

@@ -249,6 +249,16 @@ static void test_all_suspect_keeps_last_heard(void **state)
 	session_refresh_views(s, now);
 	assert_int_equal(s->views[0].state, TTT_LINK_DOWN);
 	assert_int_equal(s->views[1].state, TTT_LINK_DEGRADED);
+	/* A metered one is kept only when no free one is suspect. */
+	s->paths[1].metered = true;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DEGRADED);
+	assert_int_equal(s->views[1].state, TTT_LINK_DOWN);
+	s->paths[0].probe.suspect = 0;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DOWN);
+	assert_int_equal(s->views[1].state, TTT_LINK_DEGRADED);
+	s->paths[1].metered = false;
 	/* Confirmed dead, not suspect: nothing is kept. */
 	s->paths[0].probe.suspect = 0;
 	s->paths[1].probe.suspect = 0;

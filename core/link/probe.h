@@ -56,7 +56,7 @@
  *    silence that reaches the DOWN timeout makes it a real DOWN. (A stall
  *    of the daemon itself looks like silence on every link at once: the
  *    sockets' watchers run before the timers after one, and a session
- *    whose links are all merely suspect keeps the one heard last usable;
+ *    whose links are all merely suspect keeps one usable (free first);
  *    see session_refresh_views.)
  *  - Start state DOWN; the first reply brings a fresh link UP. A link that
  *    went DOWN needs PROBE_RECOVER_REPLIES replies in a row (to consecutive

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# `make sys-test` (part of `make check`): what `make install` produces.
+#  - a staged install (DESTDIR, PREFIX=/usr) puts each file where the
+#    Makefile's variables say, with the right modes; the example configs'
+#    plugin_dir is the installed one; an existing config is never touched
+#    by a second install; `make uninstall` removes everything but configs;
+#  - systemd-analyze verify accepts the installed unit (SKIP without it);
+#  - each man page renders without a groff or man warning;
+#  - the bash completion parses and completes verbs, and link and plugin
+#    names from a daemon's JSON (a stand-in tuntunctl answers here; the
+#    e2e test t-configcheck.sh does not start daemons).
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP" || exit 1
+T=$(mktemp -d /tmp/ttt-install.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0 skip=0
+ok() { pass=$((pass + 1)); echo "  ok   $*"; }
+bad() { fail=$((fail + 1)); echo "  FAIL $*"; }
+check() { local w=$1; shift; if "$@"; then ok "$w"; else bad "$w"; fi; }
+mode_is() { [ "$(stat -c %a "$1" 2>/dev/null)" = "$2" ]; }
+
+D=$T/root
+if ! make -s install DESTDIR="$D" PREFIX=/usr >"$T/install.log" 2>&1; then
+	bad "make install DESTDIR=... PREFIX=/usr"
+	cat "$T/install.log"
+	# The installs above built with their PREFIX; leave the tree built as the
+# caller had it.
+make -s all PREFIX="${RESTORE_PREFIX:-/usr/local}" >/dev/null 2>&1 || bad "rebuild for PREFIX=${RESTORE_PREFIX:-/usr/local}"
+
+echo "sys-test: $pass passed, $fail failed"
+	exit 1
+fi
+ok "make install DESTDIR=... PREFIX=/usr"
+check "no apt or deps.sh during install" bash -c "! grep -q -e 'deps:' -e apt-get '$T/install.log'"
+check "daemon in sbin, 0755" mode_is "$D/usr/sbin/tuntuntun" 755
+check "tuntunctl in bin, 0755" mode_is "$D/usr/bin/tuntunctl" 755
+for p in plugins.d/*.so; do
+	check "plugin $(basename "$p") installed" test -x "$D/usr/lib/tuntuntun/plugins.d/$(basename "$p")"
+done
+check "public header" test -f "$D/usr/include/tuntuntun/sched.h"
+check "pkg-config file names the plugin dir" [ "$(PKG_CONFIG_PATH=$D/usr/lib/pkgconfig \
+	pkg-config --variable=plugindir tuntuntun)" = /usr/lib/tuntuntun/plugins.d ]
+for m in man8/tuntuntun.8 man8/tuntunctl.8 man5/tuntuntun.yaml.5; do
+	check "man page $m" mode_is "$D/usr/share/man/$m" 644
+done
+check "man pages name the installed plugin dir, no placeholder left" \
+	bash -c "grep -q /usr/lib/tuntuntun/plugins.d '$D/usr/share/man/man8/tuntuntun.8' &&
+		! grep -rq @PLUGINDIR@ '$D/usr/share/man'"
+U=$D/usr/lib/systemd/system/tuntuntun@.service
+check "systemd unit" test -f "$U"
+check "unit runs the installed daemon" grep -q '^ExecStart=/usr/sbin/tuntuntun -c /etc/tuntuntun/%i.yaml$' "$U"
+check "bash completion" test -f "$D/usr/share/bash-completion/completions/tuntunctl"
+check "/etc/tuntuntun is 0750" mode_is "$D/etc/tuntuntun" 750
+for r in client server; do
+	ex=$D/etc/tuntuntun/$r.yaml.example
+	check "$r.yaml.example installed 0640" mode_is "$ex" 640
+	check "$r.yaml.example: plugin_dir is the installed one" \
+		grep -qx 'plugin_dir: /usr/lib/tuntuntun/plugins.d' "$ex"
+	check "$r.yaml.example: control socket in the unit's RuntimeDirectory" \
+		grep -q '^control: { socket: /run/tuntuntun/'"$r"'.sock' "$ex"
+	check "$r.yaml.example: no user: switch the unit forbids" bash -c "! grep -q '^user:' '$ex'"
+	check "$r.yaml.example still loads" bash -c "./tuntuntun -n -c '$ex' 2>&1 | grep -qv 'YAML\|expected'"
+done
+check "no real config installed" bash -c "! ls '$D/etc/tuntuntun/'*.yaml 2>/dev/null"
+
+# A second install over an admin's config and key leaves both alone.
+printf 'role: client # mine\n' >"$D/etc/tuntuntun/client.yaml"
+printf 'KEY\n' >"$D/etc/tuntuntun/client.key"
+chmod 600 "$D/etc/tuntuntun/client.key"
+make -s install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+check "reinstall keeps an existing config" grep -qx 'role: client # mine' "$D/etc/tuntuntun/client.yaml"
+check "reinstall keeps an existing key, 0600" mode_is "$D/etc/tuntuntun/client.key" 600
+
+# SBINDIR, MANDIR, SYSTEMDUNITDIR, BASHCOMPDIR are honoured one by one.
+D2=$T/root2
+make -s install DESTDIR="$D2" PREFIX=/opt/ttt SBINDIR=/opt/ttt/libexec MANDIR=/opt/man \
+	SYSTEMDUNITDIR=/etc/systemd/system BASHCOMPDIR=/opt/bc >/dev/null 2>&1
+check "SBINDIR honoured" test -x "$D2/opt/ttt/libexec/tuntuntun"
+check "MANDIR honoured" test -f "$D2/opt/man/man5/tuntuntun.yaml.5"
+check "SYSTEMDUNITDIR honoured, unit names SBINDIR" \
+	grep -q '^ExecStart=/opt/ttt/libexec/tuntuntun ' "$D2/etc/systemd/system/tuntuntun@.service"
+check "BASHCOMPDIR honoured" test -f "$D2/opt/bc/tuntunctl"
+check "PREFIX's plugin dir in the example" \
+	grep -qx 'plugin_dir: /opt/ttt/lib/tuntuntun/plugins.d' "$D2/etc/tuntuntun/client.yaml.example"
+
+# uninstall: everything but the admin's files.
+make -s uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+left=$(cd "$D" && find . -type f | sort | tr '\n' ' ')
+check "uninstall leaves only the admin's config and key (left: $left)" \
+	[ "$left" = "./etc/tuntuntun/client.key ./etc/tuntuntun/client.yaml " ]
+# A fresh install for the checks below.
+make -s install DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
+
+# systemd-analyze verify on the installed unit, its ExecStart pointed at
+# the staged daemon and MANPATH at the staged pages, so both the commands
+# and the Documentation= man pages are checked too.
+if command -v systemd-analyze >/dev/null 2>&1; then
+	sed "s|/usr/sbin/|$D/usr/sbin/|g" "$U" >"$T/tuntuntun@.service"
+	if out=$(MANPATH=$D/usr/share/man systemd-analyze verify "$T/tuntuntun@.service" 2>&1) &&
+		[ -z "$out" ]; then
+		ok "systemd-analyze verify tuntuntun@.service: no complaint"
+	else
+		bad "systemd-analyze verify tuntuntun@.service: $out"
+	fi
+	printf '[Service]\nProtectHome=bogus\n' >>"$T/tuntuntun@.service"
+	check "systemd-analyze verify does complain about a bad unit" \
+		bash -c "! systemd-analyze verify '$T/tuntuntun@.service' >/dev/null 2>&1"
+else
+	skip=$((skip + 1))
+	echo "  SKIP systemd-analyze verify (systemd-analyze not installed)"
+fi
+
+# Man pages: groff's own warnings (-ww), then man(1)'s, at 80 columns.
+for m in "$D"/usr/share/man/man*/*; do
+	n=$(basename "$m")
+	out=$(groff -man -Tutf8 -ww -z "$m" 2>&1)
+	check "groff -man -ww renders $n without warnings${out:+: $out}" [ -z "$out" ]
+	out=$(MANWIDTH=80 man --warnings -l "$m" 2>&1 >/dev/null)
+	check "man -l renders $n without warnings${out:+: $out}" [ -z "$out" ]
+	lines=$(MANWIDTH=80 man -l "$m" 2>/dev/null | wc -l)
+	check "$n renders to text ($lines lines)" [ "$lines" -gt 40 ]
+done
+
+# Bash completion against a stand-in tuntunctl that answers like the
+# daemon does (the field order is jansson's insertion order in ctlcmd.c).
+C=$D/usr/share/bash-completion/completions/tuntunctl
+check "completion parses" bash -n "$C"
+cat >"$T/fakectl" <<'FAKE'
+#!/bin/sh
+echo "$@" >>"$(dirname "$0")/fakectl.args"
+case "$*" in
+*"status --json") echo '{"ok":true,"role":"client","sessions":[{"id":"1","links":[{"name":"dsl","id":0,"state":"up"},{"name":"lte","id":1,"state":"down"}]}],"scheduler":{"upstream":{"plugin":"weighted","version":"1"}}}' ;;
+*"plugins --json") echo '{"ok":true,"dir":"/x","plugins":[{"name":"builtin-rr","version":"1","abi":1},{"name":"lowest-rtt","file":"/x/lowest-rtt.so","version":"1"},{"name":"weighted","file":"/x/weighted.so"}]}' ;;
+*) exit 3 ;;
+esac
+FAKE
+chmod +x "$T/fakectl"
+comp() { # comp WORDS...: what completing the last word offers
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tuntunctl; echo "${COMPREPLY[*]}"' _ "$C" "$@"
+}
+check "completes verbs" [ "$(comp "$T/fakectl" s)" = "status scheduler" ]
+check "completes link names from status --json" [ "$(comp "$T/fakectl" link "")" = "dsl lte" ]
+check "completes up/down after a link" [ "$(comp "$T/fakectl" link dsl "")" = "up down" ]
+check "completes plugin names from plugins --json" \
+	[ "$(comp "$T/fakectl" scheduler set upstream "")" = "builtin-rr lowest-rtt weighted" ]
+check "completes directions" [ "$(comp "$T/fakectl" scheduler set d)" = "downstream" ]
+rm -f "$T/fakectl.args"
+comp "$T/fakectl" -s /run/x.sock link "" >/dev/null
+check "asks the socket given with -s" grep -qx -- '-s /run/x.sock status --json' "$T/fakectl.args"
+check "no daemon: no names, no error" [ -z "$(comp /bin/false link "")" ]
+
+# The installs above built with their PREFIX; leave the tree built as the
+# caller had it.
+make -s all PREFIX="${RESTORE_PREFIX:-/usr/local}" >/dev/null 2>&1 || bad "rebuild for PREFIX=${RESTORE_PREFIX:-/usr/local}"
+
+echo "sys-test: $pass passed, $fail failed${skip:+, $skip skipped}"
+[ "$fail" -eq 0 ]

@@ -213,6 +213,11 @@ static inline uint64_t now_ns(struct daemon *d)
 /* daemon.c */
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
+/* One line for systemd's STATUS=: the server (or listen address), the
+ * session(s), how many links are up and, on a client, each link's state. */
+void daemon_status_line(struct daemon *d, char *buf, size_t len);
+/* Sends that line if it changed (os/sdnotify.c). */
+void daemon_notify_status(struct daemon *d);
 uint64_t mono_ns(void);
 
 /* session.c */

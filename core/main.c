@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "base/log.h"
+#include "os/sdnotify.h"
 
 static void usage(FILE *f)
 {
@@ -77,7 +78,12 @@ int main(int argc, char **argv)
 	}
 	log_notice("daemon", "%s started (%s)", d.client ? "client" : "server",
 		   path);
+	/* Set up means: server listening; client's tun up, links opened. */
+	char line[256];
+	daemon_status_line(&d, line, sizeof(line));
+	sdnotify_ready(line);
 	ev_run(d.loop, 0);
+	sdnotify_stopping();
 	daemon_teardown(&d);
 	log_notice("daemon", "stopped");
 	return d.exit_code;

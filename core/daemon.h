@@ -292,6 +292,13 @@ uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
 void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns);
 void ctlcmd_session_established(struct session *s, uint64_t now);
 
+/* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
+ * each direction's scheduler is instantiated with its options, released. */
+struct cfgchk;
+void confcheck_plugins(struct cfgchk *c);
+/* cfgchk_open + every check; the caller prints c's messages and closes. */
+int confcheck_run(const struct config *cfg, struct cfgchk *c);
+
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);
 int quota_save(struct daemon *d, struct err *e);

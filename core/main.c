@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/config_check.h"
 #include "daemon.h"
 #include "base/log.h"
 #include "os/sdnotify.h"
@@ -25,6 +26,39 @@ static void usage(FILE *f)
 		   "  -v         verbose (debug) logging\n"
 		   "  -s         log to syslog instead of stderr\n"
 		   "  -h         this help\n");
+}
+
+/* -n: everything that would fail at start, each problem on its own line;
+ * 0 if it would start, 2 if not (as for a YAML error). */
+static int check_config(const struct config *cfg, const char *path)
+{
+	static struct cfgchk c;
+	/* Plugin loading logs at info; only the findings matter here. */
+	log_init("tuntuntun", LOG_ERR, 0);
+	if (confcheck_run(cfg, &c) < 0) {
+		fprintf(stderr, "tuntuntun: %s: out of memory\n", path);
+		return 1;
+	}
+	for (unsigned i = 0; i < c.n_msgs; i++)
+		fprintf(stderr, "tuntuntun: %s%s\n",
+			c.msgs[i].error ? "" : "warning: ", c.msgs[i].text);
+	if (c.n_errors + c.n_warnings > c.n_msgs)
+		fprintf(stderr, "tuntuntun: (%u more not shown)\n",
+			c.n_errors + c.n_warnings - c.n_msgs);
+	cfgchk_close(&c);
+	if (c.n_errors) {
+		fprintf(stderr,
+			"tuntuntun: %s: %u problem%s; the daemon would not "
+			"start\n",
+			path, c.n_errors, c.n_errors == 1 ? "" : "s");
+		return 2;
+	}
+	if (c.n_warnings)
+		printf("%s: configuration OK (%u warning%s)\n", path,
+		       c.n_warnings, c.n_warnings == 1 ? "" : "s");
+	else
+		printf("%s: configuration OK\n", path);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -64,10 +98,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tuntuntun: %s\n", e.msg);
 		return 2;
 	}
-	if (check) {
-		printf("%s: configuration OK\n", path);
-		return 0;
-	}
+	if (check)
+		return check_config(&d.cfg, path);
 	log_init("tuntuntun", verbose ? LOG_DEBUG : d.cfg.log_level,
 		 use_syslog);
 	signal(SIGPIPE, SIG_IGN);

@@ -23,6 +23,10 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 CONFDIR = $(SYSCONFDIR)/tuntuntun
 
+# The one place the version is written: status reports it (-DTTT_VERSION)
+# and the installed tuntuntun.pc carries it.
+VERSION := $(shell cat VERSION)
+
 CC ?= cc
 
 V ?= 0
@@ -88,7 +92,7 @@ endif
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter
 BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
-	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' $(PKG_CFLAGS)
+	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' -DTTT_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) -fno-omit-frame-pointer
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -128,6 +132,7 @@ $(B)/plugindir.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(PLUGINDIR)' | cmp -s - $@ || echo '$(PLUGINDIR)' > $@
 $(B)/rel/core/sched/sched_host.o $(B)/san/core/sched/sched_host.o: $(B)/plugindir.stamp
+$(B)/rel/core/ctlcmd.o $(B)/san/core/ctlcmd.o $(B)/rel/core/main.o $(B)/rel/core/ctl/tuntunctl.o: VERSION
 # Same for whether libsystemd is built in.
 $(B)/systemd.stamp: FORCE
 	@mkdir -p $(B)
@@ -267,6 +272,7 @@ install: all $(B)/$(UNIT) $(B)/client.yaml.example $(B)/server.yaml.example \
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/; \
 	install -m 0644 include/tuntuntun/sched.h $(DESTDIR)$(INCDIR)/tuntuntun/; \
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' \
 		tuntuntun.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tuntuntun.pc; \
 	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/tuntuntun.pc; \
 	install -m 0644 $(B)/man/tuntuntun.8 $(B)/man/tuntunctl.8 $(DESTDIR)$(MANDIR)/man8/; \

@@ -14,7 +14,10 @@
 #include "reorder.h"
 #include "sched/sched_host.h"
 
-#define TTT_VERSION "0.1.0"
+/* From the top-level VERSION file, through the Makefile. */
+#ifndef TTT_VERSION
+#error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
+#endif
 
 static const char *crypto_name(int mode)
 {

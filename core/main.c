@@ -2,7 +2,9 @@
  * tuntuntun: the bonding daemon (client or server, from the YAML's `role`).
  *
  *   tuntuntun -c FILE        run
- *   tuntuntun -n -c FILE     check the configuration and exit
+ *   tuntuntun -n -c FILE     check the configuration (and what it names:
+ *                            keys, plugins, users, directories) and exit
+ *   tuntuntun -V | -h        version, help
  *
  * Exit status: 0 after a clean shutdown, 1 when something failed at run
  * time, 2 for a bad command line or configuration (nothing was started).
@@ -18,14 +20,26 @@
 #include "base/log.h"
 #include "os/sdnotify.h"
 
+#ifndef TTT_VERSION
+#error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
+#endif
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tuntuntun [-n] [-v] [-s] -c CONFIG\n"
-		   "  -c CONFIG  YAML configuration file\n"
-		   "  -n         check the configuration and exit\n"
-		   "  -v         verbose (debug) logging\n"
-		   "  -s         log to syslog instead of stderr\n"
-		   "  -h         this help\n");
+	fprintf(f,
+		"usage: tuntuntun [-v] [-s] -c CONFIG\n"
+		"       tuntuntun -n -c CONFIG\n"
+		"  -c CONFIG      YAML configuration file (tuntuntun.yaml(5))\n"
+		"  -n             check the configuration and everything it "
+		"names (keys,\n"
+		"                 plugins, users, directories), then exit: "
+		"0 ok, 2 not\n"
+		"  -v             verbose (debug) logging\n"
+		"  -s             log to syslog instead of stderr\n"
+		"  -h, --help     this help\n"
+		"  -V, --version  print the version\n"
+		"Signals: HUP re-reads the configuration, INT/TERM stop. "
+		"See tuntuntun(8).\n");
 }
 
 /* -n: everything that would fail at start, each problem on its own line;
@@ -68,7 +82,12 @@ int main(int argc, char **argv)
 	int check = 0, verbose = 0, use_syslog = 0, c;
 	struct err e = {""};
 
-	while ((c = getopt(argc, argv, "c:nvsh")) != -1) {
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	while ((c = getopt_long(argc, argv, "c:nvshV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
@@ -84,6 +103,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tuntuntun %s\n", TTT_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -128,6 +128,19 @@ for m in "$D"/usr/share/man/man*/*; do
 	check "$n renders to text ($lines lines)" [ "$lines" -gt 40 ]
 done
 
+# --version and --help: one version, from VERSION, everywhere.
+V=$(cat VERSION)
+check "tuntuntun --version says $V" [ "$("$D/usr/sbin/tuntuntun" --version)" = "tuntuntun $V" ]
+check "tuntuntun -V too" [ "$("$D/usr/sbin/tuntuntun" -V)" = "tuntuntun $V" ]
+check "tuntunctl --version says $V" [ "$("$D/usr/bin/tuntunctl" --version)" = "tuntunctl $V" ]
+check "tuntuntun.pc says $V" [ "$(PKG_CONFIG_PATH=$D/usr/lib/pkgconfig pkg-config --modversion tuntuntun)" = "$V" ]
+check "tuntuntun --help: exit 0, lists -n and --version" \
+	bash -c "'$D/usr/sbin/tuntuntun' --help | grep -q -- '-n ' && '$D/usr/sbin/tuntuntun' --help | grep -q -- '--version'"
+check "tuntunctl --help: exit 0, lists every verb the completion offers" \
+	bash -c "h=\$('$D/usr/bin/tuntunctl' --help) && for v in status watch plugins scheduler link genkey raw help; do grep -q \"^  \$v\" <<<\"\$h\" || exit 1; done"
+check "tuntuntun with a bad option: usage on stderr, exit 2" \
+	bash -c "'$D/usr/sbin/tuntuntun' --bogus >/dev/null 2>&1; [ \$? = 2 ]"
+
 # Bash completion against a stand-in tuntunctl that answers like the
 # daemon does (the field order is jansson's insertion order in ctlcmd.c).
 C=$D/usr/share/bash-completion/completions/tuntunctl

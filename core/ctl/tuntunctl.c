@@ -22,6 +22,10 @@
 #include "base/log.h"
 #include "wire/wire.h"
 
+#ifndef TTT_VERSION
+#error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
+#endif
+
 enum {
 	EXIT_OK = 0,
 	EXIT_DAEMON = 1,
@@ -74,11 +78,12 @@ static const struct verb verbs[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-s SOCKET] COMMAND [ARGS...]\n\n"
+		"Usage: %s [-s SOCKET] COMMAND [ARGS...]\n"
+		"       %s -h|--help | -V|--version\n\n"
 		"Talks to a running tuntuntun daemon over its control socket\n"
 		"(default %s; $TUNTUNTUN_SOCKET overrides it, -s overrides "
 		"both).\n\nCommands:\n",
-		prog, CTL_DEFAULT_SOCKET);
+		prog, prog, CTL_DEFAULT_SOCKET);
 	for (const struct verb *v = verbs; v->name; v++) {
 		char head[80];
 		snprintf(head, sizeof(head), "%s %s", v->name, v->args);
@@ -88,7 +93,7 @@ static void usage(FILE *f)
 			fprintf(f, "  %-30s %s\n", head, v->desc);
 	}
 	fprintf(f, "\nExit status: 0 ok, 1 error reported, 2 usage error, "
-		   "3 cannot connect.\n");
+		   "3 cannot connect. See tuntunctl(8).\n");
 }
 
 static int verb_usage(const char *name, const char *fmt, ...)
@@ -551,16 +556,20 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("%s %s\n", prog, TTT_VERSION);
 			return EXIT_OK;
 		default:
 			usage(stderr);

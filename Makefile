@@ -77,6 +77,13 @@ $(error install the packages above (apt-get install $(foreach p,$(MISSING),$(DEB
 endif
 endif
 
+# The unit tests also need cmocka (make check installs it first).
+ifneq ($(filter unit $(B)/san/tests/%,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists cmocka && echo y),y)
+$(error missing test dependency: cmocka (Debian package libcmocka-dev))
+endif
+endif
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -ldl -lm
 

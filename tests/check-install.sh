@@ -20,6 +20,24 @@ bad() { fail=$((fail + 1)); echo "  FAIL $*"; }
 check() { local w=$1; shift; if "$@"; then ok "$w"; else bad "$w"; fi; }
 mode_is() { [ "$(stat -c %a "$1" 2>/dev/null)" = "$2" ]; }
 
+# No library visible to pkg-config: a plain build names each one with its
+# Debian package and stops before compiling; clean needs none.
+out=$(PKG_CONFIG_LIBDIR=/nonexistent make -n all 2>&1)
+rc=$?
+check "missing libraries: make stops (rc $rc)" [ "$rc" -ne 0 ]
+for p in "yaml-0.1 (Debian package libyaml-dev)" "libsodium (Debian package libsodium-dev)" \
+	"jansson (Debian package libjansson-dev)" "libmnl (Debian package libmnl-dev)" \
+	"libcap (Debian package libcap-dev)"; do
+	check "... names $p" grep -qxF "missing build dependency: $p" <<<"$out"
+done
+check "... and installs nothing (deps.sh not run)" bash -c "! grep -q 'deps: installing' <<<'$out'"
+check "make clean needs no library" bash -c "PKG_CONFIG_LIBDIR=/nonexistent make -n clean >/dev/null 2>&1"
+q=$(make -n -W core/os/tun.c build/rel/core/os/tun.o 2>/dev/null)
+check "quiet by default: the command hidden behind '  CC core/os/tun.o'" grep -qF "'CC' 'core/os/tun.o';" <<<"$q"
+q=$(make -n V=1 -W core/os/tun.c build/rel/core/os/tun.o 2>/dev/null)
+check "V=1: the full command, no short line" \
+	bash -c "grep -q -- '-c -o build/rel/core/os/tun.o core/os/tun.c' <<<'$q' && ! grep -qF \"'CC'\" <<<'$q'"
+
 D=$T/root
 if ! make -s install DESTDIR="$D" PREFIX=/usr >"$T/install.log" 2>&1; then
 	bad "make install DESTDIR=... PREFIX=/usr"

@@ -7,7 +7,8 @@
 #    listener here standing in for systemd): READY=1 once set up with a
 #    STATUS= line (server: listening; client: handshake, links opened),
 #    STATUS= updated when the session comes up and when a link goes down,
-#    RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM.
+#    RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM;
+#  - the bash completion offers the live daemons' link and plugin names.
 # Skipped (visibly) when the build has no libsystemd.
 . "$(dirname "$0")/lib.sh"
 
@@ -84,6 +85,19 @@ emu_ctl b up >/dev/null
 check "... and coming back" \
 	wait_for 10 bash -c "tail -n +$((mark + 1)) '$WORK/notify-c.log' |
 		grep -q '^STATUS=connected to 10.200.0.2:5800, 2/2 links up: a up, b up$'"
+
+# Bash completion against these live daemons (scripts/completions).
+comp() { # comp WORDS...: what completing the last word offers
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tuntunctl; echo "${COMPREPLY[*]}"' \
+		_ "$TOP/scripts/completions/tuntunctl.bash" "$@"
+}
+check "completion: the client's link names, from status --json" \
+	[ "$(comp "$CTL" -s "$WORK/client.sock" link "")" = "a b" ]
+check "completion: the server's link names (its sessions' links)" \
+	[ "$(comp "$CTL" --socket="$WORK/server.sock" link "")" = "a b" ]
+want=$(cd "$TOP/plugins.d" && ls *.so | sed 's/\.so$//' | { cat; echo builtin-rr; } | sort | tr '\n' ' ')
+check "completion: plugin names, from plugins --json ($want)" \
+	[ "$(comp "$CTL" -s "$WORK/client.sock" scheduler set upstream "") " = "$want" ]
 
 mark=$(wc -l <"$WORK/notify-c.log")
 kill -HUP "$CLIENT_PID"

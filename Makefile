@@ -78,7 +78,7 @@ endif
 endif
 
 # The unit tests also need cmocka (make check installs it first).
-ifneq ($(filter unit $(B)/san/tests/%,$(MAKECMDGOALS)),)
+ifneq ($(filter unit build/san/tests/%,$(MAKECMDGOALS)),)
 ifneq ($(shell pkg-config --exists cmocka && echo y),y)
 $(error missing test dependency: cmocka (Debian package libcmocka-dev))
 endif
@@ -235,7 +235,7 @@ fuzz:
 soak: all
 	@scripts/soak.sh
 
-# What `make install` puts where (see README "Install"). Configs in
+# What `make install` puts where (README, "Real use"). Configs in
 # $(CONFDIR) are never overwritten: only the *.yaml.example files are, and
 # they are adjusted to this install (plugin_dir, the systemd unit's runtime
 # and state directories, no privilege switch the unit's capability set

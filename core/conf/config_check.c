@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <net/if.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,10 +171,12 @@ static const char *caps_missing(const cap_value_t *want, int n, char *buf,
 	return buf;
 }
 
-void cfgchk_key_file(struct cfgchk *c, const char *key, const char *path)
+/* cfgchk_key_file() that also hands the key back (0) for the server's
+ * one-key-per-client check; -1 when a finding was recorded. */
+static int key_file(struct cfgchk *c, const char *key, const char *path,
+		    uint8_t psk[WIRE_KEY_LEN])
 {
 	struct stat st;
-	uint8_t psk[WIRE_KEY_LEN];
 	struct err e = {""};
 	uid_t me = geteuid();
 
@@ -188,21 +191,21 @@ void cfgchk_key_file(struct cfgchk *c, const char *key, const char *path)
 			cfgchk_add(c, true, key,
 				   "\"%s\": %s (checked as uid %d)", path,
 				   strerror(errno), (int)me);
-		return;
+		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		cfgchk_add(c, true, key,
 			   "\"%s\" is not a regular file (expected a key file "
 			   "written by `tuntunctl genkey`)",
 			   path);
-		return;
+		return -1;
 	}
 	if (st.st_uid != 0 && st.st_uid != me) {
 		cfgchk_add(c, true, key,
 			   "\"%s\" is owned by uid %d; expected root or the "
 			   "user starting the daemon (uid %d): chown it",
 			   path, (int)st.st_uid, (int)me);
-		return;
+		return -1;
 	}
 	if (st.st_mode & 077) {
 		cfgchk_add(c, true, key,
@@ -210,16 +213,27 @@ void cfgchk_key_file(struct cfgchk *c, const char *key, const char *path)
 			   "(anyone who reads the key can join the tunnel): "
 			   "chmod 600 %s",
 			   path, (unsigned)(st.st_mode & 07777), path);
-		return;
+		return -1;
 	}
-	if (wire_key_load(path, psk, &e) < 0)
+	if (wire_key_load(path, psk, &e) < 0) {
 		cfgchk_add(c, true, key, "%s", e.msg);
-	memset(psk, 0, sizeof(psk));
+		return -1;
+	}
+	return 0;
+}
+
+void cfgchk_key_file(struct cfgchk *c, const char *key, const char *path)
+{
+	uint8_t psk[WIRE_KEY_LEN];
+	(void)key_file(c, key, path, psk);
+	sodium_memzero(psk, sizeof(psk));
 }
 
 void cfgchk_keys(struct cfgchk *c)
 {
 	const struct config *cfg = c->cfg;
+	static uint8_t psk[CFG_MAX_CLIENTS][WIRE_KEY_LEN];
+	bool ok[CFG_MAX_CLIENTS] = {false};
 	char key[48];
 	if (cfg->role == ROLE_CLIENT) {
 		cfgchk_key_file(c, "key", cfg->key_file);
@@ -227,8 +241,22 @@ void cfgchk_keys(struct cfgchk *c)
 	}
 	for (uint32_t i = 0; i < cfg->n_clients; i++) {
 		snprintf(key, sizeof(key), "clients[%u].key", i);
-		cfgchk_key_file(c, key, cfg->clients[i].key_file);
+		ok[i] = key_file(c, key, cfg->clients[i].key_file, psk[i]) == 0;
+		/* The server refuses to start with a key shared by two. */
+		for (uint32_t j = 0; ok[i] && j < i; j++) {
+			if (!ok[j] ||
+			    sodium_memcmp(psk[i], psk[j], WIRE_KEY_LEN))
+				continue;
+			cfgchk_add(c, true, key,
+				   "\"%s\" holds the same key as clients[%u] "
+				   "(%s); expected a key of its own for %s "
+				   "(`tuntunctl genkey`)",
+				   cfg->clients[i].key_file, j,
+				   cfg->clients[j].name, cfg->clients[i].name);
+			break;
+		}
 	}
+	sodium_memzero(psk, sizeof(psk));
 }
 
 void cfgchk_user(struct cfgchk *c)

@@ -75,6 +75,19 @@ check "... which the daemon also refuses at start" bash -c "'$TTT' -c '$WORK/k3.
 printf 'not a key at all\n' >"$WORK/garbage.key" && chmod 600 "$WORK/garbage.key"
 check "garbage key" fails_with "$(KEY=$WORK/garbage.key cfg k4 "")" 3:6 key 'not a base64 key'
 
+cat >"$WORK/srv.yaml" <<EOS
+role: server
+tun: { address: 10.77.0.1/24 }
+clients:
+  - { name: laptop, key: $K, address: 10.77.0.2 }
+  - { name: phone, key: $WORK/loose-copy.key, address: 10.77.0.3 }
+plugin_dir: $TOP/plugins.d
+control: { socket: "" }
+EOS
+cp -p "$K" "$WORK/loose-copy.key"
+check "server: two clients with one key" fails_with "$WORK/srv.yaml" 5:25 'clients[1].key' 'holds the same key as clients[0] (laptop)'
+check "... which the server also refuses at start" bash -c "ip netns add $NS_S && ip netns exec $NS_S '$TTT' -c '$WORK/srv.yaml' 2>&1 | grep -q 'use the same key'; r=\$?; ip netns del $NS_S; exit \$r"
+
 echo "== plugins"
 check "plugin that does not exist" fails_with "$(cfg p1 "scheduler: { upstream: { plugin: nosuch } }")" 9:34 scheduler.upstream.plugin '"nosuch": no such plugin in'
 check "bad plugin option" fails_with "$(cfg p2 "scheduler: { upstream: { plugin: weighted, weights: { a: many } } }")" 9:58 scheduler.upstream.weights.a 'plugin "weighted" refused'

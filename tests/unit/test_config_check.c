@@ -306,6 +306,33 @@ static void test_server_keys(void **state)
 		   NULL);
 }
 
+/* The server refuses two clients with one key: so does the check, even
+ * when the key is a copy in another file. */
+static void test_server_shared_key(void **state)
+{
+	char extra[512], cmd[256];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "cp -p %s/srv.key %s/copy.key", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(extra, sizeof(extra),
+		 "clients:\n"
+		 "  - { name: x, key: %s/srv.key, address: 10.77.0.2 }\n"
+		 "  - { name: y, key: %s/copy.key, address: 10.77.0.3 }\n",
+		 dir, dir);
+	run_server(extra);
+	expect_one(true, 7, 21, "clients[1].key",
+		   "holds the same key as clients[0] (x)",
+		   "a key of its own for y", NULL);
+	/* The control: y with its own key. */
+	snprintf(extra, sizeof(extra),
+		 "clients:\n"
+		 "  - { name: x, key: %s/srv.key, address: 10.77.0.2 }\n"
+		 "  - { name: y, key: %s/client.key, address: 10.77.0.3 }\n",
+		 dir, dir);
+	run_server(extra);
+	expect_none();
+}
+
 /* ---- accounts ---- */
 
 static void test_user(void **state)
@@ -572,6 +599,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_key_garbage, cleanup_chk),
 	    cmocka_unit_test_teardown(test_key_not_file, cleanup_chk),
 	    cmocka_unit_test_teardown(test_server_keys, cleanup_chk),
+	    cmocka_unit_test_teardown(test_server_shared_key, cleanup_chk),
 	    cmocka_unit_test_teardown(test_user, cleanup_chk),
 	    cmocka_unit_test_teardown(test_group, cleanup_chk),
 	    cmocka_unit_test_teardown(test_socket_dir, cleanup_chk),

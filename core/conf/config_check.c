@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "link/addr.h"
 #include "os/nss.h"
 #include "wire/wire.h"
 
@@ -479,6 +481,93 @@ void cfgchk_interfaces(struct cfgchk *c)
 	}
 }
 
+/* bind() of a throw-away UDP socket, as the daemon will bind: 0 or errno.
+ * Nothing is sent; the socket is closed at once. */
+static int try_bind(const struct cfg_sockaddr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int err = 0;
+	if (fd < 0)
+		return errno;
+	if (a->ss.ss_family == AF_INET6) {
+		int off = 0; /* as the server's listener: "::" takes IPv4 too */
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+				 sizeof(off));
+	}
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+void cfgchk_addresses(struct cfgchk *c)
+{
+	const struct config *cfg = c->cfg;
+	char a[INET6_ADDRSTRLEN + 16], key[48];
+	if (cfg->role == ROLE_SERVER) {
+		int err = try_bind(&cfg->listen);
+		sockaddr_str(&cfg->listen.ss, a, sizeof(a));
+		if (err == EADDRINUSE)
+			cfgchk_add(c, false, "listen",
+				   "%s is in use (another daemon? fine when "
+				   "checking before a reload)",
+				   a);
+		else if (err == EADDRNOTAVAIL)
+			cfgchk_add(c, true, "listen.address",
+				   "%s: not an address of this machine "
+				   "(expected one of its addresses, or 0.0.0.0 "
+				   "or \"::\" for all)",
+				   a);
+		else if (err)
+			cfgchk_add(c, true, "listen", "cannot listen on %s: %s",
+				   a, strerror(err));
+	}
+	for (uint32_t i = 0; i < cfg->n_links; i++) {
+		const struct cfg_link *l = &cfg->links[i];
+		if (l->source.ss.ss_family == AF_UNSPEC)
+			continue;
+		/* Port 0 unless one is given: only the address is at stake. */
+		if (try_bind(&l->source) != EADDRNOTAVAIL)
+			continue;
+		snprintf(key, sizeof(key), "links[%u].source", i);
+		const void *ip =
+		    l->source.ss.ss_family == AF_INET
+			? (const void *)&(
+			      (const struct sockaddr_in *)&l->source.ss)
+			      ->sin_addr
+			: (const void *)&(
+			      (const struct sockaddr_in6 *)&l->source.ss)
+			      ->sin6_addr;
+		if (!inet_ntop(l->source.ss.ss_family, ip, a, sizeof(a)))
+			snprintf(a, sizeof(a), "?");
+		cfgchk_add(c, false, key,
+			   "%s is not an address of this machine now; link %s "
+			   "stays down until it is",
+			   a, l->name);
+	}
+}
+
+/* tun.name: free, or a tun device (a persistent one is reused). */
+void cfgchk_tun(struct cfgchk *c)
+{
+	const char *name = c->cfg->tun.name;
+	char path[64];
+	struct stat st;
+	if (if_nametoindex(name) == 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
+	if (stat(path, &st) == 0)
+		cfgchk_add(c, false, "tun.name",
+			   "\"%s\" exists already (another daemon? fine when "
+			   "checking before a reload)",
+			   name);
+	else
+		cfgchk_add(c, true, "tun.name",
+			   "\"%s\" is an existing interface that is not a tun "
+			   "device (expected a free name such as ttt0)",
+			   name);
+}
+
 void cfgchk_cipher(struct cfgchk *c)
 {
 	if (c->cfg->cipher == CFG_CIPHER_AES256GCM &&
@@ -492,6 +581,8 @@ void cfgchk_all(struct cfgchk *c)
 {
 	cfgchk_keys(c);
 	cfgchk_cipher(c);
+	cfgchk_tun(c);
+	cfgchk_addresses(c);
 	cfgchk_interfaces(c);
 	cfgchk_control(c);
 	cfgchk_state_file(c);

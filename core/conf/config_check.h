@@ -2,7 +2,8 @@
  * `tuntuntun -n`: checks what a loaded configuration points at, without
  * starting anything, so that what would fail at start fails here first
  * (like `nginx -t`, `sshd -t`): key files, accounts, the control socket's
- * directory, the quota state file, named interfaces, the cipher. The
+ * directory, the quota state file, named interfaces and addresses, the
+ * tun name, the cipher. The
  * plugins are checked by the spine (core/confcheck.c), which can create
  * scheduler instances.
  *
@@ -64,6 +65,10 @@ void cfgchk_control(struct cfgchk *c); /* control.socket dir, control.group */
 void cfgchk_state_file(struct cfgchk *c); /* client: dir writable, file JSON */
 void cfgchk_interfaces(struct cfgchk *c); /* links[].interface (warnings) */
 void cfgchk_cipher(struct cfgchk *c);	  /* aes-256-gcm needs hardware AES */
+void cfgchk_tun(struct cfgchk *c);	  /* tun.name free or a tun device */
+/* server: listen bindable (in use: warning); client: links[].source an
+ * address of this machine (warning: DHCP may bring it later) */
+void cfgchk_addresses(struct cfgchk *c);
 void cfgchk_all(struct cfgchk *c);
 
 #endif

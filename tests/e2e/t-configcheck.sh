@@ -113,6 +113,16 @@ sed -i 's/interface: lo/interface: wwan-ttt9/' "$WORK/i1.yaml"
 check "interface that does not exist: a warning, still OK" passes "$WORK/i1.yaml"
 check "... naming it" grep -q "warning: $WORK/i1.yaml:6:27: links\[0\].interface: \"wwan-ttt9\": no such interface now" <<<"$OUT"
 
+echo "== addresses, tun"
+sed -e 's/^tun: { address/tun: { name: lo, address/' "$good" >"$WORK/t1.yaml"
+check "tun.name taken by a non-tun interface" fails_with "$WORK/t1.yaml" 4:14 tun.name '"lo" is an existing interface that is not a tun device'
+sed -e 's|^  - { name: laptop.*|  - { name: laptop, key: '"$K"', address: 10.77.0.2 }|' -e '/name: phone/d' \
+	-e 's|^role: server|role: server\nlisten: { address: 192.0.2.77 }|' "$WORK/srv.yaml" >"$WORK/l1.yaml"
+check "listen.address not on this machine" fails_with "$WORK/l1.yaml" 2:20 listen.address '192.0.2.77:5800: not an address of this machine'
+sed -e 's/interface: lo }/source: 192.0.2.77 }/' "$good" >"$WORK/src.yaml"
+check "links[].source not (yet) on this machine: a warning" passes "$WORK/src.yaml"
+check "... naming it" grep -q "warning: $WORK/src.yaml:6:24: links\[0\].source: 192.0.2.77 is not an address of this machine now" <<<"$OUT"
+
 echo "== every problem at once"
 run "$(KEY=$WORK/nope.key cfg all "user: nosuchuser-ttt
 scheduler: { upstream: { plugin: nosuch } }")"

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -111,18 +113,38 @@ static void run_client(const char *extra)
 	assert_int_equal(confcheck_run(&cfg, &chk), 0);
 }
 
+/* A UDP port on 127.0.0.1 nobody uses right now. */
+static unsigned free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* A server config listening on a free loopback port, unless extra says
+ * where. */
 static void run_server(const char *extra)
 {
-	char text[4096];
+	char text[4096], listen[64] = "";
 	struct err e = {""};
+	if (!strstr(extra, "listen:"))
+		snprintf(listen, sizeof(listen),
+			 "listen: { address: 127.0.0.1, port: %u }\n",
+			 free_port());
 	snprintf(cfgpath, sizeof(cfgpath), "%s/s.yaml", dir);
 	snprintf(text, sizeof(text),
 		 "role: server\n"
 		 "tun: { address: 10.77.0.1/24 }\n"
 		 "plugin_dir: %s\n"
 		 "control: { socket: \"\" }\n"
-		 "%s",
-		 getenv("TTT_PLUGIN_DIR"), extra);
+		 "%s%s",
+		 getenv("TTT_PLUGIN_DIR"), extra, listen);
 	write_file(cfgpath, text, 0600);
 	if (config_load(&cfg, cfgpath, &e) < 0)
 		fail_msg("config does not load: %s", e.msg);
@@ -570,6 +592,82 @@ static void test_plugin_untrusted(void **state)
 	expect_none();
 }
 
+/* ---- addresses and the tun name ---- */
+
+static void test_listen(void **state)
+{
+	char extra[512];
+	unsigned port = free_port();
+	(void)state;
+	snprintf(extra, sizeof(extra),
+		 "clients: [ { name: x, key: %s/srv.key, address: 10.77.0.2 } "
+		 "]\nlisten: { address: 192.0.2.77, port: %u }\n",
+		 dir, port);
+	run_server(extra);
+	expect_one(true, 6, 20, "listen.address",
+		   "192.0.2.77:", "not an address of this machine", NULL);
+	/* Taken (a daemon running): a warning. */
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(extra, sizeof(extra),
+		 "clients: [ { name: x, key: %s/srv.key, address: 10.77.0.2 } "
+		 "]\nlisten: { address: 127.0.0.1, port: %u }\n",
+		 dir, port);
+	run_server(extra);
+	expect_one(false, 6, 9, "listen", "is in use", NULL);
+	close(fd);
+	/* The control: free again. */
+	run_server(extra);
+	expect_none();
+}
+
+static void test_source(void **state)
+{
+	(void)state;
+	cfgchk_close(&chk);
+	snprintf(cfgpath, sizeof(cfgpath), "%s/src.yaml", dir);
+	char text[2048];
+	struct err e = {""};
+	snprintf(text, sizeof(text),
+		 "role: client\nserver: { address: 192.0.2.1 }\n"
+		 "key: %s/client.key\ntun: { address: 10.77.0.2/24 }\n"
+		 "links: [ { name: a, source: 127.0.0.1 }, { name: b, source: "
+		 "192.0.2.77 } ]\nplugin_dir: %s\ncontrol: { socket: \"\" }\n",
+		 dir, getenv("TTT_PLUGIN_DIR"));
+	write_file(cfgpath, text, 0600);
+	assert_int_equal(config_load(&cfg, cfgpath, &e), 0);
+	assert_int_equal(confcheck_run(&cfg, &chk), 0);
+	expect_one(false, 5, 61, "links[1].source",
+		   "192.0.2.77 is not an address of this machine now",
+		   "link b stays down until it is", NULL);
+}
+
+static void test_tun_name(void **state)
+{
+	(void)state;
+	run_client("");
+	expect_none(); /* ttt0 is free here (the e2e tests use namespaces) */
+	cfgchk_close(&chk);
+	snprintf(cfgpath, sizeof(cfgpath), "%s/t.yaml", dir);
+	char text[2048];
+	struct err e = {""};
+	snprintf(
+	    text, sizeof(text),
+	    "role: client\nserver: { address: 192.0.2.1 }\n"
+	    "key: %s/client.key\ntun: { name: lo, address: 10.77.0.2/24 }\n"
+	    "links: [ { name: a } ]\nplugin_dir: %s\ncontrol: { socket: "
+	    "\"\" }\n",
+	    dir, getenv("TTT_PLUGIN_DIR"));
+	write_file(cfgpath, text, 0600);
+	assert_int_equal(config_load(&cfg, cfgpath, &e), 0);
+	assert_int_equal(confcheck_run(&cfg, &chk), 0);
+	expect_one(true, 4, 14, "tun.name",
+		   "\"lo\" is an existing interface that is not a tun", NULL);
+}
+
 static void test_cipher(void **state)
 {
 	(void)state;
@@ -609,6 +707,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_plugin_missing, cleanup_chk),
 	    cmocka_unit_test_teardown(test_plugin_options, cleanup_chk),
 	    cmocka_unit_test_teardown(test_plugin_untrusted, cleanup_chk),
+	    cmocka_unit_test_teardown(test_listen, cleanup_chk),
+	    cmocka_unit_test_teardown(test_source, cleanup_chk),
+	    cmocka_unit_test_teardown(test_tun_name, cleanup_chk),
 	    cmocka_unit_test_teardown(test_cipher, cleanup_chk),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -83,7 +83,7 @@ for r in client server; do
 	./tuntuntun -n -c "$ex" >"$T/n.out" 2>&1
 	check "$r.yaml.example loads; -n only misses this machine's files ($(grep -c . "$T/n.out") lines)" \
 		bash -c "grep -q ': configuration OK\|would not start' '$T/n.out' &&
-			! grep -v -E '^tuntuntun: (warning: )?$ex(:[0-9]+:[0-9]+)?: (key|clients\[0\]\.key|control\.socket|state_file|scheduler\.(up|down)stream\.plugin|plugin_dir|$ex): ' '$T/n.out' |
+			! grep -v -E '^tuntuntun: (warning: )?$ex(:[0-9]+:[0-9]+)?: (key|clients\[0\]\.key|links\[[0-9]+\]\.(source|interface)|control\.socket|state_file|scheduler\.(up|down)stream\.plugin|plugin_dir|$ex): ' '$T/n.out' |
 			grep -v 'problems\?; the daemon would not start' | grep -q ."
 done
 check "no real config installed" bash -c "! ls '$D/etc/tuntuntun/'*.yaml 2>/dev/null"

@@ -319,6 +319,32 @@ static bool in_group(gid_t gid)
 	return false;
 }
 
+/* The directory a file will be created in ("." for a bare name). */
+static void parent_dir(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, len, ".");
+	else if (slash == path)
+		snprintf(dir, len, "/");
+	else
+		snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+/* What is wrong with dir as a place to create files in, or NULL. */
+static const char *dir_problem(const char *dir, char *buf, size_t len)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		snprintf(buf, len, "%s",
+			 errno == ENOENT ? "does not exist" : strerror(errno));
+		return buf;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	return NULL;
+}
+
 /* A socket path whose file is there: a live daemon answers, a stale socket
  * is removed at start, anything else is refused by the daemon. */
 static void check_socket_file(struct cfgchk *c, const char *path)
@@ -354,8 +380,8 @@ static void check_socket_file(struct cfgchk *c, const char *path)
 void cfgchk_control(struct cfgchk *c)
 {
 	const struct cfg_control *ctl = &c->cfg->control;
-	char dir[CFG_STR_MAX];
-	struct stat st;
+	char dir[CFG_STR_MAX], why[96];
+	const char *bad;
 	static const cap_value_t chown_cap[] = {CAP_CHOWN};
 	char miss[32];
 
@@ -392,21 +418,13 @@ void cfgchk_control(struct cfgchk *c)
 					&(unsigned){0}) == 0
 			      ? ""
 			      : " (the default)";
-	const char *slash = strrchr(sock, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == sock)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sock), sock);
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	parent_dir(sock, dir, sizeof(dir));
+	if ((bad = dir_problem(dir, why, sizeof(why)))) {
 		cfgchk_add(c, true, "control.socket",
 			   "\"%s\"%s: directory \"%s\" %s (expected an "
 			   "existing directory the daemon can write; under "
 			   "tuntuntun@.service, /run/tuntuntun/)",
-			   sock, how, dir,
-			   errno == ENOENT ? "does not exist"
-					   : "is not a directory");
+			   sock, how, dir, bad);
 		return;
 	}
 	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
@@ -423,26 +441,18 @@ void cfgchk_control(struct cfgchk *c)
 void cfgchk_state_file(struct cfgchk *c)
 {
 	const char *path = c->cfg->state_file;
-	char dir[CFG_STR_MAX];
-	struct stat st;
+	char dir[CFG_STR_MAX], why[96];
+	const char *bad;
 	/* Only a client counts quota (quota.c). */
 	if (!path[0] || c->cfg->role != ROLE_CLIENT)
 		return;
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	parent_dir(path, dir, sizeof(dir));
+	if ((bad = dir_problem(dir, why, sizeof(why)))) {
 		cfgchk_add(c, true, "state_file",
 			   "\"%s\": directory \"%s\" %s (expected an existing "
 			   "directory the daemon can write; under "
 			   "tuntuntun@.service, /var/lib/tuntuntun/)",
-			   path, dir,
-			   errno == ENOENT ? "does not exist"
-					   : "is not a directory");
+			   path, dir, bad);
 		return;
 	}
 	/* Saved as FILE.tmp then renamed: the directory must be writable. */

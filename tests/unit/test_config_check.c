@@ -479,6 +479,11 @@ static void test_state_file(void **state)
 	snprintf(extra, sizeof(extra), "state_file: %s/none/q.json\n", dir);
 	run_client(extra);
 	expect_one(true, 9, 13, "state_file", "/none\" does not exist", NULL);
+	snprintf(extra, sizeof(extra), "state_file: %s/client.key/q.json\n",
+		 dir);
+	run_client(extra);
+	expect_one(true, 9, 13, "state_file",
+		   "/client.key\" is not a directory", NULL);
 	write_file(P(0, "q.json"), "{ not json", 0600);
 	snprintf(extra, sizeof(extra), "state_file: %s/q.json\n", dir);
 	run_client(extra);

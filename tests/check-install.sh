@@ -46,6 +46,20 @@ if ! make -s install DESTDIR="$D" PREFIX=/usr >"$T/install.log" 2>&1; then
 # caller had it.
 make -s all PREFIX="${RESTORE_PREFIX:-/usr/local}" >/dev/null 2>&1 || bad "rebuild for PREFIX=${RESTORE_PREFIX:-/usr/local}"
 
+# tuntunctl without -s when only tuntuntun@.service daemons run: a private
+# mount namespace with its own /run (nothing of the host's is touched).
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	out=$(unshare -m bash -c 'mount -t tmpfs ttt-test /run && mkdir /run/tuntuntun &&
+		touch /run/tuntuntun/home.sock && "$1" status' _ "$D/usr/bin/tuntunctl" 2>&1)
+	check "tuntunctl, no default socket: names the unit's sockets (-s /run/tuntuntun/home.sock)" \
+		grep -qx 'tuntunctl: daemons run by tuntuntun@.service listen in /run/tuntuntun/: try -s /run/tuntuntun/home.sock' <<<"$out"
+	out=$(unshare -m bash -c 'mount -t tmpfs ttt-test /run && "$1" status' _ "$D/usr/bin/tuntunctl" 2>&1)
+	check "... and no hint when there are none (control)" bash -c "! grep -q 'try -s' <<<'$out'"
+else
+	skip=$((skip + 1))
+	echo "  SKIP tuntunctl socket hint (needs root for a private mount namespace)"
+fi
+
 echo "sys-test: $pass passed, $fail failed"
 	exit 1
 fi
@@ -190,6 +204,20 @@ check "no daemon: no names, no error" [ -z "$(comp /bin/false link "")" ]
 # The installs above built with their PREFIX; leave the tree built as the
 # caller had it.
 make -s all PREFIX="${RESTORE_PREFIX:-/usr/local}" >/dev/null 2>&1 || bad "rebuild for PREFIX=${RESTORE_PREFIX:-/usr/local}"
+
+# tuntunctl without -s when only tuntuntun@.service daemons run: a private
+# mount namespace with its own /run (nothing of the host's is touched).
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	out=$(unshare -m bash -c 'mount -t tmpfs ttt-test /run && mkdir /run/tuntuntun &&
+		touch /run/tuntuntun/home.sock && "$1" status' _ "$D/usr/bin/tuntunctl" 2>&1)
+	check "tuntunctl, no default socket: names the unit's sockets (-s /run/tuntuntun/home.sock)" \
+		grep -qx 'tuntunctl: daemons run by tuntuntun@.service listen in /run/tuntuntun/: try -s /run/tuntuntun/home.sock' <<<"$out"
+	out=$(unshare -m bash -c 'mount -t tmpfs ttt-test /run && "$1" status' _ "$D/usr/bin/tuntunctl" 2>&1)
+	check "... and no hint when there are none (control)" bash -c "! grep -q 'try -s' <<<'$out'"
+else
+	skip=$((skip + 1))
+	echo "  SKIP tuntunctl socket hint (needs root for a private mount namespace)"
+fi
 
 echo "sys-test: $pass passed, $fail failed${skip:+, $skip skipped}"
 [ "$fail" -eq 0 ]

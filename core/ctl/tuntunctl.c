@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdbool.h>
@@ -96,6 +97,27 @@ static void usage(FILE *f)
 		   "3 cannot connect. See tuntunctl(8).\n");
 }
 
+/* Where tuntuntun@.service daemons put their sockets (its
+ * RuntimeDirectory); there is no default socket then. */
+#define UNIT_RUNDIR "/run/tuntuntun"
+
+/* After a failed connect to the default socket: name the sockets of the
+ * daemons the systemd unit runs, so `-s` is one copy away. */
+static void hint_unit_sockets(const char *sock, int err)
+{
+	glob_t g;
+	if (err != -ENOENT || strcmp(sock, CTL_DEFAULT_SOCKET) != 0 ||
+	    glob(UNIT_RUNDIR "/*.sock", 0, NULL, &g) != 0)
+		return;
+	fprintf(stderr,
+		"%s: daemons run by tuntuntun@.service listen in %s/:", prog,
+		UNIT_RUNDIR);
+	for (size_t i = 0; i < g.gl_pathc && i < 8; i++)
+		fprintf(stderr, "%s -s %s", i ? " or" : " try", g.gl_pathv[i]);
+	fputc('\n', stderr);
+	globfree(&g);
+}
+
 static int verb_usage(const char *name, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -136,8 +158,10 @@ static int call(const char *sock, const char *line, json_t **reply, char **raw)
 	*reply = NULL;
 	if (raw)
 		*raw = NULL;
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		return EXIT_CONNECT;
 	}
 	int rc = ctl_client_call_raw(&c, line, &text, TIMEOUT_MS, &e);
@@ -239,8 +263,10 @@ static int wait_downstream(const char *sock, const char *plugin, uint64_t req)
 	int rc = EXIT_DAEMON;
 	if (!ask)
 		return EXIT_DAEMON;
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		json_decref(ask);
 		return EXIT_CONNECT;
 	}
@@ -484,8 +510,10 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 
 	struct ctl_client c;
 	struct err e = {{0}};
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		return EXIT_CONNECT;
 	}
 	bool tty = isatty(STDOUT_FILENO);

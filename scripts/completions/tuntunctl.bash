@@ -2,8 +2,9 @@
 # $(BASHCOMPDIR)/tuntunctl). Verbs are static; link names come from the
 # running daemon (`tuntunctl status --json`) and plugin names from
 # `tuntunctl plugins --json`, asked over the same socket the command line
-# names (-s/--socket, else $TUNTUNTUN_SOCKET, else the default). A daemon
-# that is not running just means no names are offered.
+# names (-s/--socket, else $TUNTUNTUN_SOCKET, else the default, else the
+# only socket in /run/tuntuntun/ of tuntuntun@.service). A daemon that is
+# not running just means no names are offered.
 
 # Prints the socket options of the line being completed (-s X / --socket=X).
 _tuntunctl_sockopt()
@@ -28,8 +29,14 @@ _tuntunctl_sockopt()
 # plugins: "name":"x","file", the built-in "name":"builtin-rr","version").
 _tuntunctl_ask()
 {
-	local -a sock
+	local -a sock units
 	mapfile -t sock < <(_tuntunctl_sockopt)
+	# No -s, no $TUNTUNTUN_SOCKET, no default socket: the one daemon run
+	# by tuntuntun@.service, if there is exactly one.
+	if [ ${#sock[@]} -eq 0 ] && [ -z "${TUNTUNTUN_SOCKET:-}" ] && [ ! -S /run/tuntuntun.sock ]; then
+		units=(/run/tuntuntun/*.sock)
+		[ ${#units[@]} -eq 1 ] && [ -S "${units[0]}" ] && sock=(-s "${units[0]}")
+	fi
 	timeout 2 "${COMP_WORDS[0]}" "${sock[@]}" "$1" --json 2>/dev/null |
 		grep -oE "\"name\":\"[^\"]*\",\"($2)\"" |
 		sed -e 's/^"name":"//' -e 's/",.*$//' | sort -u

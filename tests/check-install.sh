@@ -173,6 +173,12 @@ check "tuntunctl --help: exit 0, lists every verb the completion offers" \
 check "tuntuntun with a bad option: usage on stderr, exit 2" \
 	bash -c "'$D/usr/sbin/tuntuntun' --bogus >/dev/null 2>&1; [ \$? = 2 ]"
 
+# tuntuntun.yaml(5) names every key the loader knows (its field tables).
+keys=$(grep -ohE '(FLD\("|\.key = ")[a-z_0-9]+"' core/conf/*.c | sed -E 's/.*"([a-z_0-9]+)"/\1/' | sort -u)
+page=$(MANWIDTH=200 man -l "$D/usr/share/man/man5/tuntuntun.yaml.5" 2>/dev/null)
+missing=$(for k in $keys; do grep -qw -- "$k" <<<"$page" || printf '%s ' "$k"; done)
+check "tuntuntun.yaml(5) documents all $(wc -w <<<"$keys") config keys${missing:+ (missing: $missing)}" [ -z "$missing" ]
+
 # Bash completion against a stand-in tuntunctl that answers like the
 # daemon does (the field order is jansson's insertion order in ctlcmd.c).
 C=$D/usr/share/bash-completion/completions/tuntunctl

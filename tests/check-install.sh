@@ -173,11 +173,25 @@ check "tuntunctl --help: exit 0, lists every verb the completion offers" \
 check "tuntuntun with a bad option: usage on stderr, exit 2" \
 	bash -c "'$D/usr/sbin/tuntuntun' --bogus >/dev/null 2>&1; [ \$? = 2 ]"
 
+C0=$D/usr/share/bash-completion/completions/tuntunctl
 # tuntuntun.yaml(5) names every key the loader knows (its field tables).
 keys=$(grep -ohE '(FLD\("|\.key = ")[a-z_0-9]+"' core/conf/*.c | sed -E 's/.*"([a-z_0-9]+)"/\1/' | sort -u)
 page=$(MANWIDTH=200 man -l "$D/usr/share/man/man5/tuntuntun.yaml.5" 2>/dev/null)
 missing=$(for k in $keys; do grep -qw -- "$k" <<<"$page" || printf '%s ' "$k"; done)
 check "tuntuntun.yaml(5) documents all $(wc -w <<<"$keys") config keys${missing:+ (missing: $missing)}" [ -z "$missing" ]
+
+# tuntunctl(8) and the completion cover every verb --help lists (the one
+# table in ctl/tuntunctl.c), and tuntuntun(8) every option of --help.
+verbs=$("$D/usr/bin/tuntunctl" --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p; s/^  \([a-z][a-z-]*\)$/\1/p' | sort -u)
+page=$(MANWIDTH=200 man -l "$D/usr/share/man/man8/tuntunctl.8" 2>/dev/null)
+missing=$(for v in $verbs; do grep -qE "^ +$v( |$)" <<<"$page" || printf '%s ' "$v"; done)
+check "tuntunctl(8) documents all $(wc -w <<<"$verbs") commands${missing:+ (missing: $missing)}" [ -z "$missing" ]
+missing=$(for v in $verbs; do grep -qw -- "$v" "$C0" || printf '%s ' "$v"; done)
+check "the completion offers them all${missing:+ (missing: $missing)}" [ -z "$missing" ]
+opts=$("$D/usr/sbin/tuntuntun" --help | grep -oE '(^| )-[a-zA-Z]\b' | tr -d ' ' | sort -u)
+page=$(MANWIDTH=200 man -l "$D/usr/share/man/man8/tuntuntun.8" 2>/dev/null)
+missing=$(for o in $opts; do grep -qE -- "^ +$o( |,|$)" <<<"$page" || printf '%s ' "$o"; done)
+check "tuntuntun(8) documents all $(wc -w <<<"$opts") options${missing:+ (missing: $missing)}" [ -z "$missing" ]
 
 # Bash completion against a stand-in tuntunctl that answers like the
 # daemon does (the field order is jansson's insertion order in ctlcmd.c).

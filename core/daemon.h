@@ -21,6 +21,8 @@
 #include "link/pmtu.h"
 #include "link/probe.h"
 #include "queue/pktq.h"
+#include "wire/cookie.h"
+#include "wire/rekey.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
 #include <tuntuntun/sched.h>
@@ -104,9 +106,13 @@ struct session {
 	uint32_t id;
 	int client_idx; /* server: index in cfg->clients */
 	enum sess_state state;
-	struct wire_keys keys;
-	uint8_t client_random[WIRE_RANDOM_LEN];
-	uint8_t server_random[WIRE_RANDOM_LEN];
+	struct wire_keys keys; /* current epoch: what we send with */
+	struct wire_rekey rk;  /* the other epoch's keys, rekey state */
+	/* the handshake's ephemeral public keys; the client also holds its
+	 * secret (hs_eph) until the HELLO_ACK, then wipes it */
+	uint8_t client_eph[WIRE_PUB_LEN];
+	uint8_t server_eph[WIRE_PUB_LEN];
+	struct wire_eph hs_eph;
 	uint8_t ack[WIRE_HELLO_LEN]; /* server: the ACK, resent to retries */
 	size_t ack_len;
 	uint64_t tx_seq; /* next seq to send */
@@ -184,6 +190,10 @@ struct uplink { /* client: one configured link's socket */
 	ev_timer retry; /* socket re-creation with backoff */
 	uint32_t backoff_ms;
 	int ifindex;
+	/* cookie the server gave this link's address (HELLO under load) */
+	uint8_t cookie[WIRE_COOKIE_LEN];
+	uint64_t cookie_ns;		       /* when it came; 0 = none */
+	uint8_t last_mac1[WIRE_HELLO_MAC_LEN]; /* of the last HELLO sent */
 };
 
 struct daemon {
@@ -195,7 +205,10 @@ struct daemon {
 	uint8_t psk[WIRE_KEY_LEN];	     /* client */
 	uint8_t (*client_psk)[WIRE_KEY_LEN]; /* server: per cfg client */
 	uint8_t (*client_keyid)[WIRE_KEYID_LEN];
-	uint64_t *client_last_hello;  /* server: replay guard */
+	uint64_t *client_last_hello; /* server: replay guard */
+	/* server: hash of the last downstream-plugin refusal logged per
+	 * client (0 = none), so a retried HELLO is not logged again */
+	uint64_t *client_sched_refused;
 	struct session **client_sess; /* server: by client index */
 	/* tun */
 	int tun_fd;
@@ -215,6 +228,13 @@ struct daemon {
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;
+	/* under load: COOKIEs sent, HELLOs admitted by their cookie, and
+	 * HELLOs of the refused protocol version 1 */
+	uint64_t hello_cookie_sent, hello_cookie_ok, hello_old_version;
+	struct cookie_jar cookies;
+	struct hello_limiter *hello_rl_proven; /* cookie-proven sources */
+	/* client: HELLOs sent, COOKIEs received */
+	uint64_t hello_sent, cookies_received;
 	/* common */
 	struct session **sessions; /* server: by slot; client: [0] */
 	uint32_t n_sessions, max_sessions;
@@ -242,6 +262,9 @@ struct daemon {
 	uint64_t quota_saved_ns;		  /* quota.c: last good save */
 	uint64_t quota_saved_used[CFG_MAX_LINKS]; /* usage in that save */
 	int64_t quota_period[CFG_MAX_LINKS];
+	int quota_dirfd;      /* quota.c: the state file's directory */
+	bool quota_dir_open;  /* quota_dirfd is valid */
+	bool quota_main_good; /* the state file on disk is a good one */
 	uint32_t stats_ticks;
 	/* counters */
 	uint64_t tun_rx_packets, tun_tx_packets, tun_rx_dropped;
@@ -256,6 +279,11 @@ static inline uint64_t now_ns(struct daemon *d)
 /* daemon.c */
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
+/* One line for systemd's STATUS=: the server (or listen address), the
+ * session(s), how many links are up and, on a client, each link's state. */
+void daemon_status_line(struct daemon *d, char *buf, size_t len);
+/* Sends that line if it changed (os/sdnotify.c). */
+void daemon_notify_status(struct daemon *d);
 uint64_t mono_ns(void);
 /* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
  * `cipher: aes-256-gcm` without them is refused at start (either role). */
@@ -270,6 +298,12 @@ void session_refresh_views(struct session *s, uint64_t now);
 int session_set_sched(struct session *s, const char *name,
 		      const struct cfg_opt *opts, uint32_t n_opts,
 		      struct err *e);
+/* The same for a plugin name that came from the peer (HELLO, sched-set):
+ * only a plugin name (sched_name_valid()), looked up in the plugin
+ * directory; never a path. -EINVAL otherwise, nothing loaded. */
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e);
 void session_path_init(struct session *s, uint32_t id, const char *name);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
@@ -282,6 +316,19 @@ const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
+/* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on
+ * the client, and the keys that open a received packet. */
+void session_rekey_tick(struct session *s, uint64_t now);
+void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
+		      size_t len, uint64_t now);
+void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
+			  uint64_t now);
+void session_traffic(const struct session *s, uint64_t *bytes,
+		     uint64_t *packets);
+/* Server: the client's first packet under the next epoch arrived. */
+void session_rekey_confirmed(struct session *s);
+/* Server: keys past the hard limits (wire/rekey.h); the session must end. */
+bool session_keys_expired(struct session *s, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -308,6 +355,8 @@ int client_setup(struct daemon *d, struct err *e);
 void client_teardown(struct daemon *d);
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			 uint64_t now);
+void client_on_cookie(struct daemon *d, int uplink_id, const uint8_t *buf,
+		      size_t len, uint64_t now);
 void client_session_lost(struct daemon *d);
 /* Link id's server endpoint: its own `peer`, else server.address:port. */
 const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id);
@@ -325,6 +374,9 @@ void server_teardown(struct daemon *d);
 void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		     const struct sockaddr_storage *from, socklen_t fromlen,
 		     uint64_t now);
+/* A datagram of a protocol version this server does not speak. */
+void server_on_old_version(struct daemon *d, const uint8_t *buf, size_t len,
+			   const struct sockaddr_storage *from, uint64_t now);
 struct session *server_session_by_id(struct daemon *d, uint32_t id);
 struct session *server_session_by_inner(struct daemon *d, const uint8_t *pkt,
 					size_t len);
@@ -357,9 +409,18 @@ json_t *dswap_status_json(struct daemon *d);
 const char *dswap_state_name(enum dswap_state st);
 void dswap_stop(struct daemon *d);
 
+/* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
+ * each direction's scheduler is instantiated with its options, released. */
+struct cfgchk;
+void confcheck_plugins(struct cfgchk *c);
+/* cfgchk_open + every check; the caller prints c's messages and closes. */
+int confcheck_run(const struct config *cfg, struct cfgchk *c);
+
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);
 int quota_save(struct daemon *d, struct err *e);
+/* Closes the state directory (after the last quota_save). */
+void quota_close(struct daemon *d);
 void quota_roll(struct daemon *d);
 void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
 		   uint64_t now_wall);

@@ -117,6 +117,13 @@ struct cfg_link_model {
 	bool ecn;		   /* CoDel marks ECT packets, true */
 };
 
+/* client: when to rekey (wire/rekey.h); 0 turns a limit off */
+struct cfg_rekey {
+	uint32_t interval_ms; /* default 120000, at least 1000 */
+	uint64_t bytes;	      /* default 0 (off) */
+	uint32_t packets;     /* default 8388608 (2^23) */
+};
+
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
 	uint32_t mode;		  /* default 0600 */
@@ -152,6 +159,7 @@ struct config {
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
 	struct cfg_link_model link_model;
+	struct cfg_rekey rekey;
 	struct cfg_control control;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */

@@ -41,7 +41,7 @@ static void test_hdr_roundtrip(void **state)
 	uint8_t buf[WIRE_HDR_LEN];
 	struct wire_hdr h;
 	static const uint8_t want[WIRE_HDR_LEN] = {
-	    2, 3, 3, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8};
+	    3, 3, 3, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8};
 
 	(void)state;
 	wire_hdr_encode(buf, &sample_hdr);
@@ -76,7 +76,10 @@ static void test_hdr_bad_fields(void **state)
 	buf[0] = 1; /* version 1 (no forward secrecy) is refused */
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
 			 -EPROTONOSUPPORT);
-	buf[0] = 3;
+	buf[0] = 2; /* version 2 (no per-link seq in DATA) is refused */
+	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
+			 -EPROTONOSUPPORT);
+	buf[0] = 4;
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
 			 -EPROTONOSUPPORT);
 	buf[0] = 0;
@@ -575,7 +578,7 @@ static void test_hello_roundtrip(void **state)
 			 WIRE_HELLO_LEN);
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h), 0);
 	assert_int_equal(h.type, WT_HELLO);
-	assert_int_equal(h.version, 2);
+	assert_int_equal(h.version, WIRE_VERSION);
 	assert_int_equal(h.session_id, 0);
 	/* The blinded key id at offset 16, by its documented definition. */
 	wire_hello_key_id(psk_a, m.client_eph, id);

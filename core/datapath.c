@@ -364,8 +364,9 @@ static int fitting_path(struct session *s, size_t len)
  * waits on a link in its backlog, so its own rules (earliest arrival,
  * max_queue, weights) decide as before, with the pacer's real rate.
  */
-#define PACE_BURST_NS	 2000000ull
-#define PACE_GATE_BURSTS 2
+#define PACE_BURST_NS	  2000000ull
+#define PACE_GATE_BURSTS  2
+#define PACE_HOLD_POLL_NS 5000000ull
 
 /* What a pacer queue entry carries besides the inner packet. */
 struct pace_meta {
@@ -453,7 +454,13 @@ static void pace_arm(struct session *s, uint64_t now)
 		if (!p->sess || !v->pacing_bps)
 			continue;
 		uint64_t burst = pace_burst(v), w;
-		if (!pktq_empty(&p->pq)) {
+		if (!pktq_empty(&p->pq) && !ttt_link_usable(v)) {
+			/* held while suspected (pace_release): look again
+			 * in a while, not at once (a busy loop would starve
+			 * the very loop that must hear the link again) */
+			if (PACE_HOLD_POLL_NS < wait)
+				wait = PACE_HOLD_POLL_NS;
+		} else if (!pktq_empty(&p->pq)) {
 			uint64_t b = pace_released(s, p, now);
 			w = b < burst ? 0
 				      : (b - burst + 1) * 8000000000ull /

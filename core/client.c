@@ -79,6 +79,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 			strerror(-ret));
 		goto fail;
 	}
+	(void)tunio_socket_setup(d, fd); /* without GRO: one datagram each */
 	if (l->source.len && bind(fd, (const struct sockaddr *)&l->source.ss,
 				  l->source.len) < 0) {
 		char a[64];

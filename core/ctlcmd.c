@@ -130,6 +130,13 @@ json_t *status_json(struct daemon *d)
 	    (json_int_t)d->tun_rx_dropped, "rx_bad", (json_int_t)d->rx_bad,
 	    "rx_unknown_session", (json_int_t)d->rx_unknown_session,
 	    "rx_truncated", (json_int_t)d->rx_truncated);
+	json_object_set_new(json_object_get(j, "tun"), "offload",
+			    tunio_status(d));
+	json_t *cn = json_object_get(j, "counters");
+	json_object_set_new(cn, "udp_gro_receives",
+			    json_integer((json_int_t)d->udp_gro_msgs));
+	json_object_set_new(cn, "udp_gro_datagrams",
+			    json_integer((json_int_t)d->udp_gro_segs));
 	if (!d->client) {
 		json_t *c = json_object_get(j, "counters");
 		json_object_set_new(c, "hello_ok",

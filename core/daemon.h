@@ -31,6 +31,7 @@ struct netif_undo;
 struct daemon;
 struct session;
 struct hello_limiter;
+struct tunio;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -182,6 +183,8 @@ struct daemon {
 	uint32_t buf_size;
 	struct rxbatch *rx;
 	struct txbatch *tx; /* datapath.c: transmit batch */
+	struct tunio *tio;  /* tunio.c: the tun's offload ends */
+	uint64_t udp_gro_msgs, udp_gro_segs; /* GRO'd receives, datagrams */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
 	/* client: downstream swap in flight (carried to the server) */
 	struct {
@@ -241,6 +244,26 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		      const uint8_t *body, size_t body_len, uint64_t now);
 void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* tunio.c: the tun's read and write ends, with or without offloads */
+int tunio_init(struct daemon *d, struct err *e);
+void tunio_free(struct daemon *d);
+int tunio_open(struct daemon *d, struct err *e);
+bool tunio_udp_gro(const struct daemon *d);
+int tunio_socket_setup(struct daemon *d, int fd);
+/* Next inner packet (a whole one or a super-packet's next segment) into
+ * out; -1 with errno EAGAIN when the tun is drained. */
+ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room);
+/* Segments of a super-packet still to be taken: read before returning. */
+bool tunio_pending(const struct daemon *d);
+/* Hands an inner packet to the tun (b: its pool buffer, released once
+ * written; NULL when pkt lives in the receive batch). Held packets leave
+ * at tunio_flush(), which every callback that writes calls before it
+ * returns. */
+void tunio_write(struct daemon *d, struct session *s, const uint8_t *pkt,
+		 size_t len, struct pktbuf *b);
+void tunio_flush(struct daemon *d);
+json_t *tunio_status(const struct daemon *d);
 
 /* prober.c */
 void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);

@@ -1096,6 +1096,9 @@ static int sec_listen(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
+static const struct enum_name offload_names[] = {
+    {"auto", CFG_OFFLOAD_AUTO}, {"off", CFG_OFFLOAD_OFF}, {NULL, 0}};
+
 static const struct field tun_fields[] = {
     FLD("name", K_IFNAME, struct cfg_tun, name, .roles = R_ANY),
     FLD("address", K_PREFIX4, struct cfg_tun, addr4, .roles = R_ANY,
@@ -1104,6 +1107,8 @@ static const struct field tun_fields[] = {
 	.flags = PLEN_REQUIRED),
     FLD("mtu", K_MTU, struct cfg_tun, mtu, .roles = R_ANY, .min = 576,
 	.max = 65535),
+    FLD("offload", K_ENUM, struct cfg_tun, offload, .roles = R_ANY,
+	.names = offload_names),
 };
 
 static int sec_tun(struct cfg_ctx *c, const yaml_node_t *n, const char *path,

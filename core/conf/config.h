@@ -116,6 +116,13 @@ struct cfg_tun {
 	    addr4; /* client: its inner IPv4/plen; server: its own */
 	struct cfg_prefix addr6;
 	uint32_t mtu; /* 0 = auto: min link MTU - overhead */
+	int offload;  /* enum cfg_offload: `offload: auto` (default) | off */
+};
+
+enum cfg_offload {
+	CFG_OFFLOAD_AUTO =
+	    0, /* tun offloads and UDP GRO where the kernel has them */
+	CFG_OFFLOAD_OFF = 1, /* one packet per tun read/write, no UDP GRO */
 };
 
 struct config {

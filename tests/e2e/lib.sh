@@ -30,6 +30,9 @@ WORK=$(mktemp -d /tmp/ttt-e2e.XXXXXX)
 PIDS=()
 EMU=${EMU:-1}
 CRYPTO=${CRYPTO:-encrypt}
+# tun offloads (TSO/GRO super-packets, UDP GRO): auto, or off for today's
+# one-packet-per-syscall path; run-all.sh runs the suite both ways.
+OFFLOAD=${OFFLOAD:-auto}
 
 pass=0
 fail=0
@@ -156,7 +159,7 @@ probe: $PROBE"
 role: server
 listen: { address: 0.0.0.0, port: 5800 }
 crypto: $CRYPTO
-tun: { name: ttt0, address: 10.77.0.1/24 }
+tun: { name: ttt0, address: 10.77.0.1/24, offload: $OFFLOAD }
 scheduler: { downstream: { plugin: $down } }
 clients:
   - { name: laptop, key: $WORK/server-client.key, address: 10.77.0.2 }
@@ -169,7 +172,7 @@ role: client
 server: { address: 10.200.0.2, port: 5800 }
 key: $WORK/client.key
 crypto: $CRYPTO
-tun: { name: ttt0, address: 10.77.0.2/24 }
+tun: { name: ttt0, address: 10.77.0.2/24, offload: $OFFLOAD }
 scheduler:
   upstream: { plugin: $up }
   downstream: { plugin: $down }

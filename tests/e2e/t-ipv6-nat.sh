@@ -35,7 +35,7 @@ cat >"$WORK/server.yaml" <<EOF
 role: server
 listen: { address: "::", port: 5800 }
 cipher: chacha20-poly1305
-tun: { name: ttt0, address: 10.77.0.1/24, address6: "fd77::1/64" }
+tun: { name: ttt0, address: 10.77.0.1/24, address6: "fd77::1/64", offload: $OFFLOAD }
 clients:
   - { name: laptop, key: $WORK/server-client.key, address: 10.77.0.2, address6: "fd77::2" }
 plugin_dir: $TOP/plugins.d
@@ -46,7 +46,7 @@ role: client
 server: { address: "fd20::2", port: 5800 }
 cipher: chacha20-poly1305
 key: $WORK/client.key
-tun: { name: ttt0, address: 10.77.0.2/24, address6: "fd77::2/64" }
+tun: { name: ttt0, address: 10.77.0.2/24, address6: "fd77::2/64", offload: $OFFLOAD }
 default_route: true
 links:
   - { name: a, interface: ca, source: "fd01::2", peer: "[fd01::1]:7001" }

@@ -229,6 +229,37 @@ link_field() { # link_field client|server LINK FIELD
 	fi
 }
 
+# off_field client|server FIELD: the tun offload status (tunio.c).
+off_field() {
+	if [ "$1" = client ]; then cstatus; else sstatus; fi | jq_py "d['tun']['offload']['$2']"
+}
+# offload_checks up|both: the offloads are what OFFLOAD asked for. Off: off
+# on both ends, the log says why, and no super-packet was read or written.
+# Auto: on, and the traffic that just ran (client->server, or both ways)
+# was read from the sender's tun as TSO super-packets and written to the
+# receiver's as coalesced ones.
+offload_checks() {
+	local c_r s_w s_r c_w
+	c_r=$(off_field client gso_reads) s_w=$(off_field server gro_writes)
+	s_r=$(off_field server gso_reads) c_w=$(off_field client gro_writes)
+	if [ "$OFFLOAD" = off ]; then
+		check "offloads off on both ends, as tun.offload says" \
+			test "$(off_field client on) $(off_field server on)" = "False False"
+		check "both daemons logged why the offloads are off" bash -c \
+			"grep -q 'offloads off (tun.offload: off)' '$WORK/client.log' && grep -q 'offloads off (tun.offload: off)' '$WORK/server.log'"
+		check "no super-packet read or written with offloads off" \
+			test "$c_r $s_w $s_r $c_w" = "0 0 0 0"
+		return
+	fi
+	check "offloads on at both ends" \
+		test "$(off_field client on) $(off_field server on)" = "True True"
+	check "client read TSO super-packets from its tun ($c_r)" test "$c_r" -gt 0
+	check "server wrote coalesced super-packets to its tun ($s_w)" test "$s_w" -gt 0
+	[ "$1" = both ] || return 0
+	check "server read TSO super-packets from its tun ($s_r)" test "$s_r" -gt 0
+	check "client wrote coalesced super-packets to its tun ($c_w)" test "$c_w" -gt 0
+}
+
 # sched_setup: the scheduler tests' world: clean fast links, a tunnel whose
 # daemons each load plugins from a private copy of plugins.d (so drop-ins
 # never touch the tree and the client can have a plugin the server lacks),

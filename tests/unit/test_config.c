@@ -137,6 +137,7 @@ static void test_example_client(void **state)
 	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/24");
 	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::2/64");
 	assert_int_equal(cfg.tun.mtu, 0);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_AUTO);
 	assert_false(cfg.default_route);
 
 	const struct cfg_sched *up = &cfg.sched[TTT_DIR_UPSTREAM];
@@ -326,7 +327,7 @@ static void test_role_last_and_values(void **state)
 		"    backup: on\n"
 		"    weight: 65535\n"
 		"    mtu: auto\n"
-		"tun: { address: 10.77.0.2/24, mtu: 1400 }\n"
+		"tun: { address: 10.77.0.2/24, mtu: 1400, offload: off }\n"
 		"key: \"relative/key\"\n"
 		"crypto: none\n"
 		"cipher: chacha20-poly1305\n"
@@ -349,6 +350,7 @@ static void test_role_last_and_values(void **state)
 	assert_true(cfg.links[0].backup);
 	assert_int_equal(cfg.links[0].weight, 65535);
 	assert_int_equal(cfg.tun.mtu, 1400);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_OFF);
 	assert_string_equal(cfg.key_file, "relative/key");
 	assert_int_equal(cfg.crypto_mode, CRYPTO_NONE);
 	assert_int_equal(cfg.cipher, CFG_CIPHER_CHACHA20);
@@ -630,6 +632,8 @@ static const struct bad_text bad_texts[] = {
      "\"100\""},
     {"role: client\ntun: { address6: \"fd::1/64\", mtu: 1000 }\n", 2,
      "tun.mtu: expected at least 1280 with an IPv6 address, got \"1000\""},
+    {"role: client\ntun: { offload: on }\n", 2,
+     "tun.offload: expected one of auto, off, got \"on\""},
     {CLIENT_HEAD "crypto: aes\n", 6,
      "crypto: expected one of encrypt, auth, none, got \"aes\""},
     {CLIENT_HEAD "cipher: aes\n", 6,

@@ -119,10 +119,11 @@ struct cfg_tun {
 	int offload;  /* enum cfg_offload: `offload: auto` (default) | off */
 };
 
+/* tun.offload: auto = tun offloads and UDP GRO where the kernel has them;
+ * off = one packet per tun read/write, no UDP GRO (core/tunio.c). */
 enum cfg_offload {
-	CFG_OFFLOAD_AUTO =
-	    0, /* tun offloads and UDP GRO where the kernel has them */
-	CFG_OFFLOAD_OFF = 1, /* one packet per tun read/write, no UDP GRO */
+	CFG_OFFLOAD_AUTO = 0,
+	CFG_OFFLOAD_OFF = 1,
 };
 
 struct config {

@@ -228,6 +228,7 @@ void client_session_lost(struct daemon *d)
 		 s->id, (now_ns(d) - s->last_rx_ns) / 1e9);
 	if (s->reorder)
 		reorder_flush(s->reorder);
+	tunio_flush(d); /* what the flush handed to the tun leaves now */
 	sodium_memzero(&s->keys, sizeof(s->keys));
 	start_handshake(d);
 }
@@ -282,6 +283,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	replay_init(&s->replay);
 	if (s->reorder)
 		reorder_reset(s->reorder); /* the new session counts from 1 */
+	tunio_flush(d);
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;

@@ -140,8 +140,7 @@ int tunio_open(struct daemon *d, struct err *e)
 		log_notice("tun", "offloads off: the kernel refused "
 				  "IFF_VNET_HDR/TUNSETOFFLOAD (plain tun)");
 	} else {
-		log_info("tun",
-			 "offloads on:%s%s%s%s%s; UDP GRO %s",
+		log_info("tun", "offloads on:%s%s%s%s%s; UDP GRO %s",
 			 t->flags & TUN_F_CSUM ? " csum" : "",
 			 t->flags & TUN_F_TSO4 ? " tso4" : "",
 			 t->flags & TUN_F_TSO6 ? " tso6" : "",
@@ -181,11 +180,12 @@ ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room)
 		/* The packet lands in the caller's slot; only a
 		 * super-packet spills over into big, which then takes the
 		 * whole of it. */
-		size_t spill =
-		    TUNIO_MAX_PKT - (room < TUNIO_MAX_PKT ? room : 0);
-		struct iovec iov[3] = {
-		    {t->vh, VNET_HDR_LEN}, {out, room}, {t->big + room, spill}};
-		ssize_t n = readv(d->tun_fd, iov, room < TUNIO_MAX_PKT ? 3 : 2);
+		if (room >= TUNIO_MAX_PKT)
+			room = TUNIO_MAX_PKT - 1;
+		struct iovec iov[3] = {{t->vh, VNET_HDR_LEN},
+				       {out, room},
+				       {t->big + room, TUNIO_MAX_PKT - room}};
+		ssize_t n = readv(d->tun_fd, iov, 3);
 		if (n < 0)
 			return n;
 		if (n <= VNET_HDR_LEN) {

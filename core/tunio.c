@@ -171,7 +171,7 @@ bool tunio_pending(const struct daemon *d)
 ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room)
 {
 	struct tunio *t = d->tio;
-	if (!t->flags)
+	if (!t || !t->flags) /* plain tun (or none set up) */
 		return read(d->tun_fd, out, room);
 	for (;;) {
 		if (t->next < t->plan.nseg)
@@ -224,7 +224,7 @@ void tunio_write(struct daemon *d, struct session *s, const uint8_t *pkt,
 		 size_t len, struct pktbuf *b)
 {
 	struct tunio *t = d->tio;
-	if (!t->flags) {
+	if (!t || !t->flags) { /* plain tun (or none set up) */
 		if (d->tun_fd >= 0 && write(d->tun_fd, pkt, len) >= 0)
 			d->tun_tx_packets++;
 		else

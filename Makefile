@@ -11,6 +11,10 @@ PLUGINDIR = $(LIBDIR)/tuntuntun/plugins.d
 INCDIR = $(PREFIX)/include
 SYSCONFDIR ?= /etc
 
+# The one place the version is written: status reports it (-DTTT_VERSION)
+# and the installed tuntuntun.pc carries it.
+VERSION := $(shell cat VERSION)
+
 CC ?= cc
 DEPS_OK := $(shell scripts/deps.sh >&2 && echo ok)
 ifneq ($(DEPS_OK),ok)
@@ -24,7 +28,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lev -ldl -lm
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter
 BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
-	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' $(PKG_CFLAGS)
+	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' -DTTT_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) -fno-omit-frame-pointer
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -46,7 +50,7 @@ EMU_SRCS = $(wildcard tests/emu/*.c)
 BENCH_SRCS = $(wildcard tests/bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/rel/bench/%)
 
-.PHONY: all check layers unit emu-test e2e demo bench fuzz soak install clean format
+.PHONY: all check layers unit emu-test e2e demo bench fuzz fuzz-long soak install clean format
 all: tuntuntun tuntunctl $(PLUGINS) $(B)/ttt-linkemu
 
 $(B)/rel/%.o: %.c $(CORE_HDRS)
@@ -64,6 +68,7 @@ $(B)/plugindir.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(PLUGINDIR)' | cmp -s - $@ || echo '$(PLUGINDIR)' > $@
 $(B)/rel/core/sched/sched_host.o $(B)/san/core/sched/sched_host.o: $(B)/plugindir.stamp
+$(B)/rel/core/ctlcmd.o $(B)/san/core/ctlcmd.o: VERSION
 
 $(B)/libttt.a: $(CORE_OBJS)
 	@rm -f $@
@@ -143,6 +148,10 @@ bench: all $(BENCH_BINS)
 fuzz:
 	@scripts/fuzz.sh
 
+# Every harness for at least 5 minutes (FUZZ_SECONDS overrides); not in CI.
+fuzz-long:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} scripts/fuzz.sh
+
 # Not in check: SOAK_SECONDS (default 120) of traffic, flaps and garbage
 # against ASan-built daemons, then leak and flat-RSS checks.
 soak: all
@@ -155,6 +164,7 @@ install: all
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/tuntuntun/sched.h $(DESTDIR)$(INCDIR)/tuntuntun/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' \
 		tuntuntun.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tuntuntun.pc
 	install -m 0644 examples/client.yaml examples/server.yaml $(DESTDIR)$(SYSCONFDIR)/tuntuntun/
 

@@ -19,6 +19,8 @@
 #include "ctl/control.h"
 #include "link/pmtu.h"
 #include "link/probe.h"
+#include "wire/cookie.h"
+#include "wire/rekey.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
 #include <tuntuntun/sched.h>
@@ -86,9 +88,13 @@ struct session {
 	uint32_t id;
 	int client_idx; /* server: index in cfg->clients */
 	enum sess_state state;
-	struct wire_keys keys;
-	uint8_t client_random[WIRE_RANDOM_LEN];
-	uint8_t server_random[WIRE_RANDOM_LEN];
+	struct wire_keys keys; /* current epoch: what we send with */
+	struct wire_rekey rk;  /* the other epoch's keys, rekey state */
+	/* the handshake's ephemeral public keys; the client also holds its
+	 * secret (hs_eph) until the HELLO_ACK, then wipes it */
+	uint8_t client_eph[WIRE_PUB_LEN];
+	uint8_t server_eph[WIRE_PUB_LEN];
+	struct wire_eph hs_eph;
 	uint8_t ack[WIRE_HELLO_LEN]; /* server: the ACK, resent to retries */
 	size_t ack_len;
 	uint64_t tx_seq; /* next seq to send */
@@ -127,6 +133,28 @@ struct listener {
 	ev_io io;
 };
 
+/* Client: where the last downstream swap asked of the server stands
+ * (dswap.c has the state machine). */
+enum dswap_state {
+	DSWAP_NONE = 0, /* none asked since the daemon started */
+	DSWAP_PENDING,	/* asked (or waiting for a session), no verdict yet */
+	DSWAP_OK,	/* the server runs it; cfg's downstream follows */
+	DSWAP_REFUSED,	/* the server said no; `error` says why */
+	DSWAP_TIMEOUT,	/* no verdict after every retry */
+};
+
+/* Client: the downstream swap in flight (carried to the server). */
+struct dswap {
+	uint64_t req; /* request number, tuntunctl waits on it */
+	char plugin[CFG_NAME_MAX];
+	struct cfg_opt opts[CFG_MAX_OPTS];
+	uint32_t n_opts;
+	int tries; /* retries since the last send */
+	enum dswap_state state;
+	char error[sizeof(((struct err *)0)->msg)];
+	ev_timer timer; /* retry */
+};
+
 struct uplink { /* client: one configured link's socket */
 	struct daemon *d;
 	uint32_t id;
@@ -135,6 +163,10 @@ struct uplink { /* client: one configured link's socket */
 	ev_timer retry; /* socket re-creation with backoff */
 	uint32_t backoff_ms;
 	int ifindex;
+	/* cookie the server gave this link's address (HELLO under load) */
+	uint8_t cookie[WIRE_COOKIE_LEN];
+	uint64_t cookie_ns;		       /* when it came; 0 = none */
+	uint8_t last_mac1[WIRE_HELLO_MAC_LEN]; /* of the last HELLO sent */
 };
 
 struct daemon {
@@ -166,6 +198,13 @@ struct daemon {
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;
+	/* under load: COOKIEs sent, HELLOs admitted by their cookie, and
+	 * HELLOs of the refused protocol version 1 */
+	uint64_t hello_cookie_sent, hello_cookie_ok, hello_old_version;
+	struct cookie_jar cookies;
+	struct hello_limiter *hello_rl_proven; /* cookie-proven sources */
+	/* client: HELLOs sent, COOKIEs received */
+	uint64_t hello_sent, cookies_received;
 	/* common */
 	struct session **sessions; /* server: by slot; client: [0] */
 	uint32_t n_sessions, max_sessions;
@@ -186,17 +225,7 @@ struct daemon {
 	struct tunio *tio;  /* tunio.c: the tun's offload ends */
 	uint64_t udp_gro_msgs, udp_gro_segs; /* GRO'd receives, datagrams */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
-	/* client: downstream swap in flight (carried to the server) */
-	struct {
-		uint64_t req;
-		char plugin[CFG_NAME_MAX];
-		struct cfg_opt opts[CFG_MAX_OPTS];
-		uint32_t n_opts;
-		int tries;
-		char state[16]; /* "", "pending", "ok", "refused", "timeout" */
-		char error[sizeof(((struct err *)0)->msg)];
-		ev_timer timer;
-	} ds_swap;
+	struct dswap dswap; /* client: downstream swap (dswap.c) */
 	bool quota_dirty;
 	bool quota_save_failing;		  /* quota.c: logged once */
 	uint64_t quota_saved_ns;		  /* quota.c: last good save */
@@ -217,6 +246,9 @@ static inline uint64_t now_ns(struct daemon *d)
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
 uint64_t mono_ns(void);
+/* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
+ * `cipher: aes-256-gcm` without them is refused at start (either role). */
+int daemon_check_cipher(const struct daemon *d, struct err *e);
 
 /* session.c */
 int session_create(struct daemon *d, struct session **out, struct err *e);
@@ -235,9 +267,24 @@ const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
+/* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on
+ * the client, and the keys that open a received packet. */
+void session_rekey_tick(struct session *s, uint64_t now);
+void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
+		      size_t len, uint64_t now);
+void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
+			  uint64_t now);
+void session_traffic(const struct session *s, uint64_t *bytes,
+		     uint64_t *packets);
+/* Server: the client's first packet under the next epoch arrived. */
+void session_rekey_confirmed(struct session *s);
+/* Server: keys past the hard limits (wire/rekey.h); the session must end. */
+bool session_keys_expired(struct session *s, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
+			struct pktbuf *b);
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now);
@@ -278,7 +325,13 @@ int client_setup(struct daemon *d, struct err *e);
 void client_teardown(struct daemon *d);
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			 uint64_t now);
+void client_on_cookie(struct daemon *d, int uplink_id, const uint8_t *buf,
+		      size_t len, uint64_t now);
 void client_session_lost(struct daemon *d);
+/* Link id's server endpoint: its own `peer`, else server.address:port. */
+const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id);
+/* Link id's MTU: `mtu:`, else its interface's, else 1500. */
+uint32_t uplink_mtu(const struct daemon *d, uint32_t id);
 int uplink_open(struct daemon *d, uint32_t id, struct err *e);
 void uplink_close(struct daemon *d, uint32_t id);
 void uplink_failed(struct daemon *d, uint32_t id, int err);
@@ -291,6 +344,9 @@ void server_teardown(struct daemon *d);
 void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		     const struct sockaddr_storage *from, socklen_t fromlen,
 		     uint64_t now);
+/* A datagram of a protocol version this server does not speak. */
+void server_on_old_version(struct daemon *d, const uint8_t *buf, size_t len,
+			   const struct sockaddr_storage *from, uint64_t now);
 struct session *server_session_by_id(struct daemon *d, uint32_t id);
 struct session *server_session_by_inner(struct daemon *d, const uint8_t *pkt,
 					size_t len);
@@ -301,13 +357,27 @@ int server_check_inner_src(struct session *s, const uint8_t *pkt, size_t len);
 /* ctlcmd.c */
 extern const struct ctl_command daemon_ctl_commands[];
 json_t *status_json(struct daemon *d);
-/* Client: carry a downstream choice to the server (returns the request
- * number); on SIGHUP, only when `ns` differs from what the server runs;
- * at session start, link facts plus the YAML's downstream options. */
-uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
-				const struct cfg_opt *opts, uint32_t n);
-void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns);
-void ctlcmd_session_established(struct session *s, uint64_t now);
+
+/* dswap.c (client) */
+/* Carries a downstream choice to the server, for `scheduler set
+ * downstream`, SIGHUP and session start alike, so all three go through the
+ * same retries and land their verdict in status. Without a session it waits,
+ * pending, until dswap_session_established(). Returns the request number. */
+uint64_t dswap_request(struct daemon *d, const char *plugin,
+		       const struct cfg_opt *opts, uint32_t n);
+/* The server answered a sched-set. */
+void dswap_on_reply(struct session *s, json_t *msg);
+/* SIGHUP: a changed `scheduler.downstream` (ns) is the server's to apply. */
+void dswap_reload(struct daemon *d, const struct cfg_sched *ns);
+/* The HELLO named only the downstream plugin, so the server runs it with
+ * its own YAML's options (when it configures the same plugin) or none: sends
+ * link facts, then the YAML's (or an accepted swap's) options, or a swap
+ * asked while the session was down. */
+void dswap_session_established(struct session *s, uint64_t now);
+/* status: {req, plugin, state, error} of the last swap, NULL if none. */
+json_t *dswap_status_json(struct daemon *d);
+const char *dswap_state_name(enum dswap_state st);
+void dswap_stop(struct daemon *d);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

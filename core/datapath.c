@@ -71,9 +71,8 @@ static void path_send_failed(struct session *s, struct path *p, int err,
 		break;
 	case EMSGSIZE:
 		/* pmtu works in whole outer datagrams */
-		pmtu_on_emsgsize(&p->pmtu,
-				 (uint32_t)len + 8 +
-				     (p->family == AF_INET6 ? 40 : 20));
+		pmtu_on_emsgsize(
+		    &p->pmtu, (uint32_t)(len + wire_outer_overhead(p->family)));
 		break;
 	case ECONNREFUSED:
 	case EHOSTUNREACH:
@@ -138,6 +137,21 @@ static int path_send(struct session *s, struct path *p, const uint8_t *buf,
 	return 0;
 }
 
+/* Writes the header of packet `seq` of `type` on path p at buf. */
+static void hdr_encode(uint8_t *buf, const struct session *s,
+		       const struct path *p, uint8_t type, uint64_t seq)
+{
+	struct wire_hdr h = {
+	    .version = WIRE_VERSION,
+	    .type = type,
+	    .link_id = (uint8_t)p->id,
+	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
+	    .session_id = s->id,
+	    .seq = seq,
+	};
+	wire_hdr_encode(buf, &h);
+}
+
 int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		      const uint8_t *body, size_t body_len, uint64_t now)
 {
@@ -146,16 +160,8 @@ int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		return -ENOTCONN;
 	if (WIRE_HDR_LEN + body_len + WIRE_TAG_LEN > d->buf_size)
 		return -EMSGSIZE;
-	struct wire_hdr h = {
-	    .version = WIRE_VERSION,
-	    .type = type,
-	    .link_id = (uint8_t)p->id,
-	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
-	    .session_id = s->id,
-	    .seq = s->tx_seq++,
-	};
 	uint8_t *buf = d->txbuf;
-	wire_hdr_encode(buf, &h);
+	hdr_encode(buf, s, p, type, s->tx_seq++);
 	if (body_len)
 		memmove(buf + WIRE_HDR_LEN, body, body_len);
 	size_t len = wire_seal(&s->keys, buf, body_len);
@@ -382,15 +388,7 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
 	    .bucket = (uint16_t)bucket,
 	};
-	struct wire_hdr h = {
-	    .version = WIRE_VERSION,
-	    .type = WT_DATA,
-	    .link_id = (uint8_t)p->id,
-	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
-	    .session_id = s->id,
-	    .seq = seq,
-	};
-	wire_hdr_encode(buf, &h);
+	hdr_encode(buf, s, p, WT_DATA, seq);
 	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + len);
 	if (!total) {
@@ -474,12 +472,18 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	txq_flush(d, now);
 }
 
-/* Straight to the tun, from the receive batch (valid until the batch's
- * tunio_flush). */
-static void deliver_direct(struct daemon *d, struct session *s,
-			   const uint8_t *pkt, size_t len)
+/* The one place an inner packet goes to the tun: straight from
+ * rx_data(), or in order from the reorder buffer (session.c). b is the
+ * packet's pool buffer, released once written; NULL when pkt lies in the
+ * receive batch, which stays valid until the batch's tunio_flush(). With
+ * offloads the packet may wait there to leave inside a super-packet
+ * (tunio.c). A failed write loses that packet only and is counted; a
+ * session torn down after the tun closed (its reorder buffer hands back
+ * what it held) writes nothing. */
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
+			struct pktbuf *b)
 {
-	tunio_write(d, s, pkt, len, NULL);
+	tunio_write(s->d, s, pkt, len, b);
 }
 
 static void rx_data(struct session *s, uint8_t *body, size_t blen,
@@ -498,14 +502,14 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		return;
 	}
 	if (!s->reorder) {
-		deliver_direct(d, s, inner, ilen);
+		datapath_tun_write(s, inner, ilen, NULL);
 		return;
 	}
 	struct pktbuf *b = session_buf_get(s);
 	if (!b) {
 		/* Pool exhausted (cannot happen while the pool is larger than
 		 * the reorder capacity): deliver rather than lose it. */
-		deliver_direct(d, s, inner, ilen);
+		datapath_tun_write(s, inner, ilen, NULL);
 		return;
 	}
 	b->data = b->raw;
@@ -517,7 +521,7 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late
 		 * segment is worth far more than a lost one: deliver it. */
-		tunio_write(d, s, b->data, ilen, b);
+		datapath_tun_write(s, b->data, ilen, b);
 		s->rx_late_delivered++;
 	} else if (ret < 0) {
 		session_buf_put(b);
@@ -545,8 +549,8 @@ static void path_learn(struct session *s, struct path *p, int fd,
 		/* Probe this path's MTU up from the protocol minimum to
 		 * what a full-size tunnel packet needs. */
 		pmtu_init(&p->pmtu, p->family == AF_INET ? 576 : 1280,
-			  s->d->tun_mtu + (p->family == AF_INET6 ? 40 : 20) +
-			      8 + (uint32_t)wire_data_overhead(s->keys.mode));
+			  s->d->tun_mtu + (uint32_t)wire_tunnel_overhead(
+					      p->family, s->keys.mode));
 		if (p->id >= s->n_paths)
 			s->n_paths = p->id + 1;
 		s->views_dirty = true;
@@ -574,8 +578,16 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 int uplink_id, uint64_t now)
 {
 	struct wire_hdr h;
-	if (wire_hdr_decode(buf, len, &h) < 0) {
+	int hrc = wire_hdr_decode(buf, len, &h);
+	if (hrc < 0) {
+		if (hrc == -EPROTONOSUPPORT && !d->client)
+			server_on_old_version(d, buf, len, from, now);
 		d->rx_bad++;
+		return;
+	}
+	if (h.type == WT_COOKIE) {
+		if (d->client)
+			client_on_cookie(d, uplink_id, buf, len, now);
 		return;
 	}
 	if (h.type == WT_HELLO) {
@@ -601,11 +613,17 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	}
 	uint8_t *body;
 	size_t blen;
-	if (wire_open(&s->keys, buf, len, &h, &body, &blen) < 0) {
+	/* The epoch bit picks the current keys or the other live set (the
+	 * previous epoch in its grace time, or the next one the server holds
+	 * until this packet confirms it). */
+	struct wire_keys *k = rekey_rx_keys(&s->keys, &s->rk, h.flags);
+	if (!k || wire_open(k, buf, len, &h, &body, &blen) < 0) {
 		s->rx_auth_fail++;
 		return;
 	}
 	replay_update(&s->replay, h.seq);
+	if (rekey_opened(&s->keys, &s->rk, k, now))
+		session_rekey_confirmed(s);
 	s->last_rx_ns = now;
 
 	struct path *p;
@@ -641,6 +659,12 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		break;
 	case WT_CONTROL:
 		peerctl_on_message(s, p, body, blen, now);
+		break;
+	case WT_REKEY:
+		session_on_rekey(s, p, body, blen, now);
+		break;
+	case WT_REKEY_ACK:
+		session_on_rekey_ack(s, body, blen, now);
 		break;
 	case WT_CLOSE:
 		log_notice("session", "%08x: peer closed the session", s->id);

@@ -67,7 +67,9 @@ static void tun_emit(void *arg, void *owner, const struct iovec *iov,
 {
 	struct daemon *d = arg;
 	struct session *s = owner;
-	if (d->tun_fd >= 0 && writev(d->tun_fd, iov, iovcnt) >= 0)
+	if (d->tun_fd < 0) /* torn down: nothing to write to */
+		;
+	else if (writev(d->tun_fd, iov, iovcnt) >= 0)
 		d->tun_tx_packets += nseg;
 	else
 		s->tun_write_errors += nseg;
@@ -224,8 +226,10 @@ void tunio_write(struct daemon *d, struct session *s, const uint8_t *pkt,
 		 size_t len, struct pktbuf *b)
 {
 	struct tunio *t = d->tio;
-	if (!t || !t->flags) { /* plain tun (or none set up) */
-		if (d->tun_fd >= 0 && write(d->tun_fd, pkt, len) >= 0)
+	if (!t || !t->flags) {	   /* plain tun (or none set up) */
+		if (d->tun_fd < 0) /* torn down: nothing to write to */
+			;
+		else if (write(d->tun_fd, pkt, len) >= 0)
 			d->tun_tx_packets++;
 		else
 			s->tun_write_errors++;

@@ -127,6 +127,8 @@ void config_defaults(struct config *cfg)
 	for (int d = 0; d < 2; d++)
 		strcpy(cfg->sched[d].plugin, "roundrobin");
 	cfg->probe.interval_ms = 100;
+	cfg->rekey.interval_ms = 120000;
+	cfg->rekey.packets = 8388608; /* 2^23: RFC 9001's AES-GCM limit */
 	cfg->probe.timeout_ms = 1000;
 	cfg->probe.degraded_loss_ppm = 50000;
 	cfg->probe.loss_window = 50;
@@ -219,6 +221,26 @@ out_doc:
 out_parser:
 	yaml_parser_delete(&parser);
 	return ret;
+}
+
+bool config_sched_equal(const struct cfg_sched *a, const struct cfg_sched *b)
+{
+	if (strcmp(a->plugin, b->plugin) != 0 || a->n_opts != b->n_opts)
+		return false;
+	for (uint32_t i = 0; i < a->n_opts; i++)
+		if (strcmp(a->opts[i].key, b->opts[i].key) != 0 ||
+		    strcmp(a->opts[i].str, b->opts[i].str) != 0)
+			return false;
+	return true;
+}
+
+void config_sched_set(struct cfg_sched *s, const char *plugin,
+		      const struct cfg_opt *opts, uint32_t n)
+{
+	snprintf(s->plugin, sizeof(s->plugin), "%s", plugin);
+	if (n)
+		memcpy(s->opts, opts, sizeof(opts[0]) * n);
+	s->n_opts = n;
 }
 
 /* Reads the whole file (bounded) and parses it with its path as the name. */

@@ -104,6 +104,13 @@ struct cfg_reorder {
 	uint32_t max_hold_ms; /* ceiling, default 300 */
 };
 
+/* client: when to rekey (wire/rekey.h); 0 turns a limit off */
+struct cfg_rekey {
+	uint32_t interval_ms; /* default 120000, at least 1000 */
+	uint64_t bytes;	      /* default 0 (off) */
+	uint32_t packets;     /* default 8388608 (2^23) */
+};
+
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
 	uint32_t mode;		  /* default 0600 */
@@ -146,6 +153,7 @@ struct config {
 	uint32_t n_clients;
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
+	struct cfg_rekey rekey;
 	struct cfg_control control;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */
@@ -169,6 +177,13 @@ int config_load(struct config *cfg, const char *path, struct err *e);
 /* Same, from a string in memory; `name` stands for the file in messages. */
 int config_load_string(struct config *cfg, const char *name, const char *text,
 		       size_t len, struct err *e);
+
+/* Same plugin and the same options (keys and values as written, in order):
+ * what a reload compares to decide whether anything changed. */
+bool config_sched_equal(const struct cfg_sched *a, const struct cfg_sched *b);
+/* Makes `plugin` with opts[0..n) the choice in s (n <= CFG_MAX_OPTS). */
+void config_sched_set(struct cfg_sched *s, const char *plugin,
+		      const struct cfg_opt *opts, uint32_t n);
 
 /* Parsers shared with the control socket (`key=value` plugin options). */
 int config_parse_rate(const char *s, uint64_t *bps);

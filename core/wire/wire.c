@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "wire/wire_be.h"
 
@@ -16,6 +17,16 @@ size_t wire_data_overhead(int mode)
 	size_t tag = mode == CRYPTO_NONE ? 0 : WIRE_TAG_LEN;
 
 	return WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + tag;
+}
+
+size_t wire_outer_overhead(int family)
+{
+	return (family == AF_INET6 ? 40 : 20) + 8;
+}
+
+size_t wire_tunnel_overhead(int family, int mode)
+{
+	return wire_outer_overhead(family) + wire_data_overhead(mode);
 }
 
 void wire_hdr_encode(uint8_t *buf, const struct wire_hdr *h)
@@ -40,7 +51,7 @@ int wire_hdr_decode(const uint8_t *buf, size_t len, struct wire_hdr *h)
 		return -EPROTONOSUPPORT;
 	if (buf[1] == 0 || buf[1] > WT_TYPE_MAX)
 		return -EBADMSG;
-	if (buf[3] & ~WF_ENCRYPTED)
+	if (buf[3] & ~(WF_ENCRYPTED | WF_EPOCH))
 		return -EBADMSG;
 	h->version = buf[0];
 	h->type = buf[1];

@@ -245,6 +245,11 @@ static inline uint64_t now_ns(struct daemon *d)
 /* daemon.c */
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
+/* One line for systemd's STATUS=: the server (or listen address), the
+ * session(s), how many links are up and, on a client, each link's state. */
+void daemon_status_line(struct daemon *d, char *buf, size_t len);
+/* Sends that line if it changed (os/sdnotify.c). */
+void daemon_notify_status(struct daemon *d);
 uint64_t mono_ns(void);
 /* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
  * `cipher: aes-256-gcm` without them is refused at start (either role). */
@@ -378,6 +383,13 @@ void dswap_session_established(struct session *s, uint64_t now);
 json_t *dswap_status_json(struct daemon *d);
 const char *dswap_state_name(enum dswap_state st);
 void dswap_stop(struct daemon *d);
+
+/* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
+ * each direction's scheduler is instantiated with its options, released. */
+struct cfgchk;
+void confcheck_plugins(struct cfgchk *c);
+/* cfgchk_open + every check; the caller prints c's messages and closes. */
+int confcheck_run(const struct config *cfg, struct cfgchk *c);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

@@ -178,7 +178,7 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
  * while any primary is usable. */
 void session_refresh_views(struct session *s, uint64_t now)
 {
-	bool primary_usable = false;
+	bool primary_usable = false, changed = false;
 	int states[CFG_MAX_LINKS];
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
@@ -221,15 +221,19 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->quota_bytes = p->quota_bytes;
 		v->quota_used_bytes = p->quota_used_bytes;
 		if (p->last_state != st) {
-			if (p->last_state >= 0)
+			bool was = p->last_state >= 0;
+			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),
 					   link_state_name(st));
 			p->last_state = st;
+			changed |= was;
 		}
 	}
 	(void)now;
 	s->views_dirty = false;
+	if (changed)
+		daemon_notify_status(s->d); /* systemd's STATUS= line */
 }
 
 /* Largest inner packet a path carries: the tun MTU, or less once path-MTU

@@ -8,7 +8,9 @@
 #include <syslog.h>
 
 /* Levels are syslog's: LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG.
- */
+ * Without use_syslog, lines go to stderr: time-stamped, or "<N>"-prefixed
+ * and without time stamp when $JOURNAL_STREAM says stderr is the journal
+ * (checked here, once). */
 void log_init(const char *ident, int level, int use_syslog);
 void log_set_level(int level);
 int log_get_level(void);

@@ -18,7 +18,6 @@
 #include "base/log.h"
 #include "os/netif.h"
 #include "peerctl.h"
-#include "os/plugin_trust.h"
 #include "os/privdrop.h"
 #include "os/sdnotify.h"
 #include "sched/sched_host.h"
@@ -101,6 +100,7 @@ static int tun_setup(struct daemon *d, struct err *e)
 	if ((ret = netif_set_up(d->tun_name, true, e)) < 0)
 		return ret;
 	ev_io_init(&d->tun_io, datapath_tun_cb, d->tun_fd, EV_READ);
+	ev_set_priority(&d->tun_io, EV_MAXPRI); /* the data path first */
 	d->tun_io.data = d;
 	ev_io_start(d->loop, &d->tun_io);
 	log_info("tun", "%s up, mtu %u", d->tun_name, d->tun_mtu);
@@ -267,6 +267,11 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
+	/* Group membership may have changed; the control socket reads only
+	 * its cache while the loop runs. */
+	if (ctl_server_refresh_group(d->ctl, &e) < 0)
+		log_warn("config", "reload: %s; keeping the old member list",
+			 e.msg);
 	/* Client: a changed downstream is carried to the server. */
 	dswap_reload(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
@@ -355,11 +360,10 @@ int daemon_setup(struct daemon *d, struct err *e)
 	    d->cfg.plugin_dir[0]
 		? d->cfg.plugin_dir
 		: sched_default_plugin_dir(dirbuf, sizeof(dirbuf));
-	/* A root daemon runs plugin code with its rights: refuse a directory
-	 * others could write (a missing one just means no plugin loads). */
-	ret = plugin_trust_check_dir(pdir, e);
-	if (ret < 0 && ret != -ENOENT)
-		return ret;
+	/* A root daemon runs plugin code with its rights: the registry
+	 * refuses a directory others could write (a missing one just means
+	 * no plugin loads) and keeps it open, so plugins still load by name
+	 * after the privilege drop below (sched_host.c). */
 	if ((ret = sched_registry_create(&d->reg, pdir, e)) < 0)
 		return ret;
 	if ((ret = netif_undo_create(&d->undo)) < 0)
@@ -431,6 +435,7 @@ void daemon_teardown(struct daemon *d)
 	}
 	if (d->client && d->sess && quota_save(d, &e) < 0)
 		log_warn("quota", "%s", e.msg);
+	quota_close(d);
 	if (d->client) {
 		client_teardown(d);
 		session_destroy(d->sess);

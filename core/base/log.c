@@ -8,6 +8,7 @@
 #include "base/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +95,29 @@ void log_msg(int level, const char *subsys, const char *fmt, ...)
 	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour,
 		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
 		level_names[level & 7], subsys, buf);
+}
+
+const char *log_esc(const char *in, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (const unsigned char *c = (const unsigned char *)in; *c; c++) {
+		bool plain = *c >= 0x20 && *c < 0x7f && *c != '\\' && *c != '"';
+		size_t need = plain ? 1 : 4;
+		if (o + need + 4 > len) { /* room for "..." and the NUL */
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (plain) {
+			buf[o++] = (char)*c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[*c >> 4];
+			buf[o++] = hex[*c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return buf;
 }

@@ -331,6 +331,19 @@ static void parent_dir(const char *path, char *dir, size_t len)
 		snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
+/* The daemon's own rule for the directory of its control socket or its
+ * state file (ctl/control.c, quota.c): nobody but its owner may write it,
+ * or others could swap names in it under a root daemon. NULL if fine. */
+static const char *dir_shared(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return NULL; /* dir_problem() says why */
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return "is writable by group or others";
+	return NULL;
+}
+
 /* What is wrong with dir as a place to create files in, or NULL. */
 static const char *dir_problem(const char *dir, char *buf, size_t len)
 {
@@ -427,6 +440,14 @@ void cfgchk_control(struct cfgchk *c)
 			   sock, how, dir, bad);
 		return;
 	}
+	if ((bad = dir_shared(dir))) {
+		cfgchk_add(c, true, "control.socket",
+			   "\"%s\"%s: directory \"%s\" %s; the daemon creates "
+			   "its socket only where nobody else can write (such "
+			   "as /run/tuntuntun/)",
+			   sock, how, dir, bad);
+		return;
+	}
 	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
 		cfgchk_add(c, true, "control.socket",
 			   "\"%s\"%s: cannot create it in \"%s\": %s (checked "
@@ -455,6 +476,14 @@ void cfgchk_state_file(struct cfgchk *c)
 			   path, dir, bad);
 		return;
 	}
+	if ((bad = dir_shared(dir))) {
+		cfgchk_add(c, true, "state_file",
+			   "\"%s\": directory \"%s\" %s; the daemon keeps its "
+			   "counters only where nobody else can write (such as "
+			   "/var/lib/tuntuntun/)",
+			   path, dir, bad);
+		return;
+	}
 	/* Saved as FILE.tmp then renamed: the directory must be writable. */
 	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
 		cfgchk_add(c, true, "state_file",
@@ -467,12 +496,15 @@ void cfgchk_state_file(struct cfgchk *c)
 		return; /* created at the first save */
 	json_error_t je;
 	json_t *j = json_load_file(path, 0, &je);
+	/* The daemon still starts (it takes FILE.bak, or counts the period
+	 * as used up), so this is a warning. */
 	if (!json_is_object(j))
-		cfgchk_add(c, true, "state_file",
+		cfgchk_add(c, false, "state_file",
 			   "\"%s\":%d: %s (expected the JSON quota counters "
-			   "the daemon writes; move the file away to start "
-			   "from zero)",
-			   path, je.line, j ? "not a JSON object" : je.text);
+			   "the daemon writes; it will use %s.bak or count "
+			   "this period as used up)",
+			   path, je.line, j ? "not a JSON object" : je.text,
+			   path);
 	json_decref(j);
 }
 

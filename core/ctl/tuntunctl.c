@@ -67,7 +67,8 @@ static const struct verb verbs[] = {
      "set upstream|downstream PLUGIN [key=value...]",
      "swap a direction's scheduler without dropping packets"},
     {"link", cmd_link, "NAME up|down",
-     "administratively enable or disable a link"},
+     "administratively enable or disable a link (on a server NAME is "
+     "CLIENT/LINK)"},
     {"genkey", cmd_genkey, "FILE",
      "write a new pre-shared key (no daemon needed)"},
     {"raw", cmd_raw, "'{\"cmd\":...}'",

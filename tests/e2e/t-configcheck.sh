@@ -105,9 +105,12 @@ check "unknown control.group" fails_with "$(SOCK="$WORK/g.sock, group: nosuchgro
 echo "== control socket"
 check "socket directory missing" fails_with "$(SOCK=$WORK/no/such/c.sock cfg s1 "")" 8:20 control.socket 'directory "'"$WORK"'/no/such" does not exist'
 check "socket path taken by a file" fails_with "$(SOCK=$K cfg s2 "")" 8:20 control.socket 'exists and is not a socket'
+mkdir -p "$WORK/shared" && chmod 1777 "$WORK/shared"
+check "socket directory others can write (even sticky)" fails_with "$(SOCK=$WORK/shared/c.sock cfg s4 "")" 8:20 control.socket 'is writable by group or others'
 
 echo "== state file, interfaces"
 check "state_file directory missing" fails_with "$(cfg q1 "state_file: $WORK/none/q.json")" 9:13 state_file 'does not exist'
+check "state_file directory others can write" fails_with "$(cfg q2 "state_file: $WORK/shared/q.json")" 9:13 state_file 'is writable by group or others'
 cfg i1 "" >/dev/null
 sed -i 's/interface: lo/interface: wwan-ttt9/' "$WORK/i1.yaml"
 check "interface that does not exist: a warning, still OK" passes "$WORK/i1.yaml"

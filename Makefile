@@ -17,7 +17,7 @@ ifneq ($(DEPS_OK),ok)
 $(error scripts/deps.sh could not install the build dependencies)
 endif
 
-PKGS = yaml-0.1 libsodium jansson libmnl libcap
+PKGS = yaml-0.1 libsodium jansson libmnl libcap libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lev -ldl -lm
 

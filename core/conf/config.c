@@ -1493,6 +1493,71 @@ static int sec_control(struct cfg_ctx *c, const yaml_node_t *n,
 			    got);
 }
 
+static const struct field http_fields[] = {
+    FLD("enabled", K_BOOL, struct cfg_http, enabled, .roles = R_ANY),
+    FLD("listen", K_ENDPOINT, struct cfg_http, listen, .roles = R_ANY),
+    FLD("token", K_STR, struct cfg_http, token, .roles = R_ANY, .min = 16),
+    FLD("token_file", K_STR, struct cfg_http, token_file, .roles = R_ANY,
+	.min = 1),
+    FLD("user", K_USER, struct cfg_http, user, .roles = R_ANY),
+    FLD("password", K_STR, struct cfg_http, password, .roles = R_ANY, .min = 8),
+    FLD("password_file", K_STR, struct cfg_http, password_file, .roles = R_ANY,
+	.min = 1),
+};
+
+static bool sa_is_loopback(const struct cfg_sockaddr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&a->ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&a->ss;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+			in6->sin6_addr.s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* http: { listen, token | token_file, user + password | password_file }.
+ * Present means on (unless `enabled: false`); anything that could be
+ * reached from another host must ask for credentials. */
+static int sec_http(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		    void *obj)
+{
+	struct cfg_http *h = obj;
+	const yaml_node_t *got[NF(http_fields)];
+	h->enabled = true;
+	int ret =
+	    parse_fields(c, n, path, http_fields, NF(http_fields), h, got);
+	if (ret)
+		return ret;
+	if (sa_port(&h->listen) == 0)
+		sa_set_port(&h->listen, CFG_HTTP_DEFAULT_PORT);
+	if (got[2] && got[3])
+		return fail(c, got[3], "http.token_file",
+			    "give either token or token_file, not both");
+	if (got[5] && got[6])
+		return fail(c, got[6], "http.password_file",
+			    "give either password or password_file, not both");
+	bool pw = got[5] || got[6];
+	if (got[4] && !pw)
+		return missing(c, n, path, "password",
+			       "a password (or password_file) for http.user");
+	if (pw && !got[4])
+		return missing(c, n, path, "user",
+			       "the basic-auth user name the password is for");
+	if (h->enabled && !sa_is_loopback(&h->listen) && !got[2] && !got[3] &&
+	    !got[4])
+		return fail(c, got[1], "http.listen",
+			    "%s is not a loopback address: set http.token (or "
+			    "token_file) or http.user and password, so other "
+			    "hosts must authenticate",
+			    got_str(c, got[1]));
+	return 0;
+}
+
 static const struct field log_fields[] = {
     {.key = "level",
      .kind = K_ENUM,
@@ -1524,6 +1589,7 @@ enum {
 	RF_PROBE,
 	RF_REORDER,
 	RF_CONTROL,
+	RF_HTTP,
 	RF_PLUGIN_DIR,
 	RF_STATE_FILE,
 	RF_USER,
@@ -1567,6 +1633,8 @@ static const struct field root_fields[RF_COUNT] = {
 		       .roles = R_ANY, .section = sec_reorder),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
+    [RF_HTTP] = FLD("http", K_SECTION, struct config, http, .roles = R_ANY,
+		    .section = sec_http),
     [RF_PLUGIN_DIR] =
 	FLD("plugin_dir", K_STR, struct config, plugin_dir, .roles = R_ANY),
     [RF_STATE_FILE] =
@@ -1796,6 +1864,8 @@ void config_defaults(struct config *cfg)
 	cfg->reorder.max_hold_ms = 300;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
+	struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
+	sa_set(&cfg->http.listen, AF_INET, &lo, CFG_HTTP_DEFAULT_PORT);
 	cfg->log_level = LOG_INFO;
 	cfg->keepalive_ms = 10000;
 }

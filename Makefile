@@ -23,7 +23,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lev -ldl -lm
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter
-BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
+BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder -I$(B)/gen \
 	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) -fno-omit-frame-pointer
@@ -64,6 +64,14 @@ $(B)/plugindir.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(PLUGINDIR)' | cmp -s - $@ || echo '$(PLUGINDIR)' > $@
 $(B)/rel/core/sched/sched_host.o $(B)/san/core/sched/sched_host.o: $(B)/plugindir.stamp
+
+# The live monitoring page, compiled into core/ctl/httpd.c as a byte array.
+$(B)/gen/www_index.h: core/ctl/www/index.html
+	@mkdir -p $(dir $@)
+	{ echo 'static const unsigned char www_index_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } > $@.tmp && mv $@.tmp $@
+$(B)/rel/core/ctl/httpd.o $(B)/san/core/ctl/httpd.o: $(B)/gen/www_index.h
 
 $(B)/libttt.a: $(CORE_OBJS)
 	@rm -f $@

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl/control.h"
+#include "ctl/httpd.h"
 #include "daemon.h"
 #include "datapath.h"
 #include "base/log.h"
@@ -208,6 +209,13 @@ json_t *status_json(struct daemon *d)
 			      d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin));
 	}
 	json_object_set_new(j, "scheduler", sched);
+	struct httpd_stats hs;
+	if (monitor_http_stats(d, &hs)) {
+		json_object_set_new(
+		    j, "http",
+		    json_pack("{s:I,s:I}", "requests", (json_int_t)hs.requests,
+			      "unauthorized", (json_int_t)hs.unauthorized));
+	}
 	return j;
 }
 

@@ -31,6 +31,7 @@ struct netif_undo;
 struct daemon;
 struct session;
 struct hello_limiter;
+struct monitor;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -176,6 +177,7 @@ struct daemon {
 	ev_io mon_io;
 	int mon_fd;
 	struct ctl_server *ctl;
+	struct monitor *mon; /* monitor.c: `http:` listener, NULL when off */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
@@ -286,6 +288,14 @@ uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
 				const struct cfg_opt *opts, uint32_t n);
 void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns);
 void ctlcmd_session_established(struct session *s, uint64_t now);
+
+/* monitor.c: the `http:` listener's life and its snapshots */
+int monitor_setup(struct daemon *d, struct err *e);
+void monitor_start(struct daemon *d);
+void monitor_teardown(struct daemon *d);
+struct httpd_stats;
+/* The listener's request counters; false when it is off. */
+bool monitor_http_stats(struct daemon *d, struct httpd_stats *st);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

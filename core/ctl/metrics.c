@@ -162,6 +162,10 @@ static const struct metric daemon_metrics[] = {
      "HELLOs refused as replayed or stale (server)."},
     {"ttt_hello_ratelimited_total", M_COUNTER, "counters", "hello_ratelimited",
      1, 0, "HELLOs over the per-source budget (server)."},
+    {"ttt_http_requests_total", M_COUNTER, "http", "requests", 1, 0,
+     "Requests the monitoring listener answered."},
+    {"ttt_http_unauthorized_total", M_COUNTER, "http", "unauthorized", 1, 0,
+     "Requests refused for missing or wrong credentials."},
 };
 
 #define N(t) (sizeof(t) / sizeof((t)[0]))

@@ -44,7 +44,13 @@ struct httpd {
 	char *user, *password;
 	atomic_uint_fast64_t requests, unauthorized;
 	atomic_int_fast64_t history_asked; /* CLOCK_MONOTONIC s; 0 = never */
+	uint16_t port;
 };
+
+uint16_t httpd_port(const struct httpd *h)
+{
+	return h->port;
+}
 
 static int64_t mono_s(void)
 {
@@ -356,7 +362,7 @@ int httpd_start(struct httpd **out, const struct sockaddr *addr,
 		struct err *e)
 {
 	char where[80];
-	int failed = 0, ret;
+	int failed = 0;
 	sigset_t all, old;
 	addr_str(addr, where, sizeof(where));
 	struct httpd *h = calloc(1, sizeof(*h));
@@ -374,6 +380,14 @@ int httpd_start(struct httpd **out, const struct sockaddr *addr,
 	if (fd < 0) {
 		httpd_free(h);
 		return fd;
+	}
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0) {
+		addr_str((struct sockaddr *)&bound, where, sizeof(where));
+		h->port = ntohs(bound.ss_family == AF_INET6
+				    ? ((struct sockaddr_in6 *)&bound)->sin6_port
+				    : ((struct sockaddr_in *)&bound)->sin_port);
 	}
 	/* The server thread inherits this mask: no signal ever lands there. */
 	sigfillset(&all);
@@ -399,8 +413,7 @@ int httpd_start(struct httpd **out, const struct sockaddr *addr,
 	log_notice("http", "listening on http://%s/%s", where,
 		   h->token || h->user ? " (credentials required)" : "");
 	*out = h;
-	ret = 0;
-	return ret;
+	return 0;
 }
 
 void httpd_stop(struct httpd *h)

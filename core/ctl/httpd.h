@@ -72,6 +72,9 @@ bool httpd_history_wanted(struct httpd *h, unsigned within_s);
 
 void httpd_get_stats(struct httpd *h, struct httpd_stats *st);
 
+/* The port it listens on (the bound one, when asked for port 0). */
+uint16_t httpd_port(const struct httpd *h);
+
 /* Stops the thread (in-flight responses finish or are cut), frees all. */
 void httpd_stop(struct httpd *h);
 

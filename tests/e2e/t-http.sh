@@ -48,7 +48,10 @@ TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 echo "$TOKEN" >"$WORK/token"
 chmod 600 "$WORK/token"
 write_configs roundrobin roundrobin 'http: { listen: "127.0.0.1:9580" }'
-echo "http: { listen: \"10.200.0.2:9581\", token_file: $WORK/token }" >>"$WORK/server.yaml"
+PASS=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+echo "$PASS" >"$WORK/pass"
+chmod 600 "$WORK/pass"
+echo "http: { listen: \"10.200.0.2:9581\", token_file: $WORK/token, user: monitor, password_file: $WORK/pass }" >>"$WORK/server.yaml"
 daemons_start || { bad "daemons start"; summary; exit 1; }
 
 CURL=(curl -sS --max-time 5)
@@ -190,11 +193,15 @@ check "server metrics label links by client" grep -q '^ttt_link_rx_bytes_total{c
 check "server metrics count accepted HELLOs" grep -q '^ttt_hello_accepted_total [1-9]' "$WORK/sm"
 code=$(w "${CURL[@]}" -o /dev/null -w '%{http_code}' "$surl/status.json?token=$TOKEN")
 check "  ... or as ?token= ($code)" test "$code" = 200
+code=$(w "${CURL[@]}" -o /dev/null -w '%{http_code}' -u "monitor:$PASS" $surl/metrics)
+check "  ... or basic auth ($code)" test "$code" = 200
+code=$(w "${CURL[@]}" -o /dev/null -w '%{http_code}' -u "monitor:x$PASS" $surl/metrics)
+check "  ... but not with a wrong password ($code)" test "$code" = 401
 code=$(w "${CURL[@]}" -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" $surl/metrics)
 check "POST refused with 405 ($code)" test "$code" = 405
 sleep 1.2 # the next snapshot
 n401=$(w "${CURL[@]}" -H "Authorization: Bearer $TOKEN" $surl/metrics | awk '$1 == "ttt_http_unauthorized_total" {print $2}')
-check "refusals counted in ttt_http_unauthorized_total ($n401)" test "${n401:-0}" -ge 2
+check "refusals counted in ttt_http_unauthorized_total ($n401)" test "${n401:-0}" -ge 4
 check "server listener is not on the tunnel's side (nothing on 127.0.0.1:9581)" \
 	bash -c "! ip netns exec $NS_S curl -s --max-time 2 http://127.0.0.1:9581/ >/dev/null"
 

@@ -17,6 +17,7 @@
 #include "datapath.h"
 #include "base/log.h"
 #include "os/netif.h"
+#include "os/udpsock.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
 
@@ -28,32 +29,6 @@ static const struct cfg_sockaddr *link_peer(struct daemon *d, uint32_t id)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
 	return l->peer.len ? &l->peer : &d->cfg.server;
-}
-
-static void set_bufsize(int fd, int opt_force, int opt, int bytes)
-{
-	if (setsockopt(fd, SOL_SOCKET, opt_force, &bytes, sizeof(bytes)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
-}
-
-/* Socket options every tunnel socket gets: large buffers, no kernel
- * fragmentation (the prober finds the path MTU itself). */
-int tunnel_socket_setup(int fd, int family)
-{
-	set_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF, 4 << 20);
-	set_bufsize(fd, SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
-	int pmtu = IP_PMTUDISC_PROBE;
-	if (family == AF_INET) {
-		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
-			       sizeof(pmtu)) < 0)
-			return -errno;
-	} else {
-		pmtu = IPV6_PMTUDISC_PROBE;
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu,
-			       sizeof(pmtu)) < 0)
-			return -errno;
-	}
-	return 0;
 }
 
 int uplink_open(struct daemon *d, uint32_t id, struct err *e)
@@ -74,7 +49,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 			      l->name, l->interface, strerror(errno));
 		goto fail;
 	}
-	if ((ret = tunnel_socket_setup(fd, family)) < 0) {
+	if ((ret = udpsock_setup(fd, family)) < 0) {
 		err_set(e, ret, "link %s: socket options: %s", l->name,
 			strerror(-ret));
 		goto fail;

@@ -263,7 +263,6 @@ void uplink_close(struct daemon *d, uint32_t id);
 void uplink_failed(struct daemon *d, uint32_t id, int err);
 struct netif_event;
 void client_on_netif_event(struct daemon *d, const struct netif_event *ev);
-int tunnel_socket_setup(int fd, int family);
 
 /* server.c */
 int server_setup(struct daemon *d, struct err *e);

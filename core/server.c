@@ -24,6 +24,7 @@
 #include "datapath.h"
 #include "wire/hello_limit.h"
 #include "base/log.h"
+#include "os/udpsock.h"
 #include "sched/sched_host.h"
 
 /* A session that hears nothing for this long is freed. */
@@ -43,7 +44,7 @@ static int listener_open(struct daemon *d, struct err *e)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
 				 sizeof(off));
 	}
-	if ((ret = tunnel_socket_setup(fd, family)) < 0) {
+	if ((ret = udpsock_setup(fd, family)) < 0) {
 		err_set(e, ret, "listen socket options: %s", strerror(-ret));
 		goto fail;
 	}

@@ -148,7 +148,7 @@ demo: all
 bench: all $(BENCH_BINS)
 	@scripts/bench.sh
 
-fuzz:
+fuzz: $(B)/gen/www_index.h
 	@scripts/fuzz.sh
 
 # Not in check: SOAK_SECONDS (default 120) of traffic, flaps and garbage

@@ -19,7 +19,6 @@
 
 #include "base/log.h"
 #include "ctl/httpd.h"
-#include "ctl/metrics.h"
 #include "daemon.h"
 
 /* First line of `path` (without trailing spaces or CR/LF) into buf. */
@@ -199,23 +198,14 @@ static void publish(struct daemon *d)
 	struct monitor *m = d->mon;
 	struct httpd_docs docs = {0};
 	hist_record(d, m);
-	json_t *st = status_json(d);
-	if (!st)
-		return;
-	docs.metrics = metrics_render(st, &docs.metrics_len);
-	docs.status = json_dumps(st, JSON_COMPACT);
-	json_decref(st);
-	if (docs.status)
-		docs.status_len = strlen(docs.status);
-	if (httpd_history_wanted(m->httpd, HIST_WANTED_S))
-		docs.history = hist_render(d, m, &docs.history_len);
-	if (!docs.metrics || !docs.status) {
-		free(docs.metrics);
-		free(docs.status);
-		free(docs.history);
+	/* The tree only: the HTTP thread serialises and renders it. */
+	docs.status = status_json(d);
+	if (!docs.status) {
 		log_debug("http", "snapshot skipped: out of memory");
 		return;
 	}
+	if (httpd_history_wanted(m->httpd, HIST_WANTED_S))
+		docs.history = hist_render(d, m, &docs.history_len);
 	httpd_publish(m->httpd, &docs);
 }
 

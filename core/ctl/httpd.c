@@ -30,10 +30,14 @@
 #define HTTP_PER_IP_LIMIT    8
 #define HTTP_TIMEOUT_S	     15
 
-/* One published pair of documents; freed when the last user lets go. */
+/* One published snapshot; freed when the last user lets go. The texts are
+ * rendered from the tree on first use, by the HTTP thread alone (MHD runs
+ * every callback in its one polling thread), so they need no lock. */
 struct snapshot {
 	atomic_int refs;
 	struct httpd_docs d;
+	char *status, *metrics;
+	size_t status_len, metrics_len;
 };
 
 struct httpd {
@@ -68,9 +72,10 @@ bool httpd_history_wanted(struct httpd *h, unsigned within_s)
 static void snap_unref(struct snapshot *s)
 {
 	if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
-		free(s->d.status);
-		free(s->d.metrics);
+		json_decref(s->d.status);
 		free(s->d.history);
+		free(s->status);
+		free(s->metrics);
 		free(s);
 	}
 }
@@ -93,10 +98,9 @@ static struct snapshot *snap_get(struct httpd *h)
 
 void httpd_publish(struct httpd *h, const struct httpd_docs *docs)
 {
-	struct snapshot *s = malloc(sizeof(*s));
+	struct snapshot *s = calloc(1, sizeof(*s));
 	if (!s) {
-		free(docs->status);
-		free(docs->metrics);
+		json_decref(docs->status);
 		free(docs->history);
 		return; /* the previous snapshot stays served */
 	}
@@ -205,13 +209,22 @@ static enum MHD_Result reply_snapshot(struct httpd *h, struct MHD_Connection *c,
 	struct snapshot *s = snap_get(h);
 	const char *buf = NULL;
 	size_t len = 0;
-	if (s) {
-		buf = which == DOC_METRICS   ? s->d.metrics
-		      : which == DOC_HISTORY ? s->d.history
-					     : s->d.status;
-		len = which == DOC_METRICS   ? s->d.metrics_len
-		      : which == DOC_HISTORY ? s->d.history_len
-					     : s->d.status_len;
+	if (s && which == DOC_HISTORY) {
+		buf = s->d.history;
+		len = s->d.history_len;
+	} else if (s && which == DOC_METRICS) {
+		if (!s->metrics && s->d.status)
+			s->metrics =
+			    metrics_render(s->d.status, &s->metrics_len);
+		buf = s->metrics;
+		len = s->metrics_len;
+	} else if (s) {
+		if (!s->status && s->d.status) {
+			s->status = json_dumps(s->d.status, JSON_COMPACT);
+			s->status_len = s->status ? strlen(s->status) : 0;
+		}
+		buf = s->status;
+		len = s->status_len;
 	}
 	if (!buf) {
 		snap_unref(s);

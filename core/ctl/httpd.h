@@ -2,11 +2,13 @@
  * The monitoring HTTP listener (libmicrohttpd in its own thread).
  *
  * Why a thread with snapshots: the event loop never waits on a browser or a
- * scraper. Once a second the loop renders the status JSON and the metrics
- * text into fresh buffers and publishes them (httpd_publish: a pointer swap
- * under a mutex). The HTTP thread only ever reads a published snapshot,
- * which it pins with a reference count for as long as a response sends it,
- * so it never touches daemon state and the loop never waits for a send.
+ * scraper. Once a second the loop builds the status document (a jansson
+ * tree nothing else references) and publishes it (httpd_publish: a pointer
+ * swap under a mutex). The HTTP thread only ever reads a published
+ * snapshot: it serialises the JSON and renders the metrics text from it the
+ * first time either is asked for, and pins the snapshot with a reference
+ * count for as long as a response sends it. So it never touches daemon
+ * state, and the loop never waits for a send nor pays for a rendering.
  * See docs/monitoring.md for the choice against MHD's external-select mode.
  *
  * Routes: GET /metrics, GET /status.json, GET /history.json (the last
@@ -18,6 +20,7 @@
 #ifndef TTT_HTTPD_H
 #define TTT_HTTPD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,16 +53,18 @@ int httpd_start(struct httpd **out, const struct sockaddr *addr,
 		socklen_t addr_len, const struct httpd_auth *auth,
 		struct err *e);
 
-/* One published set of documents, each malloc'd; history may be NULL. */
+/* One published snapshot: the status tree (no reference to it may remain
+ * with the caller) and the history text (malloc'd, or NULL). */
 struct httpd_docs {
-	char *status, *metrics, *history;
-	size_t status_len, metrics_len, history_len;
+	json_t *status;
+	char *history;
+	size_t history_len;
 };
 
 /*
  * Loop thread: makes `docs` the snapshot served from now on. Takes
- * ownership of the buffers (freed once no response uses them), also on
- * failure. Never blocks beyond a pointer swap.
+ * ownership of both (freed once no response uses them), also on failure.
+ * Never blocks beyond a pointer swap.
  */
 void httpd_publish(struct httpd *h, const struct httpd_docs *docs);
 

@@ -106,17 +106,15 @@ static void expect(struct httpd *h, const char *method, const char *path,
 	free(r);
 }
 
-static void publish(struct httpd *h, const char *status, const char *metrics,
-		    const char *history)
+static void publish(struct httpd *h, const char *status, const char *history)
 {
+	json_error_t je;
 	struct httpd_docs d = {
-	    .status = strdup(status),
-	    .status_len = strlen(status),
-	    .metrics = strdup(metrics),
-	    .metrics_len = strlen(metrics),
+	    .status = json_loads(status, 0, &je),
 	    .history = history ? strdup(history) : NULL,
 	    .history_len = history ? strlen(history) : 0,
 	};
+	assert_non_null(d.status);
 	httpd_publish(h, &d);
 }
 
@@ -128,15 +126,19 @@ static void test_routes_and_snapshots(void **state)
 	expect(h, "GET", "/metrics", NULL, 503, "not rendered yet");
 	expect(h, "GET", "/", NULL, 200, "<title>tuntuntun</title>");
 	expect(h, "GET", "/", NULL, 200, "Content-Security-Policy: ");
-	publish(h, "{\"v\":1}", "ttt_up 1\n", NULL);
-	expect(h, "GET", "/status.json", NULL, 200, "\r\n\r\n{\"v\":1}");
+	publish(h, "{\"role\":\"client\",\"version\":\"1\"}", NULL);
+	expect(h, "GET", "/status.json", NULL, 200,
+	       "\r\n\r\n{\"role\":\"client\",\"version\":\"1\"}");
 	expect(h, "GET", "/status.json", NULL, 200,
 	       "Content-Type: application/json");
-	expect(h, "GET", "/metrics", NULL, 200, "\r\n\r\nttt_up 1\n");
+	/* the metrics are the status tree rendered (core/ctl/metrics.c) */
+	expect(h, "GET", "/metrics", NULL, 200,
+	       "\nttt_info{role=\"client\",version=\"1\"} 1\n");
 	expect(h, "GET", "/metrics", NULL, 200,
 	       "Content-Type: text/plain; version=0.0.4");
-	publish(h, "{\"v\":2}", "ttt_up 2\n", NULL);
-	expect(h, "GET", "/status.json", NULL, 200, "{\"v\":2}");
+	publish(h, "{\"role\":\"server\",\"version\":\"2\"}", NULL);
+	expect(h, "GET", "/status.json", NULL, 200, "\"version\":\"2\"");
+	expect(h, "GET", "/metrics", NULL, 200, "version=\"2\"} 1\n");
 	expect(h, "HEAD", "/metrics", NULL, 200, NULL);
 	expect(h, "GET", "/nope", NULL, 404, NULL);
 	expect(h, "POST", "/metrics", "Content-Length: 0\r\n", 405,
@@ -145,11 +147,11 @@ static void test_routes_and_snapshots(void **state)
 	assert_false(httpd_history_wanted(h, 30));
 	expect(h, "GET", "/history.json", NULL, 503, NULL);
 	assert_true(httpd_history_wanted(h, 30));
-	publish(h, "{}", "", "{\"h\":1}");
+	publish(h, "{}", "{\"h\":1}");
 	expect(h, "GET", "/history.json", NULL, 200, "{\"h\":1}");
 	struct httpd_stats st;
 	httpd_get_stats(h, &st);
-	assert_int_equal(st.requests, 13);
+	assert_int_equal(st.requests, 14);
 	assert_int_equal(st.unauthorized, 0);
 	httpd_stop(h);
 }
@@ -159,7 +161,7 @@ static void test_token(void **state)
 	(void)state;
 	struct httpd_auth auth = {.token = "s3cret-token-0123"};
 	struct httpd *h = start(&auth);
-	publish(h, "{}", "ttt_up 1\n", NULL);
+	publish(h, "{\"uptime_s\":1}", NULL);
 	expect(h, "GET", "/metrics", NULL, 401,
 	       "WWW-Authenticate: Bearer realm=\"tuntuntun\"");
 	expect(h, "GET", "/", NULL, 401, NULL);
@@ -170,9 +172,10 @@ static void test_token(void **state)
 	expect(h, "GET", "/metrics",
 	       "Authorization: Basic czNjcmV0LXRva2VuLTAxMjM=\r\n", 401, NULL);
 	expect(h, "GET", "/metrics",
-	       "Authorization: Bearer s3cret-token-0123\r\n", 200, "ttt_up 1");
+	       "Authorization: Bearer s3cret-token-0123\r\n", 200,
+	       "ttt_uptime_seconds 1\n");
 	expect(h, "GET", "/metrics?token=s3cret-token-0123", NULL, 200,
-	       "ttt_up 1");
+	       "ttt_uptime_seconds 1\n");
 	expect(h, "GET", "/?token=s3cret-token-0123", NULL, 200, "<html");
 	expect(h, "GET", "/metrics?token=wrong", NULL, 401, NULL);
 	struct httpd_stats st;
@@ -186,7 +189,7 @@ static void test_basic_auth(void **state)
 	(void)state;
 	struct httpd_auth auth = {.user = "admin", .password = "pa55word"};
 	struct httpd *h = start(&auth);
-	publish(h, "{}", "ttt_up 1\n", NULL);
+	publish(h, "{\"uptime_s\":1}", NULL);
 	expect(h, "GET", "/metrics", NULL, 401,
 	       "WWW-Authenticate: Basic realm=\"tuntuntun\"");
 	/* admin:pa55wore, admin:pa55word */
@@ -194,7 +197,7 @@ static void test_basic_auth(void **state)
 	       "Authorization: Basic YWRtaW46cGE1NXdvcmU=\r\n", 401, NULL);
 	expect(h, "GET", "/metrics",
 	       "Authorization: Basic YWRtaW46cGE1NXdvcmQ=\r\n", 200,
-	       "ttt_up 1");
+	       "ttt_uptime_seconds 1\n");
 	httpd_stop(h);
 }
 
@@ -209,13 +212,20 @@ static void *race_reader(void *arg)
 {
 	struct racer *r = arg;
 	for (int i = 0; i < 150; i++) {
-		char *resp = req(r->h, "GET", "/metrics", NULL);
+		char *resp =
+		    req(r->h, "GET", i % 2 ? "/metrics" : "/status.json", NULL);
 		const char *b = body_of(resp);
-		size_t n = strlen(b);
-		/* bodies are "x" repeated, then "\n", any length */
-		if (status_of(resp) != 200 || n < 2 || b[n - 1] != '\n' ||
-		    strspn(b, "x") != n - 1)
+		json_error_t je;
+		json_t *j = i % 2 ? NULL : json_loads(b, 0, &je);
+		const char *pad = json_string_value(json_object_get(j, "pad"));
+		if (status_of(resp) != 200)
 			r->bad++;
+		else if (i % 2 == 0 &&
+			 (!pad || strspn(pad, "x") != strlen(pad)))
+			r->bad++; /* one whole document, never a mix */
+		else if (i % 2 && !strstr(b, "ttt_uptime_seconds "))
+			r->bad++;
+		json_decref(j);
 		free(resp);
 	}
 	return NULL;
@@ -226,21 +236,20 @@ static void test_publish_while_serving(void **state)
 	(void)state;
 	struct httpd_auth none = {0};
 	struct httpd *h = start(&none);
-	publish(h, "{}", "xx\n", NULL);
+	publish(h, "{\"pad\":\"x\",\"uptime_s\":0}", NULL);
 	struct racer r = {.h = h};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, race_reader, &r), 0);
 	for (int i = 0; i < 400; i++) {
 		size_t n = 1 + (size_t)(i * 7919) % 60000;
-		char *m = malloc(n + 2);
-		assert_non_null(m);
-		memset(m, 'x', n);
-		m[n] = '\n';
-		m[n + 1] = 0;
-		struct httpd_docs d = {.status = strdup("{}"),
-				       .status_len = 2,
-				       .metrics = m,
-				       .metrics_len = n + 1};
+		char *pad = malloc(n + 1);
+		assert_non_null(pad);
+		memset(pad, 'x', n);
+		pad[n] = 0;
+		struct httpd_docs d = {.status = json_pack("{s:s,s:i}", "pad",
+							   pad, "uptime_s", i)};
+		free(pad);
+		assert_non_null(d.status);
 		httpd_publish(h, &d);
 		usleep(500);
 	}

@@ -101,6 +101,60 @@ check "  ... with an RTT histogram per link" \
 		 grep -q '^ttt_link_rtt_seconds_count{link=\"b\"}' $WORK/m1"
 check "  ... and scheduler picks" grep -q '^ttt_scheduler_picks_total{direction="upstream",plugin="roundrobin"}' "$WORK/m1"
 
+# Prometheus's own tools, when they can be had: promtool's linter on the
+# text, then a real Prometheus scraping the client while the dashboard's
+# queries run against it (examples/grafana-dashboard.json).
+need_pkg() { # need_pkg CMD PACKAGE: installs PACKAGE for this test if missing
+	command -v "$1" >/dev/null && return 0
+	[ "$(id -u)" = 0 ] || return 1
+	echo "  installing $2 for this test"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null 2>&1
+	command -v "$1" >/dev/null
+}
+if need_pkg promtool prometheus; then
+	lint=$(promtool check metrics <"$WORK/m1" 2>&1)
+	check "promtool check metrics finds nothing to say${lint:+: $lint}" test -z "$lint"
+	cat >"$WORK/prom.yml" <<EOF
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: ttt
+    static_configs: [ { targets: ["127.0.0.1:9580"] } ]
+EOF
+	bg "$WORK/prom.log" ip netns exec "$NS_C" prometheus --config.file="$WORK/prom.yml" \
+		--storage.tsdb.path="$WORK/prom" --web.listen-address=127.0.0.1:9090
+	PROM_PID=$LAST_PID
+	prom_up() { c curl -sf 'http://127.0.0.1:9090/api/v1/query?query=up' | grep -q '"value":\[[0-9.]*,"1"\]'; }
+	wait_for 20 prom_up
+	# a little traffic, and time for rate() to have samples
+	c ping -c 20 -i 0.2 -q 10.99.0.2 >/dev/null
+	cat >"$WORK/dash.py" <<'EOF'
+import json, sys, urllib.parse, urllib.request
+d = json.load(open(sys.argv[1]))
+empty_ok = ('Quota used', 'HELLOs (server)')  # no quota; a client has no HELLOs
+bad = []
+for p in d['panels']:
+    for t in p['targets']:
+        q = (t['expr'].replace('$instance', '.*').replace('$client', '.*')
+             .replace('$link', '.*').replace('$__rate_interval', '4s'))
+        u = 'http://127.0.0.1:9090/api/v1/query?' + urllib.parse.urlencode({'query': q})
+        try:
+            r = json.load(urllib.request.urlopen(u, timeout=5))
+        except Exception as e:
+            bad.append('%s: %s' % (p['title'], e)); continue
+        if r.get('status') != 'success':
+            bad.append('%s: %s' % (p['title'], r.get('error')))
+        elif not r['data']['result'] and p['title'] not in empty_ok:
+            bad.append('%s: no data for %s' % (p['title'], q))
+print(sum(len(p['targets']) for p in d['panels']), '; '.join(bad) or 'ok')
+EOF
+	res=$(ip netns exec "$NS_C" python3 "$WORK/dash.py" "$TOP/examples/grafana-dashboard.json" 2>&1)
+	check "every Grafana dashboard query runs on Prometheus and has data ($res)" \
+		test "${res#* }" = ok
+	kill "$PROM_PID"
+else
+	echo "  SKIP promtool and dashboard checks: prometheus cannot be installed here"
+fi
+
 # ---- counters move with traffic, relative to an idle control interval
 txsum() { cget /metrics | awk '$1 ~ /^ttt_link_tx_bytes_total\{/ { s += $2 } END { printf "%.0f\n", s }'; }
 sleep 1.2

@@ -75,9 +75,67 @@ static int set_loss_burst(struct imp_params *p, const char *v, struct err *e)
 	return ret;
 }
 
+/* An explicit rate ends a running schedule: otherwise its next step would
+ * silently undo the command. */
 static int set_rate(struct imp_params *p, const char *v, struct err *e)
 {
-	return parse_rate_bps(v, &p->rate_bps, e);
+	int ret = parse_rate_bps(v, &p->rate_bps, e);
+
+	if (ret == 0)
+		p->sched.n = 0;
+	return ret;
+}
+
+/* Starts (when applied: relay start or the command) a step profile, or
+ * "off" stops it and leaves the rate where it got to. */
+static int set_rate_schedule(struct imp_params *p, const char *v, struct err *e)
+{
+	struct imp_sched sc;
+	int ret;
+
+	if (v && strcmp(v, "off") == 0) {
+		p->sched.n = 0;
+		return 0;
+	}
+	ret = parse_rate_schedule(v, &sc, e);
+	if (ret == 0)
+		p->sched = sc; /* not started: starts when applied */
+	return ret;
+}
+
+/* (Re)starts the random walk at factor 1 when applied, or turns it off. */
+static int set_rate_walk(struct imp_params *p, const char *v, struct err *e)
+{
+	double pct;
+	uint64_t iv;
+	int ret;
+
+	if (v && strcmp(v, "off") == 0) {
+		p->walk.pct = 0;
+		return 0;
+	}
+	ret = parse_rate_walk(v, &pct, &iv, e);
+	if (ret == 0) {
+		p->walk.pct = pct;
+		p->walk.interval_ns = iv;
+		p->walk.started = false;
+	}
+	return ret;
+}
+
+/* The to_client rate, or "same" to follow the to_server rate again. */
+static int set_rate_down(struct imp_params *p, const char *v, struct err *e)
+{
+	int ret;
+
+	if (v && strcmp(v, "same") == 0) {
+		p->rate_down_set = false;
+		return 0;
+	}
+	ret = parse_rate_bps(v, &p->rate_down_bps, e);
+	if (ret == 0)
+		p->rate_down_set = true;
+	return ret;
 }
 
 /* A time ("100ms": that much queueing delay at the current rate, so it
@@ -99,6 +157,29 @@ static int set_queue(struct imp_params *p, const char *v, struct err *e)
 		       "invalid queue limit '%s': expected a positive duration "
 		       "(e.g. 100ms) or size (e.g. 64kb, 1mib)",
 		       v);
+}
+
+/* Bytes per datagram, or "auto": the relay picks the IP + UDP header size
+ * of its forward side, which is what a real uplink carries on top. */
+static int set_overhead(struct imp_params *p, const char *v, struct err *e)
+{
+	uint64_t n;
+	int ret;
+
+	if (v && strcmp(v, "auto") == 0) {
+		p->overhead_auto = true;
+		return 0;
+	}
+	ret = parse_uint(v, 0, EMU_OVERHEAD_MAX, &n, NULL);
+	if (ret < 0)
+		return err_set(
+		    e, ret,
+		    "invalid overhead '%s': expected auto or 0 to %d "
+		    "bytes per datagram",
+		    v ? v : "", EMU_OVERHEAD_MAX);
+	p->overhead = (uint32_t)n;
+	p->overhead_auto = false;
+	return 0;
 }
 
 static int set_reorder(struct imp_params *p, const char *v, struct err *e)
@@ -140,10 +221,26 @@ static const struct ctl_setting ctl_settings[] = {
      .metavar = "RATE",
      .apply = set_rate,
      .help = "serialization rate (e.g. 20mbit), off = unlimited"},
+    {.name = "rate-down",
+     .metavar = "RATE|same",
+     .apply = set_rate_down,
+     .help = "to_client rate if different; same = follow rate"},
+    {.name = "rate-schedule",
+     .metavar = "T:R,T:R..|off",
+     .apply = set_rate_schedule,
+     .help = "rate steps, T from now (0s:20mbit,10s:6mbit); last holds"},
+    {.name = "rate-walk",
+     .metavar = "PCT/T|off",
+     .apply = set_rate_walk,
+     .help = "each T move the rate by up to PCT, within rate/2..2x"},
     {.name = "queue",
      .metavar = "TIME|SIZE",
      .apply = set_queue,
      .help = "rate queue limit, tail drop beyond (100ms, 64kb)"},
+    {.name = "overhead",
+     .metavar = "BYTES|auto",
+     .apply = set_overhead,
+     .help = "per-datagram header bytes in rate and queue (auto: 28/48)"},
     {.name = "reorder",
      .metavar = "on|off",
      .apply = set_reorder,
@@ -185,14 +282,14 @@ void ctl_print_help(FILE *out)
 		     "\"delay 40ms loss 5%%\"):\n");
 	for (size_t i = 0; i < CTL_NSETTINGS; i++) {
 		const struct ctl_setting *s = &ctl_settings[i];
-		fprintf(out, "  %-11s %-15s %s\n", s->name,
+		fprintf(out, "  %-13s %-15s %s\n", s->name,
 			s->metavar ? s->metavar : "", s->help);
 	}
-	fprintf(out, "  %-27s %s\n", "stats",
+	fprintf(out, "  %-29s %s\n", "stats",
 		"counters per direction as one JSON line");
-	fprintf(out, "  %-27s %s\n", "show", "current settings as JSON");
-	fprintf(out, "  %-27s %s\n", "reset", "zero the counters");
-	fprintf(out, "  %-27s %s\n", "help", "this list");
+	fprintf(out, "  %-29s %s\n", "show", "current settings as JSON");
+	fprintf(out, "  %-29s %s\n", "reset", "zero the counters");
+	fprintf(out, "  %-29s %s\n", "help", "this list");
 }
 
 /* Runs one command line; writes a reply line (with newline) into reply.
@@ -267,10 +364,7 @@ int ctl_exec_line(struct relay *r, char *line, char *reply, size_t len)
 			return ret;
 		}
 	}
-	bool down = next.down;
-	next.down = relay_params(r)->down;
-	*relay_params(r) = next;
-	relay_set_down(r, down);
+	relay_apply(r, &next);
 	snprintf(reply, len, "ok\n");
 	return 0;
 json:

@@ -6,11 +6,15 @@
  * A packet admitted at `now` goes through, in order: down check, random loss
  * (Bernoulli or Gilbert bursts), size check, the rate limiter and finally the
  * propagation delay:
+ *   wire    = len + overhead           headers the real link also carries
  *   start   = max(now, wire idle)      serialization on a wire of `rate`
- *   finish  = start + len * 8 / rate   (tail drop if the backlog exceeds
+ *   finish  = start + wire * 8 / rate  (tail drop if the backlog exceeds
  *                                       the queue limit)
  *   release = finish + delay + jitter, and, unless reorder is on,
  *   release = max(release, previous release)   real links keep FIFO order.
+ * When the rate changes, packets still queued are re-timed at the new rate
+ * (imp_retime): a capacity drop slows down what is already waiting, as it
+ * does on a real link, instead of taking effect a full queue later.
  * Buffers come from a preallocated pool (a free stack, so recently used and
  * thus resident buffers are reused first); a min-heap on (release, arrival)
  * orders them for release, so --reorder needs no second code path.
@@ -72,7 +76,9 @@ int imp_dir_init(struct imp_dir *d, const struct imp_params *p, uint32_t nslots,
 	d->meta = calloc(nslots, sizeof(*d->meta));
 	d->free_stack = calloc(nslots, sizeof(*d->free_stack));
 	d->heap = calloc(nslots, sizeof(*d->heap));
-	if (!d->bufs || !d->meta || !d->free_stack || !d->heap) {
+	d->scratch = calloc(nslots, sizeof(*d->scratch));
+	d->rate_bps = p->rate_bps;
+	if (!d->bufs || !d->meta || !d->free_stack || !d->heap || !d->scratch) {
 		imp_dir_free(d);
 		return err_set(e, -ENOMEM,
 			       "cannot allocate %u packet buffers of %u bytes",
@@ -90,17 +96,28 @@ void imp_dir_free(struct imp_dir *d)
 	free(d->meta);
 	free(d->free_stack);
 	free(d->heap);
+	free(d->scratch);
 	d->bufs = NULL;
 	d->meta = NULL;
-	d->free_stack = d->heap = NULL;
+	d->free_stack = d->heap = d->scratch = NULL;
 	d->nfree = d->nheap = 0;
 }
 
+/* In wire bytes (overhead included), like the backlog it is compared with. */
 uint64_t imp_queue_limit_bytes(const struct imp_params *p)
 {
 	if (p->queue_bytes)
 		return p->queue_bytes;
 	return (uint64_t)((double)p->rate_bps * (double)p->queue_ns / 8e9);
+}
+
+/* Time a datagram of `len` payload bytes occupies the wire; 0 if unlimited. */
+uint64_t imp_serialize_ns(const struct imp_params *p, size_t len)
+{
+	if (!p->rate_bps)
+		return 0;
+	return (uint64_t)((double)(len + p->overhead) * 8e9 /
+			  (double)p->rate_bps);
 }
 
 static bool heap_less(const struct imp_dir *d, uint32_t a, uint32_t b)
@@ -124,9 +141,10 @@ static void heap_push(struct imp_dir *d, uint32_t slot)
 	d->heap[i] = slot;
 }
 
-static void heap_pop(struct imp_dir *d)
+/* Moves the slot at heap position i down until its children are later. */
+static void heap_sift_down(struct imp_dir *d, uint32_t i)
 {
-	uint32_t last = d->heap[--d->nheap], i = 0;
+	uint32_t x = d->heap[i];
 
 	for (;;) {
 		uint32_t c = 2 * i + 1;
@@ -135,13 +153,95 @@ static void heap_pop(struct imp_dir *d)
 		if (c + 1 < d->nheap &&
 		    heap_less(d, d->heap[c + 1], d->heap[c]))
 			c++;
-		if (!heap_less(d, d->heap[c], last))
+		if (!heap_less(d, d->heap[c], x))
 			break;
 		d->heap[i] = d->heap[c];
 		i = c;
 	}
-	if (d->nheap)
-		d->heap[i] = last;
+	d->heap[i] = x;
+}
+
+static void heap_pop(struct imp_dir *d)
+{
+	uint32_t last = d->heap[--d->nheap];
+
+	if (d->nheap) {
+		d->heap[0] = last;
+		heap_sift_down(d, 0);
+	}
+}
+
+/*
+ * The rate changed at `now`: the packets still waiting for (or on) the wire
+ * leave it at the new rate. They form a back-to-back chain in arrival order
+ * (each started when the one before finished; every later arrival queues
+ * behind them), headed by the one being serialized, whose remaining time
+ * scales by old/new; the others take their full time at the new rate. Each
+ * keeps the delay and jitter it drew, FIFO order is kept unless reorder is
+ * on, and the heap is rebuilt. Packets already past the wire (in their
+ * propagation delay) are not touched. O(packets held), once per change.
+ */
+static void imp_retime(struct imp_dir *d, uint64_t now)
+{
+	const struct imp_params *p = d->p;
+	uint64_t old = d->rate_bps, first = UINT64_MAX, max_rel = 0, t = now;
+	uint32_t nq = 0;
+
+	d->rate_bps = p->rate_bps;
+	if (d->link_free_ns <= now)
+		return; /* nothing waiting for the wire */
+	for (uint32_t i = 0; i < d->nheap; i++) {
+		const struct imp_slot *m = &d->meta[d->heap[i]];
+		if (m->finish_ns > now) {
+			nq++;
+			first = m->seq < first ? m->seq : first;
+		} else if (m->release_ns > max_rel) {
+			max_rel = m->release_ns;
+		}
+	}
+	/* Waiting packets are the last nq admitted (seq first..seq-1); were
+	 * that ever not so, keeping the old times beats corrupting them. */
+	if (nq == 0 || d->seq - first != nq)
+		return;
+	for (uint32_t i = 0; i < d->nheap; i++) {
+		uint32_t slot = d->heap[i];
+		if (d->meta[slot].finish_ns > now)
+			d->scratch[d->meta[slot].seq - first] = slot;
+	}
+	for (uint32_t k = 0; k < nq; k++) {
+		struct imp_slot *m = &d->meta[d->scratch[k]];
+		uint64_t rel;
+		/* Unlimited: the whole queue is on its way at once. */
+		if (!p->rate_bps)
+			t = now;
+		else if (k == 0)
+			t = now + (uint64_t)((double)(m->finish_ns - now) *
+					     (double)old / (double)p->rate_bps);
+		else
+			t += (uint64_t)((double)m->wire_len * 8e9 /
+					(double)p->rate_bps);
+		m->finish_ns = t;
+		rel = t + m->lat_ns;
+		if (!p->reorder && rel < max_rel)
+			rel = max_rel;
+		m->release_ns = rel;
+		max_rel = rel > max_rel ? rel : max_rel;
+	}
+	d->link_free_ns = t;
+	/* Everything released so far left by `now`, before any of these. */
+	d->last_release_ns = max_rel;
+	for (uint32_t i = d->nheap / 2; i-- > 0;)
+		heap_sift_down(d, i);
+}
+
+/* Brings queued packets in line with the current rate; the relay calls it
+ * right when it changes the rate so the change takes effect at that time.
+ * Enqueue and release call it too, so a model driven directly (the unit
+ * test) needs no extra call. */
+void imp_sync(struct imp_dir *d, uint64_t now_ns)
+{
+	if (d->rate_bps != d->p->rate_bps)
+		imp_retime(d, now_ns);
 }
 
 /* Gilbert two-state model when a burst length is set: the bad state lasts
@@ -190,8 +290,10 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 {
 	const struct imp_params *p = d->p;
 	uint64_t finish = now_ns, release;
+	size_t wire;
 	int64_t delay;
 
+	imp_sync(d, now_ns);
 	d->c.in_pkts++;
 	d->c.in_bytes += len;
 	if (p->down) {
@@ -206,20 +308,21 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 		d->c.drop_oversize++;
 		return IMP_DROP_OVERSIZE;
 	}
+	wire = len + p->overhead;
 	if (p->rate_bps) {
 		uint64_t start = now_ns;
 		if (d->link_free_ns > now_ns) {
+			/* Wire bytes still waiting, headers included. */
 			double backlog = (double)(d->link_free_ns - now_ns) *
 					 (double)p->rate_bps / 8e9;
-			if ((double)len + backlog >
+			if ((double)wire + backlog >
 			    (double)imp_queue_limit_bytes(p)) {
 				d->c.drop_queue++;
 				return IMP_DROP_QUEUE;
 			}
 			start = d->link_free_ns;
 		}
-		finish =
-		    start + (uint64_t)((double)len * 8e9 / (double)p->rate_bps);
+		finish = start + imp_serialize_ns(p, len);
 	}
 	if (d->nfree == 0) {
 		d->c.drop_nobuf++;
@@ -228,7 +331,8 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 	if (p->rate_bps)
 		d->link_free_ns = finish;
 	delay = (int64_t)p->delay_ns + imp_jitter(d);
-	release = finish + (uint64_t)(delay > 0 ? delay : 0);
+	delay = delay > 0 ? delay : 0;
+	release = finish + (uint64_t)delay;
 	if (!p->reorder && release < d->last_release_ns)
 		release = d->last_release_ns;
 	if (release > d->last_release_ns)
@@ -236,8 +340,12 @@ enum imp_verdict imp_enqueue(struct imp_dir *d, const void *pkt, size_t len,
 
 	uint32_t slot = d->free_stack[--d->nfree];
 	memcpy(d->bufs + (size_t)slot * d->slot_size, pkt, len);
-	d->meta[slot] = (struct imp_slot){
-	    .release_ns = release, .seq = d->seq++, .len = (uint32_t)len};
+	d->meta[slot] = (struct imp_slot){.release_ns = release,
+					  .finish_ns = finish,
+					  .lat_ns = (uint64_t)delay,
+					  .seq = d->seq++,
+					  .len = (uint32_t)len,
+					  .wire_len = (uint32_t)wire};
 	heap_push(d, slot);
 	return IMP_QUEUED;
 }
@@ -256,6 +364,7 @@ unsigned imp_release_due(struct imp_dir *d, uint64_t now_ns, imp_send_fn send,
 {
 	unsigned n = 0;
 
+	imp_sync(d, now_ns);
 	while (d->nheap && n < 1024) {
 		uint32_t slot = d->heap[0];
 		const struct imp_slot *m = &d->meta[slot];
@@ -269,6 +378,7 @@ unsigned imp_release_due(struct imp_dir *d, uint64_t now_ns, imp_send_fn send,
 		} else {
 			d->c.fwd_pkts++;
 			d->c.fwd_bytes += m->len;
+			d->c.fwd_wire_bytes += m->wire_len;
 		}
 		heap_pop(d);
 		d->free_stack[d->nfree++] = slot;
@@ -283,6 +393,7 @@ void imp_counters_add(struct imp_counters *sum, const struct imp_counters *c)
 	sum->in_bytes += c->in_bytes;
 	sum->fwd_pkts += c->fwd_pkts;
 	sum->fwd_bytes += c->fwd_bytes;
+	sum->fwd_wire_bytes += c->fwd_wire_bytes;
 	sum->drop_loss += c->drop_loss;
 	sum->drop_queue += c->drop_queue;
 	sum->drop_down += c->drop_down;

@@ -39,7 +39,11 @@ enum opt_id {
 	O_LOSS,
 	O_LOSS_BURST,
 	O_RATE,
+	O_RATE_DOWN,
+	O_RATE_SCHEDULE,
+	O_RATE_WALK,
 	O_QUEUE,
+	O_OVERHEAD,
 	O_DOWN,
 	O_REORDER,
 	O_CTL,
@@ -48,6 +52,7 @@ enum opt_id {
 	O_UDPGEN,
 	O_IDLE,
 	O_TIMEOUT,
+	O_BIN,
 	O_COUNT,
 	O_SIZE,
 	O_INTERVAL,
@@ -79,7 +84,7 @@ static const struct emu_option emu_options[O_COUNT_OPTS] = {
     [O_STATS_INTERVAL] = {"stats-interval", "DURATION", M_RELAY, false,
 			  "print stats JSON on stdout this often"},
     [O_SLOTS] = {"slots", "N", M_RELAY, false,
-		 "packet buffers per direction and client (8192)"},
+		 "packet buffers per direction and client (16384)"},
     [O_MAX_PACKET] = {"max-packet", "BYTES", M_RELAY, false,
 		      "largest datagram relayed (2048); larger: dropped"},
     [O_MAX_CLIENTS] = {"max-clients", "N", M_RELAY, false,
@@ -94,8 +99,17 @@ static const struct emu_option emu_options[O_COUNT_OPTS] = {
 		      "mean loss burst length (independent losses)"},
     [O_RATE] = {"rate", "RATE", M_RELAY, true,
 		"serialization rate, e.g. 20mbit (unlimited)"},
+    [O_RATE_DOWN] = {"rate-down", "RATE", M_RELAY, true,
+		     "rate towards the client, if not --rate's"},
+    [O_RATE_SCHEDULE] = {"rate-schedule", "T:R,T:R..", M_RELAY, true,
+			 "rate steps from start, e.g. 0s:20mbit,10s:6mbit"},
+    [O_RATE_WALK] = {"rate-walk", "PCT/INTERVAL", M_RELAY, true,
+		     "random walk of the rate, e.g. 10%/1s (off)"},
     [O_QUEUE] = {"queue", "TIME|SIZE", M_RELAY, true,
 		 "rate queue limit, e.g. 100ms or 64kb (100ms)"},
+    [O_OVERHEAD] = {"overhead", "BYTES|auto", M_RELAY, true,
+		    "header bytes per datagram in rate and queue (auto: "
+		    "28 IPv4, 48 IPv6)"},
     [O_DOWN] = {"down", NULL, M_RELAY, true, "start with the link down"},
     [O_REORDER] = {"reorder", NULL, M_RELAY, true,
 		   "let jitter reorder packets (default: keep FIFO)"},
@@ -110,6 +124,8 @@ static const struct emu_option emu_options[O_COUNT_OPTS] = {
 		"sink: stop this long after the last packet (1s)"},
     [O_TIMEOUT] = {"timeout", "DURATION", M_SINK, false,
 		   "sink: stop after this long in any case (30s)"},
+    [O_BIN] = {"bin", "DURATION", M_SINK, false,
+	       "sink: also report bytes per bin of this length"},
     [O_COUNT] = {"count", "N", M_GEN, false, "udpgen: packets (100)"},
     [O_SIZE] = {"size", "BYTES", M_GEN, false,
 		"udpgen: datagram size, 16 to 65507 (1000)"},
@@ -129,7 +145,8 @@ static void usage(FILE *out)
 		"[impairments] [options]\n"
 		"       ttt-linkemu --ctl PATH COMMAND...\n"
 		"       ttt-linkemu --echo ADDR:PORT\n"
-		"       ttt-linkemu --sink ADDR:PORT [--idle D] [--timeout D]\n"
+		"       ttt-linkemu --sink ADDR:PORT [--idle D] [--timeout D] "
+		"[--bin D]\n"
 		"       ttt-linkemu --udpgen ADDR:PORT [--count N] [--size B] "
 		"[--interval D] [--wait D]\n\n"
 		"A UDP relay that emulates a link (delay, jitter, loss, rate, "
@@ -168,7 +185,7 @@ struct cli {
 	bool seen[O_COUNT_OPTS];
 	struct relay_opts relay;
 	struct gen_opts gen;
-	uint64_t idle_ns, timeout_ns;
+	uint64_t idle_ns, timeout_ns, bin_ns;
 };
 
 static int set_mode(struct cli *c, unsigned mode, int opt, const char *arg)
@@ -267,6 +284,11 @@ static int cli_convert(struct cli *c)
 	if (c->seen[O_TIMEOUT])
 		CHECK(O_TIMEOUT,
 		      parse_duration_ns(ov[O_TIMEOUT], &c->timeout_ns, &e));
+	if (c->seen[O_BIN]) {
+		CHECK(O_BIN, parse_duration_ns(ov[O_BIN], &c->bin_ns, &e));
+		if (c->bin_ns < NS_PER_MS)
+			return bad_usage("--bin %s: at least 1ms", ov[O_BIN]);
+	}
 	if (c->idle_ns == 0 || c->timeout_ns == 0)
 		return bad_usage("--idle and --timeout must be positive");
 	if (c->mode == M_GEN) {
@@ -292,10 +314,11 @@ static int cli_convert(struct cli *c)
 static void cli_defaults(struct cli *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->relay.slots = 8192;
+	c->relay.slots = EMU_DEFAULT_SLOTS;
 	c->relay.max_packet = 2048;
 	c->relay.max_clients = 64;
 	c->relay.params.queue_ns = 100 * NS_PER_MS;
+	c->relay.params.overhead_auto = true;
 	c->gen.count = 100;
 	c->gen.size = 1000;
 	c->idle_ns = NS_PER_SEC;
@@ -391,7 +414,8 @@ int main(int argc, char **argv)
 		ret = echo_run(&c.relay.listen, &e);
 		break;
 	case M_SINK:
-		ret = sink_run(&c.relay.listen, c.idle_ns, c.timeout_ns, &e);
+		ret = sink_run(&c.relay.listen, c.idle_ns, c.timeout_ns,
+			       c.bin_ns, &e);
 		break;
 	default:
 		ret = gen_run(&c.gen, &e);

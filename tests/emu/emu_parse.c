@@ -278,3 +278,96 @@ int parse_addr(const char *s, struct emu_addr *a, struct err *e)
 		       "IPv6 address without port (e.g. 127.0.0.2, ::1)",
 		       s ? s : "");
 }
+
+/* "0s:20mbit,10s:6mbit,20s:20mbit": TIME:RATE steps, times from the start
+ * and strictly increasing. *out is written only on success. */
+int parse_rate_schedule(const char *s, struct imp_sched *out, struct err *e)
+{
+	struct imp_sched sc;
+	char buf[IMP_SCHED_TEXT];
+	struct err sub = {{0}};
+	char *item, *next;
+
+	if (!s || !*s)
+		return err_set(e, -EINVAL,
+			       "invalid rate schedule '': expected "
+			       "TIME:RATE,TIME:RATE... (e.g. "
+			       "0s:20mbit,10s:6mbit) or off");
+	if (strlen(s) >= sizeof(buf))
+		return err_set(e, -E2BIG,
+			       "rate schedule '%.40s...' too long: at most %zu "
+			       "characters",
+			       s, sizeof(buf) - 1);
+	memset(&sc, 0, sizeof(sc));
+	strcpy(buf, s);
+	for (item = buf; item; item = next) {
+		char *colon;
+		uint64_t at, bps;
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		colon = strchr(item, ':');
+		if (!*item || !colon)
+			return err_set(e, -EINVAL,
+				       "invalid rate schedule '%s': step '%s' "
+				       "is not TIME:RATE (e.g. 10s:6mbit)",
+				       s, item);
+		*colon = '\0';
+		if (parse_duration_ns(item, &at, &sub) < 0 ||
+		    parse_rate_bps(colon + 1, &bps, &sub) < 0)
+			return err_set(e, -EINVAL,
+				       "invalid rate schedule '%s': %s", s,
+				       sub.msg);
+		if (sc.n && at <= sc.at_ns[sc.n - 1])
+			return err_set(e, -EINVAL,
+				       "invalid rate schedule '%s': step at "
+				       "'%s' is not after the one before",
+				       s, item);
+		if (sc.n == IMP_SCHED_MAX)
+			return err_set(e, -E2BIG,
+				       "invalid rate schedule '%s': more than "
+				       "%d steps",
+				       s, IMP_SCHED_MAX);
+		sc.at_ns[sc.n] = at;
+		sc.bps[sc.n++] = bps;
+	}
+	strcpy(sc.text, s);
+	*out = sc;
+	return 0;
+}
+
+/* "10%/1s": the walk's largest step per interval, and the interval. */
+int parse_rate_walk(const char *s, double *pct, uint64_t *interval_ns,
+		    struct err *e)
+{
+	char buf[64];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	struct err sub = {{0}};
+	double p;
+	uint64_t iv;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(buf))
+		return err_set(e, -EINVAL,
+			       "invalid rate walk '%s': expected "
+			       "PERCENT/INTERVAL (e.g. 10%%/1s) or off",
+			       s ? s : "");
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	if (parse_percent(buf, &p, &sub) < 0 ||
+	    parse_duration_ns(slash + 1, &iv, &sub) < 0)
+		return err_set(e, -EINVAL, "invalid rate walk '%s': %s", s,
+			       sub.msg);
+	if (p <= 0 || p > 0.5)
+		return err_set(e, -ERANGE,
+			       "invalid rate walk '%s': step must be above 0%% "
+			       "and at most 50%%",
+			       s);
+	if (iv < 10 * NS_PER_MS)
+		return err_set(e, -ERANGE,
+			       "invalid rate walk '%s': interval must be at "
+			       "least 10ms",
+			       s);
+	*pct = p;
+	*interval_ns = iv;
+	return 0;
+}

@@ -42,33 +42,25 @@ struct relay_client {
 struct relay {
 	struct ev_loop *loop;
 	const struct relay_opts *o;
-	struct imp_params params;
+	struct imp_params params; /* as set: options, control commands */
+	/* What each direction's model sees: params with that direction's
+	 * current rate and the overhead resolved. */
+	struct imp_params to_server, to_client;
 	int lfd;
 	ev_io lio;
 	struct relay_client **clients;
 	uint32_t nclients;
 	uint64_t drop_noclient; /* client table full */
-	bool warned_full, warned_oversize;
+	bool warned_full, warned_oversize, warned_nobuf;
 	ev_signal sigint, sigterm, sigusr1, sigusr2;
 	ev_timer stats;
+	ev_timer rate_timer; /* next schedule step or walk interval */
 	struct ctl *ctl;
 	struct mmsghdr msgs[RELAY_BATCH];
 	struct iovec iov[RELAY_BATCH];
 	struct sockaddr_storage names[RELAY_BATCH];
 	uint8_t *rxbuf;
 };
-
-struct imp_params *relay_params(struct relay *r)
-{
-	return &r->params;
-}
-
-void relay_set_down(struct relay *r, bool down)
-{
-	if (r->params.down != down)
-		log_notice("emu", "link %s", down ? "down" : "up");
-	r->params.down = down;
-}
 
 /* Sets the direction's timer for its earliest packet, unless it is already
  * set for that time or earlier (an early wakeup just re-arms). */
@@ -89,6 +81,87 @@ static void relay_arm(struct relay_dir *d, uint64_t now)
 		     0.);
 	ev_timer_start(loop, &d->timer);
 	d->armed_ns = next;
+}
+
+/* Re-times every queue to the current rate right away (a rate change takes
+ * effect when made, not at the next packet) and re-arms its timer, which a
+ * higher rate may have moved earlier. */
+static void relay_sync(struct relay *r, uint64_t now)
+{
+	for (uint32_t i = 0; i < r->nclients; i++) {
+		struct relay_client *cl = r->clients[i];
+		imp_sync(&cl->to_server.q, now);
+		imp_sync(&cl->to_client.q, now);
+		relay_arm(&cl->to_server, now);
+		relay_arm(&cl->to_client, now);
+	}
+}
+
+const struct imp_params *relay_params(struct relay *r)
+{
+	return &r->params;
+}
+
+/* Header bytes "--overhead auto" stands for: those of the forward side's
+ * family, as the tunnel's datagrams cross the real uplink as IP + UDP. */
+static uint32_t relay_auto_overhead(const struct relay *r)
+{
+	return r->o->forward.ss.ss_family == AF_INET6 ? EMU_OVERHEAD_IPV6
+						      : EMU_OVERHEAD_IPV4;
+}
+
+/* Moves the rate schedule and walk to now, gives each direction's model its
+ * current rate (re-timing its queue), and sets the timer for the next step.
+ * Runs after every settings change and whenever that timer fires. */
+static void relay_rates(struct relay *r)
+{
+	uint64_t now = emu_now_ns(), base = r->params.rate_bps, next;
+	uint64_t up = r->to_server.rate_bps, dn = r->to_client.rate_bps;
+
+	imp_rate_advance(&r->params, now);
+	r->to_server = r->to_client = r->params;
+	r->to_server.rate_bps = imp_rate_now(&r->params, false);
+	r->to_client.rate_bps = imp_rate_now(&r->params, true);
+	if (r->params.rate_bps != base)
+		log_info("emu", "rate schedule step %u of %u: rate %" PRIu64,
+			 r->params.sched.pos, r->params.sched.n,
+			 r->params.rate_bps);
+	if (r->to_server.rate_bps != up || r->to_client.rate_bps != dn)
+		log_debug("emu", "rate now %" PRIu64 " up, %" PRIu64 " down",
+			  r->to_server.rate_bps, r->to_client.rate_bps);
+	relay_sync(r, now);
+	ev_timer_stop(r->loop, &r->rate_timer);
+	next = imp_rate_next(&r->params);
+	if (next != UINT64_MAX) {
+		ev_timer_set(&r->rate_timer,
+			     next > now ? (double)(next - now) / 1e9 : 0, 0.);
+		ev_timer_start(r->loop, &r->rate_timer);
+	}
+}
+
+static void rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	relay_rates((void *)((char *)w - offsetof(struct relay, rate_timer)));
+}
+
+/* Every change of settings (control line, signal) goes through here, so
+ * derived values are recomputed in one place. */
+void relay_apply(struct relay *r, const struct imp_params *next)
+{
+	if (r->params.down != next->down)
+		log_notice("emu", "link %s", next->down ? "down" : "up");
+	r->params = *next;
+	if (r->params.overhead_auto)
+		r->params.overhead = relay_auto_overhead(r);
+	relay_rates(r);
+}
+
+void relay_set_down(struct relay *r, bool down)
+{
+	struct imp_params next = r->params;
+
+	next.down = down;
+	relay_apply(r, &next);
 }
 
 static int send_to_server(void *ctx, const void *buf, size_t len)
@@ -141,6 +214,13 @@ static void relay_enqueue(struct relay *r, struct relay_dir *d,
 			 "dropping %zu-byte datagram: larger than "
 			 "--max-packet %u (counted as drop_oversize)",
 			 len, r->o->max_packet);
+	} else if (v == IMP_DROP_NOBUF && !r->warned_nobuf) {
+		/* Not a property of the emulated link: say how to avoid it. */
+		r->warned_nobuf = true;
+		log_warn("emu",
+			 "all %u packet buffers of a direction in use: "
+			 "dropping (counted as drop_nobuf); raise --slots",
+			 r->o->slots);
 	}
 }
 
@@ -241,10 +321,10 @@ static struct relay_client *client_new(struct relay *r,
 	cl->addr.len = fromlen;
 	dir_init_watchers(cl, &cl->to_server);
 	dir_init_watchers(cl, &cl->to_client);
-	if (imp_dir_init(&cl->to_server.q, &r->params, o->slots, o->max_packet,
-			 seed, &e) < 0 ||
-	    imp_dir_init(&cl->to_client.q, &r->params, o->slots, o->max_packet,
-			 seed + 1, &e) < 0)
+	if (imp_dir_init(&cl->to_server.q, &r->to_server, o->slots,
+			 o->max_packet, seed, &e) < 0 ||
+	    imp_dir_init(&cl->to_client.q, &r->to_client, o->slots,
+			 o->max_packet, seed + 1, &e) < 0)
 		goto fail;
 	fd = addr_udp_socket(o->have_bind ? &o->bind : NULL,
 			     o->forward.ss.ss_family, &e);
@@ -331,13 +411,14 @@ static int json_counters(char *buf, size_t len, const char *name,
 	return snprintf(buf, len,
 			"\"%s\":{\"in_pkts\":%" PRIu64 ",\"in_bytes\":%" PRIu64
 			",\"fwd_pkts\":%" PRIu64 ",\"fwd_bytes\":%" PRIu64
-			",\"drop_loss\":%" PRIu64 ",\"drop_queue\":%" PRIu64
-			",\"drop_down\":%" PRIu64 ",\"drop_nobuf\":%" PRIu64
-			",\"drop_oversize\":%" PRIu64 ",\"send_err\":%" PRIu64
-			",\"queued\":%" PRIu64 "}",
+			",\"wire_bytes\":%" PRIu64 ",\"drop_loss\":%" PRIu64
+			",\"drop_queue\":%" PRIu64 ",\"drop_down\":%" PRIu64
+			",\"drop_nobuf\":%" PRIu64 ",\"drop_oversize\":%" PRIu64
+			",\"send_err\":%" PRIu64 ",\"queued\":%" PRIu64 "}",
 			name, c->in_pkts, c->in_bytes, c->fwd_pkts,
-			c->fwd_bytes, c->drop_loss, c->drop_queue, c->drop_down,
-			c->drop_nobuf, c->drop_oversize, c->send_err, queued);
+			c->fwd_bytes, c->fwd_wire_bytes, c->drop_loss,
+			c->drop_queue, c->drop_down, c->drop_nobuf,
+			c->drop_oversize, c->send_err, queued);
 }
 
 /* One JSON object on one line (no newline). -ENOSPC if buf is too small. */
@@ -374,9 +455,12 @@ int relay_stats_json(struct relay *r, char *buf, size_t len)
 	return 0;
 }
 
+/* Current settings; queue limits are the ones in force (a time queue is
+ * rate x time) and can differ per direction. */
 int relay_params_json(struct relay *r, char *buf, size_t len)
 {
-	const struct imp_params *p = &r->params;
+	const struct imp_params *p = &r->params, *up = &r->to_server,
+				*dn = &r->to_client;
 	char l[80], f[80];
 	int n;
 
@@ -385,14 +469,25 @@ int relay_params_json(struct relay *r, char *buf, size_t len)
 	    "{\"state\":\"%s\",\"listen\":\"%s\",\"forward\":\"%s\","
 	    "\"delay_us\":%" PRIu64 ",\"jitter_us\":%" PRIu64
 	    ",\"jitter_dist\":\"%s\",\"loss_pct\":%.4g,\"loss_burst\":%.4g,"
-	    "\"rate_bps\":%" PRIu64 ",\"queue_bytes\":%" PRIu64
+	    "\"rate_bps\":%" PRIu64 ",\"rate_down_bps\":%" PRIu64
+	    ",\"queue_bytes\":%" PRIu64 ",\"queue_down_bytes\":%" PRIu64
+	    ",\"overhead\":%" PRIu32 ",\"overhead_auto\":%s"
+	    ",\"rate_now_bps\":%" PRIu64 ",\"rate_down_now_bps\":%" PRIu64
+	    ",\"rate_schedule\":\"%s\",\"rate_schedule_step\":%" PRIu32
+	    ",\"rate_walk_pct\":%.4g,\"rate_walk_interval_ms\":%.6g"
+	    ",\"rate_walk_factor\":%.6f"
 	    ",\"reorder\":%s,\"seed\":%" PRIu64 "}",
 	    p->down ? "down" : "up", addr_str(&r->o->listen, l, sizeof(l)),
 	    addr_str(&r->o->forward, f, sizeof(f)), p->delay_ns / 1000,
 	    p->jitter_ns / 1000,
 	    p->jitter_dist == IMP_JITTER_NORMAL ? "normal" : "uniform",
-	    p->loss * 100, p->loss_burst, p->rate_bps,
-	    p->rate_bps ? imp_queue_limit_bytes(p) : 0,
+	    p->loss * 100, p->loss_burst, p->rate_bps, imp_rate_base(p, true),
+	    up->rate_bps ? imp_queue_limit_bytes(up) : 0,
+	    dn->rate_bps ? imp_queue_limit_bytes(dn) : 0, p->overhead,
+	    p->overhead_auto ? "true" : "false", up->rate_bps, dn->rate_bps,
+	    p->sched.n ? p->sched.text : "off", p->sched.n ? p->sched.pos : 0,
+	    p->walk.pct * 100, (double)p->walk.interval_ns / 1e6,
+	    p->walk.pct > 0 && p->walk.started ? p->walk.factor : 1.0,
 	    p->reorder ? "true" : "false", r->o->seed);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
@@ -451,6 +546,7 @@ static void relay_free(struct relay *r)
 		ev_signal_stop(r->loop, &r->sigusr1);
 		ev_signal_stop(r->loop, &r->sigusr2);
 		ev_timer_stop(r->loop, &r->stats);
+		ev_timer_stop(r->loop, &r->rate_timer);
 	}
 	if (r->ctl)
 		ctl_close(r->ctl);
@@ -475,7 +571,6 @@ int relay_run(const struct relay_opts *o, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	r->o = o;
 	r->lfd = -1;
-	r->params = o->params;
 	r->clients = calloc(o->max_clients, sizeof(*r->clients));
 	r->rxbuf = malloc(RELAY_BATCH * ((size_t)o->max_packet + 1));
 	if (!r->clients || !r->rxbuf) {
@@ -488,6 +583,12 @@ int relay_run(const struct relay_opts *o, struct err *e)
 		ret = err_set(e, -ENOSYS, "cannot initialise libev");
 		goto out;
 	}
+	/* Here the schedule's time 0 is set and the walk starts. */
+	ev_timer_init(&r->rate_timer, rate_cb, 0., 0.);
+	struct imp_params first = o->params;
+	imp_seed(first.walk.rng, o->seed ^ 0x57414c4bull); /* "WALK" */
+	r->params = first; /* so the start is not logged as a change */
+	relay_apply(r, &first);
 	ret = addr_udp_socket(&o->listen, o->listen.ss.ss_family, e);
 	if (ret < 0)
 		goto out;

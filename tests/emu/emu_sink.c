@@ -6,7 +6,10 @@
  * rate_bps counts the bytes after the first packet over the time from the
  * first to the last arrival: the rate the link delivered, not the offered one.
  * reordered counts generator packets whose sequence number is below one
- * already seen.
+ * already seen. With --bin D the line also has bin_ms=D and bins=B0,B1,...:
+ * the bytes that arrived in each D-long bin from the first arrival, so a
+ * test can see the delivered rate change over time (a rate step) at the
+ * receiver. At most SINK_MAX_BINS bins; later arrivals go to the last.
  */
 #include "emu.h"
 #include "base/log.h"
@@ -20,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define SINK_MAX_BINS 1024
+
 struct sink {
 	int fd;
 	uint64_t idle_ns;
@@ -29,8 +34,21 @@ struct sink {
 	uint64_t received, bytes, first_ns, last_ns, first_len;
 	uint64_t reordered;
 	int64_t max_seq;
+	uint64_t bin_ns; /* 0: no bins */
+	uint32_t nbins;	 /* bins up to the last one used */
+	uint64_t bins[SINK_MAX_BINS];
 	uint8_t buf[EMU_MAX_DGRAM];
 };
+
+/* Bytes per bin, comma-separated, after the report's other fields. */
+static void sink_print_bins(const struct sink *s)
+{
+	printf(" bin_ms=%.6g bins=", (double)s->bin_ns / 1e6);
+	for (uint32_t i = 0; i < s->nbins; i++)
+		printf("%s%" PRIu64, i ? "," : "", s->bins[i]);
+	if (!s->nbins)
+		printf("0");
+}
 
 static void sink_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -51,6 +69,13 @@ static void sink_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		s->last_ns = now;
 		s->bytes += (uint64_t)n;
+		if (s->bin_ns) {
+			uint64_t b = (now - s->first_ns) / s->bin_ns;
+			b = b < SINK_MAX_BINS ? b : SINK_MAX_BINS - 1;
+			s->bins[b] += (uint64_t)n;
+			s->nbins =
+			    b + 1 > s->nbins ? (uint32_t)b + 1 : s->nbins;
+		}
 		struct emu_probe pr;
 		if ((size_t)n >= sizeof(pr)) {
 			memcpy(&pr, s->buf, sizeof(pr));
@@ -88,7 +113,7 @@ static void sink_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
-	     struct err *e)
+	     uint64_t bin_ns, struct err *e)
 {
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	struct sink *s;
@@ -102,6 +127,7 @@ int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
 		return err_set(e, -ENOMEM, "out of memory");
 	s->max_seq = -1;
 	s->idle_ns = idle_ns;
+	s->bin_ns = bin_ns;
 	ret = addr_udp_socket(a, a->ss.ss_family, e);
 	if (ret < 0)
 		goto out;
@@ -129,9 +155,12 @@ int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
 	double rate =
 	    span ? (double)(s->bytes - s->first_len) * 8e9 / (double)span : 0;
 	printf("received=%" PRIu64 " bytes=%" PRIu64 " span_ms=%.3f "
-	       "rate_bps=%.0f reordered=%" PRIu64 " max_seq=%" PRId64 "\n",
+	       "rate_bps=%.0f reordered=%" PRIu64 " max_seq=%" PRId64,
 	       s->received, s->bytes, (double)span / 1e6, rate, s->reordered,
 	       s->max_seq);
+	if (s->bin_ns)
+		sink_print_bins(s);
+	printf("\n");
 	ret = fflush(stdout) == 0 ? 0 : err_set(e, -EIO, "cannot write stdout");
 out:
 	free(s);

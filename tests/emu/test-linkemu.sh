@@ -209,6 +209,10 @@ test_delay() {
 		awk -v v="$(kv rtt_min_ms "$r")" 'BEGIN { exit !(v >= 40) }'
 	check "$HOST delay 20ms: avg RTT < 90ms" \
 		awk -v v="$(kv rtt_avg_ms "$r")" 'BEGIN { exit !(v < 90) }'
+	local want=28
+	[ "$HOST" = "::1" ] && want=48
+	check "$HOST: auto overhead is $want bytes" \
+		[ "$(js overhead "$(ctl show)")" = $want ]
 	ctl delay 50ms >/dev/null
 	r=$(gen --count 10 --interval 10ms --wait 1s)
 	check "$HOST live 'delay 50ms': min RTT >= 100ms" \
@@ -276,6 +280,163 @@ test_rate() {
 	stop "$RELAY_PID"
 }
 test_rate
+
+# --- 3b. overhead: payload at exactly the rate overflows once headers count --
+# 100-byte datagrams every 400 us are exactly 2 Mbit/s of UDP payload, sent
+# through two relays at once. With --overhead 0 the 2mbit link keeps up (its
+# 300 ms queue absorbs pacing bursts of a loaded machine); with the default
+# (28 bytes on IPv4) the wire needs 2.56 Mbit/s, so the queue fills after
+# ~1.1 s and then ~22% is tail-dropped (~500 of 5000): the payload that gets
+# through is 100/128 = 78% of the rate.
+test_overhead() {
+	local sa sb la lb ra rb r0 r1 s0 s1 d0 d1 pa pb ga gb
+	sa=$(free_port)
+	bg sinkov0 "$EMU" --sink "$(hp "$sa")" --idle 500ms --timeout 20s
+	pa=$BG_PID
+	sb=$(free_port)
+	bg sinkovauto "$EMU" --sink "$(hp "$sb")" --idle 500ms --timeout 20s
+	pb=$BG_PID
+	wait_udp "$sa" && wait_udp "$sb" || return
+	relay ov0 "$sa" --rate 2mbit --queue 300ms --overhead 0 || return
+	la=$LPORT ra=$RELAY_PID
+	check "--overhead 0: show says 0" \
+		match "$(ctl show)" '*"overhead":0,"overhead_auto":false*'
+	relay ovauto "$sb" --rate 2mbit --queue 300ms || return
+	lb=$LPORT rb=$RELAY_PID
+	check "default overhead on IPv4: show says auto, 28" \
+		match "$(ctl show)" '*"overhead":28,"overhead_auto":true*'
+	"$EMU" --udpgen "$(hp "$la")" --count 5000 --size 100 --interval 400us \
+		>/dev/null 2>>"$TMP/gen.err" &
+	ga=$!
+	PIDS+=("$ga")
+	"$EMU" --udpgen "$(hp "$lb")" --count 5000 --size 100 --interval 400us \
+		>/dev/null 2>>"$TMP/gen.err" &
+	gb=$!
+	PIDS+=("$gb")
+	wait "$ga"
+	wait "$gb"
+	wait "$pa"
+	wait "$pb"
+	r0=$(cat "$TMP/sinkov0.out")
+	r1=$(cat "$TMP/sinkovauto.out")
+	s0=$("$EMU" --ctl "$TMP/ov0.sock" stats)
+	s1=$("$EMU" --ctl "$TMP/ovauto.sock" stats)
+	stop "$ra"
+	stop "$rb"
+	d0=$(js to_server.drop_queue "$s0")
+	d1=$(js to_server.drop_queue "$s1")
+	echo "    overhead 0:    sink: $r0; drop_queue=$d0"
+	echo "    overhead auto: sink: $r1; drop_queue=$d1"
+	check "2 Mbit/s of payload on 2mbit, overhead 0: <= 1% dropped ($d0/5000)" \
+		[ "$d0" -le 50 ]
+	check "same with 28-byte headers: >= 4% tail-dropped ($d1/5000)" \
+		[ "$d1" -ge 200 ]
+	check "overhead 0: wire_bytes = fwd_bytes" \
+		[ "$(js to_server.wire_bytes "$s0")" = "$(js to_server.fwd_bytes "$s0")" ]
+	check "overhead auto: wire_bytes = fwd_bytes + 28 x fwd_pkts" \
+		[ "$(js to_server.wire_bytes "$s1")" = \
+			$(($(js to_server.fwd_bytes "$s1") + 28 * $(js to_server.fwd_pkts "$s1"))) ]
+	check "overhead auto: delivered payload <= 85% of 2 Mbit/s ($(kv rate_bps "$r1"))" \
+		awk -v v="$(kv rate_bps "$r1")" 'BEGIN { exit !(v <= 0.85 * 2e6) }'
+	check "overhead auto: delivered payload >= 65% of 2 Mbit/s (link used)" \
+		awk -v v="$(kv rate_bps "$r1")" 'BEGIN { exit !(v >= 0.65 * 2e6) }'
+}
+test_overhead
+
+# --- 3c. asymmetric link: --rate-down limits only the way back ---------------
+# 8 Mbit/s of 1000-byte datagrams for 1 s through an echo: upstream (20mbit)
+# carries all of it, the 4mbit way back about half.
+test_rate_down() {
+	local r s out
+	echo_server || return
+	relay ratedown "$EPORT" --rate 20mbit --rate-down 4mbit --queue 100ms || return
+	out=$(ctl show)
+	check "--rate-down: show has both rates and queue limits" \
+		[ "$(js rate_bps "$out"),$(js rate_down_bps "$out"),$(js queue_bytes "$out"),$(js queue_down_bytes "$out")" \
+		= 20000000,4000000,250000,50000 ]
+	r=$(gen --count 1000 --size 1000 --interval 1ms --wait 300ms)
+	s=$(ctl stats)
+	echo "    $r; up drop_queue=$(js to_server.drop_queue "$s") down drop_queue=$(js to_client.drop_queue "$s")"
+	check "--rate-down 4mbit: upstream at 20mbit drops (almost) nothing" \
+		[ "$(js to_server.drop_queue "$s")" -le 10 ]
+	check "--rate-down 4mbit: the way back tail-drops >= 20%" \
+		[ "$(js to_client.drop_queue "$s")" -ge 200 ]
+	check "--rate-down 4mbit: generator gets back < 80% of what it sent" \
+		[ "$(kv received "$r")" -lt 800 ]
+	check "ctl rate-down same: follows rate again" \
+		both [ "$(ctl rate-down same)" = ok ] \
+		[ "$(js rate_down_bps "$(ctl show)")" = 20000000 ]
+	stop "$RELAY_PID"
+	stop "$ECHO_PID"
+}
+test_rate_down
+
+# --- 3d. capacity steps while traffic flows, measured by the sink ------------
+# 12 Mbit/s offered for 2.2 s into an 8mbit link that the command
+# 'rate-schedule 1200ms:2mbit' drops to 2mbit 1.2 s later. The sink's 250 ms
+# bins: the first two (before the step, as long as traffic started within
+# 0.7 s of the command) carry ~4x what two bins 1.5-2 s in (after it) carry.
+# Asserted: at least 2x, so a loaded machine does not flake it.
+test_rate_step() {
+	local sport r out bins early late
+	sport=$(free_port)
+	bg sinkstep "$EMU" --sink "$(hp "$sport")" --bin 250ms --idle 500ms --timeout 20s
+	local spid=$BG_PID
+	wait_udp "$sport" || return
+	relay step "$sport" --rate 8mbit --queue 50ms || return
+	check "ctl rate-schedule: ok" [ "$(ctl rate-schedule 1200ms:2mbit)" = ok ]
+	gen --count 3300 --size 1000 --interval 667us >/dev/null
+	wait "$spid"
+	r=$(cat "$TMP/sinkstep.out")
+	echo "    sink: $r"
+	IFS=, read -r -a bins <<<"$(kv bins "$r")"
+	early=$((${bins[0]:-0} + ${bins[1]:-0}))
+	late=$((${bins[6]:-0} + ${bins[7]:-0}))
+	check "rate step 8mbit -> 2mbit: sink sees it ($early bytes in 0-0.5 s, $late in 1.5-2 s)" \
+		[ "$late" -gt 0 -a "$early" -ge $((2 * late)) ]
+	out=$(ctl show)
+	check "after the step: show has rate 2mbit, step 1, queue 50ms of it" \
+		[ "$(js rate_bps "$out"),$(js rate_now_bps "$out"),$(js rate_schedule_step "$out"),$(js queue_bytes "$out")" \
+		= 2000000,2000000,1,12500 ]
+	check "show quotes the schedule" [ "$(js rate_schedule "$out")" = 1200ms:2mbit ]
+	check "ctl rate 5mbit ends the schedule" \
+		both [ "$(ctl rate 5mbit)" = ok ] [ "$(js rate_schedule "$(ctl show)")" = off ]
+	stop "$RELAY_PID"
+}
+test_rate_step
+
+# --- 3e. --rate-schedule from the start, --rate-walk within its bounds -------
+test_rate_plan() {
+	local out i lo=99999999999 hi=0 v moved=0
+	relay plan 9 --rate 10mbit --rate-schedule 0s:3mbit,300ms:5mbit || return
+	sched_done() { [ "$(js rate_schedule_step "$(ctl show)")" = 2 ]; }
+	check "--rate-schedule: reaches its last step" poll sched_done
+	check "--rate-schedule: last step holds (5mbit)" \
+		[ "$(js rate_now_bps "$(ctl show)")" = 5000000 ]
+	stop "$RELAY_PID"
+	relay walk 9 --rate 10mbit --rate-down 40mbit --rate-walk 50%/10ms || return
+	walked() { [ "$(js rate_now_bps "$(ctl show)")" != 10000000 ]; }
+	check "--rate-walk 50%/10ms: the rate moves" poll walked
+	for i in $(seq 10); do
+		out=$(ctl show)
+		v=$(js rate_now_bps "$out")
+		[ "$v" -lt "$lo" ] && lo=$v
+		[ "$v" -gt "$hi" ] && hi=$v
+		# both directions move by the same factor
+		[ $((4 * v - $(js rate_down_now_bps "$out"))) -le 4 ] &&
+			[ $(($(js rate_down_now_bps "$out") - 4 * v)) -le 4 ] || moved=1
+		sleep 0.03
+	done
+	echo "    walk: rate_now_bps $lo .. $hi"
+	check "--rate-walk: stays within 5..20 Mbit/s" \
+		[ "$lo" -ge 5000000 -a "$hi" -le 20000000 ]
+	check "--rate-walk: one factor for both directions" [ "$moved" = 0 ]
+	check "ctl rate-walk off: back to the base rate" \
+		both [ "$(ctl rate-walk off)" = ok ] \
+		[ "$(js rate_now_bps "$(ctl show)"),$(js rate_walk_factor "$(ctl show)")" = 10000000,1.000000 ]
+	stop "$RELAY_PID"
+}
+test_rate_plan
 
 # --- 4. up/down: --down, control socket, SIGUSR1/SIGUSR2 ---------------------
 test_updown() {
@@ -365,6 +526,14 @@ test_control() {
 	check "ctl bad line: error names the value" match "$out" "*'bogus'*"
 	check "ctl bad line: nothing of it applied" \
 		[ "$(js loss_pct "$(ctl show)")" = 0 ]
+	check "ctl overhead 100: show says 100, not auto" \
+		both [ "$(ctl overhead 100)" = ok ] \
+		match "$(ctl show)" '*"overhead":100,"overhead_auto":false*'
+	check "ctl overhead auto: back to 28" \
+		both [ "$(ctl overhead auto)" = ok ] \
+		match "$(ctl show)" '*"overhead":28,"overhead_auto":true*'
+	out=$(ctl overhead 20kb)
+	check "ctl overhead 20kb: error quotes it" match "$out" "error:*'20kb'*"
 	check "ctl combined line applies" \
 		[ "$(ctl loss 5% rate 20mbit queue 64kb jitter 1ms)" = ok ]
 	out=$(ctl show)
@@ -414,6 +583,13 @@ bad --listen "$P" --forward "$P" --loss 150%
 bad --listen "$P" --forward "$P" --delay 5
 bad --listen "$P" --forward "$P" --rate 10mbps
 bad --listen "$P" --forward "$P" --queue 0
+bad --listen "$P" --forward "$P" --overhead 2000
+bad --listen "$P" --forward "$P" --rate-schedule 10s6mbit
+bad --listen "$P" --forward "$P" --rate-schedule 2s:1mbit,1s:2mbit
+bad --listen "$P" --forward "$P" --rate-walk 10%
+bad --listen "$P" --forward "$P" --rate-walk 80%/1s
+bad --listen "$P" --forward "$P" --rate-down fast
+bad --sink "$P" --bin 0
 bad --listen "$P" --forward "$P" --jitter-dist gauss
 bad --listen "$P" --forward "$P" --seed abc
 bad --listen "$P" --forward "$P" --max-packet 10

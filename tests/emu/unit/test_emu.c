@@ -6,7 +6,10 @@
  * tests/emu/ *.c wildcard so it stays out of the emulator binary).
  */
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,9 +223,274 @@ static void test_settings(void **st)
 	assert_int_equal(ctl_apply_setting(&p, "bogus", "1", &e), -ENOENT);
 	assert_true(ctl_apply_setting(&p, "delay", NULL, &e) < 0);
 	assert_non_null(strstr(e.msg, "needs a value"));
+	assert_int_equal(ctl_apply_setting(&p, "overhead", "48", &e), 0);
+	assert_int_equal(p.overhead, 48);
+	assert_false(p.overhead_auto);
+	assert_int_equal(ctl_apply_setting(&p, "overhead", "auto", &e), 0);
+	assert_true(p.overhead_auto);
+	assert_int_equal(ctl_apply_setting(&p, "overhead", "0", &e), 0);
+	assert_int_equal(p.overhead, 0);
+	assert_false(p.overhead_auto);
+	static const char *const bado[] = {"-1", "1501", "28b", "", "Auto"};
+	for (size_t i = 0; i < sizeof(bado) / sizeof(bado[0]); i++) {
+		assert_true(ctl_apply_setting(&p, "overhead", bado[i], &e) < 0);
+		assert_non_null(strstr(e.msg, bado[i]));
+		assert_int_equal(p.overhead, 0); /* untouched on error */
+		assert_false(p.overhead_auto);
+	}
+	assert_int_equal(ctl_apply_setting(&p, "rate", "20mbit", &e), 0);
+	assert_int_equal(imp_rate_now(&p, true), 20000000); /* follows */
+	assert_int_equal(ctl_apply_setting(&p, "rate-down", "5mbit", &e), 0);
+	assert_int_equal(imp_rate_now(&p, false), 20000000);
+	assert_int_equal(imp_rate_now(&p, true), 5000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate", "30mbit", &e), 0);
+	assert_int_equal(imp_rate_now(&p, true), 5000000); /* stays set */
+	assert_true(ctl_apply_setting(&p, "rate-down", "5mbps", &e) < 0);
+	assert_non_null(strstr(e.msg, "'5mbps'"));
+	assert_int_equal(imp_rate_now(&p, true), 5000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate-down", "same", &e), 0);
+	assert_int_equal(imp_rate_now(&p, true), 30000000);
 	assert_true(ctl_setting_takes_value("rate"));
 	assert_false(ctl_setting_takes_value("down"));
 	assert_false(ctl_setting_takes_value("nope"));
+}
+
+static void test_rate_schedule_parse(void **st)
+{
+	struct imp_sched sc;
+	struct err e;
+
+	assert_int_equal(
+	    parse_rate_schedule("0s:20mbit,10s:6mbit,20s:20mbit", &sc, &e), 0);
+	assert_int_equal(sc.n, 3);
+	assert_int_equal(sc.at_ns[0], 0);
+	assert_int_equal(sc.bps[0], 20000000);
+	assert_int_equal(sc.at_ns[1], 10 * NS_PER_SEC);
+	assert_int_equal(sc.bps[1], 6000000);
+	assert_int_equal(sc.at_ns[2], 20 * NS_PER_SEC);
+	assert_string_equal(sc.text, "0s:20mbit,10s:6mbit,20s:20mbit");
+	assert_false(sc.started);
+	assert_int_equal(parse_rate_schedule("0:1mbit", &sc, &e), 0);
+	assert_int_equal(sc.n, 1);
+	assert_int_equal(parse_rate_schedule("500ms:off,1.5s:64kbit", &sc, &e),
+			 0);
+	assert_int_equal(sc.bps[0], 0); /* unlimited */
+	assert_int_equal(sc.at_ns[1], 1500 * MS);
+	assert_int_equal(sc.bps[1], 64000);
+
+	static const char *const bad[] = {
+	    "",
+	    "10s",
+	    "10s:",
+	    ":5mbit",
+	    "10s:6mbit,",
+	    ",10s:6mbit",
+	    "0s:1mbit,,2s:3mbit",
+	    "10s:6mbit,5s:1mbit",
+	    "1s:6mbit,1s:1mbit",
+	    "10:6mbit",
+	    "10s:6mbps",
+	    "10s:6mbit:7",
+	    "10s;6mbit",
+	    "1s6mbit",
+	    "-1s:1mbit",
+	    "0s:20mbit 10s:6mbit",
+	    "off,1s:1mbit",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sc.n = 77;
+		e.msg[0] = '\0';
+		assert_true(parse_rate_schedule(bad[i], &sc, &e) < 0);
+		assert_int_equal(sc.n, 77); /* untouched on error */
+		assert_non_null(strstr(e.msg, bad[i]));
+		assert_non_null(strstr(e.msg, "schedule"));
+	}
+	assert_true(parse_rate_schedule(NULL, &sc, &e) < 0);
+
+	/* 64 steps fit, 65 do not; nor does text beyond the line length. */
+	char many[1024];
+	size_t off = 0;
+	for (int i = 0; i < 65; i++)
+		off += (size_t)snprintf(many + off, sizeof(many) - off,
+					"%s%dus:0", i ? "," : "", i + 1);
+	assert_true(off < IMP_SCHED_TEXT - 1);
+	assert_int_equal(parse_rate_schedule(many, &sc, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, "more than 64 steps"));
+	*strrchr(many, ',') = '\0';
+	assert_int_equal(parse_rate_schedule(many, &sc, &e), 0);
+	assert_int_equal(sc.n, 64);
+	char longs[600];
+	memset(longs, '1', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	assert_int_equal(parse_rate_schedule(longs, &sc, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, "too long"));
+}
+
+/* The schedule starts when applied (here at 1 s of a fake clock), steps at
+ * start + its times, catches up after a late call, and holds its last
+ * value. An explicit rate ends it; "off" leaves the rate where it was. */
+static void test_rate_schedule_steps(void **st)
+{
+	struct imp_params p = {0};
+	struct err e;
+	uint64_t t0 = NS_PER_SEC;
+
+	assert_int_equal(ctl_apply_setting(&p, "rate", "10mbit", &e), 0);
+	assert_int_equal(ctl_apply_setting(&p, "rate-schedule",
+					   "0s:20mbit,10s:6mbit,20s:20mbit",
+					   &e),
+			 0);
+	assert_int_equal(p.rate_bps, 10000000); /* not applied yet */
+	assert_true(imp_rate_advance(&p, t0));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_int_equal(imp_rate_now(&p, false), 20000000);
+	assert_int_equal(imp_rate_now(&p, true), 20000000);
+	assert_int_equal(imp_rate_next(&p), t0 + 10 * NS_PER_SEC);
+	assert_false(imp_rate_advance(&p, t0 + 10 * NS_PER_SEC - 1));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_true(imp_rate_advance(&p, t0 + 10 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 6000000);
+	assert_int_equal(p.sched.pos, 2);
+	assert_int_equal(imp_rate_next(&p), t0 + 20 * NS_PER_SEC);
+	assert_true(imp_rate_advance(&p, t0 + 99 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_true(imp_rate_next(&p) == UINT64_MAX); /* last one holds */
+	assert_false(imp_rate_advance(&p, t0 + 999 * NS_PER_SEC));
+
+	/* Before its first step the rate is what it was; a late call applies
+	 * every step due, the last one winning. Re-setting restarts it. */
+	uint64_t t1 = 2000 * NS_PER_SEC;
+	assert_int_equal(ctl_apply_setting(&p, "rate-schedule",
+					   "5s:1mbit,6s:2mbit,7s:3mbit", &e),
+			 0);
+	assert_false(imp_rate_advance(&p, t1));
+	assert_int_equal(p.rate_bps, 20000000);
+	assert_int_equal(imp_rate_next(&p), t1 + 5 * NS_PER_SEC);
+	assert_true(imp_rate_advance(&p, t1 + 6500 * MS));
+	assert_int_equal(p.rate_bps, 2000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate-schedule", "off", &e), 0);
+	assert_false(imp_rate_advance(&p, t1 + 8 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 2000000);
+	assert_true(imp_rate_next(&p) == UINT64_MAX);
+
+	assert_int_equal(
+	    ctl_apply_setting(&p, "rate-schedule", "0s:1mbit,1s:9mbit", &e), 0);
+	imp_rate_advance(&p, t1 + 10 * NS_PER_SEC);
+	assert_int_equal(p.rate_bps, 1000000);
+	assert_int_equal(ctl_apply_setting(&p, "rate", "7mbit", &e), 0);
+	assert_false(imp_rate_advance(&p, t1 + 20 * NS_PER_SEC));
+	assert_int_equal(p.rate_bps, 7000000);
+
+	/* A bad schedule leaves the running one alone. */
+	assert_int_equal(
+	    ctl_apply_setting(&p, "rate-schedule", "0s:1mbit,1s:9mbit", &e), 0);
+	assert_true(ctl_apply_setting(&p, "rate-schedule", "1s:x", &e) < 0);
+	assert_int_equal(p.sched.n, 2);
+	assert_non_null(strstr(e.msg, "'1s:x'"));
+}
+
+/* The walk stays in [1/2, 2] times its base, moves through that whole
+ * range, is centred on the base in log terms, and is the same sequence for
+ * the same seed. */
+static void test_rate_walk_bounds(void **st)
+{
+	uint64_t a[4], b[4], c[4];
+	double fa = 1, fb = 1, fc = 1, lo = 1, hi = 1, logsum = 0;
+	int diff = 0;
+
+	imp_seed(a, 11);
+	imp_seed(b, 11);
+	imp_seed(c, 12);
+	for (int i = 0; i < 100000; i++) {
+		double prev = fa;
+		fa = imp_walk_step(fa, 0.5, a);
+		fb = imp_walk_step(fb, 0.5, b);
+		fc = imp_walk_step(fc, 0.5, c);
+		assert_true(fa >= IMP_WALK_MIN && fa <= IMP_WALK_MAX);
+		assert_true(fa == fb);
+		diff += fa != fc;
+		/* One step is at most x1.5 or /1.5 (less at a bound). */
+		assert_true(fa <= prev * 1.5 + 1e-12 &&
+			    fa >= prev / 1.5 - 1e-12);
+		lo = fa < lo ? fa : lo;
+		hi = fa > hi ? fa : hi;
+	}
+	assert_true(diff > 1000);
+	assert_true(lo == IMP_WALK_MIN && hi == IMP_WALK_MAX);
+
+	/* 10% steps: no drift towards either bound (a plain factor in
+	 * [0.9, 1.1] would sink towards 1/2). */
+	fa = 1;
+	imp_seed(a, 5);
+	for (int i = 0; i < 200000; i++) {
+		fa = imp_walk_step(fa, 0.1, a);
+		logsum += log(fa);
+	}
+	assert_true(fabs(logsum / 200000) < 0.1);
+}
+
+/* Through imp_rate_advance with a fake clock: one step per interval from
+ * when it was applied, both directions scaled alike, the same factor
+ * whether the clock is followed tick by tick or jumps, back to the base
+ * when turned off, and an unlimited rate untouched. */
+static void test_rate_walk_steps(void **st)
+{
+	struct imp_params p = {0}, q;
+	struct err e;
+	uint64_t t0 = 5 * NS_PER_SEC;
+
+	assert_int_equal(ctl_apply_setting(&p, "rate", "10mbit", &e), 0);
+	assert_int_equal(ctl_apply_setting(&p, "rate-down", "40mbit", &e), 0);
+	assert_int_equal(ctl_apply_setting(&p, "rate-walk", "10%/1s", &e), 0);
+	assert_int_equal(p.walk.interval_ns, NS_PER_SEC);
+	imp_seed(p.walk.rng, 99);
+	q = p;
+	assert_true(imp_rate_advance(&p, t0));
+	assert_int_equal(imp_rate_now(&p, false), 10000000);
+	assert_int_equal(imp_rate_next(&p), t0 + NS_PER_SEC);
+	assert_false(imp_rate_advance(&p, t0 + NS_PER_SEC - 1));
+	assert_true(imp_rate_advance(&p, t0 + NS_PER_SEC));
+	assert_int_equal(p.walk.steps, 1);
+	uint64_t r1 = imp_rate_now(&p, false);
+	assert_true(r1 != 10000000 && r1 >= 9000000 && r1 <= 11000000);
+	for (uint64_t t = 2; t <= 100; t++) {
+		imp_rate_advance(&p, t0 + t * NS_PER_SEC);
+		uint64_t up = imp_rate_now(&p, false),
+			 dn = imp_rate_now(&p, true);
+		assert_true(up >= 5000000 && up <= 20000000);
+		assert_true(dn >= 20000000 && dn <= 80000000);
+		/* one factor for both directions */
+		assert_true(llabs((long long)dn - 4 * (long long)up) <= 4);
+	}
+	assert_int_equal(p.walk.steps, 100);
+	imp_rate_advance(&q, t0);
+	imp_rate_advance(&q, t0 + 100 * NS_PER_SEC + 5);
+	assert_int_equal(q.walk.steps, 100);
+	assert_true(q.walk.factor == p.walk.factor);
+	assert_int_equal(imp_rate_now(&q, false), imp_rate_now(&p, false));
+
+	assert_int_equal(ctl_apply_setting(&p, "rate-walk", "off", &e), 0);
+	assert_true(imp_rate_advance(&p, t0 + 101 * NS_PER_SEC) ||
+		    p.walk.factor == 1);
+	assert_int_equal(imp_rate_now(&p, false), 10000000);
+	assert_int_equal(imp_rate_now(&p, true), 40000000);
+	assert_true(imp_rate_next(&p) == UINT64_MAX);
+
+	p = (struct imp_params){0};
+	assert_int_equal(ctl_apply_setting(&p, "rate-walk", "50%/10ms", &e), 0);
+	for (uint64_t t = 0; t < 100; t++)
+		imp_rate_advance(&p, t * 10 * MS);
+	assert_int_equal(imp_rate_now(&p, false), 0); /* unlimited */
+
+	static const char *const bad[] = {
+	    "10%",   "10%/",	"/1s",	   "10/1s", "0%/1s", "51%/1s",
+	    "10%/0", "10%/5ms", "10%/1sx", "",	    "10%1s", "10%/1s/2s",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(ctl_apply_setting(&p, "rate-walk", bad[i], &e) < 0);
+		assert_non_null(strstr(e.msg, bad[i]));
+		assert_true(p.walk.pct == 0.5); /* untouched */
+	}
 }
 
 /* Records what the model releases. */
@@ -344,6 +612,221 @@ static void test_rate_serialization(void **st)
 	 * takes its full serialization time. */
 	put(&d, 10, 1000, 100 * MS, IMP_QUEUED);
 	assert_int_equal(imp_next_release(&d), 101 * MS);
+	imp_dir_free(&d);
+}
+
+/* The headers count: at 8 mbit/s (1 byte/us) a 1000-byte datagram with 28
+ * bytes of overhead takes 1028 us, with 48 bytes 1048 us. */
+static void test_overhead_serialization(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000, .queue_bytes = 1000000};
+	static const uint32_t ov[] = {0, 28, 48, 1500};
+	struct imp_dir d;
+	static struct sent s;
+
+	for (size_t k = 0; k < sizeof(ov) / sizeof(ov[0]); k++) {
+		uint64_t per = (1000 + ov[k]) * 1000ull; /* ns */
+		memset(&s, 0, sizeof(s));
+		p.overhead = ov[k];
+		assert_int_equal(imp_serialize_ns(&p, 1000), per);
+		assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+		for (uint32_t i = 0; i < 10; i++)
+			put(&d, i, 1000, 0, IMP_QUEUED);
+		for (uint32_t i = 0; i < 10; i++) {
+			assert_int_equal(imp_next_release(&d), (i + 1) * per);
+			s.now = (i + 1) * per;
+			assert_int_equal(
+			    imp_release_due(&d, (i + 1) * per, rec_send, &s),
+			    1);
+		}
+		/* Payload bytes and wire bytes are counted apart. */
+		assert_int_equal(d.c.fwd_bytes, 10000);
+		assert_int_equal(d.c.fwd_wire_bytes, 10 * (1000 + ov[k]));
+		assert_int_equal(d.c.in_bytes, 10000);
+		imp_dir_free(&d);
+	}
+
+	/* The overhead is fixed at admission: changing it later neither
+	 * re-times queued packets nor changes what they are counted as. */
+	memset(&s, 0, sizeof(s));
+	p.overhead = 28;
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	put(&d, 0, 1000, 0, IMP_QUEUED);
+	p.overhead = 0;
+	put(&d, 1, 1000, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), 1028000);
+	s.now = 3 * MS;
+	assert_int_equal(imp_release_due(&d, s.now, rec_send, &s), 2);
+	assert_int_equal(s.at[1], 3 * MS);
+	assert_int_equal(d.c.fwd_wire_bytes, 2028);
+	imp_dir_free(&d);
+
+	/* Without a rate limit the overhead costs nothing. */
+	p = (struct imp_params){.overhead = 48, .delay_ns = MS};
+	assert_int_equal(imp_serialize_ns(&p, 1000), 0);
+	assert_int_equal(imp_dir_init(&d, &p, 4, 2048, 1, NULL), 0);
+	put(&d, 0, 1000, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), MS);
+	imp_dir_free(&d);
+}
+
+/* A queue limit holds wire bytes: a 4800-byte (or 4.8 ms at 1 byte/us)
+ * queue takes four 1000-byte datagrams bare, but only three with 250 bytes
+ * of overhead each (3 x 1250 + 1250 > 4800 >= 3 x 1250 + 1000, so counting
+ * the newcomer without its headers would wrongly admit a fourth). */
+static void test_queue_counts_overhead(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000};
+	struct imp_dir d;
+
+	for (int k = 0; k < 4; k++) {
+		bool by_time = k & 1;
+		p.overhead = k < 2 ? 0 : 250;
+		p.queue_bytes = by_time ? 0 : 4800;
+		p.queue_ns = by_time ? 4800000 : 0;
+		uint32_t fit = p.overhead ? 3 : 4;
+		assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+		for (uint32_t i = 0; i < 10; i++)
+			put(&d, i, 1000, 0,
+			    i < fit ? IMP_QUEUED : IMP_DROP_QUEUE);
+		assert_int_equal(d.c.drop_queue, 10 - fit);
+		/* One serialization time later one has left: exactly one
+		 * fits again. */
+		uint64_t t = imp_serialize_ns(&p, 1000);
+		put(&d, 10, 1000, t, IMP_QUEUED);
+		put(&d, 11, 1000, t, IMP_DROP_QUEUE);
+		imp_dir_free(&d);
+	}
+}
+
+/* A modem-like 2 s queue at 50 Mbit/s of 1400-byte datagrams (plus 28 bytes
+ * of headers) holds 12.5 MB = 8753 datagrams: with the default pool the
+ * queue limit decides, not the number of buffers (8192 used to). */
+static void test_deep_queue_default_slots(void **st)
+{
+	struct imp_params p = {.rate_bps = 50000000,
+			       .queue_ns = 2 * NS_PER_SEC,
+			       .overhead = 28,
+			       .delay_ns = 50 * MS};
+	struct imp_dir d;
+	uint32_t fit = 12500000 / 1428; /* 8753: the first one plus 8752 */
+
+	assert_int_equal(imp_queue_limit_bytes(&p), 12500000);
+	assert_int_equal(imp_dir_init(&d, &p, EMU_DEFAULT_SLOTS, 2048, 1, NULL),
+			 0);
+	for (uint32_t i = 0; i < 10000; i++)
+		put(&d, i, 1400, 0, i < fit ? IMP_QUEUED : IMP_DROP_QUEUE);
+	assert_int_equal(d.c.drop_nobuf, 0);
+	assert_int_equal(d.c.drop_queue, 10000 - fit);
+	assert_int_equal(d.nheap, fit);
+	/* The first one leaves after its serialization plus the delay. */
+	assert_int_equal(imp_next_release(&d), 228480 + 50 * MS);
+	imp_dir_free(&d);
+}
+
+/* A capacity drop slows down what is already queued: at 8 mbit/s (1 byte/us)
+ * ten 1000-byte datagrams finish at 1..10 ms; the rate halves at 2.5 ms, so
+ * the one on the wire needs 1 ms for its last 500 bytes and each after it
+ * 2 ms. The two already past the wire keep their times. */
+static void test_rate_change_retimes_queue(void **st)
+{
+	struct imp_params p = {
+	    .rate_bps = 8000000, .queue_bytes = 1000000, .delay_ns = 10 * MS};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		put(&d, i, 1000, 0, IMP_QUEUED);
+	assert_int_equal(imp_next_release(&d), 11 * MS);
+	p.rate_bps = 4000000;
+	imp_sync(&d, 2500000);
+	assert_int_equal(d.link_free_ns, 17500000);
+	run_until(&d, &s, 40 * MS);
+	assert_int_equal(s.n, 10);
+	assert_int_equal(s.at[0], 11 * MS);
+	assert_int_equal(s.at[1], 12 * MS);
+	for (uint32_t k = 2; k < 10; k++) {
+		assert_int_equal(s.seq[k], k);
+		assert_int_equal(s.at[k], 13500000 + (k - 2) * 2 * MS);
+	}
+	imp_dir_free(&d);
+
+	/* Going up works the same way, and "unlimited" empties the queue onto
+	 * the wire at once; the next arrival is then not delayed by it. */
+	memset(&s, 0, sizeof(s));
+	p.rate_bps = 8000000;
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 10; i++)
+		put(&d, i, 1000, 0, IMP_QUEUED);
+	p.rate_bps = 16000000; /* at 2.5 ms: 0.25 ms left, then 0.5 ms each */
+	imp_sync(&d, 2500000);
+	assert_int_equal(d.link_free_ns, 2750000 + 7 * 500000);
+	p.rate_bps = 0; /* at 3 ms: packet 3 was on the wire */
+	imp_sync(&d, 3 * MS);
+	assert_int_equal(d.link_free_ns, 3 * MS);
+	put(&d, 10, 1000, 3 * MS, IMP_QUEUED);
+	run_until(&d, &s, 40 * MS);
+	assert_int_equal(s.n, 11);
+	/* Packet 2 left the wire at 2.75 ms, before "unlimited": due at
+	 * 12.75 ms, seen on the next 0.1 ms step. */
+	assert_int_equal(s.at[2], 12800000);
+	for (uint32_t k = 3; k < 11; k++)
+		assert_int_equal(s.at[k], 13 * MS);
+	imp_dir_free(&d);
+}
+
+/* A time-given queue follows the rate, and so does the backlog it is compared
+ * with: 5 ms at 8 mbit/s holds five 1000-byte datagrams; after the rate
+ * halves the same five are 10 ms of work against a 5 ms (2500-byte) limit,
+ * so nothing fits until the backlog drops below 1500 bytes, i.e. 3 ms of the
+ * new rate, which is 7 ms later. */
+static void test_rate_change_queue_limit(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000, .queue_ns = 5 * MS};
+	struct imp_dir d;
+
+	assert_int_equal(imp_dir_init(&d, &p, 64, 2048, 1, NULL), 0);
+	for (uint32_t i = 0; i < 6; i++)
+		put(&d, i, 1000, 0, i < 5 ? IMP_QUEUED : IMP_DROP_QUEUE);
+	p.rate_bps = 4000000;
+	assert_int_equal(imp_queue_limit_bytes(&p), 2500);
+	put(&d, 6, 1000, 0, IMP_DROP_QUEUE);
+	put(&d, 7, 1000, 7 * MS - 1000, IMP_DROP_QUEUE);
+	put(&d, 8, 1000, 7 * MS, IMP_QUEUED);
+	assert_int_equal(d.link_free_ns, 12 * MS);
+	imp_dir_free(&d);
+}
+
+/* Rate changes under jitter never break FIFO order or lose a packet. */
+static void test_rate_changes_keep_fifo(void **st)
+{
+	struct imp_params p = {.rate_bps = 8000000,
+			       .queue_bytes = 10000000,
+			       .delay_ns = 10 * MS,
+			       .jitter_ns = 8 * MS,
+			       .overhead = 28};
+	static const uint64_t rates[] = {2000000, 30000000, 500000, 0, 8000000};
+	struct imp_dir d;
+	static struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(imp_dir_init(&d, &p, 4096, 2048, 5, NULL), 0);
+	for (uint32_t i = 0; i < 2000; i++) {
+		if (i % 400 == 399) {
+			p.rate_bps = rates[i / 400];
+			imp_sync(&d, i * 100000ull);
+		}
+		put(&d, i, 500, i * 100000ull, IMP_QUEUED);
+		s.now = i * 100000ull;
+		imp_release_due(&d, s.now, rec_send, &s);
+	}
+	run_until(&d, &s, 2000 * MS);
+	assert_int_equal(s.n, 2000);
+	for (unsigned i = 0; i < s.n; i++)
+		assert_int_equal(s.seq[i], i);
+	assert_int_equal(d.nfree, 4096);
 	imp_dir_free(&d);
 }
 
@@ -501,10 +984,20 @@ int main(void)
 	    cmocka_unit_test(test_percent_size_uint_switch),
 	    cmocka_unit_test(test_addr),
 	    cmocka_unit_test(test_settings),
+	    cmocka_unit_test(test_rate_schedule_parse),
+	    cmocka_unit_test(test_rate_schedule_steps),
+	    cmocka_unit_test(test_rate_walk_bounds),
+	    cmocka_unit_test(test_rate_walk_steps),
 	    cmocka_unit_test(test_delay),
 	    cmocka_unit_test(test_fifo_with_jitter),
 	    cmocka_unit_test(test_rate_serialization),
+	    cmocka_unit_test(test_overhead_serialization),
 	    cmocka_unit_test(test_queue_tail_drop),
+	    cmocka_unit_test(test_queue_counts_overhead),
+	    cmocka_unit_test(test_deep_queue_default_slots),
+	    cmocka_unit_test(test_rate_change_retimes_queue),
+	    cmocka_unit_test(test_rate_change_queue_limit),
+	    cmocka_unit_test(test_rate_changes_keep_fifo),
 	    cmocka_unit_test(test_loss),
 	    cmocka_unit_test(test_loss_burst),
 	    cmocka_unit_test(test_seed_determinism),

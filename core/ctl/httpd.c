@@ -226,6 +226,23 @@ static enum MHD_Result reply_snapshot(struct httpd *h, struct MHD_Connection *c,
 		buf = s->status;
 		len = s->status_len;
 	}
+	if (!buf && s && which == DOC_HISTORY) {
+		/* Not rendered into this snapshot: it will be into the next
+		 * one. A normal answer, so a browser logs no failed load. */
+		static const char pending[] =
+		    "{\"schema_version\":1,"
+		    "\"pending\":true,\"sessions\":[]}";
+		snap_unref(s);
+		struct MHD_Response *r = MHD_create_response_from_buffer(
+		    sizeof(pending) - 1, (void *)pending,
+		    MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		common_headers(r, "application/json; charset=utf-8");
+		enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	if (!buf) {
 		snap_unref(s);
 		return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,

@@ -71,7 +71,8 @@ void httpd_publish(struct httpd *h, const struct httpd_docs *docs);
 /*
  * Loop thread: whether /history.json was asked for in the last
  * `within_s` seconds, i.e. whether the next snapshot should carry it.
- * Until one does, /history.json answers 503 and the page retries.
+ * Until one does, /history.json answers {"pending":true} and the page
+ * asks again a second later.
  */
 bool httpd_history_wanted(struct httpd *h, unsigned within_s);
 

@@ -237,7 +237,7 @@ static void test_rtt_histogram(void **state)
 	/* The 3 s replies come after the link went DOWN, which restarts
 	 * the estimators but not these counters. */
 	sim_until(&s, 3600 * MS);
-	assert_true(s.state_changes >= 2); /* UP, then DOWN (maybe UP again) */
+	assert_true(s.state_changes >= 2);  /* UP, then DOWN (maybe UP again) */
 	assert_true(s.p.rtt_hist[12] >= 1); /* (2 s, 5 s] */
 	assert_int_equal(s.p.rtt_hist[4], 2);
 	assert_int_equal(s.p.rtt_hist[PROBE_RTT_BUCKETS], 0);

@@ -407,9 +407,14 @@ int daemon_setup(struct daemon *d, struct err *e)
 		if (ret < 0)
 			return ret;
 	}
+	/* Before the drop: a token file may be root's, and setresuid()
+	 * then strips every capability from the HTTP thread. */
+	if ((ret = monitor_setup(d, e)) < 0)
+		return ret;
 	/* Everything that needs root exists now: become `user:`. */
 	if ((ret = privdrop_to_user(d->cfg.user, e)) < 0)
 		return ret;
+	monitor_start(d);
 	return 0;
 }
 
@@ -422,6 +427,7 @@ void daemon_teardown(struct daemon *d)
 		ctl_server_stop(d->ctl);
 		d->ctl = NULL;
 	}
+	monitor_teardown(d);
 	ev_signal_stop(d->loop, &d->sig_int);
 	ev_signal_stop(d->loop, &d->sig_term);
 	ev_signal_stop(d->loop, &d->sig_hup);

@@ -34,6 +34,7 @@ struct daemon;
 struct session;
 struct hello_limiter;
 struct tunio;
+struct monitor;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -219,6 +220,7 @@ struct daemon {
 	ev_io mon_io;
 	int mon_fd;
 	struct ctl_server *ctl;
+	struct monitor *mon; /* monitor.c: `http:` listener, NULL when off */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
@@ -395,6 +397,14 @@ void dswap_session_established(struct session *s, uint64_t now);
 json_t *dswap_status_json(struct daemon *d);
 const char *dswap_state_name(enum dswap_state st);
 void dswap_stop(struct daemon *d);
+
+/* monitor.c: the `http:` listener's life and its snapshots */
+int monitor_setup(struct daemon *d, struct err *e);
+void monitor_start(struct daemon *d);
+void monitor_teardown(struct daemon *d);
+struct httpd_stats;
+/* The listener's request counters; false when it is off. */
+bool monitor_http_stats(struct daemon *d, struct httpd_stats *st);
 
 /* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
  * each direction's scheduler is instantiated with its options, released. */

@@ -117,6 +117,19 @@ struct cfg_control {
 	char group[CFG_NAME_MAX]; /* optional group owning the socket */
 };
 
+/* `http:`: the monitoring listener (core/ctl/httpd.c). Off unless the
+ * section is present. A non-loopback `listen` needs a token or basic auth. */
+#define CFG_HTTP_DEFAULT_PORT 9580
+struct cfg_http {
+	bool enabled; /* section present and not `enabled: false` */
+	struct cfg_sockaddr listen;   /* default 127.0.0.1:9580 */
+	char token[CFG_STR_MAX];      /* bearer token; "" = none */
+	char token_file[CFG_STR_MAX]; /* file whose first line is the token */
+	char user[CFG_NAME_MAX];      /* basic auth user; "" = none */
+	char password[CFG_STR_MAX];
+	char password_file[CFG_STR_MAX];
+};
+
 struct cfg_tun {
 	char name[IFNAMSIZ]; /* default "ttt0" */
 	struct cfg_prefix
@@ -155,6 +168,7 @@ struct config {
 	struct cfg_reorder reorder;
 	struct cfg_rekey rekey;
 	struct cfg_control control;
+	struct cfg_http http;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */
 	char state_file[CFG_STR_MAX]; /* quota counters; "" = none */

@@ -158,6 +158,7 @@ static void test_example_client(void **state)
 	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/24");
 	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::2/64");
 	assert_int_equal(cfg.tun.mtu, 0);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_AUTO);
 	assert_false(cfg.default_route);
 
 	const struct cfg_sched *up = &cfg.sched[TTT_DIR_UPSTREAM];
@@ -203,6 +204,10 @@ static void test_example_client(void **state)
 	assert_int_equal(cfg.probe.degraded_rtt_ms, 500);
 	assert_int_equal(cfg.probe.loss_window, 50);
 	assert_reorder_control_defaults();
+	/* rekey defaults: 120 s, bytes off, 2^23 packets */
+	assert_int_equal(cfg.rekey.interval_ms, 120000);
+	assert_true(cfg.rekey.bytes == 0);
+	assert_int_equal(cfg.rekey.packets, 8388608);
 	assert_string_equal(cfg.control.group, "netdev");
 	assert_string_equal(cfg.plugin_dir,
 			    "/usr/local/lib/tuntuntun/plugins.d");
@@ -337,7 +342,7 @@ static void test_role_last_and_values(void **state)
 		"    backup: on\n"
 		"    weight: 65535\n"
 		"    mtu: auto\n"
-		"tun: { address: 10.77.0.2/24, mtu: 1400 }\n"
+		"tun: { address: 10.77.0.2/24, mtu: 1400, offload: off }\n"
 		"key: \"relative/key\"\n"
 		"crypto: none\n"
 		"cipher: chacha20-poly1305\n"
@@ -349,8 +354,12 @@ static void test_role_last_and_values(void **state)
 		"control: { socket: \"\", mode: 660, group: tun.users }\n"
 		"keepalive: 0\n"
 		"log: { level: debug }\n"
+		"rekey: { interval: 1s, bytes: 64GiB, packets: 0 }\n"
 		"server: { address: 192.0.2.1 }\n"
 		"role: client\n");
+	assert_int_equal(cfg.rekey.interval_ms, 1000);
+	assert_true(cfg.rekey.bytes == 64ULL << 30);
+	assert_int_equal(cfg.rekey.packets, 0);
 	assert_int_equal(cfg.role, ROLE_CLIENT);
 	assert_string_equal(cfg.links[0].name, "x-1_Y");
 	assert_int_equal(cfg.links[0].rate_bps, 1500000000ULL);
@@ -360,6 +369,7 @@ static void test_role_last_and_values(void **state)
 	assert_true(cfg.links[0].backup);
 	assert_int_equal(cfg.links[0].weight, 65535);
 	assert_int_equal(cfg.tun.mtu, 1400);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_OFF);
 	assert_string_equal(cfg.key_file, "relative/key");
 	assert_int_equal(cfg.crypto_mode, CRYPTO_NONE);
 	assert_int_equal(cfg.cipher, CFG_CIPHER_CHACHA20);
@@ -471,6 +481,14 @@ static const struct bad_text bad_texts[] = {
      "reorder.hold: unknown key; expected one of enabled, capacity, "
      "min_hold, max_hold"},
     {CLIENT_HEAD "? [a, b]\n: c\n", 6, "keys must be plain words, got a list"},
+    /* rekey: at least a second, sizes, a client's business */
+    {CLIENT_HEAD "rekey: { interval: 500ms }\n", 6, "rekey.interval"},
+    {CLIENT_HEAD "rekey: { bytes: lots }\n", 6, "rekey.bytes"},
+    {CLIENT_HEAD "rekey: { packets: -1 }\n", 6, "rekey.packets"},
+    {CLIENT_HEAD "rekey: { every: 2m }\n", 6,
+     "rekey.every: unknown key; expected one of interval, bytes, packets"},
+    {SERVER_HEAD "rekey: { interval: 2m }\n", 5,
+     "rekey: only valid with role: client"},
     {CLIENT_HEAD "probe: &p { interval: 100ms }\nreorder: *p\n", 7,
      "7:10: YAML aliases (*name) are not supported; write the value out"},
     {CLIENT_HEAD "probe: &p [ *p ]\n", 6,
@@ -641,6 +659,8 @@ static const struct bad_text bad_texts[] = {
      "\"100\""},
     {"role: client\ntun: { address6: \"fd::1/64\", mtu: 1000 }\n", 2,
      "tun.mtu: expected at least 1280 with an IPv6 address, got \"1000\""},
+    {"role: client\ntun: { offload: on }\n", 2,
+     "tun.offload: expected one of auto, off, got \"on\""},
     {CLIENT_HEAD "crypto: aes\n", 6,
      "crypto: expected one of encrypt, auth, none, got \"aes\""},
     {CLIENT_HEAD "cipher: aes\n", 6,
@@ -708,6 +728,23 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "scheduler: { downstream: [ roundrobin ] }\n", 6,
      "scheduler.downstream: expected a mapping like { plugin: roundrobin "
      "}, got a list"},
+    /* http: loopback by default; anything else needs credentials */
+    {CLIENT_HEAD "http: { listen: 0.0.0.0 }\n", 6,
+     "http.listen: \"0.0.0.0\" is not a loopback address: set http.token"},
+    {CLIENT_HEAD "http:\n  listen: \"[2001:db8::1]:80\"\n", 7,
+     "http.listen: \"[2001:db8::1]:80\" is not a loopback address"},
+    {CLIENT_HEAD "http: { token: short }\n", 6,
+     "http.token: expected a non-empty string of at most 255 bytes"},
+    {CLIENT_HEAD "http: { token: aaaaaaaaaaaaaaaa, token_file: /t }\n", 6,
+     "http.token_file: give either token or token_file, not both"},
+    {CLIENT_HEAD "http: { user: admin }\n", 6,
+     "http.password: missing; expected a password"},
+    {CLIENT_HEAD "http: { password: 12345678 }\n", 6,
+     "http.user: missing; expected the basic-auth user name"},
+    {CLIENT_HEAD "http: { listen: 127.0.0.1:0 }\n", 6,
+     "http.listen: expected an address with an optional port"},
+    {CLIENT_HEAD "http: { port: 80 }\n", 6,
+     "http.port: unknown key; expected one of enabled, listen, token"},
     {CLIENT_HEAD "scheduler: { sideways: { plugin: a } }\n", 6,
      "scheduler.sideways: unknown key; expected one of upstream, "
      "downstream"},
@@ -748,6 +785,54 @@ static void test_bad_texts(void **state)
 	for (size_t i = 0; i < sizeof(bad_texts) / sizeof(bad_texts[0]); i++)
 		load_bad(bad_texts[i].text, bad_texts[i].line,
 			 bad_texts[i].msg);
+}
+
+static const char *http_listen(uint16_t *port)
+{
+	static char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr_storage *ss = &cfg.http.listen.ss;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		*port = ntohs(in6->sin6_port);
+		return inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+	}
+	return ip4(&cfg.http.listen, port);
+}
+
+/* http: off without the section; on with it, 127.0.0.1:9580 unless told;
+ * a non-loopback address is fine once there are credentials. */
+static void test_http(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_ok(CLIENT_HEAD);
+	assert_false(cfg.http.enabled);
+	load_ok(CLIENT_HEAD "http: {}\n");
+	assert_true(cfg.http.enabled);
+	assert_string_equal(http_listen(&port), "127.0.0.1");
+	assert_int_equal(port, 9580);
+	load_ok(CLIENT_HEAD "http: { listen: \"[::1]:9000\" }\n");
+	assert_string_equal(http_listen(&port), "::1");
+	assert_int_equal(port, 9000);
+	load_ok(CLIENT_HEAD "http: { listen: 127.0.0.2 }\n");
+	assert_string_equal(http_listen(&port), "127.0.0.2");
+	assert_int_equal(port, 9580);
+	load_ok(CLIENT_HEAD
+		"http: { listen: 0.0.0.0:9100, token: 0123456789abcdef }\n");
+	assert_string_equal(cfg.http.token, "0123456789abcdef");
+	assert_string_equal(http_listen(&port), "0.0.0.0");
+	assert_int_equal(port, 9100);
+	load_ok(CLIENT_HEAD "http: { listen: 10.0.0.1, token_file: /t }\n");
+	assert_string_equal(cfg.http.token_file, "/t");
+	load_ok(CLIENT_HEAD "http: { listen: 10.0.0.1, user: admin, "
+			    "password_file: /p }\n");
+	assert_string_equal(cfg.http.user, "admin");
+	assert_string_equal(cfg.http.password_file, "/p");
+	/* Off needs no credentials, wherever it would listen. */
+	load_ok(CLIENT_HEAD "http: { enabled: false, listen: 0.0.0.0 }\n");
+	assert_false(cfg.http.enabled);
+	load_ok(SERVER_HEAD "http: { listen: 127.0.0.1:9581 }\n");
+	assert_true(cfg.http.enabled);
 }
 
 static void test_too_many_plugin_options(void **state)
@@ -1077,12 +1162,35 @@ static void test_io_errors(void **state)
 	    config_load_string(&cfg, "x", text, strlen(CLIENT_HEAD), &e), 0);
 }
 
+/* A huge file is refused after CFG_EVENTS_MAX nodes, before the document
+ * is built: a SIGHUP with such a file must not hold a running daemon's
+ * loop for long (#10.5). */
+static void test_node_bound(void **state)
+{
+	size_t cap = 50000 * 16 + 64, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text, cap, "role: client\nx:\n");
+	for (int i = 0; i < 50000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "  k%d: v\n", i);
+	struct config *big = malloc(sizeof(*big));
+	assert_non_null(big);
+	struct err e = {{0}};
+	assert_int_equal(config_load_string(big, "big.yaml", text, len, &e),
+			 -EFBIG);
+	assert_non_null(strstr(e.msg, "big.yaml:"));
+	assert_non_null(strstr(e.msg, "more than 16384 YAML nodes"));
+	free(big);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_example_client),
 	    cmocka_unit_test(test_example_server),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_role_last_and_values),
 	    cmocka_unit_test(test_bad_files),
@@ -1097,6 +1205,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_percent),
 	    cmocka_unit_test(test_sched_equal_set),
 	    cmocka_unit_test(test_io_errors),
+	    cmocka_unit_test(test_node_bound),
 	};
 	log_set_level(LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

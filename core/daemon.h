@@ -80,6 +80,7 @@ struct path {
 	uint64_t pq_dgram;     /* datagram bytes of what waits in pq */
 	uint64_t pq_drops;     /* picked onto a full pacer queue */
 	uint64_t pace_pending; /* released into the batch, not yet booked */
+	bool tx_ctl;	       /* datapath.c: a feedback report is being sent */
 	bool fb_stalled;       /* feedback says it stopped delivering: DOWN in
 				  the views until a probe answer or progress */
 	/* receiving side: what arrived on the link, for WT_FEEDBACK */

@@ -218,6 +218,7 @@ static void start_handshake(struct daemon *d)
 {
 	struct session *s = d->sess;
 	s->state = SESS_HANDSHAKE;
+	diag_client_handshake_start(d, now_ns(d));
 	randombytes_buf(s->client_random, sizeof(s->client_random));
 	client_send_hello(d);
 }
@@ -290,6 +291,10 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
+	s->established_ns = now;
+	s->established_wall_s = (int64_t)time(NULL);
+	d->ds_fallback_from[0] = d->ds_fallback_plugin[0] = 0;
+	diag_client_established(d, now);
 	log_notice("session", "%08x: established (%s, %s)", s->id,
 		   d->cfg.crypto_mode == CRYPTO_ENCRYPT ? "encrypted"
 		   : d->cfg.crypto_mode == CRYPTO_AUTH	? "authenticated"
@@ -308,6 +313,7 @@ static void hello_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = now_ns(d);
 	if (s->state == SESS_HANDSHAKE) {
 		client_send_hello(d);
+		diag_client_hello_tick(d, now);
 		return;
 	}
 	uint64_t dead_after = 3ull * d->cfg.probe.timeout_ms * 1000000ull;

@@ -161,6 +161,13 @@ json_t *status_json(struct daemon *d)
 		 * server accepted a swap, so it names what the server runs. */
 		json_t *ds = json_pack("{s:s}", "plugin",
 				       d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+		/* The server could not run ours and runs its default. */
+		if (d->ds_fallback_plugin[0]) {
+			json_object_set_new(ds, "plugin",
+					    json_string(d->ds_fallback_plugin));
+			json_object_set_new(ds, "asked",
+					    json_string(d->ds_fallback_from));
+		}
 		json_t *last = dswap_status_json(d);
 		if (last)
 			json_object_set_new(ds, "last_swap", last);

@@ -19,6 +19,7 @@
 #include "ctl/control.h"
 #include "link/pmtu.h"
 #include "link/probe.h"
+#include "wire/hello_faillog.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
 #include <tuntuntun/sched.h>
@@ -104,6 +105,11 @@ struct session {
 	uint64_t bucket_last[WIRE_BUCKETS]; /* last DATA seq per flow bucket */
 	uint64_t last_rx_ns;
 	uint64_t created_ns;
+	uint64_t established_ns;    /* last handshake (monotonic, 0: none) */
+	int64_t established_wall_s; /* the same, as wall-clock seconds */
+	char sched_fallback_from[CFG_NAME_MAX]; /* server: downstream asked
+						 * for but missing here */
+	uint32_t sched_fallback_told; /* server: notices sent to the client */
 	/* packet pool */
 	void *pool_mem;
 	struct pktbuf *free_list;
@@ -187,6 +193,12 @@ struct daemon {
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;
+	struct hello_faillog *hello_fl; /* failed HELLOs, logged (diag.c) */
+	/* client: the stretch without a session, for diag.c's reports */
+	uint64_t hs_since_ns, hs_next_report_ns, hs_report_every_ns;
+	uint32_t hs_reported;
+	/* client: the server runs another downstream plugin than we asked */
+	char ds_fallback_plugin[CFG_NAME_MAX], ds_fallback_from[CFG_NAME_MAX];
 	/* common */
 	struct session **sessions; /* server: by slot; client: [0] */
 	uint32_t n_sessions, max_sessions;
@@ -319,6 +331,19 @@ void dswap_session_established(struct session *s, uint64_t now);
 json_t *dswap_status_json(struct daemon *d);
 const char *dswap_state_name(enum dswap_state st);
 void dswap_stop(struct daemon *d);
+
+/* diag.c: lines that say why a tunnel is not up */
+/* Server: one failed HELLO from `from`, logged rate-limited per source. */
+void diag_hello_failed(struct daemon *d, const struct sockaddr_storage *from,
+		       enum hello_fail why, uint64_t now);
+/* Server: true (and warned) when a HELLO for client idx from `from` comes
+ * from a second machine while `old` is still in use (heuristic in diag.c). */
+bool diag_duplicate_key(struct daemon *d, const struct session *old, int idx,
+			const struct sockaddr_storage *from, uint64_t now);
+/* Client: a handshake began, one more HELLO round, or the server answered. */
+void diag_client_handshake_start(struct daemon *d, uint64_t now);
+void diag_client_hello_tick(struct daemon *d, uint64_t now);
+void diag_client_established(struct daemon *d, uint64_t now);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

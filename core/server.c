@@ -17,6 +17,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,8 +81,9 @@ int server_setup(struct daemon *d, struct err *e)
 	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));
 	d->client_sess = calloc(n, sizeof(*d->client_sess));
 	d->hello_rl = hello_limit_new(NULL);
+	d->hello_fl = hello_faillog_new();
 	if (!d->client_psk || !d->client_keyid || !d->client_last_hello ||
-	    !d->client_sess || !d->hello_rl)
+	    !d->client_sess || !d->hello_rl || !d->hello_fl)
 		return err_set(e, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		ret = wire_key_load(d->cfg.clients[i].key_file,
@@ -122,6 +124,8 @@ void server_teardown(struct daemon *d)
 	free(d->client_sess);
 	hello_limit_free(d->hello_rl);
 	d->hello_rl = NULL;
+	hello_faillog_free(d->hello_fl);
+	d->hello_fl = NULL;
 	d->client_psk = NULL;
 	d->client_keyid = NULL;
 	d->client_last_hello = NULL;
@@ -261,11 +265,13 @@ static int hello_authenticate(struct daemon *d, const uint8_t *buf, size_t len,
 
 	if (hello_limit_take(d->hello_rl, from, now) < 0) {
 		d->hello_ratelimited++;
+		diag_hello_failed(d, from, HF_RATE_LIMITED, now);
 		return -1;
 	}
 	if (len < WIRE_HELLO_LEN || wire_hello_peek_key_id(buf, len, id) < 0) {
 		d->hello_bad++;
 		d->rx_bad++;
+		diag_hello_failed(d, from, HF_MALFORMED, now);
 		return -1;
 	}
 	for (uint32_t i = 0; i < d->cfg.n_clients; i++)
@@ -274,6 +280,8 @@ static int hello_authenticate(struct daemon *d, const uint8_t *buf, size_t len,
 	if (idx < 0 || wire_hello_parse(buf, len, d->client_psk[idx], m) < 0) {
 		d->hello_bad++;
 		d->rx_bad++;
+		diag_hello_failed(d, from,
+				  idx < 0 ? HF_UNKNOWN_KEY : HF_BAD_MAC, now);
 		return -1;
 	}
 	return idx;
@@ -288,7 +296,8 @@ static int hello_authenticate(struct daemon *d, const uint8_t *buf, size_t len,
  */
 static bool hello_seen(struct daemon *d, int fd, int idx,
 		       const struct wire_hello *m,
-		       const struct sockaddr_storage *from, socklen_t fromlen)
+		       const struct sockaddr_storage *from, socklen_t fromlen,
+		       uint64_t now)
 {
 	struct session *old = d->client_sess[idx];
 	char a[64];
@@ -305,6 +314,7 @@ static bool hello_seen(struct daemon *d, int fd, int idx,
 		log_debug("handshake", "%s: replayed or stale hello from %s",
 			  d->cfg.clients[idx].name,
 			  sockaddr_str(from, a, sizeof(a)));
+		diag_hello_failed(d, from, HF_OLD_TIMESTAMP, now);
 		return true;
 	}
 	return false;
@@ -374,10 +384,24 @@ static int hello_session_new(struct daemon *d, int idx,
 	bool own = strcmp(name, cs->plugin) == 0;
 	if (session_set_sched(s, name, own ? cs->opts : NULL,
 			      own ? cs->n_opts : 0, &e) < 0) {
-		log_warn("handshake", "%s: downstream scheduler: %s",
-			 d->cfg.clients[idx].name, e.msg);
-		session_destroy(s);
-		return WR_SCHEDULER;
+		/* The client's choice is not here (or not usable): run our
+		 * own default rather than leave the client without a
+		 * tunnel, and tell it (peerctl "sched-fallback"). */
+		struct err e2;
+		if (own || session_set_sched(s, cs->plugin, cs->opts,
+					     cs->n_opts, &e2) < 0) {
+			log_warn("handshake", "%s: downstream scheduler: %s",
+				 d->cfg.clients[idx].name, e.msg);
+			session_destroy(s);
+			return WR_SCHEDULER;
+		}
+		log_warn("handshake",
+			 "%s: the client asks for downstream plugin \"%s\", "
+			 "which this server cannot run (%s); using this "
+			 "server's %s instead",
+			 d->cfg.clients[idx].name, name, e.msg, cs->plugin);
+		snprintf(s->sched_fallback_from, sizeof(s->sched_fallback_from),
+			 "%s", name);
 	}
 	*out = s;
 	return 0;
@@ -398,8 +422,10 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 
 	d->client_last_hello[idx] = m->timestamp_ns;
 	if (old) {
-		log_info("session", "%08x: client %s opened a new session",
-			 old->id, d->cfg.clients[idx].name);
+		if (!diag_duplicate_key(d, old, idx, from, now))
+			log_info("session",
+				 "%08x: client %s opened a new session",
+				 old->id, d->cfg.clients[idx].name);
 		server_session_close(d, old);
 		if (slot == -2)
 			slot = session_slot(d);
@@ -409,6 +435,8 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 	d->n_sessions++;
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
+	s->established_ns = now;
+	s->established_wall_s = (int64_t)time(NULL);
 
 	memset(&ack, 0, sizeof(ack));
 	ack.session_id = s->id;
@@ -437,7 +465,7 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	int cipher = 0, ret;
 
 	int idx = hello_authenticate(d, buf, len, from, now, &m);
-	if (idx < 0 || hello_seen(d, fd, idx, &m, from, fromlen))
+	if (idx < 0 || hello_seen(d, fd, idx, &m, from, fromlen, now))
 		return;
 	uint8_t status = hello_negotiate(d, idx, &m, &cipher);
 	if (status != WR_OK) {

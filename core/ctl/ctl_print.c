@@ -287,6 +287,9 @@ static void print_sched(FILE *f, const char *label, const json_t *s)
 	fprintf(f, "%-12s%s", label, get_str(s, "plugin", a, sizeof(a)));
 	if (json_is_object(s) && json_object_get(s, "version"))
 		fprintf(f, " v%s", get_str(s, "version", b, sizeof(b)));
+	if (json_is_object(s) && json_is_string(json_object_get(s, "asked")))
+		fprintf(f, " (server default; asked for %s)",
+			get_str(s, "asked", b, sizeof(b)));
 	double v;
 	if (get_num(s, "picks", &v))
 		fprintf(f, ": %.0f picks", v);

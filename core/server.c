@@ -401,7 +401,7 @@ static int hello_session_new(struct daemon *d, int idx,
 			 "server's %s instead",
 			 d->cfg.clients[idx].name, name, e.msg, cs->plugin);
 		snprintf(s->sched_fallback_from, sizeof(s->sched_fallback_from),
-			 "%s", name);
+			 "%.*s", CFG_NAME_MAX - 1, name);
 	}
 	*out = s;
 	return 0;

@@ -55,8 +55,12 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	if (l->interface[0] &&
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, l->interface,
 		       (socklen_t)strlen(l->interface)) < 0) {
-		ret = err_set(e, -errno, "link %s: bind to device %s: %s",
-			      l->name, l->interface, strerror(errno));
+		int er = errno;
+		ret = err_set(e, -er, "link %s: bind to device %s: %s%s",
+			      l->name, l->interface, strerror(er),
+			      er == EPERM ? " (run as root, or with "
+					    "CAP_NET_RAW)"
+					  : "");
 		goto fail;
 	}
 	if ((ret = udpsock_setup(fd, family)) < 0) {

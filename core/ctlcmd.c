@@ -114,6 +114,15 @@ static json_t *session_json(struct session *s)
 			    json_integer((json_int_t)s->tx_too_big));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
+	if (s->state == SESS_ESTABLISHED && s->established_ns) {
+		/* One handshake per session today: its age and the last
+		 * handshake coincide, but a rekey would move the latter. */
+		double ago = (now_ns(s->d) - s->established_ns) / 1e9;
+		json_object_set_new(j, "age_s", json_real(ago));
+		json_object_set_new(j, "handshake_ago_s", json_real(ago));
+		json_object_set_new(j, "handshake_at",
+				    json_integer(s->established_wall_s));
+	}
 	if (s->client_idx >= 0)
 		json_object_set_new(
 		    j, "client",
@@ -148,6 +157,12 @@ json_t *status_json(struct daemon *d)
 	}
 	json_t *sched = json_object();
 	if (d->client) {
+		char a[80];
+		if (d->cfg.server.len)
+			json_object_set_new(
+			    j, "server",
+			    json_string(
+				sockaddr_str(&d->cfg.server.ss, a, sizeof(a))));
 		struct session *s = d->sess;
 		json_t *sj = session_json(s);
 		json_object_set(j, "session", sj);
@@ -267,6 +282,16 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			 "state", "pending", "req", (json_int_t)r);
 }
 
+/* Whether `name` is already in the ", "-separated list. */
+static bool link_named(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 /* {"cmd":"link-set","link":NAME,"admin":"up|down"} */
 static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 {
@@ -291,8 +316,36 @@ static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 			found++;
 		}
 	}
-	if (!found)
-		return err_set(e, -ENOENT, "no link named \"%s\"", name), NULL;
+	if (!found) {
+		/* Name the real ones, so a typo is one glance away. */
+		char names[200] = "";
+		size_t off = 0;
+		for (uint32_t i = 0; i < d->max_sessions; i++) {
+			struct session *s = d->sessions[i];
+			for (uint32_t k = 0; s && k < s->n_paths; k++) {
+				const char *n = s->paths[k].name;
+				if (!s->paths[k].sess || !n[0] ||
+				    link_named(names, n))
+					continue;
+				int w =
+				    snprintf(names + off, sizeof(names) - off,
+					     "%s%s", off ? ", " : "", n);
+				if (w < 0 || (size_t)w >= sizeof(names) - off)
+					break;
+				off += (size_t)w;
+			}
+		}
+		if (!names[0])
+			return err_set(e, -ENOENT,
+				       "no link named \"%.64s\" (no session "
+				       "has links yet)",
+				       name),
+			       NULL;
+		return err_set(e, -ENOENT,
+			       "no link named \"%.64s\"; the links are: %s",
+			       name, names),
+		       NULL;
+	}
 	log_notice("link", "%s: administratively %s", name, admin);
 	return json_pack("{s:s,s:s}", "link", name, "admin", admin);
 }

@@ -57,8 +57,8 @@ static void test_one_line_per_interval(void **state)
 					    i % 4 ? HF_UNKNOWN_KEY : HF_BAD_MAC,
 					    t + (uint64_t)i * S / 11, &r);
 	assert_int_equal(lines, 0); /* 100 in 9.1 s: silent */
-	assert_true(hello_faillog_note(fl, &a, HF_OLD_TIMESTAMP, t + 10 * S,
-				       &r));
+	assert_true(
+	    hello_faillog_note(fl, &a, HF_OLD_TIMESTAMP, t + 10 * S, &r));
 	assert_int_equal(r.total, 101);
 	assert_int_equal(r.count[HF_UNKNOWN_KEY], 75);
 	assert_int_equal(r.count[HF_BAD_MAC], 25);
@@ -112,8 +112,8 @@ static void test_full_table(void **state)
 	for (unsigned i = 0; i < HELLO_FAILLOG_SLOTS; i++) {
 		snprintf(a, sizeof(a), "198.51.100.%u", i);
 		struct sockaddr_storage x = v4(a, 1);
-		assert_true(hello_faillog_note(fl, &x, HF_UNKNOWN_KEY, t + i,
-					       &r));
+		assert_true(
+		    hello_faillog_note(fl, &x, HF_UNKNOWN_KEY, t + i, &r));
 	}
 	struct sockaddr_storage keep = v4("198.51.100.1", 1);
 	assert_false(hello_faillog_note(fl, &keep, HF_UNKNOWN_KEY, t + 100,
@@ -121,11 +121,10 @@ static void test_full_table(void **state)
 	struct sockaddr_storage fresh = v4("203.0.113.9", 1);
 	assert_true(hello_faillog_note(fl, &fresh, HF_UNKNOWN_KEY, t + 200,
 				       &r)); /* took 198.51.100.0's slot */
-	assert_false(hello_faillog_note(fl, &keep, HF_UNKNOWN_KEY, t + 300,
-					&r));
+	assert_false(
+	    hello_faillog_note(fl, &keep, HF_UNKNOWN_KEY, t + 300, &r));
 	struct sockaddr_storage gone = v4("198.51.100.0", 1);
-	assert_true(hello_faillog_note(fl, &gone, HF_UNKNOWN_KEY, t + 400,
-				       &r));
+	assert_true(hello_faillog_note(fl, &gone, HF_UNKNOWN_KEY, t + 400, &r));
 	hello_faillog_free(fl);
 }
 

@@ -107,4 +107,21 @@ check "client warns, naming both" \
 check "server's session runs roundrobin" bash -c "$CTL -s $WORK/server.sock status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d[\"sessions\"][0][\"scheduler\"][\"plugin\"] != \"roundrobin\")'"
 check "client status says what the server runs" bash -c "$CTL -s $WORK/client.sock status | grep -q 'downstream: roundrobin (server default; asked for lowest-rtt)'"
 
+echo "== 4. tuntunctl on a running tunnel"
+out=$("$CTL" -s "$WORK/client.sock" link dls down 2>&1); rc=$?
+check "link with an unknown name fails (exit $rc)" test "$rc" -eq 1
+check "... and lists the real ones: $out" grep -q 'no link named "dls"; the links are: a, b' <<<"$out"
+check "control: a real name works" bash -c "\"$CTL\" -s \"$WORK/client.sock\" link b down >/dev/null"
+"$CTL" -s "$WORK/client.sock" link b up >/dev/null
+st=$("$CTL" -s "$WORK/client.sock" status)
+check "status names the server endpoint" grep -q '^server: *10.200.0.2:5800$' <<<"$st"
+check "status shows session age and last handshake" grep -Eq '^ +up [0-9]+s, last handshake [0-9:]{8} \([0-9]+s ago\)$' <<<"$st"
+check "status shows the cipher" grep -Eq '^session: .*crypto encrypt (aes-256-gcm|chacha20-poly1305)$' <<<"$st"
+check "every status line fits 80 columns" bash -c "! awk 'length > 80' <<<\"\$1\" | grep -q ." _ "$st"
+chmod 600 "$WORK/client.sock"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$WORK/client.sock" status 2>&1)
+check "permission error says what is needed: $out" grep -q 'Permission denied; run as root, or as a member of the daemon.s control.group' <<<"$out"
+stop_pid "$CLIENT_PID"
+stop_pid "$SERVER_PID"
+
 summary

@@ -54,8 +54,9 @@ static int cmd_help(const char *sock, int argc, char **argv);
 static const struct verb verbs[] = {
     {"status", cmd_status, "[--json | --wide]",
      "role, session, schedulers and a table of links (--wide: counts)"},
-    {"watch", cmd_watch, "[-i SECONDS] [-n COUNT] [--wide]",
-     "re-print status every interval with live per-link Mbit/s"},
+    {"watch", cmd_watch, "[-i SECONDS] [-n COUNT] [--wide | --json]",
+     "re-print status every interval with live per-link Mbit/s "
+     "(--json: one status line per interval)"},
     {"plugins", cmd_plugins, "[--json]",
      "scheduler plugins found, loaded or refused"},
     {"scheduler", cmd_scheduler,
@@ -456,9 +457,11 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 	double interval = 1.0;
 	long count = 0; /* 0 = until interrupted */
 	unsigned flags = 0;
+	bool as_json = false;
 	int opt;
 	static const struct option watch_opts[] = {
 	    {"wide", no_argument, NULL, 'w'},
+	    {"json", no_argument, NULL, 'j'},
 	    {NULL, 0, NULL, 0},
 	};
 	optind = 1;
@@ -487,6 +490,9 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 			break;
 		case 'w':
 			flags |= CTL_PRINT_WIDE;
+			break;
+		case 'j':
+			as_json = true;
 			break;
 		default:
 			return verb_usage(argv[0], "unknown option");
@@ -528,6 +534,21 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 		}
 		if (prev)
 			ctl_print_derive_rates(cur, prev, t - prev_t);
+		if (as_json) {
+			/* For scripts (the demo): the status with the rates
+			 * derived, one line per round. */
+			char *line = json_dumps(cur, JSON_COMPACT);
+			if (line)
+				printf("%s\n", line);
+			free(line);
+			bool gone = fflush(stdout) == EOF;
+			json_decref(prev);
+			prev = cur;
+			prev_t = t;
+			if (gone)
+				break;
+			continue;
+		}
 		time_t now = time(NULL);
 		struct tm tm;
 		char stamp[32] = "";

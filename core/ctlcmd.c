@@ -114,14 +114,26 @@ static json_t *session_json(struct session *s)
 			    json_integer((json_int_t)s->tx_too_big));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
+	/* rekeys: key epochs switched to since the handshake */
+	json_object_set_new(j, "key_epoch", json_integer(s->keys.epoch));
+	json_object_set_new(j, "rekeys",
+			    json_integer((json_int_t)s->rk.rekeys));
 	if (s->state == SESS_ESTABLISHED && s->established_ns) {
-		/* One handshake per session today: its age and the last
-		 * handshake coincide, but a rekey would move the latter. */
-		double ago = (now_ns(s->d) - s->established_ns) / 1e9;
-		json_object_set_new(j, "age_s", json_real(ago));
-		json_object_set_new(j, "handshake_ago_s", json_real(ago));
-		json_object_set_new(j, "handshake_at",
-				    json_integer(s->established_wall_s));
+		/* The session's age runs from its handshake; the last key
+		 * exchange is the latest rekey, if any. */
+		uint64_t now = now_ns(s->d), last = s->established_ns;
+		if (s->rk.rekeys && s->rk.epoch_start_ns > last &&
+		    s->rk.epoch_start_ns <= now)
+			last = s->rk.epoch_start_ns;
+		json_object_set_new(j, "age_s",
+				    json_real((now - s->established_ns) / 1e9));
+		json_object_set_new(j, "handshake_ago_s",
+				    json_real((now - last) / 1e9));
+		json_object_set_new(
+		    j, "handshake_at",
+		    json_integer(s->established_wall_s +
+				 (json_int_t)((last - s->established_ns) /
+					      1000000000ull)));
 	}
 	if (s->client_idx >= 0)
 		json_object_set_new(
@@ -154,6 +166,22 @@ json_t *status_json(struct daemon *d)
 		json_object_set_new(
 		    c, "hello_ratelimited",
 		    json_integer((json_int_t)d->hello_ratelimited));
+		json_object_set_new(
+		    c, "hello_cookie_sent",
+		    json_integer((json_int_t)d->hello_cookie_sent));
+		json_object_set_new(
+		    c, "hello_cookie_ok",
+		    json_integer((json_int_t)d->hello_cookie_ok));
+		json_object_set_new(
+		    c, "hello_old_version",
+		    json_integer((json_int_t)d->hello_old_version));
+	} else {
+		json_t *c = json_object_get(j, "counters");
+		json_object_set_new(c, "hello_sent",
+				    json_integer((json_int_t)d->hello_sent));
+		json_object_set_new(
+		    c, "cookies_received",
+		    json_integer((json_int_t)d->cookies_received));
 	}
 	json_t *sched = json_object();
 	if (d->client) {

@@ -24,6 +24,11 @@
 /* An old session that heard authenticated traffic this recently is still
  * in use by whoever holds it (see diag_duplicate_key). */
 #define DIAG_DUP_RECENT_NS (2ull * 1000000000ull)
+/* Failed-HELLO lines over all sources: a spoofed flood from fresh
+ * addresses would otherwise earn one line each. At most this many per
+ * window; the rest are counted and reported with the next line. */
+#define DIAG_FAIL_LINES	    5
+#define DIAG_FAIL_WINDOW_NS (10ull * 1000000000ull)
 
 /* The source's address without the port (a client retries from several
  * ports, and the log groups by address). */
@@ -52,9 +57,19 @@ void diag_hello_failed(struct daemon *d, const struct sockaddr_storage *from,
 {
 	struct hello_fail_report r;
 	char a[64], reasons[160];
+	static uint64_t window_ns, suppressed;
+	static unsigned lines;
 	if (!d->hello_fl ||
 	    !hello_faillog_note(d->hello_fl, from, why, now, &r))
 		return;
+	if (!window_ns || now - window_ns >= DIAG_FAIL_WINDOW_NS) {
+		window_ns = now;
+		lines = 0;
+	}
+	if (++lines > DIAG_FAIL_LINES) {
+		suppressed += r.total;
+		return;
+	}
 	addr_only(from, a, sizeof(a));
 	hello_fail_report_str(&r, reasons, sizeof(reasons));
 	const char *hint =
@@ -70,6 +85,14 @@ void diag_hello_failed(struct daemon *d, const struct sockaddr_storage *from,
 	log_warn("handshake", "%llu failed HELLO%s from %s in %.0f s: %s%s",
 		 (unsigned long long)r.total, r.total == 1 ? "" : "s", a,
 		 (now - r.since_ns) / 1e9, reasons, hint);
+	if (suppressed) {
+		log_warn("handshake",
+			 "and %llu failed HELLOs from other sources not logged "
+			 "(at most %d lines per %llu s)",
+			 (unsigned long long)suppressed, DIAG_FAIL_LINES,
+			 DIAG_FAIL_WINDOW_NS / 1000000000ull);
+		suppressed = 0;
+	}
 }
 
 /*

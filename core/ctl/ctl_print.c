@@ -579,6 +579,9 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 			get_str(sess, "crypto", c, 64));
 		if (json_is_string(json_object_get(sess, "cipher")))
 			fprintf(f, " %.24s", get_str(sess, "cipher", a, 64));
+		if (json_object_get(sess, "key_epoch"))
+			fprintf(f, ", key epoch %s",
+				get_str(sess, "key_epoch", a, 64));
 		fputc('\n', f);
 		print_session_times(f, "", sess);
 	}
@@ -615,6 +618,9 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 			get_str(s, "id", b, 64));
 		if (json_is_object(s) && json_object_get(s, "state"))
 			fprintf(f, ", %s", get_str(s, "state", c, 64));
+		if (json_is_object(s) && json_object_get(s, "key_epoch"))
+			fprintf(f, ", key epoch %s",
+				get_str(s, "key_epoch", c, 64));
 		fprintf(f, ")\n");
 		print_session_times(f, "  session:", s);
 		print_reorder(f, "  reorder:",

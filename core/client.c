@@ -274,6 +274,7 @@ void client_session_lost(struct daemon *d)
 		 "%08x: no answer from the server for %.1f s; "
 		 "opening a new session",
 		 s->id, (now_ns(d) - s->last_rx_ns) / 1e9);
+	hooks_fire(d, CFG_HOOK_SESSION_DOWN, s, NULL);
 	if (s->reorder)
 		reorder_flush(s->reorder);
 	sodium_memzero(&s->keys, sizeof(s->keys));
@@ -351,6 +352,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	s->established_wall_s = (int64_t)time(NULL);
 	d->ds_fallback_from[0] = d->ds_fallback_plugin[0] = 0;
 	diag_client_established(d, now);
+	hooks_fire(d, CFG_HOOK_SESSION_UP, s, NULL);
 	log_notice("session", "%08x: established (%s, %s)", s->id,
 		   d->cfg.crypto_mode == CRYPTO_ENCRYPT ? "encrypted"
 		   : d->cfg.crypto_mode == CRYPTO_AUTH	? "authenticated"

@@ -34,6 +34,7 @@ struct netif_undo;
 struct daemon;
 struct session;
 struct hello_limiter;
+struct hooks;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -227,6 +228,7 @@ struct daemon {
 	ev_io mon_io;
 	int mon_fd;
 	struct ctl_server *ctl;
+	struct hooks *hooks; /* hooks.c; NULL when none is configured */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
@@ -379,6 +381,14 @@ bool diag_duplicate_key(struct daemon *d, const struct session *old, int idx,
 void diag_client_handshake_start(struct daemon *d, uint64_t now);
 void diag_client_hello_tick(struct daemon *d, uint64_t now);
 void diag_client_established(struct daemon *d, uint64_t now);
+
+/* hooks.c: `hooks:` commands per link/session event, never blocking */
+int hooks_init(struct daemon *d, struct err *e);
+/* event: enum cfg_hook_event; s and p may be NULL (p: link events). */
+void hooks_fire(struct daemon *d, int event, const struct session *s,
+		const struct path *p);
+void hooks_teardown(struct daemon *d);
+const char *hooks_event_name(int event);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

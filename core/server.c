@@ -158,6 +158,7 @@ void server_session_close(struct daemon *d, struct session *s)
 	if (s->client_idx >= 0 && d->client_sess[s->client_idx] == s)
 		d->client_sess[s->client_idx] = NULL;
 	d->n_sessions--;
+	hooks_fire(d, CFG_HOOK_SESSION_DOWN, s, NULL);
 	log_info("session", "%08x: closed (client %s)", s->id,
 		 s->client_idx >= 0 ? d->cfg.clients[s->client_idx].name : "?");
 	session_destroy(s);
@@ -530,6 +531,7 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 	s->ack_len = wire_hello_ack_build(s->ack, d->client_psk[idx], &ack);
 	send_ack(fd, s->ack, s->ack_len, from, fromlen);
 	d->hello_ok++;
+	hooks_fire(d, CFG_HOOK_SESSION_UP, s, NULL);
 	log_notice("session",
 		   "%08x: client %s connected from %s (downstream "
 		   "%s)",

@@ -138,6 +138,8 @@ void config_defaults(struct config *cfg)
 	cfg->reorder.max_hold_ms = 300;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
+	cfg->hooks.timeout_ms = 10000;
+	cfg->hooks.max_running = 4;
 	cfg->log_level = LOG_INFO;
 	cfg->keepalive_ms = 10000;
 }

@@ -117,6 +117,22 @@ struct cfg_control {
 	char group[CFG_NAME_MAX]; /* optional group owning the socket */
 };
 
+/* hooks: a command per link/session event (core/hooks.c runs them without
+ * a shell; os/hookcmd.h has the quoting rules). "" = none. */
+enum cfg_hook_event {
+	CFG_HOOK_LINK_UP = 0,
+	CFG_HOOK_LINK_DOWN,
+	CFG_HOOK_SESSION_UP,
+	CFG_HOOK_SESSION_DOWN,
+	CFG_HOOK_NEVENTS,
+};
+
+struct cfg_hooks {
+	char cmd[CFG_HOOK_NEVENTS][CFG_STR_MAX];
+	uint32_t timeout_ms;  /* default 10000: then the hook is killed */
+	uint32_t max_running; /* default 4 at once; later events queue */
+};
+
 struct cfg_tun {
 	char name[IFNAMSIZ]; /* default "ttt0" */
 	struct cfg_prefix
@@ -147,6 +163,7 @@ struct config {
 	struct cfg_reorder reorder;
 	struct cfg_rekey rekey;
 	struct cfg_control control;
+	struct cfg_hooks hooks;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */
 	char state_file[CFG_STR_MAX]; /* quota counters; "" = none */

@@ -6,6 +6,7 @@
  */
 #include "conf/internal.h"
 #include "base/log.h"
+#include "os/hookcmd.h"
 #include "wire/wire.h"
 
 #include <arpa/inet.h>
@@ -532,6 +533,55 @@ static int sec_control(struct cfg_ctx *c, const yaml_node_t *n,
 				obj, NULL);
 }
 
+enum {
+	HK_LINK_UP = CFG_HOOK_LINK_UP,
+	HK_LINK_DOWN = CFG_HOOK_LINK_DOWN,
+	HK_SESSION_UP = CFG_HOOK_SESSION_UP,
+	HK_SESSION_DOWN = CFG_HOOK_SESSION_DOWN,
+	HK_TIMEOUT,
+	HK_MAX_RUNNING,
+	HK_COUNT
+};
+
+static const struct field hook_fields[HK_COUNT] = {
+    [HK_LINK_UP] = FLD("link_up", K_STR, struct cfg_hooks,
+		       cmd[CFG_HOOK_LINK_UP], .roles = R_ANY),
+    [HK_LINK_DOWN] = FLD("link_down", K_STR, struct cfg_hooks,
+			 cmd[CFG_HOOK_LINK_DOWN], .roles = R_ANY),
+    [HK_SESSION_UP] = FLD("session_up", K_STR, struct cfg_hooks,
+			  cmd[CFG_HOOK_SESSION_UP], .roles = R_ANY),
+    [HK_SESSION_DOWN] = FLD("session_down", K_STR, struct cfg_hooks,
+			    cmd[CFG_HOOK_SESSION_DOWN], .roles = R_ANY),
+    [HK_TIMEOUT] = FLD("timeout", K_DURATION, struct cfg_hooks, timeout_ms,
+		       .roles = R_ANY, .min = 100, .max = 3600000),
+    [HK_MAX_RUNNING] = FLD("max_running", K_U32, struct cfg_hooks,
+			   max_running, .roles = R_ANY, .min = 1, .max = 64),
+};
+
+/* hooks: { link_up: CMD, ... }: each command must split (os/hookcmd.h), so
+ * a bad one stops the start here and not at the first event. */
+static int sec_hooks(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		     void *obj)
+{
+	struct cfg_hooks *h = obj;
+	const yaml_node_t *got[HK_COUNT];
+	int ret = cfg_parse_fields(c, n, path, hook_fields, HK_COUNT, h, got);
+	if (ret)
+		return ret;
+	for (int i = 0; i < CFG_HOOK_NEVENTS; i++) {
+		char buf[CFG_STR_MAX], *argv[HOOKCMD_MAX_ARGS + 1], key[64];
+		struct err e;
+		if (!got[i])
+			continue;
+		snprintf(key, sizeof(key), "hooks.%s", hook_fields[i].key);
+		if (hookcmd_split(h->cmd[i], buf, sizeof(buf), argv,
+				  HOOKCMD_MAX_ARGS + 1, &e) < 0)
+			return cfg_fail(c, got[i], key, "%s: %s", e.msg,
+					cfg_got_str(c, got[i]));
+	}
+	return 0;
+}
+
 static const struct field log_fields[] = {
     {.key = "level",
      .kind = K_ENUM,
@@ -563,6 +613,7 @@ enum {
 	RF_PROBE,
 	RF_REORDER,
 	RF_CONTROL,
+	RF_HOOKS,
 	RF_PLUGIN_DIR,
 	RF_STATE_FILE,
 	RF_USER,
@@ -607,6 +658,8 @@ static const struct field root_fields[RF_COUNT] = {
 		       .roles = R_ANY, .section = sec_reorder),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
+    [RF_HOOKS] = FLD("hooks", K_SECTION, struct config, hooks, .roles = R_ANY,
+		     .section = sec_hooks),
     [RF_PLUGIN_DIR] =
 	FLD("plugin_dir", K_STR, struct config, plugin_dir, .roles = R_ANY),
     [RF_STATE_FILE] =

@@ -116,7 +116,7 @@ check "control: a real name works" bash -c "\"$CTL\" -s \"$WORK/client.sock\" li
 st=$("$CTL" -s "$WORK/client.sock" status)
 check "status names the server endpoint" grep -q '^server: *10.200.0.2:5800$' <<<"$st"
 check "status shows session age and last handshake" grep -Eq '^ +up [0-9]+s, last handshake [0-9:]{8} \([0-9]+s ago\)$' <<<"$st"
-check "status shows the cipher" grep -Eq '^session: .*crypto encrypt (aes-256-gcm|chacha20-poly1305)$' <<<"$st"
+check "status shows the cipher" grep -Eq '^session: .*crypto encrypt (aes-256-gcm|chacha20-poly1305)(, key epoch [0-9]+)?$' <<<"$st"
 check "every status line fits 80 columns" bash -c "! awk 'length > 80' <<<\"\$1\" | grep -q ." _ "$st"
 chmod 600 "$WORK/client.sock"
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$WORK/client.sock" status 2>&1)

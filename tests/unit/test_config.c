@@ -696,7 +696,50 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "scheduler: { sideways: { plugin: a } }\n", 6,
      "scheduler.sideways: unknown key; expected one of upstream, "
      "downstream"},
+    /* hooks */
+    {CLIENT_HEAD "hooks: { link_up: notify-send up }\n", 6,
+     "hooks.link_up: \"notify-send\" is not an absolute path; hooks run "
+     "without a shell or PATH"},
+    {CLIENT_HEAD "hooks: { link_down: \"/bin/echo 'oops\" }\n", 6,
+     "hooks.link_down: unclosed ' in word 2"},
+    {CLIENT_HEAD "hooks: { session_up: \"  \" }\n", 6,
+     "hooks.session_up: empty command"},
+    {SERVER_HEAD "hooks: { session_down: \"/bin/x a\\\\\" }\n", 5,
+     "hooks.session_down: trailing backslash"},
+    {CLIENT_HEAD "hooks: { link_sideways: /bin/true }\n", 6,
+     "hooks.link_sideways: unknown key; expected one of link_up, "
+     "link_down, session_up, session_down, timeout, max_running"},
+    {CLIENT_HEAD "hooks: { timeout: 10 }\n", 6, "hooks.timeout:"},
+    {CLIENT_HEAD "hooks: { timeout: 50ms }\n", 6, "hooks.timeout:"},
+    {CLIENT_HEAD "hooks: { max_running: 0 }\n", 6, "hooks.max_running:"},
+    {CLIENT_HEAD "hooks: { max_running: 65 }\n", 6, "hooks.max_running:"},
+    {CLIENT_HEAD "hooks: [ /bin/true ]\n", 6, "hooks: expected a mapping"},
+    {CLIENT_HEAD "hooks: { link_up: [ /bin/true ] }\n", 6,
+     "hooks.link_up:"},
 };
+
+/* hooks: defaults, and a full section kept as written (split at use). */
+static void test_hooks(void **state)
+{
+	(void)state;
+	load_ok(CLIENT_HEAD);
+	for (int i = 0; i < CFG_HOOK_NEVENTS; i++)
+		assert_string_equal(cfg.hooks.cmd[i], "");
+	assert_int_equal(cfg.hooks.timeout_ms, 10000);
+	assert_int_equal(cfg.hooks.max_running, 4);
+	load_ok(CLIENT_HEAD "hooks:\n"
+			    "  link_up: \"/usr/local/bin/led 'green on'\"\n"
+			    "  link_down: /usr/local/bin/led red\n"
+			    "  session_up: /bin/true\n"
+			    "  session_down: /bin/false\n"
+			    "  timeout: 2s\n"
+			    "  max_running: 8\n");
+	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_LINK_UP],
+			    "/usr/local/bin/led 'green on'");
+	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_SESSION_DOWN], "/bin/false");
+	assert_int_equal(cfg.hooks.timeout_ms, 2000);
+	assert_int_equal(cfg.hooks.max_running, 8);
+}
 
 static void test_bad_texts(void **state)
 {
@@ -1041,6 +1084,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_role_last_and_values),
+	    cmocka_unit_test(test_hooks),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
 	    cmocka_unit_test(test_too_many_plugin_options),

@@ -124,4 +124,51 @@ check "permission error says what is needed: $out" grep -q 'Permission denied; r
 stop_pid "$CLIENT_PID"
 stop_pid "$SERVER_PID"
 
+echo "== 5. hooks"
+cat >"$WORK/hook.sh" <<'SH'
+#!/bin/sh
+# $1: the log; $2 must arrive as one word with its space
+echo "$TTT_EVENT role=$TTT_ROLE link=${TTT_LINK:-} state=${TTT_LINK_STATE:-} client=${TTT_CLIENT:-} session=${TTT_SESSION:-} tun=$TTT_TUN arg=[$2]" >>"$1"
+SH
+chmod 755 "$WORK/hook.sh"
+H="/bin/sh $WORK/hook.sh"
+# Three ways to quote the same argument (os/hookcmd.h).
+cat >>"$WORK/client.yaml" <<YAML
+hooks:
+  link_up: "$H $WORK/hooks-client.log 'two words'"
+  link_down: "$H $WORK/hooks-client.log \"two words\""
+  session_up: $H $WORK/hooks-client.log two\\ words
+YAML
+cat >>"$WORK/server.yaml" <<YAML
+hooks:
+  session_up: $H $WORK/hooks-server.log 'two words'
+  session_down: $H $WORK/hooks-server.log 'two words'
+  link_up: /bin/sleep 30
+  timeout: 1s
+YAML
+start_server "$WORK/server3.log"
+start_client "$WORK/client5.log"
+check "tunnel up with hooks configured" wait_for 10 established
+check "client link_up hook for a, with its environment and quoted argument" \
+	wait_for 5 grep -Eq '^link_up role=client link=a state=(up|degraded) client= session=[0-9a-f]{8} tun=ttt0 arg=\[two words\]$' "$WORK/hooks-client.log"
+check "client link_up hook for b" wait_for 5 grep -q '^link_up role=client link=b ' "$WORK/hooks-client.log"
+check "client session_up hook (backslash-escaped space)" \
+	wait_for 5 grep -Eq '^session_up role=client link= state= client= session=[0-9a-f]{8} tun=ttt0 arg=\[two words\]$' "$WORK/hooks-client.log"
+check "server session_up hook names the client" \
+	wait_for 5 grep -Eq '^session_up role=server link= state= client=laptop session=[0-9a-f]{8} tun=ttt0 arg=\[two words\]$' "$WORK/hooks-server.log"
+check "control: no link_down before a link goes down" bash -c "! grep -q '^link_down' '$WORK/hooks-client.log'"
+emu_ctl b down >/dev/null
+check "link b down: its link_down hook (double quotes)" \
+	wait_for 10 grep -q '^link_down role=client link=b state=down .*arg=\[two words\]$' "$WORK/hooks-client.log"
+check "... and only b's" bash -c "! grep -q '^link_down role=client link=a' '$WORK/hooks-client.log'"
+emu_ctl b up >/dev/null
+check "link b back: link_up again" wait_for 10 bash -c "test \$(grep -c '^link_up role=client link=b ' '$WORK/hooks-client.log') -ge 2"
+check "a hung hook is killed after its timeout" \
+	wait_for 10 grep -q 'link_up hook /bin/sleep (pid [0-9]*) still running after 1000 ms: killing it' "$WORK/server3.log"
+check "... while the tunnel kept working" bash -c "ip netns exec $NS_C ping -c1 -W2 10.77.0.1 >/dev/null"
+stop_pid "$CLIENT_PID"
+check "server session_down hook when the client leaves" \
+	wait_for 5 grep -q '^session_down role=server link= state= client=laptop ' "$WORK/hooks-server.log"
+stop_pid "$SERVER_PID"
+
 summary

@@ -28,7 +28,8 @@
 const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
-	return l->peer.len ? &l->peer : &d->cfg.server;
+	/* A link without `peer` follows server, which dns.c may re-resolve. */
+	return l->peer_is_server || !l->peer.len ? &d->cfg.server : &l->peer;
 }
 
 uint32_t uplink_mtu(const struct daemon *d, uint32_t id)
@@ -48,6 +49,9 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	struct uplink *u = &d->uplinks[id];
 	int family = peer->ss.ss_family;
 	int ret;
+	if (!peer->len)
+		return err_set(e, -EAGAIN, "link %s: %s not resolved yet",
+			       l->name, d->cfg.server_host);
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, -errno, "link %s: socket: %s", l->name,
@@ -372,6 +376,7 @@ static void hello_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->state == SESS_HANDSHAKE) {
 		client_send_hello(d);
 		diag_client_hello_tick(d, now);
+		dns_tick(d, now);
 		return;
 	}
 	uint64_t dead_after = 3ull * d->cfg.probe.timeout_ms * 1000000ull;
@@ -411,6 +416,8 @@ int client_setup(struct daemon *d, struct err *e)
 		ev_init(&u->retry, uplink_retry_cb);
 		u->retry.data = u;
 	}
+	if ((ret = dns_setup(d, e)) < 0)
+		return ret;
 	const struct cfg_sched *up = &d->cfg.sched[TTT_DIR_UPSTREAM];
 	if ((ret = session_set_sched(s, up->plugin, up->opts, up->n_opts, e)) <
 	    0)
@@ -434,6 +441,7 @@ int client_setup(struct daemon *d, struct err *e)
 void client_teardown(struct daemon *d)
 {
 	ev_timer_stop(d->loop, &d->hello_timer);
+	dns_teardown(d);
 	if (d->sess && d->sess->state == SESS_ESTABLISHED) {
 		/* Tell the server at once, so it frees the session. */
 		for (uint32_t i = 0; i < d->sess->n_paths; i++)

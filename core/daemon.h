@@ -35,6 +35,7 @@ struct daemon;
 struct session;
 struct hello_limiter;
 struct hooks;
+struct resolver;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -228,7 +229,9 @@ struct daemon {
 	ev_io mon_io;
 	int mon_fd;
 	struct ctl_server *ctl;
-	struct hooks *hooks; /* hooks.c; NULL when none is configured */
+	struct hooks *hooks;	   /* hooks.c; NULL when none is configured */
+	struct resolver *resolver; /* dns.c: client, server by host name */
+	uint64_t dns_asked_ns;	   /* dns.c: last look-up started */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
@@ -389,6 +392,12 @@ void hooks_fire(struct daemon *d, int event, const struct session *s,
 		const struct path *p);
 void hooks_teardown(struct daemon *d);
 const char *hooks_event_name(int event);
+
+/* dns.c (client): server.address as a host name, resolved off the loop */
+int dns_setup(struct daemon *d, struct err *e);
+/* Once a second: re-resolve when there has been no session for a while. */
+void dns_tick(struct daemon *d, uint64_t now);
+void dns_teardown(struct daemon *d);
 
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);

@@ -151,8 +151,7 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* Its own process group: whatever it started goes too. The child
 	 * watcher reaps it and frees the slot. */
 	if (kill(-j->pid, SIGKILL) < 0 && kill(j->pid, SIGKILL) < 0)
-		log_debug("hooks", "kill %d: %s", (int)j->pid,
-			  strerror(errno));
+		log_debug("hooks", "kill %d: %s", (int)j->pid, strerror(errno));
 }
 
 /* The daemon's environment minus any TTT_* it had, plus the event's. */

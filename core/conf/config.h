@@ -78,6 +78,8 @@ struct cfg_link {
 	uint32_t quota_reset_day;   /* 1..28, day of month; default 1 */
 	uint32_t mtu;		    /* link MTU (bytes); 0 = from interface,
 				       else 1500 */
+	bool peer_is_server;	    /* client: no `peer`, so it follows `server`
+				       (and its re-resolution) */
 };
 
 /* Server side: one allowed client. */
@@ -147,6 +149,11 @@ struct config {
 	/* client: server.address/port; server: listen address/port */
 	struct cfg_sockaddr server;
 	struct cfg_sockaddr listen;
+	/* client: server.address when it is a host name, resolved at start
+	 * and again after a while without a session (core/resolve.c);
+	 * server then stays empty (len 0) until the first answer. */
+	char server_host[CFG_STR_MAX];
+	uint16_t server_port;
 	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
 	int cipher; /* enum cfg_cipher, `cipher:` auto (default: AES-256-GCM
 		     if both ends have hardware AES), aes-256-gcm or

@@ -30,21 +30,69 @@ static const struct field endpoint_fields[EP_COUNT] = {
     [EP_PORT] = FLD("port", K_PORT, struct endpoint, port, .roles = R_ANY),
 };
 
-/* server: { address, port }: the address is required, port 5800. */
+struct server_ep {
+	char address[CFG_STR_MAX];
+	uint32_t port;
+};
+
+static const struct field server_fields[EP_COUNT] = {
+    [EP_ADDRESS] =
+	FLD("address", K_STR, struct server_ep, address, .roles = R_ANY),
+    [EP_PORT] = FLD("port", K_PORT, struct server_ep, port, .roles = R_ANY),
+};
+
+/* A DNS name as RFC 1123 allows: labels of letters, digits and '-', not
+ * starting or ending with '-', 1..63 each, dots between, 253 at most. */
+static bool is_host_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == 0) {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool ok = (ch >= 'a' && ch <= 'z') ||
+			  (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '-';
+		if (!ok || (label == 0 && ch == '-') || ++label > 63)
+			return false;
+	}
+	return true;
+}
+
+/* server: { address, port }: the address is required (an IP address or a
+ * host name), port 5800. */
 static int sec_server(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		      void *obj)
 {
-	struct endpoint ep = {.port = CFG_DEFAULT_PORT};
+	struct server_ep ep = {.port = CFG_DEFAULT_PORT};
+	struct cfg_sockaddr *sa = obj;
 	const yaml_node_t *got[EP_COUNT];
 	int ret =
-	    cfg_parse_fields(c, n, path, endpoint_fields, EP_COUNT, &ep, got);
+	    cfg_parse_fields(c, n, path, server_fields, EP_COUNT, &ep, got);
 	if (ret)
 		return ret;
 	if (!got[EP_ADDRESS])
 		return cfg_missing(c, n, path, "address",
-				   "the server's IPv4 or IPv6 address");
-	cfg_sa_set_port(&ep.addr, (uint16_t)ep.port);
-	*(struct cfg_sockaddr *)obj = ep.addr;
+				   "the server's IPv4 or IPv6 address or "
+				   "host name");
+	c->cfg->server_port = (uint16_t)ep.port;
+	c->cfg->server_host[0] = 0;
+	if (cfg_parse_ip(ep.address, (uint16_t)ep.port, sa) == 0)
+		return 0;
+	if (!is_host_name(ep.address))
+		return cfg_fail(c, got[EP_ADDRESS], "server.address",
+				"expected an IPv4 or IPv6 address or a host "
+				"name, got %s",
+				cfg_got_str(c, got[EP_ADDRESS]));
+	memset(sa, 0, sizeof(*sa));
+	snprintf(c->cfg->server_host, sizeof(c->cfg->server_host), "%s",
+		 ep.address);
 	return 0;
 }
 
@@ -554,8 +602,8 @@ static const struct field hook_fields[HK_COUNT] = {
 			    cmd[CFG_HOOK_SESSION_DOWN], .roles = R_ANY),
     [HK_TIMEOUT] = FLD("timeout", K_DURATION, struct cfg_hooks, timeout_ms,
 		       .roles = R_ANY, .min = 100, .max = 3600000),
-    [HK_MAX_RUNNING] = FLD("max_running", K_U32, struct cfg_hooks,
-			   max_running, .roles = R_ANY, .min = 1, .max = 64),
+    [HK_MAX_RUNNING] = FLD("max_running", K_U32, struct cfg_hooks, max_running,
+			   .roles = R_ANY, .min = 1, .max = 64),
 };
 
 /* hooks: { link_up: CMD, ... }: each command must split (os/hookcmd.h), so
@@ -719,12 +767,17 @@ static int check_client(struct cfg_ctx *c, const yaml_node_t **got)
 	for (uint32_t i = 0; i < cfg->n_links; i++) {
 		struct cfg_link *l = &cfg->links[i];
 		char sub[CFG_KEYPATH_MAX];
-		if (l->peer.ss.ss_family == AF_UNSPEC)
-			l->peer = cfg->server;
-		else if (cfg_sa_port(&l->peer) == 0)
-			cfg_sa_set_port(&l->peer, cfg_sa_port(&cfg->server));
+		if (l->peer.ss.ss_family == AF_UNSPEC) {
+			l->peer = cfg->server; /* empty for a host name */
+			l->peer_is_server = true;
+		} else if (cfg_sa_port(&l->peer) == 0) {
+			cfg_sa_set_port(&l->peer, cfg->server_port);
+		}
 		snprintf(sub, sizeof(sub), "links[%u].source", i);
+		/* A host name's family is known once it resolves; the
+		 * resolver asks for the source's family then. */
 		if (l->source.ss.ss_family != AF_UNSPEC &&
+		    l->peer.ss.ss_family != AF_UNSPEC &&
 		    l->source.ss.ss_family != l->peer.ss.ss_family)
 			return cfg_fail(
 			    c, c->link_src[i], sub,
@@ -734,6 +787,13 @@ static int check_client(struct cfg_ctx *c, const yaml_node_t **got)
 				: "an IPv6 source",
 			    l->peer.ss.ss_family == AF_INET ? "IPv4" : "IPv6");
 	}
+	/* The routes pinned at start would point at a stale address. */
+	if (cfg->default_route && cfg->server_host[0])
+		return cfg_fail(c, got[RF_DEFAULT_ROUTE], "default_route",
+				"needs server.address as an IP address (the "
+				"route to the server is pinned at start), not "
+				"the host name %s",
+				cfg_quote(c, cfg->server_host));
 	return 0;
 }
 

@@ -171,4 +171,33 @@ check "server session_down hook when the client leaves" \
 	wait_for 5 grep -q '^session_down role=server link= state= client=laptop ' "$WORK/hooks-server.log"
 stop_pid "$SERVER_PID"
 
+echo "== 6. server by host name, re-resolved (dynamic DNS)"
+# `ip netns exec` shows /etc/netns/NS/hosts as the namespace's /etc/hosts;
+# written in place (same inode) so the running daemon sees the change.
+mkdir -p "/etc/netns/$NS_C"
+trap 'rm -f "/etc/netns/$NS_C/hosts"; rmdir "/etc/netns/$NS_C" /etc/netns 2>/dev/null; cleanup' EXIT
+echo "10.200.0.2 ttt-server.test" >"/etc/netns/$NS_C/hosts"
+ip -n "$NS_S" addr add 10.200.0.3/24 dev sw
+sed -i -e 's|^server: .*|server: { address: ttt-server.test, port: 5800 }|' \
+	-e '/^hooks:/,$d' \
+	-e 's|, peer: "10.101.0.1:7001"||' "$WORK/client.yaml"
+sed -i '/^hooks:/,$d' "$WORK/server.yaml"
+start_server "$WORK/server4.log"
+start_client "$WORK/client6.log"
+check "resolved at start" wait_for 10 grep -q 'dns: ttt-server.test resolves to 10.200.0.2:5800' "$WORK/client6.log"
+check "session up through the name" wait_for 10 established
+check "status shows the resolved server" bash -c "\"$CTL\" -s \"$WORK/client.sock\" status | grep -q '^server: *10.200.0.2:5800'"
+# The server moves: the old address goes away and the name follows.
+echo "10.200.0.3 ttt-server.test" >"/etc/netns/$NS_C/hosts"
+ip netns exec "$NS_S" sysctl -qw net.ipv4.conf.sw.promote_secondaries=1
+ip -n "$NS_S" addr del 10.200.0.2/24 dev sw
+ip -n "$NS_S" route replace 10.101.0.0/24 via 10.200.0.1
+check "control: no re-resolution while the session is up" bash -c "! grep -q 'now resolves' '$WORK/client6.log'"
+check "re-resolved after a while without a session" \
+	wait_for 60 grep -q 'dns: ttt-server.test now resolves to 10.200.0.3:5800 (was 10.200.0.2:5800); reconnecting' "$WORK/client6.log"
+check "session up again at the new address" wait_for 15 established
+check "tunnel carries traffic again" wait_for 10 bash -c "ip netns exec $NS_C ping -c1 -W1 10.77.0.1 >/dev/null"
+stop_pid "$CLIENT_PID"
+stop_pid "$SERVER_PID"
+
 summary

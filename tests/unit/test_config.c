@@ -714,8 +714,7 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "hooks: { max_running: 0 }\n", 6, "hooks.max_running:"},
     {CLIENT_HEAD "hooks: { max_running: 65 }\n", 6, "hooks.max_running:"},
     {CLIENT_HEAD "hooks: [ /bin/true ]\n", 6, "hooks: expected a mapping"},
-    {CLIENT_HEAD "hooks: { link_up: [ /bin/true ] }\n", 6,
-     "hooks.link_up:"},
+    {CLIENT_HEAD "hooks: { link_up: [ /bin/true ] }\n", 6, "hooks.link_up:"},
 };
 
 /* hooks: defaults, and a full section kept as written (split at use). */

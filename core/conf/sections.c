@@ -62,7 +62,10 @@ static bool is_host_name(const char *s)
 		if (!ok || (label == 0 && ch == '-') || ++label > 63)
 			return false;
 	}
-	return true;
+	/* An all-digit last label is a mistyped IP address, not a name. */
+	const char *last = strrchr(s, '.');
+	last = last ? last + 1 : s;
+	return last[strspn(last, "0123456789")] != 0;
 }
 
 /* server: { address, port }: the address is required (an IP address or a

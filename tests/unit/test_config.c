@@ -512,10 +512,21 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "user: [a]\n", 6, "user: expected a user or group name"},
     /* addresses, prefixes, ports */
     {"role: client\nserver: { address: 300.1.2.3 }\n", 2,
-     "server.address: expected an IPv4 or IPv6 address like 198.51.100.7 "
-     "or 2001:db8::1, got \"300.1.2.3\""},
-    {"role: client\nserver: { address: vpn.example.com }\n", 2,
-     "server.address: expected an IPv4 or IPv6 address"},
+     "server.address: expected an IPv4 or IPv6 address or a host name, "
+     "got \"300.1.2.3\""},
+    {"role: client\nserver: { address: -vpn.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: vpn..example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: vpn_1.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: \"vpn.example.com.\" }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: \"\" }\n", 2, "server.address:"},
+    {"role: client\nserver: { address: vpn.example.com }\nkey: /k\n"
+     "tun: { address: 10.77.0.2/24 }\nlinks: [ { name: dsl } ]\n"
+     "default_route: true\n",
+     6, "default_route: needs server.address as an IP address"},
     {"role: client\nserver: { port: 5800 }\n", 2,
      "server.address: missing; expected the server's IPv4 or IPv6 "
      "address"},
@@ -738,6 +749,35 @@ static void test_hooks(void **state)
 	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_SESSION_DOWN], "/bin/false");
 	assert_int_equal(cfg.hooks.timeout_ms, 2000);
 	assert_int_equal(cfg.hooks.max_running, 8);
+}
+
+/* server.address as a host name: kept for the resolver, links without
+ * their own peer follow it, links with one keep theirs. */
+static void test_server_host_name(void **state)
+{
+	(void)state;
+	load_ok("role: client\n"
+		"server: { address: vpn-1.Example.com, port: 6000 }\n"
+		"key: /k\n"
+		"tun: { address: 10.77.0.2/24 }\n"
+		"links:\n"
+		"  - { name: dsl }\n"
+		"  - { name: lte, peer: \"192.0.2.9\" }\n");
+	assert_string_equal(cfg.server_host, "vpn-1.Example.com");
+	assert_int_equal(cfg.server_port, 6000);
+	assert_int_equal(cfg.server.len, 0);
+	assert_true(cfg.links[0].peer_is_server);
+	assert_false(cfg.links[1].peer_is_server);
+	assert_int_equal(cfg.links[1].peer.ss.ss_family, AF_INET);
+	/* the port of a peer without one is server.port */
+	assert_int_equal(
+	    ntohs(((struct sockaddr_in *)&cfg.links[1].peer.ss)->sin_port),
+	    6000);
+	/* an IP address is still an address, and clears any name */
+	load_ok(CLIENT_HEAD);
+	assert_string_equal(cfg.server_host, "");
+	assert_int_equal(cfg.server.ss.ss_family, AF_INET);
+	assert_true(cfg.links[0].peer_is_server);
 }
 
 static void test_bad_texts(void **state)
@@ -1084,6 +1124,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_role_last_and_values),
 	    cmocka_unit_test(test_hooks),
+	    cmocka_unit_test(test_server_host_name),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
 	    cmocka_unit_test(test_too_many_plugin_options),

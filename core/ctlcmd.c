@@ -282,8 +282,11 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			if (!s)
 				continue;
 			if (session_set_sched(s, plugin, opts, (uint32_t)n, e) <
-			    0)
+			    0) {
+				log_warn("sched", "%s swap to %s refused: %s",
+					 dir, plugin, e->msg);
 				return NULL;
+			}
 			swapped++;
 		}
 		log_notice("sched", "%s scheduler is now %s (%d session%s)",
@@ -320,7 +323,10 @@ static bool link_named(const char *list, const char *name)
 	return false;
 }
 
-/* {"cmd":"link-set","link":NAME,"admin":"up|down"} */
+/* {"cmd":"link-set","link":NAME,"admin":"up|down"}
+ * On a server every client names its own links, so two clients may both
+ * have an "lte": there NAME is CLIENT/LINK and only that client's link
+ * changes. A client's links are just LINK. */
 static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 {
 	struct daemon *d = arg;
@@ -331,13 +337,36 @@ static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 			       "expected \"link\": NAME and \"admin\": "
 			       "\"up\" or \"down\""),
 		       NULL;
+	const char *link = name;
+	size_t clen = 0;
+	if (!d->client) {
+		const char *slash = strchr(name, '/');
+		if (!slash || slash == name || !slash[1])
+			return err_set(e, -EINVAL,
+				       "on a server, name the link as "
+				       "CLIENT/LINK (e.g. %s/lte): clients "
+				       "name their links themselves",
+				       d->cfg.n_clients ? d->cfg.clients[0].name
+							: "laptop"),
+			       NULL;
+		clen = (size_t)(slash - name);
+		link = slash + 1;
+	}
 	int found = 0;
 	for (uint32_t i = 0; i < d->max_sessions; i++) {
 		struct session *s = d->sessions[i];
 		if (!s)
 			continue;
+		if (!d->client) {
+			const char *cn =
+			    s->client_idx >= 0
+				? d->cfg.clients[s->client_idx].name
+				: "";
+			if (strlen(cn) != clen || strncmp(cn, name, clen) != 0)
+				continue;
+		}
 		for (uint32_t k = 0; k < s->n_paths; k++) {
-			if (strcmp(s->paths[k].name, name) != 0)
+			if (strcmp(s->paths[k].name, link) != 0)
 				continue;
 			s->paths[k].admin_down = !strcmp(admin, "down");
 			s->views_dirty = true;
@@ -351,9 +380,20 @@ static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 		for (uint32_t i = 0; i < d->max_sessions; i++) {
 			struct session *s = d->sessions[i];
 			for (uint32_t k = 0; s && k < s->n_paths; k++) {
-				const char *n = s->paths[k].name;
-				if (!s->paths[k].sess || !n[0] ||
-				    link_named(names, n))
+				char n[CFG_NAME_MAX * 2 + 2];
+				if (!s->paths[k].sess || !s->paths[k].name[0])
+					continue;
+				/* As it must be typed: CLIENT/LINK on a
+				 * server. */
+				if (d->client || s->client_idx < 0)
+					snprintf(n, sizeof(n), "%s",
+						 s->paths[k].name);
+				else
+					snprintf(
+					    n, sizeof(n), "%s/%s",
+					    d->cfg.clients[s->client_idx].name,
+					    s->paths[k].name);
+				if (link_named(names, n))
 					continue;
 				int w =
 				    snprintf(names + off, sizeof(names) - off,

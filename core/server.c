@@ -448,11 +448,12 @@ static uint8_t hello_negotiate(struct daemon *d, int idx,
  * A new session for client idx: a fresh id and ephemeral key pair, keys
  * from the X25519 exchange mixed with the PSK (wire_kx.c; the ephemeral
  * secret lives only for the derivation: forward secrecy), and the
- * downstream scheduler: the client's choice,
- * with options from our YAML when it is the plugin configured here.
- * Returns 0 with *out set, WR_SCHEDULER to refuse (not a plugin name, not
- * in the plugin directory, failed to load, bad
- * options), or -1 when it could not be created (logged; no answer).
+ * downstream scheduler: the client's choice, with options from our YAML
+ * when it is the plugin configured here. A valid name we lack (not in the
+ * plugin directory, failed to load, bad options) falls back to our own
+ * default, noted in sched_fallback_from for the client. Returns 0 with
+ * *out set, WR_SCHEDULER to refuse (not a plugin name, or our default
+ * fails too), or -1 when it could not be created (logged; no answer).
  */
 static int hello_session_new(struct daemon *d, int idx,
 			     const struct wire_hello *m, int cipher,
@@ -505,7 +506,9 @@ static int hello_session_new(struct daemon *d, int idx,
 		 * own default rather than leave the client without a
 		 * tunnel, and tell it (peerctl "sched-fallback"). */
 		struct err e2;
-		if (!m->downstream[0] || own ||
+		/* A path or a malformed name is no plugin we lack but a bad
+		 * request: refused as before (never loaded). */
+		if (!m->downstream[0] || own || !sched_name_valid(name) ||
 		    session_set_sched(s, cs->plugin, cs->opts, cs->n_opts,
 				      &e2) < 0) {
 			log_sched_refusal(d, idx, e.msg);

@@ -216,7 +216,12 @@ void diag_client_hello_tick(struct daemon *d, uint64_t now)
 		return;
 	tried_links(d, tried, sizeof(tried), skipped, sizeof(skipped));
 	double secs = (now - d->hs_since_ns) / 1e9;
-	if (!tried[0])
+	if (!tried[0] && d->cfg.server_host[0] && !d->cfg.server.len)
+		log_warn("handshake",
+			 "no HELLO sent for %.0f s: the server's name %s has "
+			 "not resolved yet (see the dns lines)",
+			 secs, d->cfg.server_host);
+	else if (!tried[0])
 		log_warn("handshake",
 			 "no HELLO sent for %.0f s: no link has a socket "
 			 "(%s)",

@@ -50,12 +50,13 @@ endif
 
 # pkg-config module -> Debian package. libev ships no .pc on Debian: its
 # header is looked for instead.
-PKGS = yaml-0.1 libsodium jansson libmnl libcap
+PKGS = yaml-0.1 libsodium jansson libmnl libcap libmicrohttpd
 DEB_yaml-0.1 = libyaml-dev
 DEB_libsodium = libsodium-dev
 DEB_jansson = libjansson-dev
 DEB_libmnl = libmnl-dev
 DEB_libcap = libcap-dev
+DEB_libmicrohttpd = libmicrohttpd-dev
 
 # Goals that compile nothing need no libraries.
 NOLIB_GOALS = clean uninstall format
@@ -98,7 +99,7 @@ endif
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter
-BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
+BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder -I$(B)/gen \
 	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' -DTTT_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) -fno-omit-frame-pointer
@@ -145,6 +146,14 @@ $(B)/systemd.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(SYSTEMD)' | cmp -s - $@ || echo '$(SYSTEMD)' > $@
 $(B)/rel/core/os/sdnotify.o $(B)/san/core/os/sdnotify.o: $(B)/systemd.stamp
+
+# The live monitoring page, compiled into core/ctl/httpd.c as a byte array.
+$(B)/gen/www_index.h: core/ctl/www/index.html
+	@mkdir -p $(dir $@)
+	{ echo 'static const unsigned char www_index_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; } > $@.tmp && mv $@.tmp $@
+$(B)/rel/core/ctl/httpd.o $(B)/san/core/ctl/httpd.o: $(B)/gen/www_index.h
 
 $(B)/libttt.a: $(CORE_OBJS)
 	@rm -f $@
@@ -227,7 +236,7 @@ demo: all
 bench: all $(BENCH_BINS)
 	@scripts/bench.sh
 
-fuzz:
+fuzz: $(B)/gen/www_index.h
 	@scripts/fuzz.sh
 
 # Every harness for at least 5 minutes (FUZZ_SECONDS overrides); not in CI.

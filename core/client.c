@@ -72,6 +72,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 			strerror(-ret));
 		goto fail;
 	}
+	(void)tunio_socket_setup(d, fd); /* without GRO: one datagram each */
 	if (l->source.len && bind(fd, (const struct sockaddr *)&l->source.ss,
 				  l->source.len) < 0) {
 		char a[64];
@@ -284,6 +285,7 @@ void client_session_lost(struct daemon *d)
 	hooks_fire(d, CFG_HOOK_SESSION_DOWN, s, NULL);
 	if (s->reorder)
 		reorder_flush(s->reorder);
+	tunio_flush(d); /* what the flush handed to the tun leaves now */
 	sodium_memzero(&s->keys, sizeof(s->keys));
 	start_handshake(d); /* also wipes the rekey state */
 }
@@ -361,6 +363,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	replay_init(&s->replay);
 	if (s->reorder)
 		reorder_reset(s->reorder); /* the new session counts from 1 */
+	tunio_flush(d);
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;

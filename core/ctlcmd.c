@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl/control.h"
+#include "ctl/httpd.h"
 #include "daemon.h"
 #include "datapath.h"
 #include "base/log.h"
@@ -18,12 +19,32 @@
 #ifndef TTT_VERSION
 #error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
 #endif
+/* docs/monitoring.md: bumped when a field changes meaning or goes away;
+ * new fields alone do not bump it (readers ignore what they do not know). */
+#define TTT_STATUS_SCHEMA 1
 
 static const char *crypto_name(int mode)
 {
 	return mode == CRYPTO_ENCRYPT ? "encrypt"
 	       : mode == CRYPTO_AUTH  ? "auth"
 				      : "none";
+}
+
+/* Every RTT sample since the link started, for /metrics' histogram:
+ * "counts"[i] samples <= "le_ms"[i] and above the bound before; the last
+ * count (one more than the bounds) is above every bound. */
+static json_t *rtt_hist_json(const struct probe_link *pl)
+{
+	json_t *le = json_array(), *counts = json_array();
+	for (size_t i = 0; i < PROBE_RTT_BUCKETS; i++)
+		json_array_append_new(
+		    le, json_real(probe_rtt_bucket_us[i] / 1000.0));
+	for (size_t i = 0; i <= PROBE_RTT_BUCKETS; i++)
+		json_array_append_new(
+		    counts, json_integer((json_int_t)pl->rtt_hist[i]));
+	return json_pack("{s:o,s:o,s:f,s:I}", "le_ms", le, "counts", counts,
+			 "sum_ms", pl->rtt_sum_us / 1000.0, "count",
+			 (json_int_t)pl->rtt_samples);
 }
 
 static json_t *path_json(struct session *s, struct path *p)
@@ -65,6 +86,7 @@ static json_t *path_json(struct session *s, struct path *p)
 	    json_integer((json_int_t)p->probe.suspects_cleared));
 	json_object_set_new(pj, "early_probes",
 			    json_integer((json_int_t)p->probe.early_probes));
+	json_object_set_new(j, "rtt_hist", rtt_hist_json(&p->probe));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));
 	return j;
@@ -145,7 +167,8 @@ static json_t *session_json(struct session *s)
 json_t *status_json(struct daemon *d)
 {
 	json_t *j = json_pack(
-	    "{s:s,s:s,s:f,s:{s:s,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "role",
+	    "{s:i,s:s,s:s,s:f,s:{s:s,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I}}",
+	    "schema_version", TTT_STATUS_SCHEMA, "role",
 	    d->client ? "client" : "server", "version", TTT_VERSION, "uptime_s",
 	    (now_ns(d) - d->start_ns) / 1e9, "tun", "name", d->tun_name, "mtu",
 	    (int)d->tun_mtu, "counters", "tun_rx_packets",
@@ -154,6 +177,13 @@ json_t *status_json(struct daemon *d)
 	    (json_int_t)d->tun_rx_dropped, "rx_bad", (json_int_t)d->rx_bad,
 	    "rx_unknown_session", (json_int_t)d->rx_unknown_session,
 	    "rx_truncated", (json_int_t)d->rx_truncated);
+	json_object_set_new(json_object_get(j, "tun"), "offload",
+			    tunio_status(d));
+	json_t *cn = json_object_get(j, "counters");
+	json_object_set_new(cn, "udp_gro_receives",
+			    json_integer((json_int_t)d->udp_gro_msgs));
+	json_object_set_new(cn, "udp_gro_datagrams",
+			    json_integer((json_int_t)d->udp_gro_segs));
 	if (!d->client) {
 		json_t *c = json_object_get(j, "counters");
 		json_object_set_new(c, "hello_ok",
@@ -233,6 +263,13 @@ json_t *status_json(struct daemon *d)
 			      d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin));
 	}
 	json_object_set_new(j, "scheduler", sched);
+	struct httpd_stats hs;
+	if (monitor_http_stats(d, &hs)) {
+		json_object_set_new(
+		    j, "http",
+		    json_pack("{s:I,s:I}", "requests", (json_int_t)hs.requests,
+			      "unauthorized", (json_int_t)hs.unauthorized));
+	}
 	return j;
 }
 

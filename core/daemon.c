@@ -87,9 +87,8 @@ static int tun_setup(struct daemon *d, struct err *e)
 {
 	int ret;
 	snprintf(d->tun_name, sizeof(d->tun_name), "%s", d->cfg.tun.name);
-	d->tun_fd = tun_open(d->tun_name, e);
-	if (d->tun_fd < 0)
-		return d->tun_fd;
+	if ((ret = tunio_open(d, e)) < 0)
+		return ret;
 	if ((ret = netif_set_mtu(d->tun_name, d->tun_mtu, e)) < 0)
 		return ret;
 	if (d->cfg.tun.addr4.family &&
@@ -349,7 +348,7 @@ int daemon_setup(struct daemon *d, struct err *e)
 	d->buf_size = (max_mtu + 128 + 63) & ~63u;
 	if (d->buf_size < 2048)
 		d->buf_size = 2048;
-	if ((ret = datapath_init(d, e)) < 0)
+	if ((ret = tunio_init(d, e)) < 0 || (ret = datapath_init(d, e)) < 0)
 		return ret;
 	if ((ret = hooks_init(d, e)) < 0)
 		return ret;
@@ -410,9 +409,14 @@ int daemon_setup(struct daemon *d, struct err *e)
 		if (ret < 0)
 			return ret;
 	}
+	/* Before the drop: a token file may be root's, and setresuid()
+	 * then strips every capability from the HTTP thread. */
+	if ((ret = monitor_setup(d, e)) < 0)
+		return ret;
 	/* Everything that needs root exists now: become `user:`. */
 	if ((ret = privdrop_to_user(d->cfg.user, e)) < 0)
 		return ret;
+	monitor_start(d);
 	return 0;
 }
 
@@ -426,6 +430,7 @@ void daemon_teardown(struct daemon *d)
 		ctl_server_stop(d->ctl);
 		d->ctl = NULL;
 	}
+	monitor_teardown(d);
 	ev_signal_stop(d->loop, &d->sig_int);
 	ev_signal_stop(d->loop, &d->sig_term);
 	ev_signal_stop(d->loop, &d->sig_hup);
@@ -462,6 +467,7 @@ void daemon_teardown(struct daemon *d)
 	free(d->sessions);
 	d->sessions = NULL;
 	datapath_free(d);
+	tunio_free(d);
 	ev_loop_destroy(d->loop);
 	d->loop = NULL;
 }

@@ -36,6 +36,8 @@ struct session;
 struct hello_limiter;
 struct hooks;
 struct resolver;
+struct tunio;
+struct monitor;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -235,12 +237,15 @@ struct daemon {
 	struct hooks *hooks;	   /* hooks.c; NULL when none is configured */
 	struct resolver *resolver; /* dns.c: client, server by host name */
 	uint64_t dns_asked_ns;	   /* dns.c: last look-up started */
+	struct monitor *mon; /* monitor.c: `http:` listener, NULL when off */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
 	uint32_t buf_size;
 	struct rxbatch *rx;
 	struct txbatch *tx; /* datapath.c: transmit batch */
+	struct tunio *tio;  /* tunio.c: the tun's offload ends */
+	uint64_t udp_gro_msgs, udp_gro_segs; /* GRO'd receives, datagrams */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
 	struct dswap dswap; /* client: downstream swap (dswap.c) */
 	bool quota_dirty;
@@ -314,13 +319,34 @@ bool session_keys_expired(struct session *s, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
-void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len);
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
+			struct pktbuf *b);
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now);
 int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		      const uint8_t *body, size_t body_len, uint64_t now);
 void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* tunio.c: the tun's read and write ends, with or without offloads */
+int tunio_init(struct daemon *d, struct err *e);
+void tunio_free(struct daemon *d);
+int tunio_open(struct daemon *d, struct err *e);
+bool tunio_udp_gro(const struct daemon *d);
+int tunio_socket_setup(struct daemon *d, int fd);
+/* Next inner packet (a whole one or a super-packet's next segment) into
+ * out; -1 with errno EAGAIN when the tun is drained. */
+ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room);
+/* Segments of a super-packet still to be taken: read before returning. */
+bool tunio_pending(const struct daemon *d);
+/* Hands an inner packet to the tun (b: its pool buffer, released once
+ * written; NULL when pkt lives in the receive batch). Held packets leave
+ * at tunio_flush(), which every callback that writes calls before it
+ * returns. */
+void tunio_write(struct daemon *d, struct session *s, const uint8_t *pkt,
+		 size_t len, struct pktbuf *b);
+void tunio_flush(struct daemon *d);
+json_t *tunio_status(const struct daemon *d);
 
 /* prober.c */
 void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -415,6 +441,14 @@ int dns_setup(struct daemon *d, struct err *e);
 /* Once a second: re-resolve when there has been no session for a while. */
 void dns_tick(struct daemon *d, uint64_t now);
 void dns_teardown(struct daemon *d);
+/* monitor.c: the `http:` listener's life and its snapshots */
+int monitor_setup(struct daemon *d, struct err *e);
+void monitor_start(struct daemon *d);
+void monitor_teardown(struct daemon *d);
+struct httpd_stats;
+/* The listener's request counters; false when it is off. */
+bool monitor_http_stats(struct daemon *d, struct httpd_stats *st);
+
 /* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
  * each direction's scheduler is instantiated with its options, released. */
 struct cfgchk;

@@ -435,10 +435,14 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	size_t room =
 	    d->buf_size - WIRE_HDR_LEN - WIRE_DATA_HDR_LEN - WIRE_TAG_LEN;
 
-	for (int i = 0; i < TX_BATCH; i++) {
+	/* A super-packet's segments are all taken before returning: the
+	 * tun will not wake the loop again for them (tunio.c). */
+	for (int i = 0; i < TX_BATCH || tunio_pending(d); i++) {
+		if (tb->n == TX_BATCH)
+			txq_flush(d, now);
 		uint8_t *inner =
 		    tb->slot[tb->n].buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
-		ssize_t n = read(d->tun_fd, inner, room);
+		ssize_t n = tunio_read(d, inner, room);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("tun", "read: %s", strerror(errno));
@@ -468,20 +472,18 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	txq_flush(d, now);
 }
 
-/* The one place an inner packet is written to the tun: straight from
- * rx_data(), or in order from the reorder buffer (session.c). A failed
- * write loses that packet only and is counted; a session torn down after
- * the tun closed (its reorder buffer hands back what it held) writes
- * nothing. */
-void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len)
+/* The one place an inner packet goes to the tun: straight from
+ * rx_data(), or in order from the reorder buffer (session.c). b is the
+ * packet's pool buffer, released once written; NULL when pkt lies in the
+ * receive batch, which stays valid until the batch's tunio_flush(). With
+ * offloads the packet may wait there to leave inside a super-packet
+ * (tunio.c). A failed write loses that packet only and is counted; a
+ * session torn down after the tun closed (its reorder buffer hands back
+ * what it held) writes nothing. */
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
+			struct pktbuf *b)
 {
-	struct daemon *d = s->d;
-	if (d->tun_fd < 0)
-		return;
-	if (write(d->tun_fd, pkt, len) < 0)
-		s->tun_write_errors++;
-	else
-		d->tun_tx_packets++;
+	tunio_write(s->d, s, pkt, len, b);
 }
 
 static void rx_data(struct session *s, uint8_t *body, size_t blen,
@@ -500,14 +502,14 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		return;
 	}
 	if (!s->reorder) {
-		datapath_tun_write(s, inner, ilen);
+		datapath_tun_write(s, inner, ilen, NULL);
 		return;
 	}
 	struct pktbuf *b = session_buf_get(s);
 	if (!b) {
 		/* Pool exhausted (cannot happen while the pool is larger than
 		 * the reorder capacity): deliver rather than lose it. */
-		datapath_tun_write(s, inner, ilen);
+		datapath_tun_write(s, inner, ilen, NULL);
 		return;
 	}
 	b->data = b->raw;
@@ -519,11 +521,11 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late
 		 * segment is worth far more than a lost one: deliver it. */
-		datapath_tun_write(s, b->data, ilen);
+		datapath_tun_write(s, b->data, ilen, b);
 		s->rx_late_delivered++;
-	}
-	if (ret < 0)
+	} else if (ret < 0) {
 		session_buf_put(b);
+	}
 	session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
 }
 
@@ -677,7 +679,10 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	}
 }
 
-/* Reads a batch of datagrams with one recvmmsg and processes each. */
+static size_t rx_gro_size(const struct msghdr *mh);
+
+/* Reads a batch of datagrams with one recvmmsg and processes each; with
+ * UDP GRO one slot may hold a train of them. */
 void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -691,14 +696,15 @@ void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < RX_BATCH; i++) {
-			rx->iov[i].iov_base = rx->buf + (size_t)i * d->buf_size;
-			rx->iov[i].iov_len = d->buf_size;
+			rx->iov[i].iov_base =
+			    rx->buf + (size_t)i * rx->buf_size;
+			rx->iov[i].iov_len = rx->buf_size;
 			rx->msg[i].msg_hdr.msg_name = &rx->from[i];
 			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
 			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
 			rx->msg[i].msg_hdr.msg_iovlen = 1;
-			rx->msg[i].msg_hdr.msg_control = NULL;
-			rx->msg[i].msg_hdr.msg_controllen = 0;
+			rx->msg[i].msg_hdr.msg_control = rx->cmsg[i].buf;
+			rx->msg[i].msg_hdr.msg_controllen = sizeof(rx->cmsg[i]);
 			rx->msg[i].msg_hdr.msg_flags = 0;
 		}
 		int n = recvmmsg(fd, rx->msg, RX_BATCH, MSG_DONTWAIT, NULL);
@@ -717,22 +723,56 @@ void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 				d->rx_truncated++;
 				continue;
 			}
-			datapath_rx(d, fd, rx->iov[i].iov_base,
-				    rx->msg[i].msg_len, &rx->from[i],
-				    rx->msg[i].msg_hdr.msg_namelen, uplink_id,
-				    now);
+			uint8_t *buf = rx->iov[i].iov_base;
+			size_t len = rx->msg[i].msg_len;
+			size_t seg = rx_gro_size(&rx->msg[i].msg_hdr);
+			if (seg && seg < len) {
+				d->udp_gro_msgs++;
+				d->udp_gro_segs += (len + seg - 1) / seg;
+			} else {
+				seg = len;
+			}
+			/* UDP GRO: the peer's datagrams back to back, each
+			 * seg bytes but the last */
+			for (size_t at = 0; at < len; at += seg)
+				datapath_rx(d, fd, buf + at,
+					    len - at < seg ? len - at : seg,
+					    &rx->from[i],
+					    rx->msg[i].msg_hdr.msg_namelen,
+					    uplink_id, now);
 		}
+		/* the inner packets delivered point into the batch */
+		tunio_flush(d);
 		if (n < RX_BATCH)
 			return;
 	}
+}
+
+/* The datagram size of a UDP GRO receive (its UDP_GRO cmsg), or 0. */
+static size_t rx_gro_size(const struct msghdr *mh)
+{
+	for (const struct cmsghdr *c = CMSG_FIRSTHDR(mh); c;
+	     c = CMSG_NXTHDR((struct msghdr *)mh, (struct cmsghdr *)c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	}
+	return 0;
 }
 
 int datapath_init(struct daemon *d, struct err *e)
 {
 	d->txbuf = aligned_alloc(64, (d->buf_size + 63) & ~63u);
 	d->rx = calloc(1, sizeof(*d->rx));
-	if (d->rx)
-		d->rx->buf = aligned_alloc(64, (size_t)RX_BATCH * d->buf_size);
+	if (d->rx) {
+		/* a GRO'd receive is up to 64 KiB */
+		d->rx->buf_size = tunio_udp_gro(d) ? 65536 : d->buf_size;
+		d->rx->buf =
+		    aligned_alloc(64, (size_t)RX_BATCH * d->rx->buf_size);
+	}
 	d->tx = calloc(1, sizeof(*d->tx));
 	if (d->tx)
 		d->tx->mem = aligned_alloc(64, (size_t)TX_BATCH * d->buf_size);

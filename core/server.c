@@ -51,6 +51,7 @@ static int listener_open(struct daemon *d, struct err *e)
 		err_set(e, ret, "listen socket options: %s", strerror(-ret));
 		goto fail;
 	}
+	(void)tunio_socket_setup(d, fd); /* without GRO: one datagram each */
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) < 0) {
 		ret = err_set(e, -errno, "cannot listen on %s: %s",
 			      sockaddr_str(&la->ss, a, sizeof(a)),

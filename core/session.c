@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "base/log.h"
 #include "reorder.h"
+#include "link/gro.h"
 #include "sched/sched_host.h"
 
 static void reorder_deliver(void *arg, void *pkt, uint32_t len);
@@ -88,7 +89,7 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 	s->last_rx_ns = s->created_ns;
 	replay_init(&s->replay);
 	uint32_t cap = d->cfg.reorder.capacity ? d->cfg.reorder.capacity : 4096;
-	ret = pool_create(s, cap + POOL_SLACK + 64, d->buf_size);
+	ret = pool_create(s, cap + POOL_SLACK + 64 + GRO_HOLD_MAX, d->buf_size);
 	if (ret < 0) {
 		err_set(e, ret, "cannot allocate %u packet buffers",
 			cap + POOL_SLACK);
@@ -125,6 +126,8 @@ void session_destroy(struct session *s)
 		reorder_destroy(s->reorder);
 		s->reorder = NULL;
 	}
+	/* The coalescer may hold this session's buffers (and name it). */
+	tunio_flush(s->d);
 	if (s->sched)
 		sched_inst_destroy(s->sched);
 	sodium_memzero(&s->keys, sizeof(s->keys));
@@ -139,8 +142,7 @@ static void reorder_deliver(void *arg, void *pkt, uint32_t len)
 {
 	struct session *s = arg;
 	struct pktbuf *b = pkt;
-	datapath_tun_write(s, b->data, len);
-	session_buf_put(b);
+	datapath_tun_write(s, b->data, len, b);
 }
 
 static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -148,6 +150,7 @@ static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct session *s = w->data;
 	uint64_t now = now_ns(s->d);
 	uint64_t next = reorder_tick(s->reorder, now);
+	tunio_flush(s->d);
 	session_arm_reorder(s, next, now);
 }
 

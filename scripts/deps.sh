@@ -11,8 +11,8 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang
   libev-dev libyaml-dev libsodium-dev libjansson-dev libcmocka-dev libmnl-dev libcap-dev
-  libsystemd-dev groff-base man-db
-  iproute2 iputils-ping iperf3 nftables tcpdump python3 procps coreutils
+  libsystemd-dev groff-base man-db libmicrohttpd-dev
+  iproute2 iputils-ping iperf3 nftables tcpdump python3 procps coreutils curl
 )
 
 missing=()

@@ -17,14 +17,14 @@ cd "$TOP" || exit 1
 SECS=${FUZZ_SECONDS:-30}
 FCC=${FUZZ_CC:-clang}
 OUT=build/fuzz
-PKGS="yaml-0.1 libsodium jansson libmnl libcap"
+PKGS="yaml-0.1 libsodium jansson libmnl libcap libmicrohttpd"
 mkdir -p "$OUT/obj"
 
 if ! command -v "$FCC" >/dev/null; then
 	echo "fuzz: $FCC not found (libFuzzer needs clang)" >&2
 	exit 2
 fi
-CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
+CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icore -Ireorder -Ibuild/gen \
  -DTTT_PLUGINDIR=\"/nonexistent\" -DTTT_VERSION=\"$(cat VERSION)\" \
  $(pkg-config --cflags $PKGS) \
  -fsanitize=address,undefined -fno-sanitize-recover=undefined \

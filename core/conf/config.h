@@ -135,12 +135,33 @@ struct cfg_hooks {
 	uint32_t max_running; /* default 4 at once; later events queue */
 };
 
+/* `http:`: the monitoring listener (core/ctl/httpd.c). Off unless the
+ * section is present. A non-loopback `listen` needs a token or basic auth. */
+#define CFG_HTTP_DEFAULT_PORT 9580
+struct cfg_http {
+	bool enabled; /* section present and not `enabled: false` */
+	struct cfg_sockaddr listen;   /* default 127.0.0.1:9580 */
+	char token[CFG_STR_MAX];      /* bearer token; "" = none */
+	char token_file[CFG_STR_MAX]; /* file whose first line is the token */
+	char user[CFG_NAME_MAX];      /* basic auth user; "" = none */
+	char password[CFG_STR_MAX];
+	char password_file[CFG_STR_MAX];
+};
+
 struct cfg_tun {
 	char name[IFNAMSIZ]; /* default "ttt0" */
 	struct cfg_prefix
 	    addr4; /* client: its inner IPv4/plen; server: its own */
 	struct cfg_prefix addr6;
 	uint32_t mtu; /* 0 = auto: min link MTU - overhead */
+	int offload;  /* enum cfg_offload: `offload: auto` (default) | off */
+};
+
+/* tun.offload: auto = tun offloads and UDP GRO where the kernel has them;
+ * off = one packet per tun read/write, no UDP GRO (core/tunio.c). */
+enum cfg_offload {
+	CFG_OFFLOAD_AUTO = 0,
+	CFG_OFFLOAD_OFF = 1,
 };
 
 struct config {
@@ -171,6 +192,7 @@ struct config {
 	struct cfg_rekey rekey;
 	struct cfg_control control;
 	struct cfg_hooks hooks;
+	struct cfg_http http;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */
 	char state_file[CFG_STR_MAX]; /* quota counters; "" = none */

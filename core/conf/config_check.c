@@ -619,6 +619,74 @@ void cfgchk_cipher(struct cfgchk *c)
 			   "lacks (expected auto or chacha20-poly1305)");
 }
 
+/* A secret file of http: as monitor.c reads it: its first line. */
+static void http_secret(struct cfgchk *c, const char *key, const char *path)
+{
+	struct stat st;
+	char buf[CFG_STR_MAX];
+	if (!path[0])
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cfgchk_add(c, true, key, "\"%s\": %s (checked as uid %d)", path,
+			   strerror(errno), (int)geteuid());
+		return;
+	}
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		cfgchk_add(c, true, key,
+			   "\"%s\" is not a readable regular file (expected "
+			   "a file whose first line is the secret)",
+			   path);
+		return;
+	}
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	if (strspn(buf, " \t") == strlen(buf))
+		cfgchk_add(c, true, key,
+			   "\"%s\": the first line is empty (expected the "
+			   "secret on it)",
+			   path);
+	else if (st.st_mode & 077)
+		cfgchk_add(c, false, key,
+			   "\"%s\" has mode %04o: group or others can read "
+			   "the secret (chmod 600 %s)",
+			   path, (unsigned)(st.st_mode & 07777), path);
+}
+
+void cfgchk_http(struct cfgchk *c)
+{
+	const struct cfg_http *h = &c->cfg->http;
+	char a[INET6_ADDRSTRLEN + 16];
+	if (!h->enabled)
+		return;
+	http_secret(c, "http.token_file", h->token_file);
+	http_secret(c, "http.password_file", h->password_file);
+	int one = 1, err = 0;
+	int fd = socket(h->listen.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&h->listen.ss, h->listen.len) < 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	sockaddr_str(&h->listen.ss, a, sizeof(a));
+	if (err == EADDRINUSE)
+		cfgchk_add(c, false, "http.listen",
+			   "%s is in use (another daemon? fine when checking "
+			   "before a restart)",
+			   a);
+	else if (err == EADDRNOTAVAIL)
+		cfgchk_add(c, true, "http.listen",
+			   "%s: not an address of this machine", a);
+	else if (err)
+		cfgchk_add(c, true, "http.listen", "cannot listen on %s: %s", a,
+			   strerror(err));
+}
+
 void cfgchk_all(struct cfgchk *c)
 {
 	cfgchk_keys(c);
@@ -628,5 +696,6 @@ void cfgchk_all(struct cfgchk *c)
 	cfgchk_interfaces(c);
 	cfgchk_control(c);
 	cfgchk_state_file(c);
+	cfgchk_http(c);
 	cfgchk_user(c);
 }

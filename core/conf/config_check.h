@@ -3,7 +3,7 @@
  * starting anything, so that what would fail at start fails here first
  * (like `nginx -t`, `sshd -t`): key files, accounts, the control socket's
  * directory, the quota state file, named interfaces and addresses, the
- * tun name, the cipher. The
+ * tun name, the cipher, the HTTP listener's secret files and address. The
  * plugins are checked by the spine (core/confcheck.c), which can create
  * scheduler instances.
  *
@@ -69,6 +69,9 @@ void cfgchk_tun(struct cfgchk *c);	  /* tun.name free or a tun device */
 /* server: listen bindable (in use: warning); client: links[].source an
  * address of this machine (warning: DHCP may bring it later) */
 void cfgchk_addresses(struct cfgchk *c);
+/* http: token_file / password_file readable with a non-empty first line
+ * (group/other-readable: warning), listen bindable (in use: warning) */
+void cfgchk_http(struct cfgchk *c);
 void cfgchk_all(struct cfgchk *c);
 
 #endif

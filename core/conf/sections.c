@@ -1,6 +1,7 @@
 /*
  * The sections of a config file, one table and one parser each (server,
- * listen, tun, scheduler, links, clients, probe, reorder, control, log),
+ * listen, tun, scheduler, links, clients, probe, reorder, control, http,
+ * log),
  * the root table, and the checks that need the whole file (a client's
  * server and links, a server's clients). Adding a key is one table line.
  */
@@ -117,7 +118,10 @@ static int sec_listen(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
-enum { TUN_NAME, TUN_ADDRESS, TUN_ADDRESS6, TUN_MTU, TUN_COUNT };
+enum { TUN_NAME, TUN_ADDRESS, TUN_ADDRESS6, TUN_MTU, TUN_OFFLOAD, TUN_COUNT };
+
+static const struct enum_name offload_names[] = {
+    {"auto", CFG_OFFLOAD_AUTO}, {"off", CFG_OFFLOAD_OFF}, {NULL, 0}};
 
 static const struct field tun_fields[TUN_COUNT] = {
     [TUN_NAME] = FLD("name", K_IFNAME, struct cfg_tun, name, .roles = R_ANY),
@@ -127,6 +131,8 @@ static const struct field tun_fields[TUN_COUNT] = {
 			 .roles = R_ANY, .flags = PLEN_REQUIRED),
     [TUN_MTU] = FLD("mtu", K_MTU, struct cfg_tun, mtu, .roles = R_ANY,
 		    .min = 576, .max = 65535),
+    [TUN_OFFLOAD] = FLD("offload", K_ENUM, struct cfg_tun, offload,
+			.roles = R_ANY, .names = offload_names),
 };
 
 static int sec_tun(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
@@ -633,6 +639,88 @@ static int sec_hooks(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
+enum {
+	HT_ENABLED,
+	HT_LISTEN,
+	HT_TOKEN,
+	HT_TOKEN_FILE,
+	HT_USER,
+	HT_PASSWORD,
+	HT_PASSWORD_FILE,
+	HT_COUNT
+};
+
+static const struct field http_fields[HT_COUNT] = {
+    [HT_ENABLED] =
+	FLD("enabled", K_BOOL, struct cfg_http, enabled, .roles = R_ANY),
+    [HT_LISTEN] =
+	FLD("listen", K_ENDPOINT, struct cfg_http, listen, .roles = R_ANY),
+    [HT_TOKEN] =
+	FLD("token", K_STR, struct cfg_http, token, .roles = R_ANY, .min = 16),
+    [HT_TOKEN_FILE] = FLD("token_file", K_STR, struct cfg_http, token_file,
+			  .roles = R_ANY, .min = 1),
+    [HT_USER] = FLD("user", K_USER, struct cfg_http, user, .roles = R_ANY),
+    [HT_PASSWORD] = FLD("password", K_STR, struct cfg_http, password,
+			.roles = R_ANY, .min = 8),
+    [HT_PASSWORD_FILE] = FLD("password_file", K_STR, struct cfg_http,
+			     password_file, .roles = R_ANY, .min = 1),
+};
+
+static bool sa_is_loopback(const struct cfg_sockaddr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&a->ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&a->ss;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+			in6->sin6_addr.s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* http: { listen, token | token_file, user + password | password_file }.
+ * Present means on (unless `enabled: false`); anything that could be
+ * reached from another host must ask for credentials. */
+static int sec_http(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		    void *obj)
+{
+	struct cfg_http *h = obj;
+	const yaml_node_t *got[HT_COUNT];
+	h->enabled = true;
+	int ret = cfg_parse_fields(c, n, path, http_fields, HT_COUNT, h, got);
+	if (ret)
+		return ret;
+	if (cfg_sa_port(&h->listen) == 0)
+		cfg_sa_set_port(&h->listen, CFG_HTTP_DEFAULT_PORT);
+	if (got[HT_TOKEN] && got[HT_TOKEN_FILE])
+		return cfg_fail(c, got[HT_TOKEN_FILE], "http.token_file",
+				"give either token or token_file, not both");
+	if (got[HT_PASSWORD] && got[HT_PASSWORD_FILE])
+		return cfg_fail(c, got[HT_PASSWORD_FILE], "http.password_file",
+				"give either password or password_file, not "
+				"both");
+	bool pw = got[HT_PASSWORD] || got[HT_PASSWORD_FILE];
+	if (got[HT_USER] && !pw)
+		return cfg_missing(c, n, path, "password",
+				   "a password (or password_file) for "
+				   "http.user");
+	if (pw && !got[HT_USER])
+		return cfg_missing(c, n, path, "user",
+				   "the basic-auth user name the password is "
+				   "for");
+	if (h->enabled && !sa_is_loopback(&h->listen) && !got[HT_TOKEN] &&
+	    !got[HT_TOKEN_FILE] && !got[HT_USER])
+		return cfg_fail(c, got[HT_LISTEN], "http.listen",
+				"%s is not a loopback address: set http.token "
+				"(or token_file) or http.user and password, so "
+				"other hosts must authenticate",
+				cfg_got_str(c, got[HT_LISTEN]));
+	return 0;
+}
+
 static const struct field log_fields[] = {
     {.key = "level",
      .kind = K_ENUM,
@@ -665,6 +753,7 @@ enum {
 	RF_REORDER,
 	RF_CONTROL,
 	RF_HOOKS,
+	RF_HTTP,
 	RF_PLUGIN_DIR,
 	RF_STATE_FILE,
 	RF_USER,
@@ -711,6 +800,8 @@ static const struct field root_fields[RF_COUNT] = {
 		       .roles = R_ANY, .section = sec_control),
     [RF_HOOKS] = FLD("hooks", K_SECTION, struct config, hooks, .roles = R_ANY,
 		     .section = sec_hooks),
+    [RF_HTTP] = FLD("http", K_SECTION, struct config, http, .roles = R_ANY,
+		    .section = sec_http),
     [RF_PLUGIN_DIR] =
 	FLD("plugin_dir", K_STR, struct config, plugin_dir, .roles = R_ANY),
     [RF_STATE_FILE] =

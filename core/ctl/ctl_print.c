@@ -564,8 +564,15 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 
 	const json_t *tun =
 	    json_is_object(st) ? json_object_get(st, "tun") : NULL;
-	fprintf(f, "%-12s%s, mtu %s\n", "tun:", get_str(tun, "name", a, 64),
+	fprintf(f, "%-12s%s, mtu %s", "tun:", get_str(tun, "name", a, 64),
 		get_str(tun, "mtu", b, 64));
+	/* offloads (tun.offload), when the daemon reports them */
+	const json_t *off =
+	    json_is_object(tun) ? json_object_get(tun, "offload") : NULL;
+	if (json_is_object(off))
+		fprintf(f, ", offload %s%s", get_true(off, "on") ? "on" : "off",
+			get_true(off, "udp_gro") ? ", UDP GRO" : "");
+	fputc('\n', f);
 
 	if (json_is_object(st) && json_object_get(st, "server"))
 		fprintf(f, "%-12s%.68s\n",

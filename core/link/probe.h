@@ -96,6 +96,10 @@
 /* Window of the min-RTT filter (ns). */
 #define PROBE_MINRTT_WIN_NS (10ull * 1000000000ull)
 
+/* RTT histogram buckets (upper bounds, us) for monitoring. */
+#define PROBE_RTT_BUCKETS 14
+extern const uint64_t probe_rtt_bucket_us[PROBE_RTT_BUCKETS];
+
 /* Map to TTT_LINK_* in the daemon (DOWN, DEGRADED, UP). */
 enum probe_link_state { PLS_DOWN = 0, PLS_DEGRADED = 1, PLS_UP = 2 };
 
@@ -168,6 +172,12 @@ struct probe_link {
 	uint64_t last_data_tx_ns;  /* last send that was not a probe */
 	uint64_t last_probe_tx_ns; /* last probe sent */
 	uint64_t answered_tx_ns;   /* send time of the newest probe answered */
+	/* Every RTT sample since init, by bucket (not cumulative): sample r
+	 * lands in the first i with r <= probe_rtt_bucket_us[i], else in the
+	 * last (+Inf) slot. Never reset by DOWN, so they are counters. */
+	uint64_t rtt_hist[PROBE_RTT_BUCKETS + 1];
+	uint64_t rtt_sum_us; /* sum of those samples */
+	uint64_t rtt_samples;
 
 	/* ---- configuration, derived at init ---- */
 	uint64_t interval_ns;

@@ -2,7 +2,8 @@
 # Least privilege and the local attack surface, end to end (lib.sh topology):
 #   - both daemons with `user: nobody` still carry traffic; /proc shows the
 #     dropped uid/gid and only CAP_NET_ADMIN + CAP_NET_RAW (0x3000) in the
-#     permitted, effective and bounding sets;
+#     permitted, effective and bounding sets, and the HTTP listener's thread
+#     none at all;
 #   - link recovery still works as nobody (the uplink socket is re-created
 #     with SO_BINDTODEVICE after its interface went down and up);
 #   - the control socket refuses a non-root uid twice over: the 0600 file,
@@ -22,7 +23,8 @@ NOBODY_GID=$(id -g nobody)
 topo_up
 emu_start a 10.101.0.1 7001 --delay 2ms
 emu_start b 10.102.0.1 7002 --delay 4ms
-write_configs roundrobin roundrobin "user: nobody"
+write_configs roundrobin roundrobin "user: nobody
+http: {}"
 echo "user: nobody" >>"$WORK/server.yaml"
 # The plugins sit where only root can reach them by path: a 0755
 # plugins.d inside a 0700 root-owned directory, as in a clone under /root.
@@ -55,6 +57,18 @@ for who in client server; do
 	check "$who NoNewPrivs is set" test "$(awk '$1=="NoNewPrivs:" {print $2}' "$st")" = 1
 done
 check "client log says it dropped root" grep -q "running as nobody" "$WORK/client.log"
+# The HTTP listener's thread (started before the drop) keeps nothing.
+http_caps() { # the other threads' CapPrm and CapEff, one line per thread
+	for t in /proc/$CLIENT_PID/task/*; do
+		[ "${t##*/}" = "$CLIENT_PID" ] && continue
+		awk '$1=="CapPrm:" || $1=="CapEff:" {printf "%s ", $2} END {print ""}' "$t/status"
+	done
+}
+caps=$(http_caps)
+check "client's HTTP thread runs with no capability ($caps)" \
+	bash -c "[ -n '$caps' ] && ! grep -qv '^0000000000000000 0000000000000000 $' <<<'$caps'"
+check "  ... and serves /metrics" \
+	bash -c "ip netns exec $NS_C curl -sf http://127.0.0.1:9580/metrics | grep -q '^ttt_link_state{link=\"a\"}'"
 
 # Plugins after the drop, from the directory under the 0700 parent.
 srv_down() { sstatus | jq_py "d['sessions'][0]['scheduler']['plugin']"; }

@@ -158,6 +158,7 @@ static void test_example_client(void **state)
 	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/24");
 	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::2/64");
 	assert_int_equal(cfg.tun.mtu, 0);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_AUTO);
 	assert_false(cfg.default_route);
 
 	const struct cfg_sched *up = &cfg.sched[TTT_DIR_UPSTREAM];
@@ -341,7 +342,7 @@ static void test_role_last_and_values(void **state)
 		"    backup: on\n"
 		"    weight: 65535\n"
 		"    mtu: auto\n"
-		"tun: { address: 10.77.0.2/24, mtu: 1400 }\n"
+		"tun: { address: 10.77.0.2/24, mtu: 1400, offload: off }\n"
 		"key: \"relative/key\"\n"
 		"crypto: none\n"
 		"cipher: chacha20-poly1305\n"
@@ -368,6 +369,7 @@ static void test_role_last_and_values(void **state)
 	assert_true(cfg.links[0].backup);
 	assert_int_equal(cfg.links[0].weight, 65535);
 	assert_int_equal(cfg.tun.mtu, 1400);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_OFF);
 	assert_string_equal(cfg.key_file, "relative/key");
 	assert_int_equal(cfg.crypto_mode, CRYPTO_NONE);
 	assert_int_equal(cfg.cipher, CFG_CIPHER_CHACHA20);
@@ -668,6 +670,8 @@ static const struct bad_text bad_texts[] = {
      "\"100\""},
     {"role: client\ntun: { address6: \"fd::1/64\", mtu: 1000 }\n", 2,
      "tun.mtu: expected at least 1280 with an IPv6 address, got \"1000\""},
+    {"role: client\ntun: { offload: on }\n", 2,
+     "tun.offload: expected one of auto, off, got \"on\""},
     {CLIENT_HEAD "crypto: aes\n", 6,
      "crypto: expected one of encrypt, auth, none, got \"aes\""},
     {CLIENT_HEAD "cipher: aes\n", 6,
@@ -704,6 +708,23 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "scheduler: { downstream: [ roundrobin ] }\n", 6,
      "scheduler.downstream: expected a mapping like { plugin: roundrobin "
      "}, got a list"},
+    /* http: loopback by default; anything else needs credentials */
+    {CLIENT_HEAD "http: { listen: 0.0.0.0 }\n", 6,
+     "http.listen: \"0.0.0.0\" is not a loopback address: set http.token"},
+    {CLIENT_HEAD "http:\n  listen: \"[2001:db8::1]:80\"\n", 7,
+     "http.listen: \"[2001:db8::1]:80\" is not a loopback address"},
+    {CLIENT_HEAD "http: { token: short }\n", 6,
+     "http.token: expected a non-empty string of at most 255 bytes"},
+    {CLIENT_HEAD "http: { token: aaaaaaaaaaaaaaaa, token_file: /t }\n", 6,
+     "http.token_file: give either token or token_file, not both"},
+    {CLIENT_HEAD "http: { user: admin }\n", 6,
+     "http.password: missing; expected a password"},
+    {CLIENT_HEAD "http: { password: 12345678 }\n", 6,
+     "http.user: missing; expected the basic-auth user name"},
+    {CLIENT_HEAD "http: { listen: 127.0.0.1:0 }\n", 6,
+     "http.listen: expected an address with an optional port"},
+    {CLIENT_HEAD "http: { port: 80 }\n", 6,
+     "http.port: unknown key; expected one of enabled, listen, token"},
     {CLIENT_HEAD "scheduler: { sideways: { plugin: a } }\n", 6,
      "scheduler.sideways: unknown key; expected one of upstream, "
      "downstream"},
@@ -786,6 +807,54 @@ static void test_bad_texts(void **state)
 	for (size_t i = 0; i < sizeof(bad_texts) / sizeof(bad_texts[0]); i++)
 		load_bad(bad_texts[i].text, bad_texts[i].line,
 			 bad_texts[i].msg);
+}
+
+static const char *http_listen(uint16_t *port)
+{
+	static char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr_storage *ss = &cfg.http.listen.ss;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		*port = ntohs(in6->sin6_port);
+		return inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+	}
+	return ip4(&cfg.http.listen, port);
+}
+
+/* http: off without the section; on with it, 127.0.0.1:9580 unless told;
+ * a non-loopback address is fine once there are credentials. */
+static void test_http(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_ok(CLIENT_HEAD);
+	assert_false(cfg.http.enabled);
+	load_ok(CLIENT_HEAD "http: {}\n");
+	assert_true(cfg.http.enabled);
+	assert_string_equal(http_listen(&port), "127.0.0.1");
+	assert_int_equal(port, 9580);
+	load_ok(CLIENT_HEAD "http: { listen: \"[::1]:9000\" }\n");
+	assert_string_equal(http_listen(&port), "::1");
+	assert_int_equal(port, 9000);
+	load_ok(CLIENT_HEAD "http: { listen: 127.0.0.2 }\n");
+	assert_string_equal(http_listen(&port), "127.0.0.2");
+	assert_int_equal(port, 9580);
+	load_ok(CLIENT_HEAD
+		"http: { listen: 0.0.0.0:9100, token: 0123456789abcdef }\n");
+	assert_string_equal(cfg.http.token, "0123456789abcdef");
+	assert_string_equal(http_listen(&port), "0.0.0.0");
+	assert_int_equal(port, 9100);
+	load_ok(CLIENT_HEAD "http: { listen: 10.0.0.1, token_file: /t }\n");
+	assert_string_equal(cfg.http.token_file, "/t");
+	load_ok(CLIENT_HEAD "http: { listen: 10.0.0.1, user: admin, "
+			    "password_file: /p }\n");
+	assert_string_equal(cfg.http.user, "admin");
+	assert_string_equal(cfg.http.password_file, "/p");
+	/* Off needs no credentials, wherever it would listen. */
+	load_ok(CLIENT_HEAD "http: { enabled: false, listen: 0.0.0.0 }\n");
+	assert_false(cfg.http.enabled);
+	load_ok(SERVER_HEAD "http: { listen: 127.0.0.1:9581 }\n");
+	assert_true(cfg.http.enabled);
 }
 
 static void test_too_many_plugin_options(void **state)
@@ -1143,6 +1212,7 @@ int main(void)
 	    cmocka_unit_test(test_example_client),
 	    cmocka_unit_test(test_example_server),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_role_last_and_values),
 	    cmocka_unit_test(test_hooks),

@@ -631,6 +631,56 @@ static void test_listen(void **state)
 	expect_none();
 }
 
+/* http: the secret files as the daemon reads them, the listen address. */
+static void test_http(void **state)
+{
+	char extra[PATH_MAX + 256], tok[PATH_MAX];
+	unsigned port = free_port();
+	(void)state;
+	snprintf(tok, sizeof(tok), "%s/http.token", dir);
+	write_file(tok, "0123456789abcdef\n", 0600);
+	snprintf(extra, sizeof(extra),
+		 "http: { listen: \"127.0.0.1:%u\", token_file: %s }\n", port,
+		 tok);
+	run_client(extra);
+	expect_none();
+	write_file(tok, "0123456789abcdef\n", 0644);
+	run_client(extra);
+	expect_one(false, 9, 48, "http.token_file", "has mode 0644", NULL);
+	write_file(tok, "\nsecret on line two\n", 0600);
+	run_client(extra);
+	expect_one(true, 9, 48, "http.token_file", "first line is empty", NULL);
+	snprintf(extra, sizeof(extra),
+		 "http: { listen: \"127.0.0.1:%u\", token_file: %s/none }\n",
+		 port, dir);
+	run_client(extra);
+	expect_one(true, 9, 48, "http.token_file", "No such file", NULL);
+	snprintf(extra, sizeof(extra),
+		 "http: { listen: \"192.0.2.77:%u\", user: a, password: "
+		 "12345678 }\n",
+		 port);
+	run_client(extra);
+	expect_one(true, 9, 17, "http.listen",
+		   "192.0.2.77:", "not an address of this machine", NULL);
+	/* Taken (a daemon running): a warning. */
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	snprintf(extra, sizeof(extra), "http: { listen: \"127.0.0.1:%u\" }\n",
+		 port);
+	run_client(extra);
+	expect_one(false, 9, 17, "http.listen", "is in use", NULL);
+	close(fd);
+	/* Off: nothing is checked. */
+	snprintf(extra, sizeof(extra),
+		 "http: { enabled: false, token_file: %s/none }\n", dir);
+	run_client(extra);
+	expect_none();
+}
+
 static void test_source(void **state)
 {
 	(void)state;
@@ -718,6 +768,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_source, cleanup_chk),
 	    cmocka_unit_test_teardown(test_tun_name, cleanup_chk),
 	    cmocka_unit_test_teardown(test_cipher, cleanup_chk),
+	    cmocka_unit_test_teardown(test_http, cleanup_chk),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

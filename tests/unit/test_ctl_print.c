@@ -121,6 +121,24 @@ static void test_fmt_duration(void **state)
 	assert_string_equal(b, "0s");
 }
 
+/* The tun line says whether offloads are on, when the daemon says. */
+static void test_status_offload(void **state)
+{
+	char *out = render(ctl_print_status,
+			   "{\"role\":\"client\",\"tun\":{\"name\":\"ttt0\","
+			   "\"mtu\":1432,\"offload\":{\"on\":true,"
+			   "\"udp_gro\":true}}}");
+	assert_has(out, "tun:        ttt0, mtu 1432, offload on, UDP GRO\n");
+	free(out);
+	out = render(ctl_print_status,
+		     "{\"role\":\"client\",\"tun\":{\"name\":\"ttt0\","
+		     "\"mtu\":1432,\"offload\":{\"on\":false,"
+		     "\"udp_gro\":false}}}");
+	assert_has(out, "tun:        ttt0, mtu 1432, offload off\n");
+	free(out);
+	(void)state;
+}
+
 /* The key epoch (rekeys) shows on the session lines when the daemon
  * reports it, and older reports print as before. */
 static void test_status_key_epoch(void **state)
@@ -441,6 +459,7 @@ int main(void)
 	    cmocka_unit_test(test_fmt_duration),
 	    cmocka_unit_test(test_status_client),
 	    cmocka_unit_test(test_status_key_epoch),
+	    cmocka_unit_test(test_status_offload),
 	    cmocka_unit_test(test_status_columns_aligned),
 	    cmocka_unit_test(test_status_server),
 	    cmocka_unit_test(test_status_missing_fields),

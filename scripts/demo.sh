@@ -41,7 +41,7 @@ for line in sys.stdin:
         continue
     parts = []
     for l in d.get("links", []):
-        parts.append("%s: %-5s %5.1f/%4.1f %3.0f ms" % (
+        parts.append("%s %-4s %4.1f/%4.1f %3.0fms" % (
             l["name"], l["state"], l.get("rx_bps", 0) / 1e6,
             l.get("tx_bps", 0) / 1e6, l.get("srtt_ms", 0)))
     r = d.get("reorder", {})
@@ -49,7 +49,7 @@ for line in sys.stdin:
     try:
         last = open(sys.argv[1]).read().splitlines()[-1]
         m = re.search(r"time=([0-9.]+) ms", last)
-        ping = "%.0f ms" % float(m.group(1)) if m else "lost"
+        ping = "%.0fms" % float(m.group(1)) if m else "lost"
     except (OSError, IndexError, ValueError):
         pass
     print("  %2ss  %s  held %3d  ping %s" % (

@@ -24,6 +24,8 @@
 /* An old session that heard authenticated traffic this recently is still
  * in use by whoever holds it (see diag_duplicate_key). */
 #define DIAG_DUP_RECENT_NS (2ull * 1000000000ull)
+/* ... and is warned about at most this often per client. */
+#define DIAG_DUP_EVERY_NS (60ull * 1000000000ull)
 /* Failed-HELLO lines over all sources: a spoofed flood from fresh
  * addresses would otherwise earn one line each. At most this many per
  * window; the rest are counted and reported with the next line. */
@@ -139,13 +141,30 @@ bool diag_duplicate_key(struct daemon *d, const struct session *old, int idx,
 	}
 	if (!olds[0])
 		return false;
+	/* Two machines fighting over one key replace each other every few
+	 * seconds: one line per client per DIAG_DUP_EVERY_NS, with a count. */
+	static uint64_t last_ns[CFG_MAX_CLIENTS], more[CFG_MAX_CLIENTS];
+	if (idx >= 0 && idx < CFG_MAX_CLIENTS && last_ns[idx] &&
+	    now - last_ns[idx] < DIAG_DUP_EVERY_NS) {
+		more[idx]++;
+		return true;
+	}
+	char again[64] = "";
+	if (idx >= 0 && idx < CFG_MAX_CLIENTS) {
+		if (more[idx])
+			snprintf(again, sizeof(again),
+				 " (%llu more such replacements before)",
+				 (unsigned long long)more[idx]);
+		last_ns[idx] = now;
+		more[idx] = 0;
+	}
 	log_warn("session",
 		 "client %s: a second client with the same key connected "
 		 "from %s while session %08x was active from %s; the first "
-		 "loses its tunnel. Each machine needs its own key (tuntunctl "
-		 "genkey) and its own clients entry",
+		 "loses its tunnel%s. Each machine needs its own key "
+		 "(tuntunctl genkey) and its own clients entry",
 		 d->cfg.clients[idx].name, sockaddr_str(from, a, sizeof(a)),
-		 old->id, olds);
+		 old->id, olds, again);
 	return true;
 }
 

@@ -85,6 +85,12 @@ bg "$WORK/client-w.log" ip netns exec "$NS_W" "$TTT" -c "$WORK/client-w.yaml"
 CW_PID=$LAST_PID
 check "server warns: second client, naming both addresses" \
 	wait_for 10 grep -Eq "client laptop: a second client with the same key connected from 10.200.0.1:[0-9]+ while session [0-9a-f]{8} was active from 10.200.0.1:[0-9]+, 10.200.0.1:[0-9]+" "$WORK/server.log"
+# The two keep taking the session from each other; one warning a minute.
+c0=$(grep -c 'client laptop connected' "$WORK/server.log")
+wait_for 20 bash -c "test \$(grep -c 'client laptop connected' '$WORK/server.log') -ge $((c0 + 2))"
+c1=$(grep -c 'client laptop connected' "$WORK/server.log")
+n=$(grep -c 'second client with the same key' "$WORK/server.log")
+check "they fight ($((c1 - c0)) more sessions), warned once ($n)" test "$((c1 - c0))" -ge 2 -a "$n" -eq 1
 stop_pid "$CW_PID"
 stop_pid "$CLIENT_PID"
 stop_pid "$SERVER_PID"

@@ -260,7 +260,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.tun.addr6.family, 0);
 	assert_int_equal(cfg.tun.mtu, 0);
 	for (int d = 0; d < 2; d++) {
-		assert_string_equal(cfg.sched[d].plugin, "roundrobin");
+		assert_string_equal(cfg.sched[d].plugin, "earliest-arrival");
 		assert_int_equal(cfg.sched[d].n_opts, 0);
 	}
 	assert_int_equal(cfg.n_links, 1);
@@ -287,7 +287,7 @@ static void test_defaults(void **state)
 	struct config d;
 	config_defaults(&d);
 	assert_int_equal(d.reorder.capacity, 4096);
-	assert_string_equal(d.sched[1].plugin, "roundrobin");
+	assert_string_equal(d.sched[1].plugin, "earliest-arrival");
 }
 
 static void test_ipv6(void **state)

@@ -258,6 +258,40 @@ static void test_publish_while_serving(void **state)
 	httpd_stop(h);
 }
 
+/* An IPv6 listener ([::1]:0) answers over IPv6. */
+static void test_ipv6(void **state)
+{
+	(void)state;
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+				 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct httpd_auth none = {0};
+	struct httpd *h = NULL;
+	struct err e;
+	int ret = httpd_start(&h, (struct sockaddr *)&a, sizeof(a), &none, &e);
+	if (ret == -EADDRNOTAVAIL || ret == -EAFNOSUPPORT) {
+		print_message("no IPv6 loopback here: %s\n", e.msg);
+		skip();
+	}
+	assert_int_equal(ret, 0);
+	publish(h, "{\"role\":\"client\"}", NULL);
+	a.sin6_port = htons(httpd_port(h));
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	const char q[] = "GET /status.json HTTP/1.0\r\n\r\n";
+	assert_int_equal(write(fd, q, sizeof(q) - 1), (ssize_t)sizeof(q) - 1);
+	char buf[4096];
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	buf[len] = 0;
+	close(fd);
+	assert_int_equal(status_of(buf), 200);
+	assert_non_null(strstr(buf, "{\"role\":\"client\"}"));
+	httpd_stop(h);
+}
+
 static void test_bind_error(void **state)
 {
 	(void)state;
@@ -283,6 +317,7 @@ int main(void)
 	    cmocka_unit_test(test_token),
 	    cmocka_unit_test(test_basic_auth),
 	    cmocka_unit_test(test_publish_while_serving),
+	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_bind_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,10 @@ PLUGINDIR = $(LIBDIR)/tuntuntun/plugins.d
 INCDIR = $(PREFIX)/include
 SYSCONFDIR ?= /etc
 
+# The one place the version is written: status reports it (-DTTT_VERSION)
+# and the installed tuntuntun.pc carries it.
+VERSION := $(shell cat VERSION)
+
 CC ?= cc
 DEPS_OK := $(shell scripts/deps.sh >&2 && echo ok)
 ifneq ($(DEPS_OK),ok)
@@ -24,7 +28,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lev -ldl -lm
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter
 BASE_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icore -Ireorder -I$(B)/gen \
-	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' $(PKG_CFLAGS)
+	-DTTT_PLUGINDIR='"$(PLUGINDIR)"' -DTTT_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS) -fno-omit-frame-pointer
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -64,6 +68,7 @@ $(B)/plugindir.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(PLUGINDIR)' | cmp -s - $@ || echo '$(PLUGINDIR)' > $@
 $(B)/rel/core/sched/sched_host.o $(B)/san/core/sched/sched_host.o: $(B)/plugindir.stamp
+$(B)/rel/core/ctlcmd.o $(B)/san/core/ctlcmd.o: VERSION
 
 # The live monitoring page, compiled into core/ctl/httpd.c as a byte array.
 $(B)/gen/www_index.h: core/ctl/www/index.html
@@ -163,6 +168,7 @@ install: all
 	install -m 0755 $(PLUGINS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/tuntuntun/sched.h $(DESTDIR)$(INCDIR)/tuntuntun/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' \
 		tuntuntun.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/tuntuntun.pc
 	install -m 0644 examples/client.yaml examples/server.yaml $(DESTDIR)$(SYSCONFDIR)/tuntuntun/
 

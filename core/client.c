@@ -25,16 +25,26 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-static const struct cfg_sockaddr *link_peer(struct daemon *d, uint32_t id)
+const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
 	return l->peer.len ? &l->peer : &d->cfg.server;
 }
 
+uint32_t uplink_mtu(const struct daemon *d, uint32_t id)
+{
+	const struct cfg_link *l = &d->cfg.links[id];
+	uint32_t mtu = l->mtu;
+	if (!mtu && l->interface[0] &&
+	    netif_get_mtu(l->interface, &mtu, NULL) < 0)
+		mtu = 0;
+	return mtu ? mtu : 1500;
+}
+
 int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
-	const struct cfg_sockaddr *peer = link_peer(d, id);
+	const struct cfg_sockaddr *peer = uplink_peer(d, id);
 	struct uplink *u = &d->uplinks[id];
 	int family = peer->ss.ss_family;
 	int ret;
@@ -81,11 +91,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	memcpy(&p->peer, &peer->ss, peer->len);
 	p->peer_len = peer->len;
 	p->family = family;
-	uint32_t mtu = l->mtu;
-	if (!mtu && l->interface[0] &&
-	    netif_get_mtu(l->interface, &mtu, NULL) < 0)
-		mtu = 0;
-	p->link_mtu = mtu ? mtu : 1500;
+	p->link_mtu = uplink_mtu(d, id);
 	pmtu_init(&p->pmtu, family == AF_INET ? 576 : 1280, p->link_mtu);
 	d->sess->views_dirty = true;
 	return 0;
@@ -291,7 +297,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 		   wire_cipher_name(s->keys.cipher));
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		prober_send_now(s, &s->paths[i], now);
-	ctlcmd_session_established(s, now);
+	dswap_session_established(s, now);
 }
 
 /* Once a second: hellos while no session; session liveness otherwise. */
@@ -316,11 +322,8 @@ int client_setup(struct daemon *d, struct err *e)
 	int ret = wire_key_load(d->cfg.key_file, d->psk, e);
 	if (ret < 0)
 		return ret;
-	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
-	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
-		return err_set(e, -ENOTSUP,
-			       "cipher: aes-256-gcm needs hardware AES, which "
-			       "this CPU lacks; use auto or chacha20-poly1305");
+	if ((ret = daemon_check_cipher(d, e)) < 0)
+		return ret;
 	struct session *s;
 	if ((ret = session_create(d, &s, e)) < 0)
 		return ret;

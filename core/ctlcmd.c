@@ -15,7 +15,10 @@
 #include "reorder.h"
 #include "sched/sched_host.h"
 
-#define TTT_VERSION "0.1.0"
+/* From the top-level VERSION file, through the Makefile. */
+#ifndef TTT_VERSION
+#error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
+#endif
 /* docs/monitoring.md: bumped when a field changes meaning or goes away;
  * new fields alone do not bump it (readers ignore what they do not know). */
 #define TTT_STATUS_SCHEMA 1
@@ -181,15 +184,9 @@ json_t *status_json(struct daemon *d)
 		 * server accepted a swap, so it names what the server runs. */
 		json_t *ds = json_pack("{s:s}", "plugin",
 				       d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
-		if (d->ds_swap.state[0]) {
-			json_object_set_new(
-			    ds, "last_swap",
-			    json_pack("{s:I,s:s,s:s,s:s}", "req",
-				      (json_int_t)d->ds_swap.req, "plugin",
-				      d->ds_swap.plugin, "state",
-				      d->ds_swap.state, "error",
-				      d->ds_swap.error));
-		}
+		json_t *last = dswap_status_json(d);
+		if (last)
+			json_object_set_new(ds, "last_swap", last);
 		json_object_set_new(sched, "downstream", ds);
 	} else {
 		json_t *arr = json_array();
@@ -234,60 +231,6 @@ static json_t *cmd_plugins(void *arg, json_t *req, struct err *e)
 			 "plugins", list);
 }
 
-static void ds_swap_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct daemon *d = w->data;
-	if (strcmp(d->ds_swap.state, "pending") != 0) {
-		ev_timer_stop(loop, w);
-		return;
-	}
-	if (++d->ds_swap.tries > 15) {
-		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "timeout");
-		snprintf(d->ds_swap.error, sizeof(d->ds_swap.error),
-			 "the server did not answer");
-		log_warn("sched",
-			 "downstream swap to %s: no answer from the "
-			 "server",
-			 d->ds_swap.plugin);
-		ev_timer_stop(loop, w);
-		return;
-	}
-	peerctl_send_sched_set(d->sess, d->ds_swap.req, d->ds_swap.plugin,
-			       d->ds_swap.opts, d->ds_swap.n_opts, now_ns(d));
-}
-
-void peerctl_client_on_sched_reply(struct session *s, json_t *msg)
-{
-	struct daemon *d = s->d;
-	json_int_t req = json_integer_value(json_object_get(msg, "req"));
-	if ((uint64_t)req != d->ds_swap.req ||
-	    strcmp(d->ds_swap.state, "pending") != 0)
-		return;
-	ev_timer_stop(d->loop, &d->ds_swap.timer);
-	if (json_is_true(json_object_get(msg, "ok"))) {
-		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "ok");
-		d->ds_swap.error[0] = 0;
-		/* Only now is it the downstream choice: a later session's
-		 * HELLO asks the server for it again. */
-		struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
-		snprintf(cs->plugin, sizeof(cs->plugin), "%s",
-			 d->ds_swap.plugin);
-		memcpy(cs->opts, d->ds_swap.opts,
-		       sizeof(cs->opts[0]) * d->ds_swap.n_opts);
-		cs->n_opts = d->ds_swap.n_opts;
-		log_notice("sched", "server switched downstream to %s",
-			   d->ds_swap.plugin);
-	} else {
-		const char *err =
-		    json_string_value(json_object_get(msg, "error"));
-		snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "refused");
-		snprintf(d->ds_swap.error, sizeof(d->ds_swap.error), "%s",
-			 err ? err : "refused");
-		log_warn("sched", "server refused downstream %s: %s",
-			 d->ds_swap.plugin, d->ds_swap.error);
-	}
-}
-
 /* {"cmd":"scheduler-set","dir":"upstream|downstream","plugin":NAME,
  *  "options":{...}} */
 static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
@@ -330,9 +273,7 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 		struct cfg_sched *cs =
 		    &d->cfg.sched[d->client ? TTT_DIR_UPSTREAM
 					    : TTT_DIR_DOWNSTREAM];
-		snprintf(cs->plugin, sizeof(cs->plugin), "%s", plugin);
-		memcpy(cs->opts, opts, sizeof(opts[0]) * (size_t)n);
-		cs->n_opts = (uint32_t)n;
+		config_sched_set(cs, plugin, opts, (uint32_t)n);
 		return json_pack("{s:s,s:s,s:i}", "dir", dir, "plugin", plugin,
 				 "sessions", swapped);
 	}
@@ -344,97 +285,9 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 	if (d->sess->state != SESS_ESTABLISHED)
 		return err_set(e, -ENOTCONN, "no session with the server yet"),
 		       NULL;
-	uint64_t r = ctlcmd_downstream_swap(d, plugin, opts, (uint32_t)n);
+	uint64_t r = dswap_request(d, plugin, opts, (uint32_t)n);
 	return json_pack("{s:s,s:s,s:s,s:I}", "dir", dir, "plugin", plugin,
 			 "state", "pending", "req", (json_int_t)r);
-}
-
-/* Sends (or re-sends) the swap in d->ds_swap and arms its retry timer. */
-static void ds_swap_send(struct daemon *d)
-{
-	d->ds_swap.tries = 0;
-	ev_timer_stop(d->loop, &d->ds_swap.timer);
-	ev_timer_init(&d->ds_swap.timer, ds_swap_timer_cb, 0.2, 0.2);
-	d->ds_swap.timer.data = d;
-	ev_timer_start(d->loop, &d->ds_swap.timer);
-	/* A send failure is not final: the timer retries, and the verdict
-	 * (ok, refused or timeout) lands in status for tuntunctl to wait on.
-	 * The config keeps the old choice until the server says ok. */
-	if (peerctl_send_sched_set(d->sess, d->ds_swap.req, d->ds_swap.plugin,
-				   d->ds_swap.opts, d->ds_swap.n_opts,
-				   now_ns(d)) < 0)
-		log_info("sched",
-			 "downstream swap to %s: first send failed, "
-			 "retrying",
-			 d->ds_swap.plugin);
-}
-
-/*
- * Client: carries a downstream choice to the server, for `scheduler set
- * downstream`, SIGHUP and session start alike, so all three go through
- * the same retries and land their verdict in status. Without a session the
- * request waits, "pending", until ctlcmd_session_established() sends it.
- * Returns the request number tuntunctl waits on.
- */
-uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
-				const struct cfg_opt *opts, uint32_t n)
-{
-	if (n > CFG_MAX_OPTS)
-		n = CFG_MAX_OPTS;
-	d->ds_swap.req++;
-	snprintf(d->ds_swap.plugin, sizeof(d->ds_swap.plugin), "%s", plugin);
-	memcpy(d->ds_swap.opts, opts, sizeof(opts[0]) * n);
-	d->ds_swap.n_opts = n;
-	snprintf(d->ds_swap.state, sizeof(d->ds_swap.state), "pending");
-	d->ds_swap.error[0] = 0;
-	if (d->sess->state == SESS_ESTABLISHED)
-		ds_swap_send(d);
-	else
-		log_info("sched",
-			 "downstream %s goes to the server once the "
-			 "session is up",
-			 plugin);
-	return d->ds_swap.req;
-}
-
-static bool sched_same(const struct cfg_sched *a, const struct cfg_sched *b)
-{
-	if (strcmp(a->plugin, b->plugin) != 0 || a->n_opts != b->n_opts)
-		return false;
-	for (uint32_t i = 0; i < a->n_opts; i++)
-		if (strcmp(a->opts[i].key, b->opts[i].key) != 0 ||
-		    strcmp(a->opts[i].str, b->opts[i].str) != 0)
-			return false;
-	return true;
-}
-
-/* Client, SIGHUP: a changed `scheduler.downstream` is the server's to
- * apply; carried like `tuntunctl scheduler set downstream`. */
-void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns)
-{
-	if (!d->client || sched_same(ns, &d->cfg.sched[TTT_DIR_DOWNSTREAM]))
-		return;
-	log_notice("config", "reload: asking the server for downstream %s",
-		   ns->plugin);
-	ctlcmd_downstream_swap(d, ns->plugin, ns->opts, ns->n_opts);
-}
-
-/*
- * Client, session just established: the HELLO named only the downstream
- * plugin, so the server runs it with its own YAML's options (when it
- * configures the same plugin) or none. Options from the client's YAML (or
- * from an accepted swap) go now; a swap asked while the session was down
- * goes now too. Link facts first, so options naming links find them.
- */
-void ctlcmd_session_established(struct session *s, uint64_t now)
-{
-	struct daemon *d = s->d;
-	const struct cfg_sched *ds = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
-	peerctl_send_link_info(s, now);
-	if (strcmp(d->ds_swap.state, "pending") == 0)
-		ds_swap_send(d);
-	else if (ds->n_opts > 0)
-		ctlcmd_downstream_swap(d, ds->plugin, ds->opts, ds->n_opts);
 }
 
 /* {"cmd":"link-set","link":NAME,"admin":"up|down"} */

@@ -29,9 +29,14 @@ uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint32_t ip_overhead(int family)
+int daemon_check_cipher(const struct daemon *d, struct err *e)
 {
-	return (family == AF_INET6 ? 40 : 20) + 8;
+	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
+	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+		return err_set(e, -ENOTSUP,
+			       "cipher: aes-256-gcm needs hardware AES, which "
+			       "this CPU lacks; use auto or chacha20-poly1305");
+	return 0;
 }
 
 /* The tun MTU: what the smallest link carries once our encapsulation (outer
@@ -39,21 +44,14 @@ static uint32_t ip_overhead(int family)
  * inner packet never needs fragmenting. */
 static uint32_t compute_tun_mtu(struct daemon *d)
 {
-	uint32_t over = (uint32_t)wire_data_overhead(d->cfg.crypto_mode);
 	uint32_t mtu = UINT32_MAX;
 	if (d->client) {
 		for (uint32_t i = 0; i < d->cfg.n_links; i++) {
-			const struct cfg_link *l = &d->cfg.links[i];
-			const struct cfg_sockaddr *peer =
-			    l->peer.len ? &l->peer : &d->cfg.server;
-			uint32_t lm = l->mtu;
-			if (!lm && l->interface[0] &&
-			    netif_get_mtu(l->interface, &lm, NULL) < 0)
-				lm = 0;
-			if (!lm)
-				lm = 1500;
+			const struct cfg_sockaddr *peer = uplink_peer(d, i);
 			uint32_t m =
-			    lm - ip_overhead(peer->ss.ss_family) - over;
+			    uplink_mtu(d, i) -
+			    (uint32_t)wire_tunnel_overhead(peer->ss.ss_family,
+							   d->cfg.crypto_mode);
 			if (m < mtu)
 				mtu = m;
 		}
@@ -67,7 +65,8 @@ static uint32_t compute_tun_mtu(struct daemon *d)
 			if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
 				fam = AF_INET;
 		}
-		mtu = 1500 - ip_overhead(fam) - over;
+		mtu = 1500 -
+		      (uint32_t)wire_tunnel_overhead(fam, d->cfg.crypto_mode);
 	}
 	if (d->cfg.tun.mtu) {
 		if (d->cfg.tun.mtu > mtu)
@@ -207,15 +206,11 @@ static void reload(struct daemon *d)
 		return;
 	}
 	/* Client: a changed downstream is carried to the server. */
-	ctlcmd_reload_downstream(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
+	dswap_reload(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
 	const struct cfg_sched *ns = &nc->sched[dir];
 	struct cfg_sched *cs = &d->cfg.sched[dir];
-	bool same = !strcmp(ns->plugin, cs->plugin) && ns->n_opts == cs->n_opts;
-	for (uint32_t i = 0; same && i < ns->n_opts; i++)
-		same = !strcmp(ns->opts[i].key, cs->opts[i].key) &&
-		       !strcmp(ns->opts[i].str, cs->opts[i].str);
-	if (same) {
+	if (config_sched_equal(ns, cs)) {
 		log_notice("config", "reloaded %s: scheduler unchanged",
 			   d->cfg.path);
 		free(nc);
@@ -368,7 +363,7 @@ void daemon_teardown(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sig_hup);
 	ev_timer_stop(d->loop, &d->probe_timer);
 	ev_timer_stop(d->loop, &d->stats_timer);
-	ev_timer_stop(d->loop, &d->ds_swap.timer);
+	dswap_stop(d);
 	if (d->mon_fd >= 0) {
 		ev_io_stop(d->loop, &d->mon_io);
 		close(d->mon_fd);

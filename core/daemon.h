@@ -127,6 +127,28 @@ struct listener {
 	ev_io io;
 };
 
+/* Client: where the last downstream swap asked of the server stands
+ * (dswap.c has the state machine). */
+enum dswap_state {
+	DSWAP_NONE = 0, /* none asked since the daemon started */
+	DSWAP_PENDING,	/* asked (or waiting for a session), no verdict yet */
+	DSWAP_OK,	/* the server runs it; cfg's downstream follows */
+	DSWAP_REFUSED,	/* the server said no; `error` says why */
+	DSWAP_TIMEOUT,	/* no verdict after every retry */
+};
+
+/* Client: the downstream swap in flight (carried to the server). */
+struct dswap {
+	uint64_t req; /* request number, tuntunctl waits on it */
+	char plugin[CFG_NAME_MAX];
+	struct cfg_opt opts[CFG_MAX_OPTS];
+	uint32_t n_opts;
+	int tries; /* retries since the last send */
+	enum dswap_state state;
+	char error[sizeof(((struct err *)0)->msg)];
+	ev_timer timer; /* retry */
+};
+
 struct uplink { /* client: one configured link's socket */
 	struct daemon *d;
 	uint32_t id;
@@ -185,17 +207,7 @@ struct daemon {
 	struct rxbatch *rx;
 	struct txbatch *tx; /* datapath.c: transmit batch */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
-	/* client: downstream swap in flight (carried to the server) */
-	struct {
-		uint64_t req;
-		char plugin[CFG_NAME_MAX];
-		struct cfg_opt opts[CFG_MAX_OPTS];
-		uint32_t n_opts;
-		int tries;
-		char state[16]; /* "", "pending", "ok", "refused", "timeout" */
-		char error[sizeof(((struct err *)0)->msg)];
-		ev_timer timer;
-	} ds_swap;
+	struct dswap dswap; /* client: downstream swap (dswap.c) */
 	bool quota_dirty;
 	bool quota_save_failing;		  /* quota.c: logged once */
 	uint64_t quota_saved_ns;		  /* quota.c: last good save */
@@ -216,6 +228,9 @@ static inline uint64_t now_ns(struct daemon *d)
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
 uint64_t mono_ns(void);
+/* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
+ * `cipher: aes-256-gcm` without them is refused at start (either role). */
+int daemon_check_cipher(const struct daemon *d, struct err *e);
 
 /* session.c */
 int session_create(struct daemon *d, struct session **out, struct err *e);
@@ -237,6 +252,7 @@ void session_update_hold(struct session *s);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len);
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now);
@@ -258,6 +274,10 @@ void client_teardown(struct daemon *d);
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			 uint64_t now);
 void client_session_lost(struct daemon *d);
+/* Link id's server endpoint: its own `peer`, else server.address:port. */
+const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id);
+/* Link id's MTU: `mtu:`, else its interface's, else 1500. */
+uint32_t uplink_mtu(const struct daemon *d, uint32_t id);
 int uplink_open(struct daemon *d, uint32_t id, struct err *e);
 void uplink_close(struct daemon *d, uint32_t id);
 void uplink_failed(struct daemon *d, uint32_t id, int err);
@@ -280,13 +300,27 @@ int server_check_inner_src(struct session *s, const uint8_t *pkt, size_t len);
 /* ctlcmd.c */
 extern const struct ctl_command daemon_ctl_commands[];
 json_t *status_json(struct daemon *d);
-/* Client: carry a downstream choice to the server (returns the request
- * number); on SIGHUP, only when `ns` differs from what the server runs;
- * at session start, link facts plus the YAML's downstream options. */
-uint64_t ctlcmd_downstream_swap(struct daemon *d, const char *plugin,
-				const struct cfg_opt *opts, uint32_t n);
-void ctlcmd_reload_downstream(struct daemon *d, const struct cfg_sched *ns);
-void ctlcmd_session_established(struct session *s, uint64_t now);
+
+/* dswap.c (client) */
+/* Carries a downstream choice to the server, for `scheduler set
+ * downstream`, SIGHUP and session start alike, so all three go through the
+ * same retries and land their verdict in status. Without a session it waits,
+ * pending, until dswap_session_established(). Returns the request number. */
+uint64_t dswap_request(struct daemon *d, const char *plugin,
+		       const struct cfg_opt *opts, uint32_t n);
+/* The server answered a sched-set. */
+void dswap_on_reply(struct session *s, json_t *msg);
+/* SIGHUP: a changed `scheduler.downstream` (ns) is the server's to apply. */
+void dswap_reload(struct daemon *d, const struct cfg_sched *ns);
+/* The HELLO named only the downstream plugin, so the server runs it with
+ * its own YAML's options (when it configures the same plugin) or none: sends
+ * link facts, then the YAML's (or an accepted swap's) options, or a swap
+ * asked while the session was down. */
+void dswap_session_established(struct session *s, uint64_t now);
+/* status: {req, plugin, state, error} of the last swap, NULL if none. */
+json_t *dswap_status_json(struct daemon *d);
+const char *dswap_state_name(enum dswap_state st);
+void dswap_stop(struct daemon *d);
 
 /* monitor.c: the `http:` listener's life and its snapshots */
 int monitor_setup(struct daemon *d, struct err *e);

@@ -71,9 +71,8 @@ static void path_send_failed(struct session *s, struct path *p, int err,
 		break;
 	case EMSGSIZE:
 		/* pmtu works in whole outer datagrams */
-		pmtu_on_emsgsize(&p->pmtu,
-				 (uint32_t)len + 8 +
-				     (p->family == AF_INET6 ? 40 : 20));
+		pmtu_on_emsgsize(
+		    &p->pmtu, (uint32_t)(len + wire_outer_overhead(p->family)));
 		break;
 	case ECONNREFUSED:
 	case EHOSTUNREACH:
@@ -138,6 +137,21 @@ static int path_send(struct session *s, struct path *p, const uint8_t *buf,
 	return 0;
 }
 
+/* Writes the header of packet `seq` of `type` on path p at buf. */
+static void hdr_encode(uint8_t *buf, const struct session *s,
+		       const struct path *p, uint8_t type, uint64_t seq)
+{
+	struct wire_hdr h = {
+	    .version = WIRE_VERSION,
+	    .type = type,
+	    .link_id = (uint8_t)p->id,
+	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
+	    .session_id = s->id,
+	    .seq = seq,
+	};
+	wire_hdr_encode(buf, &h);
+}
+
 int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		      const uint8_t *body, size_t body_len, uint64_t now)
 {
@@ -146,16 +160,8 @@ int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 		return -ENOTCONN;
 	if (WIRE_HDR_LEN + body_len + WIRE_TAG_LEN > d->buf_size)
 		return -EMSGSIZE;
-	struct wire_hdr h = {
-	    .version = WIRE_VERSION,
-	    .type = type,
-	    .link_id = (uint8_t)p->id,
-	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
-	    .session_id = s->id,
-	    .seq = s->tx_seq++,
-	};
 	uint8_t *buf = d->txbuf;
-	wire_hdr_encode(buf, &h);
+	hdr_encode(buf, s, p, type, s->tx_seq++);
 	if (body_len)
 		memmove(buf + WIRE_HDR_LEN, body, body_len);
 	size_t len = wire_seal(&s->keys, buf, body_len);
@@ -382,15 +388,7 @@ static void txq_add(struct session *s, size_t len, uint64_t now)
 	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
 	    .bucket = (uint16_t)bucket,
 	};
-	struct wire_hdr h = {
-	    .version = WIRE_VERSION,
-	    .type = WT_DATA,
-	    .link_id = (uint8_t)p->id,
-	    .flags = s->keys.mode == CRYPTO_ENCRYPT ? WF_ENCRYPTED : 0,
-	    .session_id = s->id,
-	    .seq = seq,
-	};
-	wire_hdr_encode(buf, &h);
+	hdr_encode(buf, s, p, WT_DATA, seq);
 	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + len);
 	if (!total) {
@@ -470,9 +468,16 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	txq_flush(d, now);
 }
 
-static void deliver_direct(struct daemon *d, struct session *s,
-			   const uint8_t *pkt, size_t len)
+/* The one place an inner packet is written to the tun: straight from
+ * rx_data(), or in order from the reorder buffer (session.c). A failed
+ * write loses that packet only and is counted; a session torn down after
+ * the tun closed (its reorder buffer hands back what it held) writes
+ * nothing. */
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len)
 {
+	struct daemon *d = s->d;
+	if (d->tun_fd < 0)
+		return;
 	if (write(d->tun_fd, pkt, len) < 0)
 		s->tun_write_errors++;
 	else
@@ -495,14 +500,14 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		return;
 	}
 	if (!s->reorder) {
-		deliver_direct(d, s, inner, ilen);
+		datapath_tun_write(s, inner, ilen);
 		return;
 	}
 	struct pktbuf *b = session_buf_get(s);
 	if (!b) {
 		/* Pool exhausted (cannot happen while the pool is larger than
 		 * the reorder capacity): deliver rather than lose it. */
-		deliver_direct(d, s, inner, ilen);
+		datapath_tun_write(s, inner, ilen);
 		return;
 	}
 	b->data = b->raw;
@@ -514,7 +519,7 @@ static void rx_data(struct session *s, uint8_t *body, size_t blen,
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late
 		 * segment is worth far more than a lost one: deliver it. */
-		deliver_direct(d, s, b->data, ilen);
+		datapath_tun_write(s, b->data, ilen);
 		s->rx_late_delivered++;
 	}
 	if (ret < 0)
@@ -542,8 +547,8 @@ static void path_learn(struct session *s, struct path *p, int fd,
 		/* Probe this path's MTU up from the protocol minimum to
 		 * what a full-size tunnel packet needs. */
 		pmtu_init(&p->pmtu, p->family == AF_INET ? 576 : 1280,
-			  s->d->tun_mtu + (p->family == AF_INET6 ? 40 : 20) +
-			      8 + (uint32_t)wire_data_overhead(s->keys.mode));
+			  s->d->tun_mtu + (uint32_t)wire_tunnel_overhead(
+					      p->family, s->keys.mode));
 		if (p->id >= s->n_paths)
 			s->n_paths = p->id + 1;
 		s->views_dirty = true;

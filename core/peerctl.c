@@ -193,7 +193,7 @@ void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
 	else if (!client && strcmp(t, "sched-set") == 0)
 		on_sched_set(s, msg, now);
 	else if (client && strcmp(t, "sched-reply") == 0)
-		peerctl_client_on_sched_reply(s, msg);
+		dswap_on_reply(s, msg);
 	else
 		s->rx_bad++;
 	json_decref(msg);

@@ -23,7 +23,5 @@ int peerctl_options(json_t *obj, struct cfg_opt *opts, uint32_t max,
 int peerctl_send_sched_set(struct session *s, uint64_t req, const char *plugin,
 			   const struct cfg_opt *opts, uint32_t n,
 			   uint64_t now);
-/* Client: the server answered a sched-set (ctlcmd.c). */
-void peerctl_client_on_sched_reply(struct session *s, json_t *msg);
 
 #endif

@@ -22,8 +22,7 @@
 /* Bytes of outer packet around a probe body. */
 static uint32_t probe_overhead(const struct session *s, const struct path *p)
 {
-	uint32_t ip = p->family == AF_INET6 ? 40 : 20;
-	return ip + 8 + WIRE_HDR_LEN +
+	return (uint32_t)wire_outer_overhead(p->family) + WIRE_HDR_LEN +
 	       (s->keys.mode == CRYPTO_NONE ? 0 : WIRE_TAG_LEN);
 }
 

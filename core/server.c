@@ -73,11 +73,8 @@ int server_setup(struct daemon *d, struct err *e)
 {
 	uint32_t n = d->cfg.n_clients;
 	int ret;
-	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
-	    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
-		return err_set(e, -ENOTSUP,
-			       "cipher: aes-256-gcm needs hardware AES, which "
-			       "this CPU lacks; use auto or chacha20-poly1305");
+	if ((ret = daemon_check_cipher(d, e)) < 0)
+		return ret;
 	d->client_psk = calloc(n, sizeof(*d->client_psk));
 	d->client_keyid = calloc(n, sizeof(*d->client_keyid));
 	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));
@@ -250,108 +247,156 @@ static int session_slot(struct daemon *d)
 	return -1;
 }
 
-void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
-		     const struct sockaddr_storage *from, socklen_t fromlen,
-		     uint64_t now)
+/*
+ * Authenticate: which client's key signed this HELLO, within the source's
+ * HELLO budget. Returns the client's index with *m parsed, or -1 (counted)
+ * for a datagram that earns no answer and leaves no state.
+ */
+static int hello_authenticate(struct daemon *d, const uint8_t *buf, size_t len,
+			      const struct sockaddr_storage *from, uint64_t now,
+			      struct wire_hello *m)
 {
 	uint8_t id[WIRE_KEYID_LEN];
-	struct wire_hello m;
-	struct err e;
 	int idx = -1;
-	char a[64];
 
 	if (hello_limit_take(d->hello_rl, from, now) < 0) {
 		d->hello_ratelimited++;
-		return;
+		return -1;
 	}
 	if (len < WIRE_HELLO_LEN || wire_hello_peek_key_id(buf, len, id) < 0) {
 		d->hello_bad++;
 		d->rx_bad++;
-		return;
+		return -1;
 	}
 	for (uint32_t i = 0; i < d->cfg.n_clients; i++)
 		if (!memcmp(id, d->client_keyid[i], WIRE_KEYID_LEN))
 			idx = (int)i;
-	if (idx < 0 || wire_hello_parse(buf, len, d->client_psk[idx], &m) < 0) {
+	if (idx < 0 || wire_hello_parse(buf, len, d->client_psk[idx], m) < 0) {
 		d->hello_bad++;
 		d->rx_bad++;
-		return;
+		return -1;
 	}
+	return idx;
+}
+
+/*
+ * A genuine HELLO may still be old news: a retry of the attempt we answered
+ * gets the same answer and no new state (a replay of it gains an attacker
+ * nothing), and one whose timestamp is not newer than the last accepted for
+ * this key is a replay that must not replace the live session. Returns true
+ * when the HELLO has been dealt with.
+ */
+static bool hello_seen(struct daemon *d, int fd, int idx,
+		       const struct wire_hello *m,
+		       const struct sockaddr_storage *from, socklen_t fromlen)
+{
 	struct session *old = d->client_sess[idx];
+	char a[64];
+
 	if (old &&
-	    !memcmp(old->client_random, m.client_random, WIRE_RANDOM_LEN)) {
-		/* A retry of the attempt we answered: same answer, no new
-		 * state (a replay of it gains an attacker nothing). */
+	    !memcmp(old->client_random, m->client_random, WIRE_RANDOM_LEN)) {
 		send_ack(fd, old->ack, old->ack_len, from, fromlen);
-		return;
+		return true;
 	}
-	if (m.timestamp_ns <= d->client_last_hello[idx]) {
+	if (m->timestamp_ns <= d->client_last_hello[idx]) {
 		/* Counted as a bad datagram too, so `status` shows it. */
 		d->hello_replayed++;
 		d->rx_bad++;
 		log_debug("handshake", "%s: replayed or stale hello from %s",
 			  d->cfg.clients[idx].name,
 			  sockaddr_str(from, a, sizeof(a)));
-		return;
+		return true;
 	}
-	if (m.crypto_mode != d->cfg.crypto_mode) {
+	return false;
+}
+
+/*
+ * Negotiate: the client's crypto mode must be ours, and a server that
+ * requires AES-256-GCM needs a client that offers it. On WR_OK *cipher is
+ * the AEAD the session runs; anything else is the refusal to send.
+ */
+static uint8_t hello_negotiate(struct daemon *d, int idx,
+			       const struct wire_hello *m, int *cipher)
+{
+	if (m->crypto_mode != d->cfg.crypto_mode) {
 		log_warn("handshake",
 			 "%s: client asks for crypto mode %u, this "
 			 "server uses %u",
-			 d->cfg.clients[idx].name, m.crypto_mode,
+			 d->cfg.clients[idx].name, m->crypto_mode,
 			 d->cfg.crypto_mode);
-		refuse(d, fd, idx, &m, WR_CRYPTO_MODE, from, fromlen);
-		return;
+		return WR_CRYPTO_MODE;
 	}
 	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
-	    wire_cipher_choose(m.ciphers) != WIRE_CIPHER_AES256GCM) {
+	    wire_cipher_choose(m->ciphers) != WIRE_CIPHER_AES256GCM) {
 		log_warn("handshake",
 			 "%s: this server requires aes-256-gcm, which the "
 			 "client does not offer",
 			 d->cfg.clients[idx].name);
-		refuse(d, fd, idx, &m, WR_CRYPTO_MODE, from, fromlen);
-		return;
+		return WR_CRYPTO_MODE;
 	}
-	int slot = session_slot(d);
-	if (slot < 0 && old)
-		slot = -2; /* will reuse the old one's slot */
-	if (slot == -1) {
-		log_warn("handshake", "session table full");
-		return;
-	}
+	*cipher = d->cfg.cipher == CFG_CIPHER_CHACHA20
+		      ? WIRE_CIPHER_CHACHA20
+		      : wire_cipher_choose(m->ciphers);
+	return WR_OK;
+}
+
+/*
+ * A new session for client idx: a fresh id and server random, keys derived
+ * from both randoms, and the downstream scheduler: the client's choice,
+ * with options from our YAML when it is the plugin configured here.
+ * Returns 0 with *out set, WR_SCHEDULER to refuse (no such plugin, bad
+ * options), or -1 when it could not be created (logged; no answer).
+ */
+static int hello_session_new(struct daemon *d, int idx,
+			     const struct wire_hello *m, int cipher,
+			     struct session **out)
+{
+	const struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
 	struct session *s;
+	struct err e;
+
 	if (session_create(d, &s, &e) < 0) {
 		log_err("handshake", "%s", e.msg);
-		return;
+		return -1;
 	}
 	s->client_idx = idx;
 	do {
 		randombytes_buf(&s->id, sizeof(s->id));
 	} while (s->id == 0 || server_session_by_id(d, s->id));
-	memcpy(s->client_random, m.client_random, WIRE_RANDOM_LEN);
+	memcpy(s->client_random, m->client_random, WIRE_RANDOM_LEN);
 	randombytes_buf(s->server_random, WIRE_RANDOM_LEN);
 	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->client_psk[idx],
 			 s->client_random, s->server_random, s->id, 0);
-	int cipher = d->cfg.cipher == CFG_CIPHER_CHACHA20
-			 ? WIRE_CIPHER_CHACHA20
-			 : wire_cipher_choose(m.ciphers);
 	(void)wire_keys_set_cipher(&s->keys, cipher); /* choose() checked it */
 	s->tx_seq = 1;
 
-	/* Downstream plugin: the client's choice, options from our YAML when
-	 * it is the plugin configured here. */
-	const struct cfg_sched *cs = &d->cfg.sched[TTT_DIR_DOWNSTREAM];
-	const char *name = m.downstream[0] ? m.downstream : cs->plugin;
+	const char *name = m->downstream[0] ? m->downstream : cs->plugin;
 	bool own = strcmp(name, cs->plugin) == 0;
 	if (session_set_sched(s, name, own ? cs->opts : NULL,
 			      own ? cs->n_opts : 0, &e) < 0) {
 		log_warn("handshake", "%s: downstream scheduler: %s",
 			 d->cfg.clients[idx].name, e.msg);
 		session_destroy(s);
-		refuse(d, fd, idx, &m, WR_SCHEDULER, from, fromlen);
-		return;
+		return WR_SCHEDULER;
 	}
-	d->client_last_hello[idx] = m.timestamp_ns;
+	*out = s;
+	return 0;
+}
+
+/*
+ * Install: s replaces the client's old session (if any) in the table, and
+ * the HELLO_ACK, kept for retries, goes back to where the HELLO came from.
+ */
+static void hello_install(struct daemon *d, int fd, int idx, int slot,
+			  struct session *s, const struct wire_hello *m,
+			  const struct sockaddr_storage *from,
+			  socklen_t fromlen, uint64_t now)
+{
+	struct session *old = d->client_sess[idx];
+	struct wire_hello_ack ack;
+	char a[64];
+
+	d->client_last_hello[idx] = m->timestamp_ns;
 	if (old) {
 		log_info("session", "%08x: client %s opened a new session",
 			 old->id, d->cfg.clients[idx].name);
@@ -365,12 +410,11 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
 
-	struct wire_hello_ack ack;
 	memset(&ack, 0, sizeof(ack));
 	ack.session_id = s->id;
 	memcpy(ack.client_random, s->client_random, WIRE_RANDOM_LEN);
 	memcpy(ack.server_random, s->server_random, WIRE_RANDOM_LEN);
-	ack.link_id = m.link_id;
+	ack.link_id = m->link_id;
 	ack.status = WR_OK;
 	ack.cipher = (uint8_t)s->keys.cipher;
 	s->ack_len = wire_hello_ack_build(s->ack, d->client_psk[idx], &ack);
@@ -380,5 +424,37 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		   "%08x: client %s connected from %s (downstream "
 		   "%s)",
 		   s->id, d->cfg.clients[idx].name,
-		   sockaddr_str(from, a, sizeof(a)), name);
+		   sockaddr_str(from, a, sizeof(a)), s->sched_name);
+}
+
+/* A HELLO: authenticate, negotiate, then install a session (see above). */
+void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
+		     const struct sockaddr_storage *from, socklen_t fromlen,
+		     uint64_t now)
+{
+	struct wire_hello m;
+	struct session *s;
+	int cipher = 0, ret;
+
+	int idx = hello_authenticate(d, buf, len, from, now, &m);
+	if (idx < 0 || hello_seen(d, fd, idx, &m, from, fromlen))
+		return;
+	uint8_t status = hello_negotiate(d, idx, &m, &cipher);
+	if (status != WR_OK) {
+		refuse(d, fd, idx, &m, status, from, fromlen);
+		return;
+	}
+	int slot = session_slot(d);
+	if (slot < 0 && d->client_sess[idx])
+		slot = -2; /* will reuse the old one's slot */
+	if (slot == -1) {
+		log_warn("handshake", "session table full");
+		return;
+	}
+	ret = hello_session_new(d, idx, &m, cipher, &s);
+	if (ret == WR_SCHEDULER)
+		refuse(d, fd, idx, &m, WR_SCHEDULER, from, fromlen);
+	if (ret)
+		return;
+	hello_install(d, fd, idx, slot, s, &m, from, fromlen, now);
 }

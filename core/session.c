@@ -137,14 +137,7 @@ static void reorder_deliver(void *arg, void *pkt, uint32_t len)
 {
 	struct session *s = arg;
 	struct pktbuf *b = pkt;
-	struct daemon *d = s->d;
-	if (d->tun_fd >= 0) {
-		ssize_t n = write(d->tun_fd, b->data, len);
-		if (n < 0)
-			s->tun_write_errors++;
-		else
-			d->tun_tx_packets++;
-	}
+	datapath_tun_write(s, b->data, len);
 	session_buf_put(b);
 }
 
@@ -239,8 +232,7 @@ void session_refresh_views(struct session *s, uint64_t now)
 uint32_t path_inner_mtu(const struct session *s, const struct path *p)
 {
 	uint32_t mtu = s->d->tun_mtu;
-	uint32_t over = (p->family == AF_INET6 ? 40 : 20) + 8 +
-			(uint32_t)wire_data_overhead(s->keys.mode);
+	uint32_t over = (uint32_t)wire_tunnel_overhead(p->family, s->keys.mode);
 	uint32_t lim = pmtu_limit(&p->pmtu);
 	if (lim > over && lim - over < mtu)
 		mtu = lim - over;

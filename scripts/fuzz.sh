@@ -21,7 +21,8 @@ if ! command -v "$FCC" >/dev/null; then
 	exit 2
 fi
 CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icore -Ireorder -Ibuild/gen \
- -DTTT_PLUGINDIR=\"/nonexistent\" $(pkg-config --cflags $PKGS) \
+ -DTTT_PLUGINDIR=\"/nonexistent\" -DTTT_VERSION=\"$(cat VERSION)\" \
+ $(pkg-config --cflags $PKGS) \
  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
  -fno-omit-frame-pointer"
 LIBS="$(pkg-config --libs $PKGS) -lev -ldl -lm"

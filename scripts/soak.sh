@@ -18,7 +18,8 @@ mkdir -p "$B"
 PKGS="yaml-0.1 libsodium jansson libmnl libcap"
 SRCS=$(ls "$TOP"/core/*.c "$TOP"/core/*/*.c "$TOP"/reorder/*.c | grep -v -e '/main\.c$' -e '/tuntunctl\.c$')
 FLAGS="-std=gnu11 -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -D_GNU_SOURCE \
- -I$TOP/include -I$TOP/core -I$TOP/reorder -DTTT_PLUGINDIR=\"/nonexistent\" $(pkg-config --cflags $PKGS)"
+ -I$TOP/include -I$TOP/core -I$TOP/reorder -DTTT_PLUGINDIR=\"/nonexistent\" \
+ -DTTT_VERSION=\"$(cat "$TOP/VERSION")\" $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lev -ldl -lm"
 echo "== soak: building ASan daemon"
 # shellcheck disable=SC2086

@@ -223,6 +223,26 @@ out_parser:
 	return ret;
 }
 
+bool config_sched_equal(const struct cfg_sched *a, const struct cfg_sched *b)
+{
+	if (strcmp(a->plugin, b->plugin) != 0 || a->n_opts != b->n_opts)
+		return false;
+	for (uint32_t i = 0; i < a->n_opts; i++)
+		if (strcmp(a->opts[i].key, b->opts[i].key) != 0 ||
+		    strcmp(a->opts[i].str, b->opts[i].str) != 0)
+			return false;
+	return true;
+}
+
+void config_sched_set(struct cfg_sched *s, const char *plugin,
+		      const struct cfg_opt *opts, uint32_t n)
+{
+	snprintf(s->plugin, sizeof(s->plugin), "%s", plugin);
+	if (n)
+		memcpy(s->opts, opts, sizeof(opts[0]) * n);
+	s->n_opts = n;
+}
+
 /* Reads the whole file (bounded) and parses it with its path as the name. */
 int config_load(struct config *cfg, const char *path, struct err *e)
 {

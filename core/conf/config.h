@@ -176,6 +176,13 @@ int config_load(struct config *cfg, const char *path, struct err *e);
 int config_load_string(struct config *cfg, const char *name, const char *text,
 		       size_t len, struct err *e);
 
+/* Same plugin and the same options (keys and values as written, in order):
+ * what a reload compares to decide whether anything changed. */
+bool config_sched_equal(const struct cfg_sched *a, const struct cfg_sched *b);
+/* Makes `plugin` with opts[0..n) the choice in s (n <= CFG_MAX_OPTS). */
+void config_sched_set(struct cfg_sched *s, const char *plugin,
+		      const struct cfg_opt *opts, uint32_t n);
+
 /* Parsers shared with the control socket (`key=value` plugin options). */
 int config_parse_rate(const char *s, uint64_t *bps);
 int config_parse_size(const char *s, uint64_t *bytes);

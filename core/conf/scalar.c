@@ -199,6 +199,18 @@ bool cfg_word_is(const char *s, const char *const *words)
 const char *const cfg_true_words[] = {"true", "yes", "on", NULL};
 const char *const cfg_false_words[] = {"false", "no", "off", NULL};
 
+/* [+-]?digits: an integer as written, nothing around it. */
+static bool looks_integer(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	while (isdigit((unsigned char)*s))
+		s++;
+	return *s == '\0';
+}
+
 /* [+-]?(digits[.digits*]|.digits)([eE][+-]?digits)? : what strtod would
  * accept minus hex floats, inf and nan, which are not config numbers. */
 static bool looks_decimal(const char *s)
@@ -213,26 +225,9 @@ static bool looks_decimal(const char *s)
 			digits = true;
 	if (!digits)
 		return false;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (!isdigit((unsigned char)*s))
-			return false;
-		while (isdigit((unsigned char)*s))
-			s++;
-	}
-	return *s == '\0';
-}
-
-static bool looks_integer(const char *s)
-{
-	if (*s == '+' || *s == '-')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return false;
-	while (isdigit((unsigned char)*s))
-		s++;
+	/* The exponent is an integer, written out to the end. */
+	if (*s == 'e' || *s == 'E')
+		return looks_integer(s + 1);
 	return *s == '\0';
 }
 

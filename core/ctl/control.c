@@ -557,6 +557,68 @@ static int clear_stale(const struct sockaddr_un *sa, struct err *e)
 	return 0;
 }
 
+/* The path must fit sun_path and mode be permission bits (0 means 0600):
+ * refused before anything is created. Fills sa. */
+static int check_path_mode(const char *path, unsigned *mode,
+			   struct sockaddr_un *sa, struct err *e)
+{
+	if (!path || !path[0])
+		return err_set(e, -EINVAL, "control socket path is empty");
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return err_set(e, -ENAMETOOLONG,
+			       "control socket path \"%s\" is longer than %zu "
+			       "bytes",
+			       path, sizeof(sa->sun_path) - 1);
+	if (*mode == 0)
+		*mode = 0600;
+	if (*mode & ~0777u)
+		return err_set(e, -EINVAL,
+			       "control socket mode %#o: expected permission "
+			       "bits such as 0660",
+			       *mode);
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+/*
+ * Binds fd to the socket file with no more than the rights asked for from
+ * its first moment, hands it to the group, and records which file it is
+ * (server_free() removes that file only, not a successor's). *bound is
+ * set once the file exists, so the caller knows to remove it on failure.
+ */
+static int make_socket_file(struct ctl_server *s, int fd,
+			    const struct sockaddr_un *sa, unsigned mode,
+			    const char *group, bool *bound, struct err *e)
+{
+	const char *path = sa->sun_path;
+	struct stat st;
+
+	/* umask 077 first: the file must never exist with looser rights than
+	 * asked for, not even between bind() and chmod(). */
+	mode_t old = umask(077);
+	int rc = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int err = errno;
+	umask(old);
+	if (rc < 0)
+		return err_set(e, -err, "cannot bind control socket %s: %s",
+			       path, strerror(err));
+	*bound = true;
+	if (s->has_group && chown(path, (uid_t)-1, s->gid) < 0)
+		return err_set(e, -errno,
+			       "cannot give control socket %s to group \"%s\": "
+			       "%s",
+			       path, group, strerror(errno));
+	if (chmod(path, mode) < 0)
+		return err_set(e, -errno, "cannot chmod control socket %s: %s",
+			       path, strerror(errno));
+	if (lstat(path, &st) < 0)
+		return err_set(e, -errno, "control socket %s: %s", path,
+			       strerror(errno));
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	return 0;
+}
+
 int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 		     const char *path, unsigned mode, const char *group,
 		     const struct ctl_command *cmds, void *arg, struct err *e)
@@ -567,22 +629,9 @@ int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 	int fd = -1, ret;
 
 	*out = NULL;
-	if (!path || !path[0])
-		return err_set(e, -EINVAL, "control socket path is empty");
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_set(e, -ENAMETOOLONG,
-			       "control socket path \"%s\" is longer than %zu "
-			       "bytes",
-			       path, sizeof(sa.sun_path) - 1);
-	if (mode == 0)
-		mode = 0600;
-	if (mode & ~0777u)
-		return err_set(e, -EINVAL,
-			       "control socket mode %#o: expected permission "
-			       "bits such as 0660",
-			       mode);
-	strcpy(sa.sun_path, path);
-
+	ret = check_path_mode(path, &mode, &sa, e);
+	if (ret < 0)
+		return ret;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, -ENOMEM, "out of memory");
@@ -607,38 +656,9 @@ int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 		ret = err_set(e, -errno, "socket: %s", strerror(errno));
 		goto out;
 	}
-	/* umask 077 first: the file must never exist with looser rights than
-	 * asked for, not even between bind() and chmod(). */
-	mode_t old = umask(077);
-	int rc = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
-	int err = errno;
-	umask(old);
-	if (rc < 0) {
-		ret = err_set(e, -err, "cannot bind control socket %s: %s",
-			      path, strerror(err));
+	ret = make_socket_file(s, fd, &sa, mode, group, &bound, e);
+	if (ret < 0)
 		goto out;
-	}
-	bound = true;
-	if (s->has_group && chown(path, (uid_t)-1, s->gid) < 0) {
-		ret = err_set(e, -errno,
-			      "cannot give control socket %s to group \"%s\": "
-			      "%s",
-			      path, group, strerror(errno));
-		goto out;
-	}
-	if (chmod(path, mode) < 0) {
-		ret = err_set(e, -errno, "cannot chmod control socket %s: %s",
-			      path, strerror(errno));
-		goto out;
-	}
-	struct stat st;
-	if (lstat(path, &st) < 0) {
-		ret = err_set(e, -errno, "control socket %s: %s", path,
-			      strerror(errno));
-		goto out;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
 	if (listen(fd, CTL_BACKLOG) < 0) {
 		ret = err_set(e, -errno, "listen on control socket %s: %s",
 			      path, strerror(errno));

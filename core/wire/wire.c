@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "wire/wire_be.h"
 
@@ -16,6 +17,16 @@ size_t wire_data_overhead(int mode)
 	size_t tag = mode == CRYPTO_NONE ? 0 : WIRE_TAG_LEN;
 
 	return WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + tag;
+}
+
+size_t wire_outer_overhead(int family)
+{
+	return (family == AF_INET6 ? 40 : 20) + 8;
+}
+
+size_t wire_tunnel_overhead(int family, int mode)
+{
+	return wire_outer_overhead(family) + wire_data_overhead(mode);
 }
 
 void wire_hdr_encode(uint8_t *buf, const struct wire_hdr *h)

@@ -110,6 +110,14 @@ int wire_init(void);
 
 /* Bytes a DATA packet adds around the inner packet, excluding IP/UDP. */
 size_t wire_data_overhead(int mode);
+/* Bytes the outer IP and UDP headers add to each datagram on a path of
+ * `family`: 20 + 8 over IPv4, 40 + 8 over IPv6 (no extension headers).
+ * Path MTUs count whole outer datagrams, so this is what they lose first. */
+size_t wire_outer_overhead(int family);
+/* Everything around an inner packet on the wire: outer IP + UDP + our
+ * header, DATA sub-header and tag (docs/protocol.md, "Overhead"). A link of
+ * MTU m carries inner packets of m - wire_tunnel_overhead(family, mode). */
+size_t wire_tunnel_overhead(int family, int mode);
 
 void wire_hdr_encode(uint8_t *buf, const struct wire_hdr *h);
 /* Checks length, version, type. Returns 0, or -EBADMSG / -EPROTONOSUPPORT. */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "reorder.h"
+#include "../unit/xorshift.h"
 
 #define NPKT	 1000000u
 #define NBUCKETS 256u
@@ -34,16 +35,6 @@ static void sink_deliver(void *arg, void *pkt, uint32_t len)
 	struct sink *s = arg;
 	s->n++;
 	s->bytes += len + (uint64_t)(uintptr_t)pkt;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
 }
 
 static int mono_ns(uint64_t *out)

@@ -15,6 +15,9 @@ daemons_start || { bad "daemons start"; summary; exit 1; }
 check "ping through the tunnel to the server" c ping -c 5 -i 0.2 -W 2 10.77.0.1
 check "ping to the host behind the server" c ping -c 5 -i 0.2 -W 2 10.99.0.2
 
+check "status reports the VERSION file's version" \
+	test "$(cstatus | jq_py "d['version']")" = "$(cat "$TOP/VERSION")"
+
 mtu=$(cstatus | jq_py "d['tun']['mtu']")
 smtu=$(sstatus | jq_py "d['tun']['mtu']")
 echo "  tun mtu: client $mtu, server $smtu"

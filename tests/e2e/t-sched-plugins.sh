@@ -20,6 +20,8 @@ mkdir -p "$tmp"
 make -C "$TOP" install DESTDIR="$tmp" PREFIX=/usr >"$WORK/install.log" 2>&1
 check "make install DESTDIR=\$tmp PREFIX=/usr succeeds" test -f "$tmp/usr/lib/pkgconfig/tuntuntun.pc" ||
 	tail -5 "$WORK/install.log"
+check "... and its tuntuntun.pc carries the VERSION file's version" \
+	test "$(PKG_CONFIG_PATH=$tmp/usr/lib/pkgconfig pkg-config --modversion tuntuntun)" = "$(cat "$TOP/VERSION")"
 cp -r "$TOP/examples/plugin" "$WORK/example"
 PKG_CONFIG_PATH=$tmp/usr/lib/pkgconfig make -C "$WORK/example" >"$WORK/example.log" 2>&1
 check "example plugin builds out of tree against the staged install" test -f "$WORK/example/fastest-first.so"

@@ -175,21 +175,27 @@ a1=$(scount laptop rx_auth_fail)
 check "forged packets dropped: rx_auth_fail $a0 -> $a1 (+20)" test $((a1 - a0)) -ge 20
 check "session survives forged packets" quiet c ping -c 2 -i 0.2 -W 2 10.99.0.2
 
+# A second client's config, $WORK/NAME.yaml with key $WORK/NAME.key and
+# control socket $WORK/NAME.sock: one link on IFACE from SOURCE.
+one_link_client() { # NAME TUN_NAME TUN_ADDRESS IFACE SOURCE
+	cat >"$WORK/$1.yaml" <<EOF
+role: client
+server: { address: 10.200.0.2, port: 5800 }
+key: $WORK/$1.key
+crypto: $CRYPTO
+tun: { name: $2, address: $3 }
+links:
+  - { name: a, interface: $4, source: $5, peer: "10.200.0.2:5800" }
+plugin_dir: $TOP/plugins.d
+control: { socket: $WORK/$1.sock }
+EOF
+}
+
 # --- 3. wrong key: no tunnel, no server state ---
 n0=$(nsessions)
 b0=$(srv_rx_bad)
 "$CTL" genkey "$WORK/stranger.key" >/dev/null
-cat >"$WORK/stranger.yaml" <<EOF
-role: client
-server: { address: 10.200.0.2, port: 5800 }
-key: $WORK/stranger.key
-crypto: $CRYPTO
-tun: { name: ttt9, address: 10.78.0.9/24 }
-links:
-  - { name: a, interface: ca, source: 10.101.0.2, peer: "10.200.0.2:5800" }
-plugin_dir: $TOP/plugins.d
-control: { socket: $WORK/stranger.sock }
-EOF
+one_link_client stranger ttt9 10.78.0.9/24 ca 10.101.0.2
 bg "$WORK/stranger.log" ip netns exec "$NS_C" "$TTT" -c "$WORK/stranger.yaml"
 STRANGER=$LAST_PID
 wait_for 5 test -S "$WORK/stranger.sock"
@@ -204,17 +210,7 @@ check "server never answered the stranger" bash -c "! grep -q 'connected from 10
 kill "$STRANGER"; wait "$STRANGER" 2>/dev/null
 
 # --- 4. the phone spoofing the laptop's inner address ---
-cat >"$WORK/phone.yaml" <<EOF
-role: client
-server: { address: 10.200.0.2, port: 5800 }
-key: $WORK/phone.key
-crypto: $CRYPTO
-tun: { name: ttt0, address: 10.77.0.3/24 }
-links:
-  - { name: a, interface: da, source: 10.103.0.2, peer: "10.200.0.2:5800" }
-plugin_dir: $TOP/plugins.d
-control: { socket: $WORK/phone.sock }
-EOF
+one_link_client phone ttt0 10.77.0.3/24 da 10.103.0.2
 bg "$WORK/phone.log" ip netns exec "$NS_C2" "$TTT" -c "$WORK/phone.yaml"
 wait_for 5 test -S "$WORK/phone.sock"
 ip -n "$NS_C2" route add 10.99.0.0/24 dev ttt0

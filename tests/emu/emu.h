@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <ev.h>
+
 #include "base/err.h"
 
 /* Exit status for bad arguments, so scripts can tell usage from failure. */
@@ -264,6 +266,13 @@ struct gen_opts {
 	uint64_t interval_ns; /* between packets; 0 = as fast as possible */
 	uint64_t wait_ns;     /* > 0: expect echoes, wait this long after */
 };
+/* emu_loop.c: SIGINT/SIGTERM break the loop (echo, sink, generator). */
+struct emu_stop {
+	ev_signal sint, sterm;
+};
+void emu_stop_start(struct ev_loop *loop, struct emu_stop *st);
+void emu_stop_stop(struct ev_loop *loop, struct emu_stop *st);
+
 int echo_run(const struct emu_addr *a, struct err *e);
 int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
 	     uint64_t bin_ns, struct err *e);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,7 @@
 struct echo {
 	int fd;
 	ev_io io;
-	ev_signal sint, sterm;
+	struct emu_stop stop;
 	uint64_t echoed, send_err;
 	uint8_t buf[EMU_MAX_DGRAM];
 };
@@ -47,11 +46,6 @@ static void echo_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static void echo_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	ev_break(loop, EVBREAK_ALL);
-}
-
 int echo_run(const struct emu_addr *a, struct err *e)
 {
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
@@ -70,15 +64,11 @@ int echo_run(const struct emu_addr *a, struct err *e)
 	s->fd = ret;
 	ev_io_init(&s->io, echo_read_cb, s->fd, EV_READ);
 	ev_io_start(loop, &s->io);
-	ev_signal_init(&s->sint, echo_signal_cb, SIGINT);
-	ev_signal_start(loop, &s->sint);
-	ev_signal_init(&s->sterm, echo_signal_cb, SIGTERM);
-	ev_signal_start(loop, &s->sterm);
+	emu_stop_start(loop, &s->stop);
 	log_info("echo", "echoing on %s", addr_str(a, buf, sizeof(buf)));
 	ev_run(loop, 0);
 	ev_io_stop(loop, &s->io);
-	ev_signal_stop(loop, &s->sint);
-	ev_signal_stop(loop, &s->sterm);
+	emu_stop_stop(loop, &s->stop);
 	if (close(s->fd) < 0)
 		log_warn("echo", "close: %s", strerror(errno));
 	printf("echoed=%" PRIu64 " send_err=%" PRIu64 "\n", s->echoed,

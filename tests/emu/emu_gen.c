@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@ struct gen {
 	int fd;
 	ev_io io;
 	ev_timer tick, done;
-	ev_signal sint, sterm;
+	struct emu_stop stop;
 	uint64_t start_ns, sent, send_err;
 	uint64_t received, rtt_sum, rtt_min, rtt_max, reordered;
 	int64_t max_seq;
@@ -122,11 +121,6 @@ static void gen_stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void gen_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	ev_break(loop, EVBREAK_ALL);
-}
-
 static void gen_report(const struct gen *g)
 {
 	double n = g->received ? (double)g->received : 1;
@@ -167,17 +161,13 @@ int gen_run(const struct gen_opts *o, struct err *e)
 	ev_timer_init(&g->tick, gen_tick_cb, 0., 0.);
 	ev_timer_start(loop, &g->tick);
 	ev_timer_init(&g->done, gen_stop_cb, 0., 0.);
-	ev_signal_init(&g->sint, gen_signal_cb, SIGINT);
-	ev_signal_start(loop, &g->sint);
-	ev_signal_init(&g->sterm, gen_signal_cb, SIGTERM);
-	ev_signal_start(loop, &g->sterm);
+	emu_stop_start(loop, &g->stop);
 	g->start_ns = emu_now_ns();
 	ev_run(loop, 0);
 	ev_io_stop(loop, &g->io);
 	ev_timer_stop(loop, &g->tick);
 	ev_timer_stop(loop, &g->done);
-	ev_signal_stop(loop, &g->sint);
-	ev_signal_stop(loop, &g->sterm);
+	emu_stop_stop(loop, &g->stop);
 	if (close(g->fd) < 0)
 		log_warn("gen", "close: %s", strerror(errno));
 	gen_report(g);

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,7 @@ struct sink {
 	uint64_t idle_ns;
 	ev_io io;
 	ev_timer idle, timeout;
-	ev_signal sint, sterm;
+	struct emu_stop stop;
 	uint64_t received, bytes, first_ns, last_ns, first_len;
 	uint64_t reordered;
 	int64_t max_seq;
@@ -107,11 +106,6 @@ static void sink_stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void sink_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	ev_break(loop, EVBREAK_ALL);
-}
-
 int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
 	     uint64_t bin_ns, struct err *e)
 {
@@ -137,17 +131,13 @@ int sink_run(const struct emu_addr *a, uint64_t idle_ns, uint64_t timeout_ns,
 	ev_timer_init(&s->idle, sink_idle_cb, 0., (double)idle_ns / 1e9);
 	ev_timer_init(&s->timeout, sink_stop_cb, (double)timeout_ns / 1e9, 0.);
 	ev_timer_start(loop, &s->timeout);
-	ev_signal_init(&s->sint, sink_signal_cb, SIGINT);
-	ev_signal_start(loop, &s->sint);
-	ev_signal_init(&s->sterm, sink_signal_cb, SIGTERM);
-	ev_signal_start(loop, &s->sterm);
+	emu_stop_start(loop, &s->stop);
 	log_info("sink", "receiving on %s", addr_str(a, buf, sizeof(buf)));
 	ev_run(loop, 0);
 	ev_io_stop(loop, &s->io);
 	ev_timer_stop(loop, &s->idle);
 	ev_timer_stop(loop, &s->timeout);
-	ev_signal_stop(loop, &s->sint);
-	ev_signal_stop(loop, &s->sterm);
+	emu_stop_stop(loop, &s->stop);
 	if (close(s->fd) < 0)
 		log_warn("sink", "close: %s", strerror(errno));
 

@@ -5,8 +5,7 @@
  * "no crash, no out-of-bounds read", it checks round-trip properties that
  * would catch a decoder accepting something its encoder cannot produce.
  *
- * clang -fsanitize=fuzzer,address -std=gnu11 -D_GNU_SOURCE -Iinclude -Icore \
- *   tests/fuzz/fuzz_wire.c core/wire/*.c core/base/log.c -lsodium -o fuzz_wire
+ * Built by `make fuzz` (scripts/fuzz.sh) against the instrumented core/.
  */
 #include <stdint.h>
 #include <stdlib.h>

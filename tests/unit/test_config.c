@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@ static void src_path(char *out, size_t len, const char *rel)
 		snprintf(out, len, "./%s", rel);
 	}
 }
+
+#define NF(t) (sizeof(t) / sizeof((t)[0]))
 
 static struct config cfg;
 
@@ -84,24 +87,31 @@ static void load_bad(const char *text, int line, const char *sub)
 	check_msg("t.yaml", e.msg, line, sub);
 }
 
-static const char *ip4(const struct cfg_sockaddr *a, uint16_t *port)
+/* The address of a (which must be of `family`) as text, its port in *port. */
+static const char *ip_port(const struct cfg_sockaddr *a, int family,
+			   uint16_t *port)
 {
 	static char buf[INET6_ADDRSTRLEN];
 	const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
-	assert_int_equal(a->ss.ss_family, AF_INET);
-	assert_int_equal(a->len, sizeof(*in));
-	*port = ntohs(in->sin_port);
-	return inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+	bool v4 = family == AF_INET;
+	assert_int_equal(a->ss.ss_family, family);
+	assert_int_equal(a->len, v4 ? sizeof(*in) : sizeof(*in6));
+	*port = ntohs(v4 ? in->sin_port : in6->sin6_port);
+	return inet_ntop(family,
+			 v4 ? (const void *)&in->sin_addr
+			    : (const void *)&in6->sin6_addr,
+			 buf, sizeof(buf));
+}
+
+static const char *ip4(const struct cfg_sockaddr *a, uint16_t *port)
+{
+	return ip_port(a, AF_INET, port);
 }
 
 static const char *ip6(const struct cfg_sockaddr *a, uint16_t *port)
 {
-	static char buf[INET6_ADDRSTRLEN];
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
-	assert_int_equal(a->ss.ss_family, AF_INET6);
-	assert_int_equal(a->len, sizeof(*in6));
-	*port = ntohs(in6->sin6_port);
-	return inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+	return ip_port(a, AF_INET6, port);
 }
 
 static const char *pfx(const struct cfg_prefix *p)
@@ -120,6 +130,17 @@ static const struct cfg_opt *opt(const struct cfg_sched *s, const char *key)
 	print_error("no option %s\n", key);
 	fail();
 	return NULL;
+}
+
+/* The reorder and control-socket defaults (the example client keeps them). */
+static void assert_reorder_control_defaults(void)
+{
+	assert_true(cfg.reorder.enabled);
+	assert_int_equal(cfg.reorder.capacity, 4096);
+	assert_int_equal(cfg.reorder.min_hold_ms, 5);
+	assert_int_equal(cfg.reorder.max_hold_ms, 300);
+	assert_string_equal(cfg.control.socket, "/run/tuntuntun.sock");
+	assert_int_equal(cfg.control.mode, 0600);
 }
 
 static void test_example_client(void **state)
@@ -181,12 +202,7 @@ static void test_example_client(void **state)
 	assert_int_equal(cfg.probe.degraded_loss_ppm, 50000);
 	assert_int_equal(cfg.probe.degraded_rtt_ms, 500);
 	assert_int_equal(cfg.probe.loss_window, 50);
-	assert_true(cfg.reorder.enabled);
-	assert_int_equal(cfg.reorder.capacity, 4096);
-	assert_int_equal(cfg.reorder.min_hold_ms, 5);
-	assert_int_equal(cfg.reorder.max_hold_ms, 300);
-	assert_string_equal(cfg.control.socket, "/run/tuntuntun.sock");
-	assert_int_equal(cfg.control.mode, 0600);
+	assert_reorder_control_defaults();
 	assert_string_equal(cfg.control.group, "netdev");
 	assert_string_equal(cfg.plugin_dir,
 			    "/usr/local/lib/tuntuntun/plugins.d");
@@ -253,12 +269,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.probe.degraded_loss_ppm, 50000);
 	assert_int_equal(cfg.probe.degraded_rtt_ms, 0);
 	assert_int_equal(cfg.probe.loss_window, 50);
-	assert_true(cfg.reorder.enabled);
-	assert_int_equal(cfg.reorder.capacity, 4096);
-	assert_int_equal(cfg.reorder.min_hold_ms, 5);
-	assert_int_equal(cfg.reorder.max_hold_ms, 300);
-	assert_string_equal(cfg.control.socket, "/run/tuntuntun.sock");
-	assert_int_equal(cfg.control.mode, 0600);
+	assert_reorder_control_defaults();
 	assert_string_equal(cfg.control.group, "");
 	assert_string_equal(cfg.plugin_dir, "");
 	assert_string_equal(cfg.state_file, "");
@@ -869,14 +880,48 @@ static void test_opt_set(void **state)
 	assert_int_equal(config_opt_set(&o, "k", NULL, 1), -EINVAL);
 }
 
+/* A unit parser seen as string -> uint64_t, so one table check serves
+ * rates, sizes and durations: each good string gives its value, each bad
+ * one -EINVAL. */
+typedef int (*parse_u64_fn)(const char *s, uint64_t *out);
+struct parse_case {
+	const char *s;
+	uint64_t want;
+};
+
+static void check_parser(const char *what, parse_u64_fn parse,
+			 const struct parse_case *good, size_t n_good,
+			 const char *const *bad, size_t n_bad)
+{
+	uint64_t v;
+	for (size_t i = 0; i < n_good; i++) {
+		v = 1;
+		assert_int_equal(parse(good[i].s, &v), 0);
+		if (v != good[i].want)
+			print_error("%s %s: %llu\n", what, good[i].s,
+				    (unsigned long long)v);
+		assert_true(v == good[i].want);
+	}
+	for (size_t i = 0; i < n_bad; i++) {
+		if (parse(bad[i], &v) != -EINVAL)
+			print_error("%s %s accepted\n", what, bad[i]);
+		assert_int_equal(parse(bad[i], &v), -EINVAL);
+	}
+}
+
+static int parse_duration_u64(const char *s, uint64_t *out)
+{
+	uint32_t ms = 1;
+	int ret = config_parse_duration_ms(s, &ms);
+	*out = ms;
+	return ret;
+}
+
 static void test_parse_rate(void **state)
 {
 	uint64_t v;
 	(void)state;
-	struct {
-		const char *s;
-		uint64_t want;
-	} good[] = {
+	static const struct parse_case good[] = {
 	    {"20mbit", 20000000},
 	    {"1.5gbit", 1500000000},
 	    {"100kbit", 100000},
@@ -891,23 +936,14 @@ static void test_parse_rate(void **state)
 	    {"18446744073bit", 18446744073ULL},
 	    {"18446744073709551615bit", UINT64_MAX},
 	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		v = 1;
-		assert_int_equal(config_parse_rate(good[i].s, &v), 0);
-		assert_true(v == good[i].want);
-	}
-	const char *bad[] = {"fast",	 "",
-			     "20",	 "20mb",
-			     "20MBps",	 "1.5",
-			     "-1mbit",	 "1.mbit",
-			     ".5mbit",	 "0.5bit",
-			     "1e3mbit",	 "20 mbit ",
-			     "20mbit/s", "1.0000000000000000001g"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (config_parse_rate(bad[i], &v) != -EINVAL)
-			print_error("rate %s accepted\n", bad[i]);
-		assert_int_equal(config_parse_rate(bad[i], &v), -EINVAL);
-	}
+	static const char *const bad[] = {"fast",     "",
+					  "20",	      "20mb",
+					  "20MBps",   "1.5",
+					  "-1mbit",   "1.mbit",
+					  ".5mbit",   "0.5bit",
+					  "1e3mbit",  "20 mbit ",
+					  "20mbit/s", "1.0000000000000000001g"};
+	check_parser("rate", config_parse_rate, good, NF(good), bad, NF(bad));
 	assert_int_equal(config_parse_rate(NULL, &v), -EINVAL);
 	/* Overflow: 2^64 bit/s and beyond, however it is written. */
 	assert_int_equal(config_parse_rate("18446744073709551616bit", &v),
@@ -922,10 +958,7 @@ static void test_parse_size(void **state)
 {
 	uint64_t v;
 	(void)state;
-	struct {
-		const char *s;
-		uint64_t want;
-	} good[] = {
+	static const struct parse_case good[] = {
 	    {"5GiB", 5ULL << 30},
 	    {"500MB", 500000000},
 	    {"1KiB", 1024},
@@ -937,18 +970,10 @@ static void test_parse_size(void **state)
 	    {"7B", 7},
 	    {"16777215TiB", 16777215ULL << 40},
 	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		v = 1;
-		assert_int_equal(config_parse_size(good[i].s, &v), 0);
-		assert_true(v == good[i].want);
-	}
-	const char *bad[] = {"5gib", "5 parsecs", "",	"GiB", "-5GiB",
-			     "1.1B", "5Gb",	  "5K", "0x10"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (config_parse_size(bad[i], &v) != -EINVAL)
-			print_error("size %s accepted\n", bad[i]);
-		assert_int_equal(config_parse_size(bad[i], &v), -EINVAL);
-	}
+	static const char *const bad[] = {"5gib", "5 parsecs", "",
+					  "GiB",  "-5GiB",     "1.1B",
+					  "5Gb",  "5K",	       "0x10"};
+	check_parser("size", config_parse_size, good, NF(good), bad, NF(bad));
 	assert_int_equal(config_parse_size("16777216TiB", &v), -ERANGE);
 	assert_int_equal(config_parse_size("18446744073709551616", &v),
 			 -ERANGE);
@@ -958,27 +983,16 @@ static void test_parse_duration(void **state)
 {
 	uint32_t v;
 	(void)state;
-	struct {
-		const char *s;
-		uint32_t want;
-	} good[] = {
+	static const struct parse_case good[] = {
 	    {"100ms", 100},	 {"1s", 1000},
 	    {"1.5s", 1500},	 {"2m", 120000},
 	    {"2500000us", 2500}, {"0", 0},
 	    {"0.001s", 1},	 {"4294967295ms", UINT32_MAX},
 	};
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		v = 1;
-		assert_int_equal(config_parse_duration_ms(good[i].s, &v), 0);
-		assert_int_equal(v, good[i].want);
-	}
-	const char *bad[] = {"10", "1.5ms", "500us", "1h",   "s",
-			     "",   "-1s",   "1sec",  "1e3ms"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (config_parse_duration_ms(bad[i], &v) != -EINVAL)
-			print_error("duration %s accepted\n", bad[i]);
-		assert_int_equal(config_parse_duration_ms(bad[i], &v), -EINVAL);
-	}
+	static const char *const bad[] = {"10", "1.5ms", "500us", "1h",	  "s",
+					  "",	"-1s",	 "1sec",  "1e3ms"};
+	check_parser("duration", parse_duration_u64, good, NF(good), bad,
+		     NF(bad));
 	assert_int_equal(config_parse_duration_ms("4294967296ms", &v), -ERANGE);
 	assert_int_equal(config_parse_duration_ms("99999999999999m", &v),
 			 -ERANGE);
@@ -1003,6 +1017,47 @@ static void test_parse_percent(void **state)
 	assert_int_equal(config_parse_percent_ppm("5", &v), -EINVAL);
 	assert_int_equal(config_parse_percent_ppm("%", &v), -EINVAL);
 	assert_int_equal(config_parse_percent_ppm("five%", &v), -EINVAL);
+}
+
+/* What a reload compares (plugin, then each option's key and written value,
+ * in order) and what a swap stores. */
+static void test_sched_equal_set(void **state)
+{
+	struct cfg_sched a, b;
+	struct cfg_opt o[2];
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(config_opt_set(&o[0], "weights.dsl", "3", 1), 0);
+	assert_int_equal(config_opt_set(&o[1], "weights.lte", "1", 2), 0);
+	config_sched_set(&a, "weighted", o, 2);
+	assert_string_equal(a.plugin, "weighted");
+	assert_int_equal(a.n_opts, 2);
+	assert_string_equal(a.opts[1].key, "weights.lte");
+	assert_int_equal(a.opts[0].i, 3);
+	b = a;
+	assert_true(config_sched_equal(&a, &b));
+	/* the line an option came from is not part of the choice */
+	b.opts[0].line = 40;
+	assert_true(config_sched_equal(&a, &b));
+	b = a;
+	snprintf(b.plugin, sizeof(b.plugin), "lowest-rtt");
+	assert_false(config_sched_equal(&a, &b));
+	b = a;
+	b.n_opts = 1;
+	assert_false(config_sched_equal(&a, &b));
+	b = a;
+	snprintf(b.opts[1].str, sizeof(b.opts[1].str), "2");
+	assert_false(config_sched_equal(&a, &b));
+	b = a;
+	snprintf(b.opts[0].key, sizeof(b.opts[0].key), "weights.wifi");
+	assert_false(config_sched_equal(&a, &b));
+	/* "3" and "03" are the same number but not the same text: a reload
+	 * passes them on, and the plugin decides. */
+	b = a;
+	snprintf(b.opts[0].str, sizeof(b.opts[0].str), "03");
+	assert_false(config_sched_equal(&a, &b));
+	config_sched_set(&b, "roundrobin", NULL, 0);
+	assert_string_equal(b.plugin, "roundrobin");
+	assert_int_equal(b.n_opts, 0);
 }
 
 static void test_io_errors(void **state)
@@ -1045,6 +1100,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_size),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_parse_percent),
+	    cmocka_unit_test(test_sched_equal_set),
 	    cmocka_unit_test(test_io_errors),
 	};
 	log_set_level(LOG_ERR);

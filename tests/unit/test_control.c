@@ -257,6 +257,15 @@ static void assert_error(json_t *r, const char *needle)
 		fail_msg("error \"%s\" lacks \"%s\"", msg, needle);
 }
 
+/* Sends one request line on c and returns its reply, asserted "ok". */
+static json_t *cli_call_ok(struct fx *f, struct cli *c, const char *line)
+{
+	cli_puts(f, c, line);
+	json_t *r = cli_reply(f, c);
+	assert_ok(r);
+	return r;
+}
+
 static void pump_until_clients(struct fx *f, unsigned n)
 {
 	int64_t deadline = ms_now() + 5000;
@@ -370,16 +379,12 @@ static void test_good_request(void **state)
 {
 	struct fx *f = *state;
 	struct cli *c = cli_open(f->path);
-	cli_puts(f, c, "{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c, "{\"cmd\":\"ping\"}\n");
 	assert_true(json_is_true(json_object_get(r, "pong")));
 	assert_int_equal(f->calls, 1);
 	json_decref(r);
 	/* CRLF line ends (telnet, socat) are accepted too */
-	cli_puts(f, c, "{\"cmd\":\"ping\"}\r\n");
-	r = cli_reply(f, c);
-	assert_ok(r);
+	r = cli_call_ok(f, c, "{\"cmd\":\"ping\"}\r\n");
 	assert_int_equal(json_integer_value(json_object_get(r, "n")), 2);
 	json_decref(r);
 	cli_free(c);
@@ -416,16 +421,12 @@ static void test_bad_requests_keep_connection(void **state)
 		json_t *r = cli_reply(f, c);
 		assert_error(r, cases[i].want);
 		json_decref(r);
-		cli_puts(f, c, "{\"cmd\":\"ping\"}\n");
-		r = cli_reply(f, c);
-		assert_ok(r);
+		r = cli_call_ok(f, c, "{\"cmd\":\"ping\"}\n");
 		json_decref(r);
 	}
 	assert_int_equal(f->calls, 6);
 	/* blank lines are ignored, not answered */
-	cli_puts(f, c, "\n  \n{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c, "\n  \n{\"cmd\":\"ping\"}\n");
 	assert_int_equal(json_integer_value(json_object_get(r, "n")), 7);
 	json_decref(r);
 	cli_free(c);
@@ -446,9 +447,7 @@ static void test_request_size_limit(void **state)
 	assert_int_equal(strlen(big), CTL_MAX_REQUEST + 1);
 
 	struct cli *c = cli_open(f->path);
-	cli_puts(f, c, big);
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c, big);
 	json_decref(r);
 
 	/* one more pad byte: 65537 bytes before the newline */
@@ -593,9 +592,7 @@ static void test_second_server_refused(void **state)
 	assert_non_null(strstr(e.msg, "already listening"));
 	/* the first server is untouched and still answers */
 	struct cli *c = cli_open(f->path);
-	cli_puts(f, c, "{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c, "{\"cmd\":\"ping\"}\n");
 	json_decref(r);
 	cli_free(c);
 }
@@ -619,9 +616,7 @@ static void test_stale_socket_replaced(void **state)
 	assert_int_equal(
 	    ctl_server_start(&s, f->loop, path, 0, NULL, cmds, f, &e), 0);
 	struct cli *c = cli_open(path);
-	cli_puts(f, c, "{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c, "{\"cmd\":\"ping\"}\n");
 	json_decref(r);
 	cli_free(c);
 	ctl_server_stop(s);
@@ -690,9 +685,8 @@ static void test_handler_stops_server(void **state)
 {
 	struct fx *f = *state;
 	struct cli *c = cli_open(f->path);
-	cli_puts(f, c, "{\"cmd\":\"stop\"}\n{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r =
+	    cli_call_ok(f, c, "{\"cmd\":\"stop\"}\n{\"cmd\":\"ping\"}\n");
 	assert_true(json_is_true(json_object_get(r, "stopping")));
 	json_decref(r);
 	assert_true(cli_wait_eof(f, c));
@@ -738,9 +732,7 @@ static void test_many_clients(void **state)
 	cli_free(cs[0]);
 	pump_until_clients(f, CTL_MAX_CLIENTS - 1);
 	cs[0] = cli_open(f->path);
-	cli_puts(f, cs[0], "{\"cmd\":\"ping\"}\n");
-	r = cli_reply(f, cs[0]);
-	assert_ok(r);
+	r = cli_call_ok(f, cs[0], "{\"cmd\":\"ping\"}\n");
 	json_decref(r);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		cli_free(cs[i]);
@@ -764,9 +756,7 @@ static void test_slow_reader_dropped(void **state)
 	pump_until_clients(f, 0);
 	/* the daemon is fine and serves others */
 	struct cli *c2 = cli_open(f->path);
-	cli_puts(f, c2, "{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c2);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c2, "{\"cmd\":\"ping\"}\n");
 	json_decref(r);
 	cli_free(c2);
 	cli_free(c);
@@ -777,9 +767,8 @@ static void test_big_reply_delivered(void **state)
 {
 	struct fx *f = *state;
 	struct cli *c = cli_open(f->path);
-	cli_puts(f, c, "{\"cmd\":\"big\"}\n{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r =
+	    cli_call_ok(f, c, "{\"cmd\":\"big\"}\n{\"cmd\":\"ping\"}\n");
 	assert_int_equal(strlen(json_string_value(json_object_get(r, "blob"))),
 			 1024 * 1024);
 	json_decref(r);
@@ -815,9 +804,7 @@ static void test_client_disconnects(void **state)
 	pump_until_clients(f, 0);
 
 	struct cli *c = cli_open(f->path);
-	cli_puts(f, c, "{\"cmd\":\"ping\"}\n");
-	json_t *r = cli_reply(f, c);
-	assert_ok(r);
+	json_t *r = cli_call_ok(f, c, "{\"cmd\":\"ping\"}\n");
 	json_decref(r);
 	cli_free(c);
 }

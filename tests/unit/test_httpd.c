@@ -258,6 +258,53 @@ static void test_publish_while_serving(void **state)
 	httpd_stop(h);
 }
 
+/* A client that asked for a large document and reads nothing pins its
+ * snapshot but holds up no one: other clients are answered from newer
+ * snapshots, and publishing goes on (the loop's side never waits). Its
+ * document, read at last, is still the whole old one. */
+static void test_stuck_reader(void **state)
+{
+	(void)state;
+	struct httpd_auth none = {0};
+	struct httpd *h = start(&none);
+	size_t n = 4 << 20;
+	char *pad = malloc(n + 1);
+	assert_non_null(pad);
+	memset(pad, 'y', n);
+	pad[n] = 0;
+	struct httpd_docs d = {
+	    .status = json_pack("{s:s,s:i}", "pad", pad, "uptime_s", 1)};
+	free(pad);
+	httpd_publish(h, &d);
+	struct sockaddr_in a = lo_any();
+	a.sin_port = htons(httpd_port(h));
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int small = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	const char q[] = "GET /status.json HTTP/1.0\r\n\r\n";
+	assert_int_equal(write(fd, q, sizeof(q) - 1), (ssize_t)sizeof(q) - 1);
+	usleep(100000); /* its response is under way, stuck on our window */
+	for (int i = 2; i < 200; i++)
+		publish(h, "{\"uptime_s\":7}", NULL);
+	expect(h, "GET", "/metrics", NULL, 200, "ttt_uptime_seconds 7\n");
+	expect(h, "GET", "/status.json", NULL, 200, "{\"uptime_s\":7}");
+	/* now drain the stuck one: all of the first snapshot */
+	size_t got = 0, cap = n + 65536;
+	char *all = malloc(cap + 1);
+	assert_non_null(all);
+	ssize_t r;
+	while (got < cap && (r = read(fd, all + got, cap - got)) > 0)
+		got += (size_t)r;
+	all[got] = 0;
+	close(fd);
+	const char *body = body_of(all);
+	size_t ys = strspn(body + strlen("{\"pad\":\""), "y");
+	free(all);
+	assert_int_equal(ys, n);
+	httpd_stop(h);
+}
+
 /* An IPv6 listener ([::1]:0) answers over IPv6. */
 static void test_ipv6(void **state)
 {
@@ -317,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_token),
 	    cmocka_unit_test(test_basic_auth),
 	    cmocka_unit_test(test_publish_while_serving),
+	    cmocka_unit_test(test_stuck_reader),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_bind_error),
 	};

@@ -28,6 +28,8 @@
 
 #include <cmocka.h>
 
+#include "child.h"
+
 #include "os/plugin_trust.h"
 
 static char base[PATH_MAX];
@@ -347,21 +349,6 @@ static void test_missing(void **state)
 	assert_msg_has(&e, P(1, "nonexistent"));
 }
 
-/* Runs fn in a child process and returns its exit status (fn's 0 = pass,
- * anything else = the number of the check that failed). */
-static int in_child(int (*fn)(void))
-{
-	int status;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fn());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 /* An ordinary user's daemon may load its own files: not enforced. */
 static int child_plain_user(void)
 {
@@ -411,8 +398,8 @@ static void test_enforcement_rule(void **state)
 	need_root();
 	mk_dir("bad", 0777, 0);
 	mk_file("bad/user.so", 0666, nobody_uid);
-	assert_int_equal(in_child(child_plain_user), 0);
-	assert_int_equal(in_child(child_euid_only), 0);
+	assert_int_equal(run_in_child(child_plain_user), 0);
+	assert_int_equal(run_in_child(child_euid_only), 0);
 }
 
 int main(void)

@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "child.h"
+
 #include "os/plugin_trust.h"
 #include "os/privdrop.h"
 
@@ -146,21 +148,6 @@ static int child_drop(void)
 	return 0;
 }
 
-static int run_child(int (*fn)(void))
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fn());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 static void need_root(void)
 {
 	struct passwd *pw = getpwnam("nobody");
@@ -175,7 +162,7 @@ static void test_drop_to_nobody(void **state)
 {
 	(void)state;
 	need_root();
-	assert_int_equal(run_child(child_drop), 0);
+	assert_int_equal(run_in_child(child_drop), 0);
 	/* The parent was never touched. */
 	assert_int_equal(geteuid(), 0);
 	assert_false(privdrop_done());
@@ -240,7 +227,7 @@ static void test_not_root(void **state)
 {
 	(void)state;
 	need_root();
-	assert_int_equal(run_child(child_not_root), 0);
+	assert_int_equal(run_in_child(child_not_root), 0);
 }
 
 int main(void)

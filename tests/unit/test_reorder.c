@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "reorder.h"
 
 #define MS 1000000ull
@@ -646,21 +648,6 @@ static void test_bad_input(void **state)
 }
 
 /* ---- property test ---- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-static uint64_t rng_below(uint64_t *s, uint64_t n)
-{
-	return rng_next(s) % n;
-}
 
 #define P_MAX  600
 #define EV_MAX (2 * P_MAX)

@@ -16,10 +16,10 @@
 
 #include "base/log.h"
 #include "sched/sched_host.h"
+#include "shipped_plugins.h"
 
 #define MS 1000000ull
 
-static struct sched_registry *reg;
 static struct ttt_link_view L[4];
 static struct ttt_sched_ctx ctx;
 
@@ -161,20 +161,6 @@ static void test_options_refused(void **state)
 	assert_non_null(strstr(e.msg, "takes no options"));
 }
 
-static int setup(void **state)
-{
-	const char *dir = getenv("TTT_PLUGIN_DIR");
-	struct err e;
-	log_set_level(LOG_ERR);
-	return sched_registry_create(&reg, dir && *dir ? dir : "plugins.d", &e);
-}
-
-static int teardown(void **state)
-{
-	sched_registry_destroy(reg);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,5 +171,5 @@ int main(void)
 	    cmocka_unit_test(test_no_rate_uses_delay_only),
 	    cmocka_unit_test(test_options_refused),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, shipped_setup, shipped_teardown);
 }

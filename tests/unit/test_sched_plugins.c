@@ -16,10 +16,10 @@
 
 #include "base/log.h"
 #include "sched/sched_host.h"
+#include "shipped_plugins.h"
 
 #define MS 1000000ull /* ns */
 
-static struct sched_registry *reg;
 static struct ttt_link_view L[TTT_SCHED_MAX_LINKS];
 static struct ttt_sched_ctx ctx;
 static const char *const names[] = {"dsl", "lte", "wifi", "sat", "e4",
@@ -591,20 +591,6 @@ static void test_dumps_are_json(void **state)
 	}
 }
 
-static int setup(void **state)
-{
-	const char *dir = getenv("TTT_PLUGIN_DIR");
-	struct err e;
-	log_set_level(LOG_ERR);
-	return sched_registry_create(&reg, dir && *dir ? dir : "plugins.d", &e);
-}
-
-static int teardown(void **state)
-{
-	sched_registry_destroy(reg);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,5 +610,5 @@ int main(void)
 	    cmocka_unit_test(test_never_unusable),
 	    cmocka_unit_test(test_dumps_are_json),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, shipped_setup, shipped_teardown);
 }

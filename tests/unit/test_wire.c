@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,6 +101,14 @@ static void test_overhead(void **state)
 	assert_int_equal(wire_data_overhead(CRYPTO_ENCRYPT), 40);
 	assert_int_equal(wire_data_overhead(CRYPTO_AUTH), 40);
 	assert_int_equal(wire_data_overhead(CRYPTO_NONE), 24);
+	/* Outer IP + UDP, then the whole table of docs/protocol.md. */
+	assert_int_equal(wire_outer_overhead(AF_INET), 28);
+	assert_int_equal(wire_outer_overhead(AF_INET6), 48);
+	assert_int_equal(wire_tunnel_overhead(AF_INET, CRYPTO_ENCRYPT), 68);
+	assert_int_equal(wire_tunnel_overhead(AF_INET, CRYPTO_AUTH), 68);
+	assert_int_equal(wire_tunnel_overhead(AF_INET, CRYPTO_NONE), 52);
+	assert_int_equal(wire_tunnel_overhead(AF_INET6, CRYPTO_ENCRYPT), 88);
+	assert_int_equal(wire_tunnel_overhead(AF_INET6, CRYPTO_NONE), 72);
 }
 
 /* ---- seal / open ---- */

@@ -50,7 +50,7 @@ EMU_SRCS = $(wildcard tests/emu/*.c)
 BENCH_SRCS = $(wildcard tests/bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:tests/bench/%.c=$(B)/rel/bench/%)
 
-.PHONY: all check layers unit emu-test e2e demo bench fuzz soak install clean format
+.PHONY: all check layers unit emu-test e2e demo bench fuzz fuzz-long soak install clean format
 all: tuntuntun tuntunctl $(PLUGINS) $(B)/ttt-linkemu
 
 $(B)/rel/%.o: %.c $(CORE_HDRS)
@@ -155,6 +155,10 @@ bench: all $(BENCH_BINS)
 
 fuzz: $(B)/gen/www_index.h
 	@scripts/fuzz.sh
+
+# Every harness for at least 5 minutes (FUZZ_SECONDS overrides); not in CI.
+fuzz-long:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} scripts/fuzz.sh
 
 # Not in check: SOAK_SECONDS (default 120) of traffic, flaps and garbage
 # against ASan-built daemons, then leak and flat-RSS checks.

@@ -182,15 +182,19 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void client_send_hello(struct daemon *d)
+/* One HELLO on one link, with mac2 when the server gave this link's
+ * address a cookie recently (it asks for one only under load). */
+static void client_send_hello_link(struct daemon *d, uint32_t i, uint64_t now)
 {
 	static uint64_t last_ts;
 	struct session *s = d->sess;
+	struct uplink *u = &d->uplinks[i];
 	uint8_t buf[WIRE_HELLO_LEN];
 	struct wire_hello m;
+	if (u->fd < 0 || s->paths[i].admin_down)
+		return;
 	memset(&m, 0, sizeof(m));
-	wire_key_id(d->psk, m.key_id);
-	memcpy(m.client_random, s->client_random, WIRE_RANDOM_LEN);
+	memcpy(m.client_eph, s->client_eph, WIRE_PUB_LEN);
 	m.crypto_mode = (uint8_t)d->cfg.crypto_mode;
 	m.ciphers = d->cfg.cipher == CFG_CIPHER_CHACHA20 ? WIRE_CIPHERS_CHACHA20
 		    : d->cfg.cipher == CFG_CIPHER_AES256GCM
@@ -198,28 +202,62 @@ static void client_send_hello(struct daemon *d)
 			: wire_ciphers_local();
 	snprintf(m.downstream, sizeof(m.downstream), "%s",
 		 d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
-	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
-		struct uplink *u = &d->uplinks[i];
-		if (u->fd < 0 || s->paths[i].admin_down)
-			continue;
-		uint64_t ts = wall_ns();
-		m.timestamp_ns = ts > last_ts ? ts : last_ts + 1;
-		last_ts = m.timestamp_ns;
-		m.link_id = (uint8_t)i;
-		m.link_mtu = (uint16_t)s->paths[i].link_mtu;
-		size_t len = wire_hello_build(buf, d->psk, &m);
-		if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno != EAGAIN)
-			log_debug("handshake", "%s: hello: %s",
-				  d->cfg.links[i].name, strerror(errno));
-	}
+	uint64_t ts = wall_ns();
+	m.timestamp_ns = ts > last_ts ? ts : last_ts + 1;
+	last_ts = m.timestamp_ns;
+	m.link_id = (uint8_t)i;
+	m.link_mtu = (uint16_t)s->paths[i].link_mtu;
+	bool fresh = u->cookie_ns && now - u->cookie_ns < COOKIE_CLIENT_TTL_NS;
+	size_t len = wire_hello_build(buf, d->psk, &m, fresh ? u->cookie : NULL,
+				      u->last_mac1);
+	d->hello_sent++;
+	if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+		log_debug("handshake", "%s: hello: %s", d->cfg.links[i].name,
+			  strerror(errno));
 }
 
+static void client_send_hello(struct daemon *d)
+{
+	uint64_t now = now_ns(d);
+	for (uint32_t i = 0; i < d->cfg.n_links; i++)
+		client_send_hello_link(d, i, now);
+}
+
+/* A new attempt: a new ephemeral key pair (also what names the attempt). */
 static void start_handshake(struct daemon *d)
 {
 	struct session *s = d->sess;
 	s->state = SESS_HANDSHAKE;
-	randombytes_buf(s->client_random, sizeof(s->client_random));
+	rekey_wipe(&s->rk);
+	wire_eph_wipe(&s->hs_eph);
+	wire_eph_generate(&s->hs_eph);
+	memcpy(s->client_eph, s->hs_eph.pk, WIRE_PUB_LEN);
 	client_send_hello(d);
+}
+
+/*
+ * The server is under load and wants this link's address proven: keep the
+ * cookie and send this link's HELLO again at once, now with mac2. The
+ * COOKIE must echo the mac1 of the last HELLO sent on the link, and that
+ * changes with every HELLO, so one COOKIE triggers at most one resend.
+ */
+void client_on_cookie(struct daemon *d, int uplink_id, const uint8_t *buf,
+		      size_t len, uint64_t now)
+{
+	struct session *s = d->sess;
+	if (s->state != SESS_HANDSHAKE || uplink_id < 0 ||
+	    (uint32_t)uplink_id >= d->cfg.n_links)
+		return;
+	struct uplink *u = &d->uplinks[uplink_id];
+	if (wire_cookie_parse(buf, len, u->last_mac1, u->cookie) < 0) {
+		d->rx_bad++;
+		return;
+	}
+	u->cookie_ns = now ? now : 1;
+	d->cookies_received++;
+	log_debug("handshake", "%s: server under load, answering its cookie",
+		  d->cfg.links[uplink_id].name);
+	client_send_hello_link(d, (uint32_t)uplink_id, now);
 }
 
 void client_session_lost(struct daemon *d)
@@ -234,7 +272,7 @@ void client_session_lost(struct daemon *d)
 	if (s->reorder)
 		reorder_flush(s->reorder);
 	sodium_memzero(&s->keys, sizeof(s->keys));
-	start_handshake(d);
+	start_handshake(d); /* also wipes the rekey state */
 }
 
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
@@ -248,7 +286,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 		d->rx_bad++;
 		return;
 	}
-	if (memcmp(a.client_random, s->client_random, WIRE_RANDOM_LEN) != 0)
+	if (memcmp(a.client_eph, s->client_eph, WIRE_PUB_LEN) != 0)
 		return; /* an answer to an older attempt */
 	if (a.status != WR_OK) {
 		static uint64_t last_log;
@@ -263,16 +301,23 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 		}
 		return;
 	}
+	uint8_t ck[WIRE_CK_LEN];
+	if (wire_kx_session(&s->keys, ck, d->cfg.crypto_mode, d->psk,
+			    s->hs_eph.sk, s->client_eph, a.server_eph,
+			    a.session_id, 1) < 0) {
+		d->rx_bad++;
+		return;
+	}
 	s->id = a.session_id;
-	memcpy(s->server_random, a.server_random, WIRE_RANDOM_LEN);
-	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->psk, s->client_random,
-			 s->server_random, s->id, 1);
+	memcpy(s->server_eph, a.server_eph, WIRE_PUB_LEN);
 	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
 	    a.cipher != WIRE_CIPHER_AES256GCM) {
 		log_err("handshake",
 			"server chose %s; this client's YAML "
 			"asks for aes-256-gcm only",
 			wire_cipher_name(a.cipher));
+		sodium_memzero(ck, sizeof(ck));
+		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
 	if (wire_keys_set_cipher(&s->keys, a.cipher) < 0) {
@@ -280,9 +325,16 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"server chose %s, which this machine "
 			"cannot run",
 			wire_cipher_name(a.cipher));
+		sodium_memzero(ck, sizeof(ck));
 		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
+	/* Keys in hand: the ephemeral secret goes (forward secrecy). */
+	wire_eph_wipe(&s->hs_eph);
+	uint64_t bytes, packets;
+	session_traffic(s, &bytes, &packets);
+	rekey_init(&s->rk, ck, now, bytes, packets);
+	sodium_memzero(ck, sizeof(ck));
 	s->tx_seq = 1;
 	replay_init(&s->replay);
 	if (s->reorder)

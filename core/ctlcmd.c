@@ -136,6 +136,10 @@ static json_t *session_json(struct session *s)
 			    json_integer((json_int_t)s->tx_too_big));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
+	/* rekeys: key epochs switched to since the handshake */
+	json_object_set_new(j, "key_epoch", json_integer(s->keys.epoch));
+	json_object_set_new(j, "rekeys",
+			    json_integer((json_int_t)s->rk.rekeys));
 	if (s->client_idx >= 0)
 		json_object_set_new(
 		    j, "client",
@@ -168,6 +172,22 @@ json_t *status_json(struct daemon *d)
 		json_object_set_new(
 		    c, "hello_ratelimited",
 		    json_integer((json_int_t)d->hello_ratelimited));
+		json_object_set_new(
+		    c, "hello_cookie_sent",
+		    json_integer((json_int_t)d->hello_cookie_sent));
+		json_object_set_new(
+		    c, "hello_cookie_ok",
+		    json_integer((json_int_t)d->hello_cookie_ok));
+		json_object_set_new(
+		    c, "hello_old_version",
+		    json_integer((json_int_t)d->hello_old_version));
+	} else {
+		json_t *c = json_object_get(j, "counters");
+		json_object_set_new(c, "hello_sent",
+				    json_integer((json_int_t)d->hello_sent));
+		json_object_set_new(
+		    c, "cookies_received",
+		    json_integer((json_int_t)d->cookies_received));
 	}
 	json_t *sched = json_object();
 	if (d->client) {

@@ -19,6 +19,8 @@
 #include "ctl/control.h"
 #include "link/pmtu.h"
 #include "link/probe.h"
+#include "wire/cookie.h"
+#include "wire/rekey.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
 #include <tuntuntun/sched.h>
@@ -86,9 +88,13 @@ struct session {
 	uint32_t id;
 	int client_idx; /* server: index in cfg->clients */
 	enum sess_state state;
-	struct wire_keys keys;
-	uint8_t client_random[WIRE_RANDOM_LEN];
-	uint8_t server_random[WIRE_RANDOM_LEN];
+	struct wire_keys keys; /* current epoch: what we send with */
+	struct wire_rekey rk;  /* the other epoch's keys, rekey state */
+	/* the handshake's ephemeral public keys; the client also holds its
+	 * secret (hs_eph) until the HELLO_ACK, then wipes it */
+	uint8_t client_eph[WIRE_PUB_LEN];
+	uint8_t server_eph[WIRE_PUB_LEN];
+	struct wire_eph hs_eph;
 	uint8_t ack[WIRE_HELLO_LEN]; /* server: the ACK, resent to retries */
 	size_t ack_len;
 	uint64_t tx_seq; /* next seq to send */
@@ -157,6 +163,10 @@ struct uplink { /* client: one configured link's socket */
 	ev_timer retry; /* socket re-creation with backoff */
 	uint32_t backoff_ms;
 	int ifindex;
+	/* cookie the server gave this link's address (HELLO under load) */
+	uint8_t cookie[WIRE_COOKIE_LEN];
+	uint64_t cookie_ns;		       /* when it came; 0 = none */
+	uint8_t last_mac1[WIRE_HELLO_MAC_LEN]; /* of the last HELLO sent */
 };
 
 struct daemon {
@@ -188,6 +198,13 @@ struct daemon {
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;
+	/* under load: COOKIEs sent, HELLOs admitted by their cookie, and
+	 * HELLOs of the refused protocol version 1 */
+	uint64_t hello_cookie_sent, hello_cookie_ok, hello_old_version;
+	struct cookie_jar cookies;
+	struct hello_limiter *hello_rl_proven; /* cookie-proven sources */
+	/* client: HELLOs sent, COOKIEs received */
+	uint64_t hello_sent, cookies_received;
 	/* common */
 	struct session **sessions; /* server: by slot; client: [0] */
 	uint32_t n_sessions, max_sessions;
@@ -249,6 +266,19 @@ const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
+/* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on
+ * the client, and the keys that open a received packet. */
+void session_rekey_tick(struct session *s, uint64_t now);
+void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
+		      size_t len, uint64_t now);
+void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
+			  uint64_t now);
+void session_traffic(const struct session *s, uint64_t *bytes,
+		     uint64_t *packets);
+/* Server: the client's first packet under the next epoch arrived. */
+void session_rekey_confirmed(struct session *s);
+/* Server: keys past the hard limits (wire/rekey.h); the session must end. */
+bool session_keys_expired(struct session *s, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -273,6 +303,8 @@ int client_setup(struct daemon *d, struct err *e);
 void client_teardown(struct daemon *d);
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			 uint64_t now);
+void client_on_cookie(struct daemon *d, int uplink_id, const uint8_t *buf,
+		      size_t len, uint64_t now);
 void client_session_lost(struct daemon *d);
 /* Link id's server endpoint: its own `peer`, else server.address:port. */
 const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id);
@@ -290,6 +322,9 @@ void server_teardown(struct daemon *d);
 void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		     const struct sockaddr_storage *from, socklen_t fromlen,
 		     uint64_t now);
+/* A datagram of a protocol version this server does not speak. */
+void server_on_old_version(struct daemon *d, const uint8_t *buf, size_t len,
+			   const struct sockaddr_storage *from, uint64_t now);
 struct session *server_session_by_id(struct daemon *d, uint32_t id);
 struct session *server_session_by_inner(struct daemon *d, const uint8_t *pkt,
 					size_t len);

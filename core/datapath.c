@@ -576,8 +576,16 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 int uplink_id, uint64_t now)
 {
 	struct wire_hdr h;
-	if (wire_hdr_decode(buf, len, &h) < 0) {
+	int hrc = wire_hdr_decode(buf, len, &h);
+	if (hrc < 0) {
+		if (hrc == -EPROTONOSUPPORT && !d->client)
+			server_on_old_version(d, buf, len, from, now);
 		d->rx_bad++;
+		return;
+	}
+	if (h.type == WT_COOKIE) {
+		if (d->client)
+			client_on_cookie(d, uplink_id, buf, len, now);
 		return;
 	}
 	if (h.type == WT_HELLO) {
@@ -603,11 +611,17 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	}
 	uint8_t *body;
 	size_t blen;
-	if (wire_open(&s->keys, buf, len, &h, &body, &blen) < 0) {
+	/* The epoch bit picks the current keys or the other live set (the
+	 * previous epoch in its grace time, or the next one the server holds
+	 * until this packet confirms it). */
+	struct wire_keys *k = rekey_rx_keys(&s->keys, &s->rk, h.flags);
+	if (!k || wire_open(k, buf, len, &h, &body, &blen) < 0) {
 		s->rx_auth_fail++;
 		return;
 	}
 	replay_update(&s->replay, h.seq);
+	if (rekey_opened(&s->keys, &s->rk, k, now))
+		session_rekey_confirmed(s);
 	s->last_rx_ns = now;
 
 	struct path *p;
@@ -643,6 +657,12 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		break;
 	case WT_CONTROL:
 		peerctl_on_message(s, p, body, blen, now);
+		break;
+	case WT_REKEY:
+		session_on_rekey(s, p, body, blen, now);
+		break;
+	case WT_REKEY_ACK:
+		session_on_rekey_ack(s, body, blen, now);
 		break;
 	case WT_CLOSE:
 		log_notice("session", "%08x: peer closed the session", s->id);

@@ -128,6 +128,8 @@ void session_destroy(struct session *s)
 	if (s->sched)
 		sched_inst_destroy(s->sched);
 	sodium_memzero(&s->keys, sizeof(s->keys));
+	rekey_wipe(&s->rk);
+	wire_eph_wipe(&s->hs_eph);
 	free(s->pool_mem);
 	free(s);
 }
@@ -327,4 +329,135 @@ void session_update_hold(struct session *s)
 	if (hold > hi)
 		hold = hi;
 	reorder_set_hold(s->reorder, hold);
+}
+
+/* ---- rekeying glue (the protocol lives in wire/rekey.c) ---- */
+
+/* Bytes and packets of both directions so far, for the rekey limits. */
+void session_traffic(const struct session *s, uint64_t *bytes,
+		     uint64_t *packets)
+{
+	uint64_t b = 0, n = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		b += s->paths[i].tx_bytes + s->paths[i].rx_bytes;
+		n += s->paths[i].tx_packets + s->paths[i].rx_packets;
+	}
+	*bytes = b;
+	*packets = n;
+}
+
+/* Sends a rekey message on every link that has a socket, so the exchange
+ * does not wait for one link that happens to be down. */
+static void rekey_send_all(struct session *s, uint8_t type, const uint8_t *body,
+			   size_t len, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		if (p->sess && p->fd >= 0 && !p->admin_down &&
+		    (s->d->client || p->known))
+			(void)datapath_send_msg(s, p, type, body, len, now);
+	}
+}
+
+/* Both roles: old keys wiped when their grace time ends; the client also
+ * starts (or repeats) a rekey when one of its limits is reached. */
+void session_rekey_tick(struct session *s, uint64_t now)
+{
+	const struct cfg_rekey *rc = &s->d->cfg.rekey;
+	uint64_t bytes, packets;
+	uint8_t body[REKEY_BODY_LEN];
+
+	rekey_tick(&s->rk, now);
+	if (!s->d->client || s->state != SESS_ESTABLISHED)
+		return;
+	struct rekey_limits lim = {
+	    .interval_ns = (uint64_t)rc->interval_ms * 1000000ull,
+	    .bytes = rc->bytes,
+	    .packets = rc->packets,
+	};
+	session_traffic(s, &bytes, &packets);
+	if (!rekey_due(&s->keys, &s->rk, &lim, now, bytes, packets))
+		return;
+	if (s->rk.pending)
+		log_debug("rekey", "%08x: epoch %u: repeating the request",
+			  s->id, s->keys.epoch + 1);
+	size_t n = rekey_request(&s->keys, &s->rk, now, body);
+	rekey_send_all(s, WT_REKEY, body, n, now);
+}
+
+void session_rekey_confirmed(struct session *s)
+{
+	uint64_t bytes, packets;
+
+	session_traffic(s, &bytes, &packets);
+	rekey_count_from(&s->rk, bytes, packets);
+	log_info("rekey", "%08x: key epoch %u confirmed (rekey %llu)", s->id,
+		 s->keys.epoch, (unsigned long long)s->rk.rekeys);
+}
+
+bool session_keys_expired(struct session *s, uint64_t now)
+{
+	uint64_t bytes, packets;
+
+	if (s->state != SESS_ESTABLISHED || s->keys.mode == CRYPTO_NONE)
+		return false;
+	session_traffic(s, &bytes, &packets);
+	if (!rekey_expired(&s->rk, now, packets))
+		return false;
+	log_warn("rekey",
+		 "%08x: keys of epoch %u are past their limits (the client "
+		 "did not rekey); ending the session",
+		 s->id, s->keys.epoch);
+	return true;
+}
+
+/* Server: a REKEY that opened under the current keys. */
+void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
+		      size_t len, uint64_t now)
+{
+	uint8_t ack[REKEY_ACK_BODY_LEN];
+	int rc;
+
+	(void)now;
+	if (s->d->client) {
+		s->rx_bad++;
+		return;
+	}
+	rc = rekey_on_request(&s->keys, &s->rk, body, len, ack);
+	if (rc == -EALREADY)
+		return;
+	if (rc < 0) {
+		s->rx_bad++;
+		return;
+	}
+	/* On the link it came from: that one works right now. */
+	(void)datapath_send_msg(s, p, WT_REKEY_ACK, ack, sizeof(ack), now);
+	sodium_memzero(ack, sizeof(ack));
+}
+
+/* Client: the server's answer. After the switch a probe goes out on every
+ * link at once: the first packet under the new keys is what tells the
+ * server to send with them too. */
+void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
+			  uint64_t now)
+{
+	uint64_t bytes, packets;
+
+	if (!s->d->client) {
+		s->rx_bad++;
+		return;
+	}
+	session_traffic(s, &bytes, &packets);
+	int rc = rekey_on_ack(&s->keys, &s->rk, body, len, now, bytes, packets);
+	if (rc < 0) {
+		s->rx_bad++;
+		return;
+	}
+	if (rc == 0)
+		return;
+	log_info("rekey", "%08x: key epoch %u (rekey %llu)", s->id,
+		 s->keys.epoch, (unsigned long long)s->rk.rekeys);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].fd >= 0 && !s->paths[i].admin_down)
+			prober_send_now(s, &s->paths[i], now);
 }

@@ -127,6 +127,8 @@ void config_defaults(struct config *cfg)
 	for (int d = 0; d < 2; d++)
 		strcpy(cfg->sched[d].plugin, "roundrobin");
 	cfg->probe.interval_ms = 100;
+	cfg->rekey.interval_ms = 120000;
+	cfg->rekey.packets = 8388608; /* 2^23: RFC 9001's AES-GCM limit */
 	cfg->probe.timeout_ms = 1000;
 	cfg->probe.degraded_loss_ppm = 50000;
 	cfg->probe.loss_window = 50;

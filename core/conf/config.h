@@ -104,6 +104,13 @@ struct cfg_reorder {
 	uint32_t max_hold_ms; /* ceiling, default 300 */
 };
 
+/* client: when to rekey (wire/rekey.h); 0 turns a limit off */
+struct cfg_rekey {
+	uint32_t interval_ms; /* default 120000, at least 1000 */
+	uint64_t bytes;	      /* default 0 (off) */
+	uint32_t packets;     /* default 8388608 (2^23) */
+};
+
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
 	uint32_t mode;		  /* default 0600 */
@@ -151,6 +158,7 @@ struct config {
 	uint32_t n_clients;
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
+	struct cfg_rekey rekey;
 	struct cfg_control control;
 	struct cfg_http http;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed

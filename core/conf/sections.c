@@ -495,6 +495,26 @@ static int sec_reorder(struct cfg_ctx *c, const yaml_node_t *n,
 	return 0;
 }
 
+enum { RK_INTERVAL, RK_BYTES, RK_PACKETS, RK_COUNT };
+
+static const struct field rekey_fields[RK_COUNT] = {
+    [RK_INTERVAL] = FLD("interval", K_DURATION, struct cfg_rekey, interval_ms,
+			.roles = R_CLIENT, .min = 1000, .max = 86400000),
+    [RK_BYTES] =
+	FLD("bytes", K_SIZE, struct cfg_rekey, bytes, .roles = R_CLIENT),
+    [RK_PACKETS] = FLD("packets", K_U32, struct cfg_rekey, packets,
+		       .roles = R_CLIENT, .min = 0, .max = UINT32_MAX),
+};
+
+/* When the client rekeys (wire/rekey.h); every limit may be 0 = off
+ * except the interval, which keeps keys from living for months. */
+static int sec_rekey(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		     void *obj)
+{
+	const yaml_node_t *got[RK_COUNT];
+	return cfg_parse_fields(c, n, path, rekey_fields, RK_COUNT, obj, got);
+}
+
 static const struct field control_fields[] = {
     /* Bounded by sun_path, not by the buffer. */
     {.key = "socket",
@@ -632,6 +652,7 @@ enum {
 	RF_USER,
 	RF_KEEPALIVE,
 	RF_LOG,
+	RF_REKEY,
 	RF_COUNT
 };
 
@@ -681,6 +702,8 @@ static const struct field root_fields[RF_COUNT] = {
 			 .roles = R_ANY, .min = 0, .max = 3600000),
     [RF_LOG] = FLD("log", K_SECTION, struct config, log_level, .roles = R_ANY,
 		   .section = sec_log),
+    [RF_REKEY] = FLD("rekey", K_SECTION, struct config, rekey,
+		     .roles = R_CLIENT, .section = sec_rekey),
 };
 
 /* ------------------------------------------------------------------ */

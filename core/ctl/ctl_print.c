@@ -351,11 +351,16 @@ void ctl_print_status(FILE *f, const json_t *st)
 
 	const json_t *sess =
 	    json_is_object(st) ? json_object_get(st, "session") : NULL;
-	if (sess)
-		fprintf(f, "%-12s%s, %s, crypto %s\n",
+	if (sess) {
+		fprintf(f, "%-12s%s, %s, crypto %s",
 			"session:", get_str(sess, "id", a, 64),
 			get_str(sess, "state", b, 64),
 			get_str(sess, "crypto", c, 64));
+		if (json_object_get(sess, "key_epoch"))
+			fprintf(f, ", key epoch %s",
+				get_str(sess, "key_epoch", a, 64));
+		fputc('\n', f);
+	}
 
 	const json_t *sch =
 	    json_is_object(st) ? json_object_get(st, "scheduler") : NULL;
@@ -389,6 +394,9 @@ void ctl_print_status(FILE *f, const json_t *st)
 			get_str(s, "id", b, 64));
 		if (json_is_object(s) && json_object_get(s, "state"))
 			fprintf(f, ", %s", get_str(s, "state", c, 64));
+		if (json_is_object(s) && json_object_get(s, "key_epoch"))
+			fprintf(f, ", key epoch %s",
+				get_str(s, "key_epoch", c, 64));
 		fprintf(f, ")\n");
 		print_reorder(f, "  reorder:",
 			      json_is_object(s) ? json_object_get(s, "reorder")

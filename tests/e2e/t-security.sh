@@ -11,6 +11,8 @@
 #     rx_spoofed rises, the host sees nothing from it;
 #   - a HELLO captured before a client restart and replayed afterwards does
 #     not replace the new session (timestamp rule);
+#   - the HELLOs of the two attempts carry unrelated key ids (identity
+#     hiding: an observer cannot link them);
 #   - a known payload is not on the wire with crypto: encrypt, and is with
 #     crypto: auth.
 . "$(dirname "$0")/lib.sh"
@@ -256,6 +258,24 @@ b1=$(srv_rx_bad)
 check "old HELLOs ($n_hello) replayed: session kept ($(sid_of laptop))" test "$(sid_of laptop)" = "$new_sid"
 check "old HELLOs counted as bad ($b0 -> $b1)" test "$b1" -ge $((b0 + n_hello))
 check "laptop still reaches the host" quiet c ping -c 2 -i 0.2 -W 2 10.99.0.2
+
+# --- 7. identity hiding: HELLOs of two attempts are not linkable ---
+# Key id (bytes 16..23) per ephemeral key (bytes 32..63) over every HELLO
+# the laptop sent, before and after its restart: one id per attempt, and no
+# two attempts share one (version 1 sent the same id every time).
+python3 "$WORK/pcap.py" "$WORK/wan.pcap" 1 10.200.0.1 >"$WORK/hello-all.hex"
+ids=$(python3 -c '
+import sys
+att = {}
+for l in open(sys.argv[1]):
+    b = bytes.fromhex(l.strip())
+    att.setdefault(b[32:64], set()).add(b[16:24])
+ids = [i for s in att.values() for i in s]
+print(len(att), len(ids), len(set(ids)))' "$WORK/hello-all.hex")
+read -r n_att n_ids n_distinct <<<"$ids"
+check "HELLOs of $n_att attempts captured" test "$n_att" -ge 2
+check "one key id per attempt ($n_ids ids for $n_att attempts)" test "$n_ids" -eq "$n_att"
+check "no key id shared by two attempts ($n_distinct distinct)" test "$n_distinct" -eq "$n_ids"
 
 # --- 7. the same payload with crypto: auth is visible ---
 kill "$CLIENT_PID" "$SERVER_PID"; wait "$CLIENT_PID" "$SERVER_PID" 2>/dev/null

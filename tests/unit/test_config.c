@@ -203,6 +203,10 @@ static void test_example_client(void **state)
 	assert_int_equal(cfg.probe.degraded_rtt_ms, 500);
 	assert_int_equal(cfg.probe.loss_window, 50);
 	assert_reorder_control_defaults();
+	/* rekey defaults: 120 s, bytes off, 2^23 packets */
+	assert_int_equal(cfg.rekey.interval_ms, 120000);
+	assert_true(cfg.rekey.bytes == 0);
+	assert_int_equal(cfg.rekey.packets, 8388608);
 	assert_string_equal(cfg.control.group, "netdev");
 	assert_string_equal(cfg.plugin_dir,
 			    "/usr/local/lib/tuntuntun/plugins.d");
@@ -349,8 +353,12 @@ static void test_role_last_and_values(void **state)
 		"control: { socket: \"\", mode: 660, group: tun.users }\n"
 		"keepalive: 0\n"
 		"log: { level: debug }\n"
+		"rekey: { interval: 1s, bytes: 64GiB, packets: 0 }\n"
 		"server: { address: 192.0.2.1 }\n"
 		"role: client\n");
+	assert_int_equal(cfg.rekey.interval_ms, 1000);
+	assert_true(cfg.rekey.bytes == 64ULL << 30);
+	assert_int_equal(cfg.rekey.packets, 0);
 	assert_int_equal(cfg.role, ROLE_CLIENT);
 	assert_string_equal(cfg.links[0].name, "x-1_Y");
 	assert_int_equal(cfg.links[0].rate_bps, 1500000000ULL);
@@ -471,6 +479,14 @@ static const struct bad_text bad_texts[] = {
      "reorder.hold: unknown key; expected one of enabled, capacity, "
      "min_hold, max_hold"},
     {CLIENT_HEAD "? [a, b]\n: c\n", 6, "keys must be plain words, got a list"},
+    /* rekey: at least a second, sizes, a client's business */
+    {CLIENT_HEAD "rekey: { interval: 500ms }\n", 6, "rekey.interval"},
+    {CLIENT_HEAD "rekey: { bytes: lots }\n", 6, "rekey.bytes"},
+    {CLIENT_HEAD "rekey: { packets: -1 }\n", 6, "rekey.packets"},
+    {CLIENT_HEAD "rekey: { every: 2m }\n", 6,
+     "rekey.every: unknown key; expected one of interval, bytes, packets"},
+    {SERVER_HEAD "rekey: { interval: 2m }\n", 5,
+     "rekey: only valid with role: client"},
     {CLIENT_HEAD "probe: &p { interval: 100ms }\nreorder: *p\n", 7,
      "7:10: YAML aliases (*name) are not supported; write the value out"},
     {CLIENT_HEAD "probe: &p [ *p ]\n", 6,

@@ -121,6 +121,26 @@ static void test_fmt_duration(void **state)
 	assert_string_equal(b, "0s");
 }
 
+/* The key epoch (rekeys) shows on the session lines when the daemon
+ * reports it, and older reports print as before. */
+static void test_status_key_epoch(void **state)
+{
+	char *out = render(ctl_print_status,
+			   "{\"role\":\"client\",\"session\":{\"id\":\"ab\","
+			   "\"state\":\"established\",\"crypto\":\"encrypt\","
+			   "\"key_epoch\":7,\"rekeys\":7}}");
+	assert_has(out, "session:    ab, established, crypto encrypt, key "
+			"epoch 7\n");
+	free(out);
+	out = render(
+	    ctl_print_status,
+	    "{\"role\":\"server\",\"sessions\":[{\"client\":\"laptop\","
+	    "\"id\":\"cd\",\"state\":\"established\",\"key_epoch\":3}]}");
+	assert_has(out, "session laptop (id cd, established, key epoch 3)\n");
+	free(out);
+	(void)state;
+}
+
 static void test_status_client(void **state)
 {
 	char *out = render(ctl_print_status, sample_client);
@@ -317,6 +337,7 @@ int main(void)
 	    cmocka_unit_test(test_fmt_bytes),
 	    cmocka_unit_test(test_fmt_duration),
 	    cmocka_unit_test(test_status_client),
+	    cmocka_unit_test(test_status_key_epoch),
 	    cmocka_unit_test(test_status_columns_aligned),
 	    cmocka_unit_test(test_status_server),
 	    cmocka_unit_test(test_status_missing_fields),

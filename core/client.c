@@ -82,6 +82,9 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	u->fd = fd;
 	u->ifindex = l->interface[0] ? (int)if_nametoindex(l->interface) : 0;
 	ev_io_init(&u->io, datapath_sockets_cb, fd, EV_READ);
+	/* Packets before timers: after a stall of the loop, what arrived
+	 * meanwhile is read before the prober judges the silence. */
+	ev_set_priority(&u->io, EV_MAXPRI);
 	u->io.data = d;
 	ev_io_start(d->loop, &u->io);
 
@@ -291,12 +294,21 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	if (a.status != WR_OK) {
 		static uint64_t last_log;
 		if (now - last_log > 10000000000ull) {
-			log_err("handshake", "server refused the session: %s",
-				a.status == WR_CRYPTO_MODE
-				    ? "crypto mode differs from the server's"
-				: a.status == WR_SCHEDULER
-				    ? "server has no such downstream plugin"
-				    : "unknown reason");
+			if (a.status == WR_SCHEDULER)
+				log_err(
+				    "handshake",
+				    "server refused the session: "
+				    "downstream plugin %s could not be "
+				    "loaded on the server (its log says "
+				    "why)",
+				    d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+			else
+				log_err("handshake",
+					"server refused the session: %s",
+					a.status == WR_CRYPTO_MODE
+					    ? "crypto mode differs from the "
+					      "server's"
+					    : "unknown reason");
 			last_log = now;
 		}
 		return;

@@ -282,8 +282,11 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			if (!s)
 				continue;
 			if (session_set_sched(s, plugin, opts, (uint32_t)n, e) <
-			    0)
+			    0) {
+				log_warn("sched", "%s swap to %s refused: %s",
+					 dir, plugin, e->msg);
 				return NULL;
+			}
 			swapped++;
 		}
 		log_notice("sched", "%s scheduler is now %s (%d session%s)",
@@ -310,7 +313,10 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			 "state", "pending", "req", (json_int_t)r);
 }
 
-/* {"cmd":"link-set","link":NAME,"admin":"up|down"} */
+/* {"cmd":"link-set","link":NAME,"admin":"up|down"}
+ * On a server every client names its own links, so two clients may both
+ * have an "lte": there NAME is CLIENT/LINK and only that client's link
+ * changes. A client's links are just LINK. */
 static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 {
 	struct daemon *d = arg;
@@ -321,13 +327,36 @@ static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 			       "expected \"link\": NAME and \"admin\": "
 			       "\"up\" or \"down\""),
 		       NULL;
+	const char *link = name;
+	size_t clen = 0;
+	if (!d->client) {
+		const char *slash = strchr(name, '/');
+		if (!slash || slash == name || !slash[1])
+			return err_set(e, -EINVAL,
+				       "on a server, name the link as "
+				       "CLIENT/LINK (e.g. %s/lte): clients "
+				       "name their links themselves",
+				       d->cfg.n_clients ? d->cfg.clients[0].name
+							: "laptop"),
+			       NULL;
+		clen = (size_t)(slash - name);
+		link = slash + 1;
+	}
 	int found = 0;
 	for (uint32_t i = 0; i < d->max_sessions; i++) {
 		struct session *s = d->sessions[i];
 		if (!s)
 			continue;
+		if (!d->client) {
+			const char *cn =
+			    s->client_idx >= 0
+				? d->cfg.clients[s->client_idx].name
+				: "";
+			if (strlen(cn) != clen || strncmp(cn, name, clen) != 0)
+				continue;
+		}
 		for (uint32_t k = 0; k < s->n_paths; k++) {
-			if (strcmp(s->paths[k].name, name) != 0)
+			if (strcmp(s->paths[k].name, link) != 0)
 				continue;
 			s->paths[k].admin_down = !strcmp(admin, "down");
 			s->views_dirty = true;

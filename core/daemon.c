@@ -6,6 +6,7 @@
  * refused and nothing changes.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +18,8 @@
 #include "base/log.h"
 #include "os/netif.h"
 #include "peerctl.h"
-#include "os/plugin_trust.h"
 #include "os/privdrop.h"
+#include "os/sdnotify.h"
 #include "sched/sched_host.h"
 #include "os/tun.h"
 
@@ -100,6 +101,7 @@ static int tun_setup(struct daemon *d, struct err *e)
 	if ((ret = netif_set_up(d->tun_name, true, e)) < 0)
 		return ret;
 	ev_io_init(&d->tun_io, datapath_tun_cb, d->tun_fd, EV_READ);
+	ev_set_priority(&d->tun_io, EV_MAXPRI); /* the data path first */
 	d->tun_io.data = d;
 	ev_io_start(d->loop, &d->tun_io);
 	log_info("tun", "%s up, mtu %u", d->tun_name, d->tun_mtu);
@@ -124,6 +126,64 @@ static int routes_setup(struct daemon *d, struct err *e)
 	}
 	return netif_route_all_via(d->undo, d->tun_name, addrs, n,
 				   d->cfg.tun.addr6.family == AF_INET6, e);
+}
+
+/* Appends to buf at *off, never past len (snprintf semantics). */
+static void __attribute__((format(printf, 4, 5)))
+add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+void daemon_status_line(struct daemon *d, char *buf, size_t len)
+{
+	size_t off = 0;
+	char a[64];
+	uint32_t up = 0, all = 0;
+	buf[0] = '\0';
+	if (!d->sessions)
+		return;
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		struct session *s = d->sessions[i];
+		for (uint32_t k = 0; s && k < s->n_paths; k++) {
+			if (!s->paths[k].sess)
+				continue;
+			all++;
+			up += s->views[k].state >= TTT_LINK_DEGRADED;
+		}
+	}
+	if (d->client) {
+		struct session *s = d->sess;
+		bool est = s && s->state == SESS_ESTABLISHED;
+		add(buf, len, &off, "%s %s, %u/%u links up",
+		    est ? "connected to" : "handshake with",
+		    sockaddr_str(&d->cfg.server.ss, a, sizeof(a)), up, all);
+		for (uint32_t k = 0; s && k < s->n_paths; k++)
+			add(buf, len, &off, "%s%s %s", k ? ", " : ": ",
+			    s->paths[k].name,
+			    s->paths[k].admin_down
+				? "admin-down"
+				: link_state_name(s->views[k].state));
+	} else {
+		add(buf, len, &off,
+		    "listening on %s, %u session%s, %u/%u links up",
+		    sockaddr_str(&d->cfg.listen.ss, a, sizeof(a)),
+		    d->n_sessions, d->n_sessions == 1 ? "" : "s", up, all);
+	}
+}
+
+void daemon_notify_status(struct daemon *d)
+{
+	char line[256];
+	daemon_status_line(d, line, sizeof(line));
+	sdnotify_status(line);
 }
 
 static void stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -158,6 +218,9 @@ static void stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	} else {
 		server_expire_sessions(d, now);
 	}
+	/* Sessions come and go in client.c and server.c: a second's delay
+	 * keeps systemd's STATUS= true without hooks in both. */
+	daemon_notify_status(d);
 }
 
 static void monitor_event(void *arg, const struct netif_event *ev)
@@ -205,6 +268,11 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
+	/* Group membership may have changed; the control socket reads only
+	 * its cache while the loop runs. */
+	if (ctl_server_refresh_group(d->ctl, &e) < 0)
+		log_warn("config", "reload: %s; keeping the old member list",
+			 e.msg);
 	/* Client: a changed downstream is carried to the server. */
 	dswap_reload(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
@@ -236,7 +304,11 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 	if (w->signum == SIGHUP) {
+		char line[256];
+		sdnotify_reloading();
 		reload(d);
+		daemon_status_line(d, line, sizeof(line));
+		sdnotify_ready(line);
 		return;
 	}
 	log_notice("daemon", "signal %d: shutting down", w->signum);
@@ -289,11 +361,10 @@ int daemon_setup(struct daemon *d, struct err *e)
 	    d->cfg.plugin_dir[0]
 		? d->cfg.plugin_dir
 		: sched_default_plugin_dir(dirbuf, sizeof(dirbuf));
-	/* A root daemon runs plugin code with its rights: refuse a directory
-	 * others could write (a missing one just means no plugin loads). */
-	ret = plugin_trust_check_dir(pdir, e);
-	if (ret < 0 && ret != -ENOENT)
-		return ret;
+	/* A root daemon runs plugin code with its rights: the registry
+	 * refuses a directory others could write (a missing one just means
+	 * no plugin loads) and keeps it open, so plugins still load by name
+	 * after the privilege drop below (sched_host.c). */
 	if ((ret = sched_registry_create(&d->reg, pdir, e)) < 0)
 		return ret;
 	if ((ret = netif_undo_create(&d->undo)) < 0)
@@ -371,6 +442,7 @@ void daemon_teardown(struct daemon *d)
 	}
 	if (d->client && d->sess && quota_save(d, &e) < 0)
 		log_warn("quota", "%s", e.msg);
+	quota_close(d);
 	if (d->client) {
 		client_teardown(d);
 		session_destroy(d->sess);

@@ -178,7 +178,10 @@ struct daemon {
 	uint8_t psk[WIRE_KEY_LEN];	     /* client */
 	uint8_t (*client_psk)[WIRE_KEY_LEN]; /* server: per cfg client */
 	uint8_t (*client_keyid)[WIRE_KEYID_LEN];
-	uint64_t *client_last_hello;  /* server: replay guard */
+	uint64_t *client_last_hello; /* server: replay guard */
+	/* server: hash of the last downstream-plugin refusal logged per
+	 * client (0 = none), so a retried HELLO is not logged again */
+	uint64_t *client_sched_refused;
 	struct session **client_sess; /* server: by client index */
 	/* tun */
 	int tun_fd;
@@ -230,6 +233,9 @@ struct daemon {
 	uint64_t quota_saved_ns;		  /* quota.c: last good save */
 	uint64_t quota_saved_used[CFG_MAX_LINKS]; /* usage in that save */
 	int64_t quota_period[CFG_MAX_LINKS];
+	int quota_dirfd;      /* quota.c: the state file's directory */
+	bool quota_dir_open;  /* quota_dirfd is valid */
+	bool quota_main_good; /* the state file on disk is a good one */
 	uint32_t stats_ticks;
 	/* counters */
 	uint64_t tun_rx_packets, tun_tx_packets, tun_rx_dropped;
@@ -244,6 +250,11 @@ static inline uint64_t now_ns(struct daemon *d)
 /* daemon.c */
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
+/* One line for systemd's STATUS=: the server (or listen address), the
+ * session(s), how many links are up and, on a client, each link's state. */
+void daemon_status_line(struct daemon *d, char *buf, size_t len);
+/* Sends that line if it changed (os/sdnotify.c). */
+void daemon_notify_status(struct daemon *d);
 uint64_t mono_ns(void);
 /* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
  * `cipher: aes-256-gcm` without them is refused at start (either role). */
@@ -258,6 +269,12 @@ void session_refresh_views(struct session *s, uint64_t now);
 int session_set_sched(struct session *s, const char *name,
 		      const struct cfg_opt *opts, uint32_t n_opts,
 		      struct err *e);
+/* The same for a plugin name that came from the peer (HELLO, sched-set):
+ * only a plugin name (sched_name_valid()), looked up in the plugin
+ * directory; never a path. -EINVAL otherwise, nothing loaded. */
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e);
 void session_path_init(struct session *s, uint32_t id, const char *name);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
@@ -365,9 +382,18 @@ struct httpd_stats;
 /* The listener's request counters; false when it is off. */
 bool monitor_http_stats(struct daemon *d, struct httpd_stats *st);
 
+/* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
+ * each direction's scheduler is instantiated with its options, released. */
+struct cfgchk;
+void confcheck_plugins(struct cfgchk *c);
+/* cfgchk_open + every check; the caller prints c's messages and closes. */
+int confcheck_run(const struct config *cfg, struct cfgchk *c);
+
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);
 int quota_save(struct daemon *d, struct err *e);
+/* Closes the state directory (after the last quota_save). */
+void quota_close(struct daemon *d);
 void quota_roll(struct daemon *d);
 void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
 		   uint64_t now_wall);

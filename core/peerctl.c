@@ -12,7 +12,9 @@
  * UDP may lose a message: link-info is periodic, sched-set is retried by the
  * client until its reply arrives or it gives up.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -63,6 +65,23 @@ int peerctl_send_link_info(struct session *s, uint64_t now)
 	return ret;
 }
 
+/* A link name as the client's YAML allows it (conf/config.c K_NAME):
+ * alphanumeric first, then [A-Za-z0-9_-], shorter than CFG_NAME_MAX. So
+ * a peer's name is safe in logs and never contains the '/' of the
+ * server's CLIENT/LINK names. */
+static bool link_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= CFG_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80 || !(isalnum(c) || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 /* Server: apply the client's description of its links. */
 static void on_link_info(struct session *s, json_t *msg)
 {
@@ -75,8 +94,11 @@ static void on_link_info(struct session *s, json_t *msg)
 		json_int_t id = json_integer_value(json_object_get(l, "id"));
 		const char *name =
 		    json_string_value(json_object_get(l, "name"));
-		if (id < 0 || id >= CFG_MAX_LINKS || !name)
+		if (id < 0 || id >= CFG_MAX_LINKS || !name ||
+		    !link_name_ok(name)) {
+			s->rx_bad++;
 			continue;
+		}
 		struct path *p = &s->paths[id];
 		if (!p->sess)
 			session_path_init(s, (uint32_t)id, name);
@@ -139,6 +161,7 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 	struct err e = {""};
 	json_int_t req = json_integer_value(json_object_get(msg, "req"));
 	const char *plugin = json_string_value(json_object_get(msg, "plugin"));
+	char esc[LOG_ESC_NAME];
 	int ret = -EINVAL;
 	if (!plugin) {
 		err_set(&e, -EINVAL, "missing plugin name");
@@ -149,13 +172,10 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 	} else {
 		int n = peerctl_options(json_object_get(msg, "options"), opts,
 					CFG_MAX_OPTS, &e);
-		if (n >= 0)
-			ret =
-			    session_set_sched(s, plugin, opts, (uint32_t)n, &e);
-		s->last_sched_req = req;
-		s->last_sched_ret = ret;
-		snprintf(s->last_sched_err, sizeof(s->last_sched_err), "%s",
-			 ret < 0 ? e.msg : "");
+		bool loading = n >= 0;
+		if (loading)
+			ret = session_set_sched_remote(s, plugin, opts,
+						       (uint32_t)n, &e);
 		if (ret == 0)
 			log_notice("sched",
 				   "%08x: downstream scheduler is now "
@@ -163,9 +183,19 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 				   s->id, plugin);
 		else
 			log_warn("sched",
-				 "%08x: downstream swap to %s refused: "
+				 "%08x: downstream swap to \"%s\" refused: "
 				 "%s",
-				 s->id, plugin, e.msg);
+				 s->id, log_esc(plugin, esc, sizeof(esc)),
+				 e.msg);
+		/* The detail stays in our log: whether a file exists here
+		 * and what it holds is none of the peer's business. */
+		if (ret < 0 && loading)
+			snprintf(e.msg, sizeof(e.msg),
+				 "downstream plugin not available");
+		s->last_sched_req = req;
+		s->last_sched_ret = ret;
+		snprintf(s->last_sched_err, sizeof(s->last_sched_err), "%s",
+			 ret < 0 ? e.msg : "");
 	}
 	json_t *reply = json_pack("{s:s,s:I,s:b}", "t", "sched-reply", "req",
 				  req, "ok", ret == 0);

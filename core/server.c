@@ -61,6 +61,7 @@ static int listener_open(struct daemon *d, struct err *e)
 	l->fd = fd;
 	l->family = family;
 	ev_io_init(&l->io, datapath_sockets_cb, fd, EV_READ);
+	ev_set_priority(&l->io, EV_MAXPRI); /* see uplink_open */
 	l->io.data = d;
 	ev_io_start(d->loop, &l->io);
 	log_info("server", "listening on %s",
@@ -80,12 +81,14 @@ int server_setup(struct daemon *d, struct err *e)
 	d->client_psk = calloc(n, sizeof(*d->client_psk));
 	d->client_keyid = calloc(n, sizeof(*d->client_keyid));
 	d->client_last_hello = calloc(n, sizeof(*d->client_last_hello));
+	d->client_sched_refused = calloc(n, sizeof(*d->client_sched_refused));
 	d->client_sess = calloc(n, sizeof(*d->client_sess));
 	d->hello_rl = hello_limit_new(NULL);
 	d->hello_rl_proven = hello_limit_new(NULL);
 	cookie_jar_init(&d->cookies, NULL, 0, mono_ns());
 	if (!d->client_psk || !d->client_keyid || !d->client_last_hello ||
-	    !d->client_sess || !d->hello_rl || !d->hello_rl_proven)
+	    !d->client_sched_refused || !d->client_sess || !d->hello_rl ||
+	    !d->hello_rl_proven)
 		return err_set(e, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		ret = wire_key_load(d->cfg.clients[i].key_file,
@@ -123,6 +126,7 @@ void server_teardown(struct daemon *d)
 	free(d->client_psk);
 	free(d->client_keyid);
 	free(d->client_last_hello);
+	free(d->client_sched_refused);
 	free(d->client_sess);
 	hello_limit_free(d->hello_rl);
 	hello_limit_free(d->hello_rl_proven);
@@ -132,6 +136,7 @@ void server_teardown(struct daemon *d)
 	d->client_psk = NULL;
 	d->client_keyid = NULL;
 	d->client_last_hello = NULL;
+	d->client_sched_refused = NULL;
 	d->client_sess = NULL;
 }
 
@@ -250,6 +255,29 @@ static void refuse(struct daemon *d, int fd, int idx,
 	a.status = status;
 	size_t len = wire_hello_ack_build(buf, d->client_psk[idx], &a);
 	send_ack(fd, buf, len, from, fromlen);
+}
+
+/* A client whose downstream plugin cannot be loaded retries its HELLO
+ * every second or so: the reason is logged once per client and cause
+ * (again when it changes), the rest at debug level. The client only hears
+ * WR_SCHEDULER: what the server's file system holds stays here. */
+static void log_sched_refusal(struct daemon *d, int idx, const char *msg)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *c = msg; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	h |= 1;
+	const char *who = d->cfg.clients[idx].name;
+	if (d->client_sched_refused[idx] == h) {
+		log_debug("handshake", "%s: downstream scheduler: %s", who,
+			  msg);
+		return;
+	}
+	d->client_sched_refused[idx] = h;
+	log_warn("handshake",
+		 "%s: downstream scheduler: %s; refusing the session (logged "
+		 "once until the cause changes)",
+		 who, msg);
 }
 
 static int session_slot(struct daemon *d)
@@ -411,7 +439,8 @@ static uint8_t hello_negotiate(struct daemon *d, int idx,
  * secret lives only for the derivation: forward secrecy), and the
  * downstream scheduler: the client's choice,
  * with options from our YAML when it is the plugin configured here.
- * Returns 0 with *out set, WR_SCHEDULER to refuse (no such plugin, bad
+ * Returns 0 with *out set, WR_SCHEDULER to refuse (not a plugin name, not
+ * in the plugin directory, failed to load, bad
  * options), or -1 when it could not be created (logged; no answer).
  */
 static int hello_session_new(struct daemon *d, int idx,
@@ -451,12 +480,17 @@ static int hello_session_new(struct daemon *d, int idx,
 	(void)wire_keys_set_cipher(&s->keys, cipher); /* choose() checked it */
 	s->tx_seq = 1;
 
+	/* The client's choice is a plugin name only, from our plugin
+	 * directory; no choice means ours (which may be a path). */
 	const char *name = m->downstream[0] ? m->downstream : cs->plugin;
 	bool own = strcmp(name, cs->plugin) == 0;
-	if (session_set_sched(s, name, own ? cs->opts : NULL,
-			      own ? cs->n_opts : 0, &e) < 0) {
-		log_warn("handshake", "%s: downstream scheduler: %s",
-			 d->cfg.clients[idx].name, e.msg);
+	int sret =
+	    m->downstream[0]
+		? session_set_sched_remote(s, name, own ? cs->opts : NULL,
+					   own ? cs->n_opts : 0, &e)
+		: session_set_sched(s, name, cs->opts, cs->n_opts, &e);
+	if (sret < 0) {
+		log_sched_refusal(d, idx, e.msg);
 		session_destroy(s);
 		return WR_SCHEDULER;
 	}
@@ -478,6 +512,7 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 	char a[64];
 
 	d->client_last_hello[idx] = m->timestamp_ns;
+	d->client_sched_refused[idx] = 0;
 	if (old) {
 		log_info("session", "%08x: client %s opened a new session",
 			 old->id, d->cfg.clients[idx].name);

@@ -170,12 +170,50 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
 	ev_timer_start(s->d->loop, &s->reorder_timer);
 }
 
+/*
+ * Every link DOWN, but at least one only suspected (the early, missed-probe
+ * DOWN that the next packet heard undoes): a stall of this very process
+ * (a slow reload, a flood of control requests, a descheduled daemon) looks
+ * exactly like that on every link at once. Dropping everything is then the
+ * worst answer, so one suspect link stays usable as DEGRADED until it is
+ * heard (the suspicion clears) or confirmed dead: a free primary before a
+ * metered or backup one (a false alarm must not spend a quota), and among
+ * equals the one heard last.
+ */
+static int suspect_cost(const struct path *p)
+{
+	return (p->metered ? 2 : 0) + (p->backup ? 1 : 0);
+}
+
+static void keep_last_suspect(struct session *s, int *states)
+{
+	int best = -1;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		if (states[i] >= TTT_LINK_DEGRADED)
+			return; /* something is usable: nothing to do */
+		if (p->admin_down || p->fd < 0 || !p->known ||
+		    !p->probe.suspect)
+			continue;
+		if (best >= 0) {
+			const struct path *b = &s->paths[best];
+			int c = suspect_cost(p) - suspect_cost(b);
+			if (c > 0 || (c == 0 && p->probe.last_heard_ns <=
+						    b->probe.last_heard_ns))
+				continue;
+		}
+		best = (int)i;
+	}
+	if (best >= 0)
+		states[best] = TTT_LINK_DEGRADED;
+}
+
 /* Builds the read-only link views the scheduler sees. Host policy lives
  * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
  * while any primary is usable. */
 void session_refresh_views(struct session *s, uint64_t now)
 {
-	bool primary_usable = false;
+	bool primary_usable = false, changed = false;
 	int states[CFG_MAX_LINKS];
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
@@ -192,6 +230,10 @@ void session_refresh_views(struct session *s, uint64_t now)
 		if (!p->backup && st >= TTT_LINK_DEGRADED)
 			primary_usable = true;
 	}
+	keep_last_suspect(s, states);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (!s->paths[i].backup && states[i] >= TTT_LINK_DEGRADED)
+			primary_usable = true;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		struct ttt_link_view *v = &s->views[i];
@@ -218,15 +260,19 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->quota_bytes = p->quota_bytes;
 		v->quota_used_bytes = p->quota_used_bytes;
 		if (p->last_state != st) {
-			if (p->last_state >= 0)
+			bool was = p->last_state >= 0;
+			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),
 					   link_state_name(st));
 			p->last_state = st;
+			changed |= was;
 		}
 	}
 	(void)now;
 	s->views_dirty = false;
+	if (changed)
+		daemon_notify_status(s->d); /* systemd's STATUS= line */
 }
 
 /* Largest inner packet a path carries: the tun MTU, or less once path-MTU
@@ -286,6 +332,21 @@ int session_set_sched(struct session *s, const char *name,
 	if (old)
 		sched_inst_destroy(old);
 	return 0;
+}
+
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e)
+{
+	char esc[LOG_ESC_NAME];
+	if (!sched_name_valid(name))
+		return err_set(e, -EINVAL,
+			       "plugin name \"%s\" from the peer: expected "
+			       "1..%d characters of [a-z0-9_-] (a name in the "
+			       "plugin directory, never a path)",
+			       log_esc(name, esc, sizeof(esc)),
+			       SCHED_NAME_MAX - 1);
+	return session_set_sched(s, name, opts, n_opts, e);
 }
 
 /*

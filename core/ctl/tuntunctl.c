@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdbool.h>
@@ -21,6 +22,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "wire/wire.h"
+
+#ifndef TTT_VERSION
+#error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
+#endif
 
 enum {
 	EXIT_OK = 0,
@@ -62,7 +67,8 @@ static const struct verb verbs[] = {
      "set upstream|downstream PLUGIN [key=value...]",
      "swap a direction's scheduler without dropping packets"},
     {"link", cmd_link, "NAME up|down",
-     "administratively enable or disable a link"},
+     "administratively enable or disable a link (on a server NAME is "
+     "CLIENT/LINK)"},
     {"genkey", cmd_genkey, "FILE",
      "write a new pre-shared key (no daemon needed)"},
     {"raw", cmd_raw, "'{\"cmd\":...}'",
@@ -74,11 +80,12 @@ static const struct verb verbs[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-s SOCKET] COMMAND [ARGS...]\n\n"
+		"Usage: %s [-s SOCKET] COMMAND [ARGS...]\n"
+		"       %s -h|--help | -V|--version\n\n"
 		"Talks to a running tuntuntun daemon over its control socket\n"
 		"(default %s; $TUNTUNTUN_SOCKET overrides it, -s overrides "
 		"both).\n\nCommands:\n",
-		prog, CTL_DEFAULT_SOCKET);
+		prog, prog, CTL_DEFAULT_SOCKET);
 	for (const struct verb *v = verbs; v->name; v++) {
 		char head[80];
 		snprintf(head, sizeof(head), "%s %s", v->name, v->args);
@@ -88,7 +95,28 @@ static void usage(FILE *f)
 			fprintf(f, "  %-30s %s\n", head, v->desc);
 	}
 	fprintf(f, "\nExit status: 0 ok, 1 error reported, 2 usage error, "
-		   "3 cannot connect.\n");
+		   "3 cannot connect. See tuntunctl(8).\n");
+}
+
+/* Where tuntuntun@.service daemons put their sockets (its
+ * RuntimeDirectory); there is no default socket then. */
+#define UNIT_RUNDIR "/run/tuntuntun"
+
+/* After a failed connect to the default socket: name the sockets of the
+ * daemons the systemd unit runs, so `-s` is one copy away. */
+static void hint_unit_sockets(const char *sock, int err)
+{
+	glob_t g;
+	if (err != -ENOENT || strcmp(sock, CTL_DEFAULT_SOCKET) != 0 ||
+	    glob(UNIT_RUNDIR "/*.sock", 0, NULL, &g) != 0)
+		return;
+	fprintf(stderr,
+		"%s: daemons run by tuntuntun@.service listen in %s/:", prog,
+		UNIT_RUNDIR);
+	for (size_t i = 0; i < g.gl_pathc && i < 8; i++)
+		fprintf(stderr, "%s -s %s", i ? " or" : " try", g.gl_pathv[i]);
+	fputc('\n', stderr);
+	globfree(&g);
 }
 
 static int verb_usage(const char *name, const char *fmt, ...)
@@ -131,8 +159,10 @@ static int call(const char *sock, const char *line, json_t **reply, char **raw)
 	*reply = NULL;
 	if (raw)
 		*raw = NULL;
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		return EXIT_CONNECT;
 	}
 	int rc = ctl_client_call_raw(&c, line, &text, TIMEOUT_MS, &e);
@@ -234,8 +264,10 @@ static int wait_downstream(const char *sock, const char *plugin, uint64_t req)
 	int rc = EXIT_DAEMON;
 	if (!ask)
 		return EXIT_DAEMON;
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		json_decref(ask);
 		return EXIT_CONNECT;
 	}
@@ -479,8 +511,10 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 
 	struct ctl_client c;
 	struct err e = {{0}};
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		return EXIT_CONNECT;
 	}
 	bool tty = isatty(STDOUT_FILENO);
@@ -551,16 +585,20 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("%s %s\n", prog, TTT_VERSION);
 			return EXIT_OK;
 		default:
 			usage(stderr);

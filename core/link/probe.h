@@ -53,7 +53,11 @@
  *    never suspected, so a lossy idle link does not flap. Suspect keeps
  *    the estimators and loss window: anything heard from the peer (the
  *    next probe_tick or reply) restores the previous state at once, and a
- *    silence that reaches the DOWN timeout makes it a real DOWN.
+ *    silence that reaches the DOWN timeout makes it a real DOWN. (A stall
+ *    of the daemon itself looks like silence on every link at once: the
+ *    sockets' watchers run before the timers after one, and a session
+ *    whose links are all merely suspect keeps one usable (free first);
+ *    see session_refresh_views.)
  *  - Start state DOWN; the first reply brings a fresh link UP. A link that
  *    went DOWN needs PROBE_RECOVER_REPLIES replies in a row (to consecutive
  *    probe ids, none skipped) to come back, so one stray packet does not make

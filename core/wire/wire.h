@@ -369,7 +369,8 @@ uint32_t wire_flow_hash(const uint8_t *pkt, size_t len);
 
 /*
  * Pre-shared keys: 32 random bytes, stored as base64 text in a file.
- * load refuses group/world-readable files (-EPERM) and bad content (-EINVAL);
+ * load refuses group/world-readable files and files owned by neither root
+ * nor the effective user (-EPERM), and bad content (-EINVAL);
  * generate refuses to overwrite (-EEXIST) and creates the file mode 0600.
  */
 int wire_key_load(const char *path, uint8_t psk[WIRE_KEY_LEN], struct err *e);

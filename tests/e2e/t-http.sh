@@ -35,8 +35,14 @@ rc=$?
 check "non-loopback listen without credentials refused (exit $rc)" test "$rc" -eq 2
 check "  ... naming file:line:col and http.listen" \
 	grep -q 'chk.yaml:6:[0-9]*: http.listen: "0.0.0.0:9580" is not a loopback address' <<<"$out"
-out=$(cfg_check 'http: { listen: "0.0.0.0:9580", token_file: /nonexistent }')
+echo 0123456789abcdef0123 >"$WORK/tok"
+chmod 600 "$WORK/tok"
+out=$(cfg_check "http: { listen: \"0.0.0.0:9580\", token_file: $WORK/tok }")
 check "non-loopback listen with a token accepted by the check" test $? -eq 0
+out=$(cfg_check 'http: { listen: "0.0.0.0:9580", token_file: /nonexistent }')
+rc=$?
+check "  ... but not with a missing token file (exit $rc)" \
+	bash -c "[ $rc -eq 2 ] && grep -q 'http.token_file: \"/nonexistent\": No such file' <<<'$out'"
 out=$(cfg_check 'http: {}')
 check "loopback listen without credentials accepted" test $? -eq 0
 

@@ -13,6 +13,9 @@
 #     not replace the new session (timestamp rule);
 #   - the HELLOs of the two attempts carry unrelated key ids (identity
 #     hiding: an observer cannot link them);
+#   - on the server a link is CLIENT/LINK: `link a down` is refused when
+#     two clients both have an "a", `link phone/a down` takes down only the
+#     phone's;
 #   - a known payload is not on the wire with crypto: encrypt, and is with
 #     crypto: auth.
 . "$(dirname "$0")/lib.sh"
@@ -229,6 +232,23 @@ s1=$(scount phone rx_spoofed)
 check "phone's own address passes ($(from_src 10.77.0.3) of 10)" test "$(from_src 10.77.0.3)" -eq 10
 check "phone as the laptop: nothing reaches the host ($(from_src 10.77.0.2))" test "$(from_src 10.77.0.2)" -eq 0
 check "phone as the laptop: rx_spoofed $s0 -> $s1 (+10)" test $((s1 - s0)) -ge 10
+
+# --- 4b. link names are the client's: scoped per client on the server ---
+# Both the laptop and the phone call a link "a".
+sstate() { sstatus | jq_py "[l['state'] for x in d['sessions'] if x.get('client')=='$1' for l in x['links'] if l['name']=='$2'][0]"; }
+sstate_is() { [ "$(sstate "$1" "$2")" = "$3" ]; }
+out=$("$CTL" -s "$WORK/server.sock" link a down 2>&1)
+check "server: a bare link name is refused, asking for CLIENT/LINK ($out)" \
+	bash -c 'echo "$1" | grep -q "CLIENT/LINK"' _ "$out"
+check "... and neither client's a went down" \
+	bash -c "[ '$(sstate laptop a)' = up ] && [ '$(sstate phone a)' = up ]"
+check "server: link phone/a down accepted" "$CTL" -s "$WORK/server.sock" link phone/a down
+check "... the phone's a is down on the server" wait_for 5 sstate_is phone a down
+check "... the laptop's a is still up" sstate_is laptop a up
+check "... the laptop still reaches the host" quiet c ping -c 2 -i 0.2 -W 2 10.99.0.2
+check "server: link nobody/a is unknown" bash -c "! '$CTL' -s '$WORK/server.sock' link nobody/a down 2>/dev/null"
+check "server: link phone/a up accepted" "$CTL" -s "$WORK/server.sock" link phone/a up
+check "... the phone's a is back" wait_for 10 sstate_is phone a up
 
 # --- 5. plaintext on the wire with encryption ---
 mark="TTT-KNOWN-PAYLOAD-$ID"

@@ -1,9 +1,11 @@
 /*
  * libFuzzer harness for the quota state file loader (core/quota.c): the
  * input is written as the state file of a client with two metered links,
- * then loaded with the shipping quota_load(). A file it accepts must give
- * usage figures that survive a save and a second load unchanged; nothing
- * may crash or leak whatever the file holds.
+ * then loaded with the shipping quota_load(). Whatever the file holds the
+ * load must not fail (a bad file counts the period as used up, issue
+ * #10.4), and the usage it gives must survive a save and a second load
+ * unchanged; nothing may crash or leak. No .bak survives from one input
+ * to the next, so each run depends on its input alone.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -31,17 +33,25 @@ static void fuzz_check(int cond, const char *what)
 	}
 }
 
-static void cleanup(void)
+static void unlink_side_files(void)
 {
 	char tmp[80];
-	unlink(path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.bak", path);
+	unlink(tmp);
+}
+
+static void cleanup(void)
+{
+	unlink(path);
+	unlink_side_files();
 	rmdir(dir);
 }
 
 static void write_file(const uint8_t *data, size_t size)
 {
+	unlink_side_files();
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		abort();
@@ -91,6 +101,7 @@ static int client_up(struct daemon *d)
 
 static void client_down(struct daemon *d)
 {
+	quota_close(d); /* the state directory's fd */
 	session_destroy(d->sess);
 	free(d->sessions);
 }
@@ -111,8 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write_file(data, size);
 	if (client_up(&d) < 0)
 		abort();
-	if (quota_load(&d, &e) == 0) {
-		/* accepted: a save and a reload give the same figures */
+	int ret = quota_load(&d, &e);
+	fuzz_check(ret == 0, "a bad state file stopped the start");
+	if (ret == 0) {
+		/* a save and a reload give the same figures */
 		d.quota_dirty = true;
 		if (quota_save(&d, &e) == 0) {
 			if (client_up(&d2) < 0)

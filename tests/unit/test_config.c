@@ -1098,6 +1098,28 @@ static void test_io_errors(void **state)
 	    config_load_string(&cfg, "x", text, strlen(CLIENT_HEAD), &e), 0);
 }
 
+/* A huge file is refused after CFG_EVENTS_MAX nodes, before the document
+ * is built: a SIGHUP with such a file must not hold a running daemon's
+ * loop for long (#10.5). */
+static void test_node_bound(void **state)
+{
+	size_t cap = 50000 * 16 + 64, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text, cap, "role: client\nx:\n");
+	for (int i = 0; i < 50000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "  k%d: v\n", i);
+	struct config *big = malloc(sizeof(*big));
+	assert_non_null(big);
+	struct err e = {{0}};
+	assert_int_equal(config_load_string(big, "big.yaml", text, len, &e),
+			 -EFBIG);
+	assert_non_null(strstr(e.msg, "big.yaml:"));
+	assert_non_null(strstr(e.msg, "more than 16384 YAML nodes"));
+	free(big);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1118,6 +1140,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_percent),
 	    cmocka_unit_test(test_sched_equal_set),
 	    cmocka_unit_test(test_io_errors),
+	    cmocka_unit_test(test_node_bound),
 	};
 	log_set_level(LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

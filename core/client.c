@@ -28,7 +28,8 @@
 const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
-	return l->peer.len ? &l->peer : &d->cfg.server;
+	/* A link without `peer` follows server, which dns.c may re-resolve. */
+	return l->peer_is_server || !l->peer.len ? &d->cfg.server : &l->peer;
 }
 
 uint32_t uplink_mtu(const struct daemon *d, uint32_t id)
@@ -48,6 +49,9 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	struct uplink *u = &d->uplinks[id];
 	int family = peer->ss.ss_family;
 	int ret;
+	if (!peer->len)
+		return err_set(e, -EAGAIN, "link %s: %s not resolved yet",
+			       l->name, d->cfg.server_host);
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, -errno, "link %s: socket: %s", l->name,
@@ -55,8 +59,12 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	if (l->interface[0] &&
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, l->interface,
 		       (socklen_t)strlen(l->interface)) < 0) {
-		ret = err_set(e, -errno, "link %s: bind to device %s: %s",
-			      l->name, l->interface, strerror(errno));
+		int er = errno;
+		ret = err_set(e, -er, "link %s: bind to device %s: %s%s",
+			      l->name, l->interface, strerror(er),
+			      er == EPERM ? " (run as root, or with "
+					    "CAP_NET_RAW)"
+					  : "");
 		goto fail;
 	}
 	if ((ret = udpsock_setup(fd, family)) < 0) {
@@ -232,6 +240,7 @@ static void start_handshake(struct daemon *d)
 {
 	struct session *s = d->sess;
 	s->state = SESS_HANDSHAKE;
+	diag_client_handshake_start(d, now_ns(d));
 	rekey_wipe(&s->rk);
 	wire_eph_wipe(&s->hs_eph);
 	wire_eph_generate(&s->hs_eph);
@@ -273,6 +282,7 @@ void client_session_lost(struct daemon *d)
 		 "%08x: no answer from the server for %.1f s; "
 		 "opening a new session",
 		 s->id, (now_ns(d) - s->last_rx_ns) / 1e9);
+	hooks_fire(d, CFG_HOOK_SESSION_DOWN, s, NULL);
 	if (s->reorder)
 		reorder_flush(s->reorder);
 	tunio_flush(d); /* what the flush handed to the tun leaves now */
@@ -357,6 +367,11 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
+	s->established_ns = now;
+	s->established_wall_s = (int64_t)time(NULL);
+	d->ds_fallback_from[0] = d->ds_fallback_plugin[0] = 0;
+	diag_client_established(d, now);
+	hooks_fire(d, CFG_HOOK_SESSION_UP, s, NULL);
 	log_notice("session", "%08x: established (%s, %s)", s->id,
 		   d->cfg.crypto_mode == CRYPTO_ENCRYPT ? "encrypted"
 		   : d->cfg.crypto_mode == CRYPTO_AUTH	? "authenticated"
@@ -375,6 +390,8 @@ static void hello_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = now_ns(d);
 	if (s->state == SESS_HANDSHAKE) {
 		client_send_hello(d);
+		diag_client_hello_tick(d, now);
+		dns_tick(d, now);
 		return;
 	}
 	uint64_t dead_after = 3ull * d->cfg.probe.timeout_ms * 1000000ull;
@@ -414,6 +431,8 @@ int client_setup(struct daemon *d, struct err *e)
 		ev_init(&u->retry, uplink_retry_cb);
 		u->retry.data = u;
 	}
+	if ((ret = dns_setup(d, e)) < 0)
+		return ret;
 	const struct cfg_sched *up = &d->cfg.sched[TTT_DIR_UPSTREAM];
 	if ((ret = session_set_sched(s, up->plugin, up->opts, up->n_opts, e)) <
 	    0)
@@ -437,6 +456,7 @@ int client_setup(struct daemon *d, struct err *e)
 void client_teardown(struct daemon *d)
 {
 	ev_timer_stop(d->loop, &d->hello_timer);
+	dns_teardown(d);
 	if (d->sess && d->sess->state == SESS_ESTABLISHED) {
 		/* Tell the server at once, so it frees the session. */
 		for (uint32_t i = 0; i < d->sess->n_paths; i++)

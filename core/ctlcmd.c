@@ -233,6 +233,23 @@ static json_t *session_json(struct session *s)
 	json_object_set_new(j, "key_epoch", json_integer(s->keys.epoch));
 	json_object_set_new(j, "rekeys",
 			    json_integer((json_int_t)s->rk.rekeys));
+	if (s->state == SESS_ESTABLISHED && s->established_ns) {
+		/* The session's age runs from its handshake; the last key
+		 * exchange is the latest rekey, if any. */
+		uint64_t now = now_ns(s->d), last = s->established_ns;
+		if (s->rk.rekeys && s->rk.epoch_start_ns > last &&
+		    s->rk.epoch_start_ns <= now)
+			last = s->rk.epoch_start_ns;
+		json_object_set_new(j, "age_s",
+				    json_real((now - s->established_ns) / 1e9));
+		json_object_set_new(j, "handshake_ago_s",
+				    json_real((now - last) / 1e9));
+		json_object_set_new(
+		    j, "handshake_at",
+		    json_integer(s->established_wall_s +
+				 (json_int_t)((last - s->established_ns) /
+					      1000000000ull)));
+	}
 	if (s->client_idx >= 0)
 		json_object_set_new(
 		    j, "client",
@@ -291,6 +308,12 @@ json_t *status_json(struct daemon *d)
 	}
 	json_t *sched = json_object();
 	if (d->client) {
+		char a[80];
+		if (d->cfg.server.len)
+			json_object_set_new(
+			    j, "server",
+			    json_string(
+				sockaddr_str(&d->cfg.server.ss, a, sizeof(a))));
 		struct session *s = d->sess;
 		json_t *sj = session_json(s);
 		json_object_set(j, "session", sj);
@@ -304,6 +327,13 @@ json_t *status_json(struct daemon *d)
 		 * server accepted a swap, so it names what the server runs. */
 		json_t *ds = json_pack("{s:s}", "plugin",
 				       d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+		/* The server could not run ours and runs its default. */
+		if (d->ds_fallback_plugin[0]) {
+			json_object_set_new(ds, "plugin",
+					    json_string(d->ds_fallback_plugin));
+			json_object_set_new(ds, "asked",
+					    json_string(d->ds_fallback_from));
+		}
 		json_t *last = dswap_status_json(d);
 		if (last)
 			json_object_set_new(ds, "last_swap", last);
@@ -413,6 +443,16 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			 "state", "pending", "req", (json_int_t)r);
 }
 
+/* Whether `name` is already in the ", "-separated list. */
+static bool link_named(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 /* {"cmd":"link-set","link":NAME,"admin":"up|down"}
  * On a server every client names its own links, so two clients may both
  * have an "lte": there NAME is CLIENT/LINK and only that client's link
@@ -463,8 +503,47 @@ static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 			found++;
 		}
 	}
-	if (!found)
-		return err_set(e, -ENOENT, "no link named \"%s\"", name), NULL;
+	if (!found) {
+		/* Name the real ones, so a typo is one glance away. */
+		char names[200] = "";
+		size_t off = 0;
+		for (uint32_t i = 0; i < d->max_sessions; i++) {
+			struct session *s = d->sessions[i];
+			for (uint32_t k = 0; s && k < s->n_paths; k++) {
+				char n[CFG_NAME_MAX * 2 + 2];
+				if (!s->paths[k].sess || !s->paths[k].name[0])
+					continue;
+				/* As it must be typed: CLIENT/LINK on a
+				 * server. */
+				if (d->client || s->client_idx < 0)
+					snprintf(n, sizeof(n), "%s",
+						 s->paths[k].name);
+				else
+					snprintf(
+					    n, sizeof(n), "%s/%s",
+					    d->cfg.clients[s->client_idx].name,
+					    s->paths[k].name);
+				if (link_named(names, n))
+					continue;
+				int w =
+				    snprintf(names + off, sizeof(names) - off,
+					     "%s%s", off ? ", " : "", n);
+				if (w < 0 || (size_t)w >= sizeof(names) - off)
+					break;
+				off += (size_t)w;
+			}
+		}
+		if (!names[0])
+			return err_set(e, -ENOENT,
+				       "no link named \"%.64s\" (no session "
+				       "has links yet)",
+				       name),
+			       NULL;
+		return err_set(e, -ENOENT,
+			       "no link named \"%.64s\"; the links are: %s",
+			       name, names),
+		       NULL;
+	}
 	log_notice("link", "%s: administratively %s", name, admin);
 	return json_pack("{s:s,s:s}", "link", name, "admin", admin);
 }

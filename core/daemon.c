@@ -350,6 +350,8 @@ int daemon_setup(struct daemon *d, struct err *e)
 		d->buf_size = 2048;
 	if ((ret = tunio_init(d, e)) < 0 || (ret = datapath_init(d, e)) < 0)
 		return ret;
+	if ((ret = hooks_init(d, e)) < 0)
+		return ret;
 
 	d->max_sessions = d->client ? 1 : d->cfg.n_clients;
 	d->sessions = calloc(d->max_sessions, sizeof(*d->sessions));
@@ -423,6 +425,7 @@ void daemon_teardown(struct daemon *d)
 	struct err e;
 	if (!d->loop)
 		return;
+	hooks_teardown(d); /* no hook for the teardown's own events */
 	if (d->ctl) {
 		ctl_server_stop(d->ctl);
 		d->ctl = NULL;

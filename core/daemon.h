@@ -22,6 +22,7 @@
 #include "link/probe.h"
 #include "queue/fq.h"
 #include "queue/pktq.h"
+#include "wire/hello_faillog.h"
 #include "wire/cookie.h"
 #include "wire/rekey.h"
 #include "wire/replay.h"
@@ -36,6 +37,8 @@ struct netif_undo;
 struct daemon;
 struct session;
 struct hello_limiter;
+struct hooks;
+struct resolver;
 struct tunio;
 struct monitor;
 
@@ -83,6 +86,7 @@ struct path {
 	uint64_t pq_dgram;     /* datagram bytes of what waits in pq */
 	uint64_t pq_drops;     /* picked onto a full pacer queue */
 	uint64_t pace_pending; /* released into the batch, not yet booked */
+	bool tx_ctl;	       /* datapath.c: a feedback report is being sent */
 	bool fb_stalled;       /* feedback says it stopped delivering: DOWN in
 				  the views until a probe answer or progress */
 	/* receiving side: what arrived on the link, for WT_FEEDBACK */
@@ -136,6 +140,11 @@ struct session {
 	uint64_t bucket_bulk_ns[WIRE_BUCKETS]; /* last bulk packet scheduled */
 	uint64_t last_rx_ns;
 	uint64_t created_ns;
+	uint64_t established_ns;    /* last handshake (monotonic, 0: none) */
+	int64_t established_wall_s; /* the same, as wall-clock seconds */
+	char sched_fallback_from[CFG_NAME_MAX]; /* server: downstream asked
+						 * for but missing here */
+	uint32_t sched_fallback_told; /* server: notices sent to the client */
 	/* packet pool */
 	void *pool_mem;
 	struct pktbuf *free_list;
@@ -245,6 +254,12 @@ struct daemon {
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;
+	struct hello_faillog *hello_fl; /* failed HELLOs, logged (diag.c) */
+	/* client: the stretch without a session, for diag.c's reports */
+	uint64_t hs_since_ns, hs_next_report_ns, hs_report_every_ns;
+	uint32_t hs_reported;
+	/* client: the server runs another downstream plugin than we asked */
+	char ds_fallback_plugin[CFG_NAME_MAX], ds_fallback_from[CFG_NAME_MAX];
 	/* under load: COOKIEs sent, HELLOs admitted by their cookie, and
 	 * HELLOs of the refused protocol version 1 */
 	uint64_t hello_cookie_sent, hello_cookie_ok, hello_old_version;
@@ -263,6 +278,9 @@ struct daemon {
 	ev_io mon_io;
 	int mon_fd;
 	struct ctl_server *ctl;
+	struct hooks *hooks;	   /* hooks.c; NULL when none is configured */
+	struct resolver *resolver; /* dns.c: client, server by host name */
+	uint64_t dns_asked_ns;	   /* dns.c: last look-up started */
 	struct monitor *mon; /* monitor.c: `http:` listener, NULL when off */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
@@ -450,6 +468,32 @@ json_t *dswap_status_json(struct daemon *d);
 const char *dswap_state_name(enum dswap_state st);
 void dswap_stop(struct daemon *d);
 
+/* diag.c: lines that say why a tunnel is not up */
+/* Server: one failed HELLO from `from`, logged rate-limited per source. */
+void diag_hello_failed(struct daemon *d, const struct sockaddr_storage *from,
+		       enum hello_fail why, uint64_t now);
+/* Server: true (and warned) when a HELLO for client idx from `from` comes
+ * from a second machine while `old` is still in use (heuristic in diag.c). */
+bool diag_duplicate_key(struct daemon *d, const struct session *old, int idx,
+			const struct sockaddr_storage *from, uint64_t now);
+/* Client: a handshake began, one more HELLO round, or the server answered. */
+void diag_client_handshake_start(struct daemon *d, uint64_t now);
+void diag_client_hello_tick(struct daemon *d, uint64_t now);
+void diag_client_established(struct daemon *d, uint64_t now);
+
+/* hooks.c: `hooks:` commands per link/session event, never blocking */
+int hooks_init(struct daemon *d, struct err *e);
+/* event: enum cfg_hook_event; s and p may be NULL (p: link events). */
+void hooks_fire(struct daemon *d, int event, const struct session *s,
+		const struct path *p);
+void hooks_teardown(struct daemon *d);
+const char *hooks_event_name(int event);
+
+/* dns.c (client): server.address as a host name, resolved off the loop */
+int dns_setup(struct daemon *d, struct err *e);
+/* Once a second: re-resolve when there has been no session for a while. */
+void dns_tick(struct daemon *d, uint64_t now);
+void dns_teardown(struct daemon *d);
 /* monitor.c: the `http:` listener's life and its snapshots */
 int monitor_setup(struct daemon *d, struct err *e);
 void monitor_start(struct daemon *d);

@@ -112,7 +112,10 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 	v->tx_packets = p->tx_packets + p->pq.n + p->iq.n;
 	v->tx_bytes = p->tx_bytes + p->pq_dgram + p->iq_dgram;
 	if (bytes) {
-		probe_on_tx_bytes(&p->probe, now, bytes);
+		if (p->tx_ctl)
+			probe_on_tx_ctl_bytes(&p->probe, now, bytes);
+		else
+			probe_on_tx_bytes(&p->probe, now, bytes);
 		if (p->metered)
 			quota_account(s->d, p, bytes, 0);
 	}
@@ -1089,10 +1092,13 @@ static void fb_send(struct session *s, uint64_t now)
 	if (!carry && best >= 0)
 		carry = 1u << best;
 	for (uint32_t i = 0; i < s->n_paths; i++)
-		if ((carry & (1u << i)) &&
-		    datapath_send_msg(s, &s->paths[i], WT_FEEDBACK, body, len,
-				      now) == 0)
-			s->fb_sent++;
+		if (carry & (1u << i)) {
+			s->paths[i].tx_ctl = true;
+			if (datapath_send_msg(s, &s->paths[i], WT_FEEDBACK,
+					      body, len, now) == 0)
+				s->fb_sent++;
+			s->paths[i].tx_ctl = false;
+		}
 }
 
 void datapath_fb_cb(struct ev_loop *loop, ev_timer *w, int revents)

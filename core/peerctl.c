@@ -8,6 +8,11 @@
  *                      facts the client's YAML gives its upstream one.
  *   client -> server  {"t":"sched-set","req":N,"plugin":P,"options":{..}}
  *   server -> client  {"t":"sched-reply","req":N,"ok":true|false,"error":E}
+ *   server -> client  {"t":"sched-fallback","asked":P,"plugin":Q}  the
+ *                      HELLO asked for downstream P, which the server
+ *                      cannot run, so it runs its default Q; sent in
+ *                      answer to the first 3 link-infos of the session.
+ *                      Older clients count it as a bad message, no more.
  *
  * UDP may lose a message: link-info is periodic, sched-set is retried by the
  * client until its reply arrives or it gives up.
@@ -205,6 +210,42 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 	json_decref(reply);
 }
 
+/* A peer's string for the log: anything but printable ASCII becomes '?'. */
+static const char *printable(const char *in, char *buf, size_t n)
+{
+	size_t i = 0;
+	for (; in[i] && i + 1 < n; i++)
+		buf[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
+/* Client: the server runs its default downstream instead of ours. */
+static void on_sched_fallback(struct session *s, json_t *msg)
+{
+	struct daemon *d = s->d;
+	const char *asked = json_string_value(json_object_get(msg, "asked"));
+	const char *plugin = json_string_value(json_object_get(msg, "plugin"));
+	if (!asked || !plugin || strlen(asked) >= CFG_NAME_MAX ||
+	    strlen(plugin) >= CFG_NAME_MAX) {
+		s->rx_bad++;
+		return;
+	}
+	if (!strcmp(d->ds_fallback_from, asked) &&
+	    !strcmp(d->ds_fallback_plugin, plugin))
+		return; /* already said, this session */
+	snprintf(d->ds_fallback_from, sizeof(d->ds_fallback_from), "%s", asked);
+	snprintf(d->ds_fallback_plugin, sizeof(d->ds_fallback_plugin), "%s",
+		 plugin);
+	char a[CFG_NAME_MAX * 4], b[CFG_NAME_MAX * 4];
+	log_warn("sched",
+		 "the server has no downstream plugin \"%s\" (this YAML's "
+		 "scheduler.downstream); it runs its default \"%s\" instead. "
+		 "Install the plugin on the server, or choose one it has",
+		 printable(asked, a, sizeof(a)),
+		 printable(plugin, b, sizeof(b)));
+}
+
 void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
 			size_t len, uint64_t now)
 {
@@ -218,8 +259,18 @@ void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
 		return;
 	}
 	bool client = s->d->client;
-	if (!client && strcmp(t, "link-info") == 0)
+	if (!client && strcmp(t, "link-info") == 0) {
 		on_link_info(s, msg);
+		if (s->sched_fallback_from[0] && s->sched_fallback_told < 3) {
+			json_t *n = json_pack(
+			    "{s:s,s:s,s:s}", "t", "sched-fallback", "asked",
+			    s->sched_fallback_from, "plugin", s->sched_name);
+			if (n && send_json(s, n, now) == 0)
+				s->sched_fallback_told++;
+			json_decref(n);
+		}
+	} else if (client && strcmp(t, "sched-fallback") == 0)
+		on_sched_fallback(s, msg);
 	else if (!client && strcmp(t, "sched-set") == 0)
 		on_sched_set(s, msg, now);
 	else if (client && strcmp(t, "sched-reply") == 0)

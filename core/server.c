@@ -19,6 +19,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,11 +86,12 @@ int server_setup(struct daemon *d, struct err *e)
 	d->client_sched_refused = calloc(n, sizeof(*d->client_sched_refused));
 	d->client_sess = calloc(n, sizeof(*d->client_sess));
 	d->hello_rl = hello_limit_new(NULL);
+	d->hello_fl = hello_faillog_new();
 	d->hello_rl_proven = hello_limit_new(NULL);
 	cookie_jar_init(&d->cookies, NULL, 0, mono_ns());
 	if (!d->client_psk || !d->client_keyid || !d->client_last_hello ||
 	    !d->client_sched_refused || !d->client_sess || !d->hello_rl ||
-	    !d->hello_rl_proven)
+	    !d->hello_rl_proven || !d->hello_fl)
 		return err_set(e, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		ret = wire_key_load(d->cfg.clients[i].key_file,
@@ -133,6 +135,8 @@ void server_teardown(struct daemon *d)
 	hello_limit_free(d->hello_rl_proven);
 	cookie_jar_wipe(&d->cookies);
 	d->hello_rl = NULL;
+	hello_faillog_free(d->hello_fl);
+	d->hello_fl = NULL;
 	d->hello_rl_proven = NULL;
 	d->client_psk = NULL;
 	d->client_keyid = NULL;
@@ -159,6 +163,7 @@ void server_session_close(struct daemon *d, struct session *s)
 	if (s->client_idx >= 0 && d->client_sess[s->client_idx] == s)
 		d->client_sess[s->client_idx] = NULL;
 	d->n_sessions--;
+	hooks_fire(d, CFG_HOOK_SESSION_DOWN, s, NULL);
 	log_info("session", "%08x: closed (client %s)", s->id,
 		 s->client_idx >= 0 ? d->cfg.clients[s->client_idx].name : "?");
 	session_destroy(s);
@@ -326,6 +331,7 @@ static int hello_admit(struct daemon *d, int fd, const uint8_t *buf,
 	if (!cookie_under_load(&d->cookies, now)) {
 		if (hello_limit_take(d->hello_rl, from, now) < 0) {
 			d->hello_ratelimited++;
+			diag_hello_failed(d, from, HF_RATE_LIMITED, now);
 			return -1;
 		}
 		return 0;
@@ -362,6 +368,7 @@ static int hello_authenticate(struct daemon *d, int fd, const uint8_t *buf,
 	if (wire_hello_check(buf, len) < 0) {
 		d->hello_bad++;
 		d->rx_bad++;
+		diag_hello_failed(d, from, HF_MALFORMED, now);
 		return -1;
 	}
 	if (hello_admit(d, fd, buf, from, fromlen, now) < 0)
@@ -370,6 +377,8 @@ static int hello_authenticate(struct daemon *d, int fd, const uint8_t *buf,
 	if (idx < 0 || wire_hello_parse(buf, len, d->client_psk[idx], m) < 0) {
 		d->hello_bad++;
 		d->rx_bad++;
+		diag_hello_failed(d, from,
+				  idx < 0 ? HF_UNKNOWN_KEY : HF_BAD_MAC, now);
 		return -1;
 	}
 	return idx;
@@ -384,7 +393,8 @@ static int hello_authenticate(struct daemon *d, int fd, const uint8_t *buf,
  */
 static bool hello_seen(struct daemon *d, int fd, int idx,
 		       const struct wire_hello *m,
-		       const struct sockaddr_storage *from, socklen_t fromlen)
+		       const struct sockaddr_storage *from, socklen_t fromlen,
+		       uint64_t now)
 {
 	struct session *old = d->client_sess[idx];
 	char a[64];
@@ -400,6 +410,7 @@ static bool hello_seen(struct daemon *d, int fd, int idx,
 		log_debug("handshake", "%s: replayed or stale hello from %s",
 			  d->cfg.clients[idx].name,
 			  sockaddr_str(from, a, sizeof(a)));
+		diag_hello_failed(d, from, HF_OLD_TIMESTAMP, now);
 		return true;
 	}
 	return false;
@@ -439,11 +450,12 @@ static uint8_t hello_negotiate(struct daemon *d, int idx,
  * A new session for client idx: a fresh id and ephemeral key pair, keys
  * from the X25519 exchange mixed with the PSK (wire_kx.c; the ephemeral
  * secret lives only for the derivation: forward secrecy), and the
- * downstream scheduler: the client's choice,
- * with options from our YAML when it is the plugin configured here.
- * Returns 0 with *out set, WR_SCHEDULER to refuse (not a plugin name, not
- * in the plugin directory, failed to load, bad
- * options), or -1 when it could not be created (logged; no answer).
+ * downstream scheduler: the client's choice, with options from our YAML
+ * when it is the plugin configured here. A valid name we lack (not in the
+ * plugin directory, failed to load, bad options) falls back to our own
+ * default, noted in sched_fallback_from for the client. Returns 0 with
+ * *out set, WR_SCHEDULER to refuse (not a plugin name, or our default
+ * fails too), or -1 when it could not be created (logged; no answer).
  */
 static int hello_session_new(struct daemon *d, int idx,
 			     const struct wire_hello *m, int cipher,
@@ -492,9 +504,26 @@ static int hello_session_new(struct daemon *d, int idx,
 					   own ? cs->n_opts : 0, &e)
 		: session_set_sched(s, name, cs->opts, cs->n_opts, &e);
 	if (sret < 0) {
-		log_sched_refusal(d, idx, e.msg);
-		session_destroy(s);
-		return WR_SCHEDULER;
+		/* The client's choice is not here (or not usable): run our
+		 * own default rather than leave the client without a
+		 * tunnel, and tell it (peerctl "sched-fallback"). */
+		struct err e2;
+		/* A path or a malformed name is no plugin we lack but a bad
+		 * request: refused as before (never loaded). */
+		if (!m->downstream[0] || own || !sched_name_valid(name) ||
+		    session_set_sched(s, cs->plugin, cs->opts, cs->n_opts,
+				      &e2) < 0) {
+			log_sched_refusal(d, idx, e.msg);
+			session_destroy(s);
+			return WR_SCHEDULER;
+		}
+		log_warn("handshake",
+			 "%s: the client asks for downstream plugin \"%s\", "
+			 "which this server cannot run (%s); using this "
+			 "server's %s instead",
+			 d->cfg.clients[idx].name, name, e.msg, cs->plugin);
+		snprintf(s->sched_fallback_from, sizeof(s->sched_fallback_from),
+			 "%.*s", CFG_NAME_MAX - 1, name);
 	}
 	*out = s;
 	return 0;
@@ -516,8 +545,10 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 	d->client_last_hello[idx] = m->timestamp_ns;
 	d->client_sched_refused[idx] = 0;
 	if (old) {
-		log_info("session", "%08x: client %s opened a new session",
-			 old->id, d->cfg.clients[idx].name);
+		if (!diag_duplicate_key(d, old, idx, from, now))
+			log_info("session",
+				 "%08x: client %s opened a new session",
+				 old->id, d->cfg.clients[idx].name);
 		server_session_close(d, old);
 		if (slot == -2)
 			slot = session_slot(d);
@@ -527,6 +558,8 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 	d->n_sessions++;
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
+	s->established_ns = now;
+	s->established_wall_s = (int64_t)time(NULL);
 
 	memset(&ack, 0, sizeof(ack));
 	ack.session_id = s->id;
@@ -538,6 +571,7 @@ static void hello_install(struct daemon *d, int fd, int idx, int slot,
 	s->ack_len = wire_hello_ack_build(s->ack, d->client_psk[idx], &ack);
 	send_ack(fd, s->ack, s->ack_len, from, fromlen);
 	d->hello_ok++;
+	hooks_fire(d, CFG_HOOK_SESSION_UP, s, NULL);
 	log_notice("session",
 		   "%08x: client %s connected from %s (downstream "
 		   "%s)",
@@ -555,7 +589,7 @@ void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 	int cipher = 0, ret;
 
 	int idx = hello_authenticate(d, fd, buf, len, from, fromlen, now, &m);
-	if (idx < 0 || hello_seen(d, fd, idx, &m, from, fromlen))
+	if (idx < 0 || hello_seen(d, fd, idx, &m, from, fromlen, now))
 		return;
 	uint8_t status = hello_negotiate(d, idx, &m, &cipher);
 	if (status != WR_OK) {

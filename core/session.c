@@ -362,12 +362,23 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->quota_used_bytes = p->quota_used_bytes;
 		if (p->last_state != st) {
 			bool was = p->last_state >= 0;
+			bool was_up = p->last_state == TTT_LINK_UP ||
+				      p->last_state == TTT_LINK_DEGRADED;
+			bool is_up =
+			    st == TTT_LINK_UP || st == TTT_LINK_DEGRADED;
 			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),
 					   link_state_name(st));
 			p->last_state = st;
 			changed |= was;
+			/* Hooks hear usable <-> not usable, not every
+			 * up/degraded wobble. */
+			if (was_up != is_up)
+				hooks_fire(s->d,
+					   is_up ? CFG_HOOK_LINK_UP
+						 : CFG_HOOK_LINK_DOWN,
+					   s, p);
 		}
 	}
 	(void)now;

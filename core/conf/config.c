@@ -173,6 +173,8 @@ void config_defaults(struct config *cfg)
 	cfg->flow_queue.duplicate = CFG_DUP_NONE;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
+	cfg->hooks.timeout_ms = 10000;
+	cfg->hooks.max_running = 4;
 	struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
 	cfg_sa_set(&cfg->http.listen, AF_INET, &lo, CFG_HTTP_DEFAULT_PORT);
 	cfg->log_level = LOG_INFO;

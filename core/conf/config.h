@@ -78,6 +78,8 @@ struct cfg_link {
 	uint32_t quota_reset_day;   /* 1..28, day of month; default 1 */
 	uint32_t mtu;		    /* link MTU (bytes); 0 = from interface,
 				       else 1500 */
+	bool peer_is_server;	    /* client: no `peer`, so it follows `server`
+				       (and its re-resolution) */
 };
 
 /* Server side: one allowed client. */
@@ -154,6 +156,22 @@ struct cfg_control {
 	char group[CFG_NAME_MAX]; /* optional group owning the socket */
 };
 
+/* hooks: a command per link/session event (core/hooks.c runs them without
+ * a shell; os/hookcmd.h has the quoting rules). "" = none. */
+enum cfg_hook_event {
+	CFG_HOOK_LINK_UP = 0,
+	CFG_HOOK_LINK_DOWN,
+	CFG_HOOK_SESSION_UP,
+	CFG_HOOK_SESSION_DOWN,
+	CFG_HOOK_NEVENTS,
+};
+
+struct cfg_hooks {
+	char cmd[CFG_HOOK_NEVENTS][CFG_STR_MAX];
+	uint32_t timeout_ms;  /* default 10000: then the hook is killed */
+	uint32_t max_running; /* default 4 at once; later events queue */
+};
+
 /* `http:`: the monitoring listener (core/ctl/httpd.c). Off unless the
  * section is present. A non-loopback `listen` needs a token or basic auth. */
 #define CFG_HTTP_DEFAULT_PORT 9580
@@ -189,6 +207,11 @@ struct config {
 	/* client: server.address/port; server: listen address/port */
 	struct cfg_sockaddr server;
 	struct cfg_sockaddr listen;
+	/* client: server.address when it is a host name, resolved at start
+	 * and again after a while without a session (core/resolve.c);
+	 * server then stays empty (len 0) until the first answer. */
+	char server_host[CFG_STR_MAX];
+	uint16_t server_port;
 	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
 	int cipher; /* enum cfg_cipher, `cipher:` auto (default: AES-256-GCM
 		     if both ends have hardware AES), aes-256-gcm or
@@ -207,6 +230,7 @@ struct config {
 	struct cfg_flow_queue flow_queue;
 	struct cfg_rekey rekey;
 	struct cfg_control control;
+	struct cfg_hooks hooks;
 	struct cfg_http http;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */

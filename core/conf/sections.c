@@ -8,6 +8,7 @@
 #include "conf/internal.h"
 #include "base/log.h"
 #include "queue/fq.h"
+#include "os/hookcmd.h"
 #include "wire/wire.h"
 
 #include <arpa/inet.h>
@@ -31,21 +32,72 @@ static const struct field endpoint_fields[EP_COUNT] = {
     [EP_PORT] = FLD("port", K_PORT, struct endpoint, port, .roles = R_ANY),
 };
 
-/* server: { address, port }: the address is required, port 5800. */
+struct server_ep {
+	char address[CFG_STR_MAX];
+	uint32_t port;
+};
+
+static const struct field server_fields[EP_COUNT] = {
+    [EP_ADDRESS] =
+	FLD("address", K_STR, struct server_ep, address, .roles = R_ANY),
+    [EP_PORT] = FLD("port", K_PORT, struct server_ep, port, .roles = R_ANY),
+};
+
+/* A DNS name as RFC 1123 allows: labels of letters, digits and '-', not
+ * starting or ending with '-', 1..63 each, dots between, 253 at most. */
+static bool is_host_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == 0) {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool ok = (ch >= 'a' && ch <= 'z') ||
+			  (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '-';
+		if (!ok || (label == 0 && ch == '-') || ++label > 63)
+			return false;
+	}
+	/* An all-digit last label is a mistyped IP address, not a name. */
+	const char *last = strrchr(s, '.');
+	last = last ? last + 1 : s;
+	return last[strspn(last, "0123456789")] != 0;
+}
+
+/* server: { address, port }: the address is required (an IP address or a
+ * host name), port 5800. */
 static int sec_server(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		      void *obj)
 {
-	struct endpoint ep = {.port = CFG_DEFAULT_PORT};
+	struct server_ep ep = {.port = CFG_DEFAULT_PORT};
+	struct cfg_sockaddr *sa = obj;
 	const yaml_node_t *got[EP_COUNT];
 	int ret =
-	    cfg_parse_fields(c, n, path, endpoint_fields, EP_COUNT, &ep, got);
+	    cfg_parse_fields(c, n, path, server_fields, EP_COUNT, &ep, got);
 	if (ret)
 		return ret;
 	if (!got[EP_ADDRESS])
 		return cfg_missing(c, n, path, "address",
-				   "the server's IPv4 or IPv6 address");
-	cfg_sa_set_port(&ep.addr, (uint16_t)ep.port);
-	*(struct cfg_sockaddr *)obj = ep.addr;
+				   "the server's IPv4 or IPv6 address or "
+				   "host name");
+	c->cfg->server_port = (uint16_t)ep.port;
+	c->cfg->server_host[0] = 0;
+	if (cfg_parse_ip(ep.address, (uint16_t)ep.port, sa) == 0)
+		return 0;
+	if (!is_host_name(ep.address))
+		return cfg_fail(c, got[EP_ADDRESS], "server.address",
+				"expected an IPv4 or IPv6 address or a host "
+				"name, got %s",
+				cfg_got_str(c, got[EP_ADDRESS]));
+	memset(sa, 0, sizeof(*sa));
+	snprintf(c->cfg->server_host, sizeof(c->cfg->server_host), "%s",
+		 ep.address);
 	return 0;
 }
 
@@ -685,6 +737,55 @@ static int sec_control(struct cfg_ctx *c, const yaml_node_t *n,
 }
 
 enum {
+	HK_LINK_UP = CFG_HOOK_LINK_UP,
+	HK_LINK_DOWN = CFG_HOOK_LINK_DOWN,
+	HK_SESSION_UP = CFG_HOOK_SESSION_UP,
+	HK_SESSION_DOWN = CFG_HOOK_SESSION_DOWN,
+	HK_TIMEOUT,
+	HK_MAX_RUNNING,
+	HK_COUNT
+};
+
+static const struct field hook_fields[HK_COUNT] = {
+    [HK_LINK_UP] = FLD("link_up", K_STR, struct cfg_hooks,
+		       cmd[CFG_HOOK_LINK_UP], .roles = R_ANY),
+    [HK_LINK_DOWN] = FLD("link_down", K_STR, struct cfg_hooks,
+			 cmd[CFG_HOOK_LINK_DOWN], .roles = R_ANY),
+    [HK_SESSION_UP] = FLD("session_up", K_STR, struct cfg_hooks,
+			  cmd[CFG_HOOK_SESSION_UP], .roles = R_ANY),
+    [HK_SESSION_DOWN] = FLD("session_down", K_STR, struct cfg_hooks,
+			    cmd[CFG_HOOK_SESSION_DOWN], .roles = R_ANY),
+    [HK_TIMEOUT] = FLD("timeout", K_DURATION, struct cfg_hooks, timeout_ms,
+		       .roles = R_ANY, .min = 100, .max = 3600000),
+    [HK_MAX_RUNNING] = FLD("max_running", K_U32, struct cfg_hooks, max_running,
+			   .roles = R_ANY, .min = 1, .max = 64),
+};
+
+/* hooks: { link_up: CMD, ... }: each command must split (os/hookcmd.h), so
+ * a bad one stops the start here and not at the first event. */
+static int sec_hooks(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		     void *obj)
+{
+	struct cfg_hooks *h = obj;
+	const yaml_node_t *got[HK_COUNT];
+	int ret = cfg_parse_fields(c, n, path, hook_fields, HK_COUNT, h, got);
+	if (ret)
+		return ret;
+	for (int i = 0; i < CFG_HOOK_NEVENTS; i++) {
+		char buf[CFG_STR_MAX], *argv[HOOKCMD_MAX_ARGS + 1], key[64];
+		struct err e;
+		if (!got[i])
+			continue;
+		snprintf(key, sizeof(key), "hooks.%s", hook_fields[i].key);
+		if (hookcmd_split(h->cmd[i], buf, sizeof(buf), argv,
+				  HOOKCMD_MAX_ARGS + 1, &e) < 0)
+			return cfg_fail(c, got[i], key, "%s: %s", e.msg,
+					cfg_got_str(c, got[i]));
+	}
+	return 0;
+}
+
+enum {
 	HT_ENABLED,
 	HT_LISTEN,
 	HT_TOKEN,
@@ -799,6 +900,7 @@ enum {
 	RF_LINK_MODEL,
 	RF_FLOW_QUEUE,
 	RF_CONTROL,
+	RF_HOOKS,
 	RF_HTTP,
 	RF_PLUGIN_DIR,
 	RF_STATE_FILE,
@@ -848,6 +950,8 @@ static const struct field root_fields[RF_COUNT] = {
 			  .roles = R_ANY, .section = sec_flow_queue),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
+    [RF_HOOKS] = FLD("hooks", K_SECTION, struct config, hooks, .roles = R_ANY,
+		     .section = sec_hooks),
     [RF_HTTP] = FLD("http", K_SECTION, struct config, http, .roles = R_ANY,
 		    .section = sec_http),
     [RF_PLUGIN_DIR] =
@@ -909,12 +1013,17 @@ static int check_client(struct cfg_ctx *c, const yaml_node_t **got)
 	for (uint32_t i = 0; i < cfg->n_links; i++) {
 		struct cfg_link *l = &cfg->links[i];
 		char sub[CFG_KEYPATH_MAX];
-		if (l->peer.ss.ss_family == AF_UNSPEC)
-			l->peer = cfg->server;
-		else if (cfg_sa_port(&l->peer) == 0)
-			cfg_sa_set_port(&l->peer, cfg_sa_port(&cfg->server));
+		if (l->peer.ss.ss_family == AF_UNSPEC) {
+			l->peer = cfg->server; /* empty for a host name */
+			l->peer_is_server = true;
+		} else if (cfg_sa_port(&l->peer) == 0) {
+			cfg_sa_set_port(&l->peer, cfg->server_port);
+		}
 		snprintf(sub, sizeof(sub), "links[%u].source", i);
+		/* A host name's family is known once it resolves; the
+		 * resolver asks for the source's family then. */
 		if (l->source.ss.ss_family != AF_UNSPEC &&
+		    l->peer.ss.ss_family != AF_UNSPEC &&
 		    l->source.ss.ss_family != l->peer.ss.ss_family)
 			return cfg_fail(
 			    c, c->link_src[i], sub,
@@ -924,6 +1033,13 @@ static int check_client(struct cfg_ctx *c, const yaml_node_t **got)
 				: "an IPv6 source",
 			    l->peer.ss.ss_family == AF_INET ? "IPv4" : "IPv6");
 	}
+	/* The routes pinned at start would point at a stale address. */
+	if (cfg->default_route && cfg->server_host[0])
+		return cfg_fail(c, got[RF_DEFAULT_ROUTE], "default_route",
+				"needs server.address as an IP address (the "
+				"route to the server is pinned at start), not "
+				"the host name %s",
+				cfg_quote(c, cfg->server_host));
 	return 0;
 }
 

@@ -882,9 +882,18 @@ int ctl_client_open(struct ctl_client *c, const char *path, struct err *e)
 		int err = errno;
 		if (close(fd) < 0)
 			log_debug(SUB, "close: %s", strerror(errno));
+		/* Say what would let the user in, not just that it failed. */
+		const char *hint =
+		    err == EACCES || err == EPERM
+			? "; run as root, or as a member of the daemon's "
+			  "control.group (the socket is mode 0660 then)"
+		    : err == ENOENT || err == ECONNREFUSED
+			? "; is the daemon running? (-s SOCKET or "
+			  "$TUNTUNTUN_SOCKET name another socket)"
+			: "";
 		return err_set(e, -err,
-			       "cannot connect to control socket %s: %s", path,
-			       strerror(err));
+			       "cannot connect to control socket %s: %s%s",
+			       path, strerror(err), hint);
 	}
 	c->fd = fd;
 	return 0;

@@ -57,10 +57,11 @@ static int cmd_help(const char *sock, int argc, char **argv);
 
 /* The one table: dispatch and --help both read it. */
 static const struct verb verbs[] = {
-    {"status", cmd_status, "[--json]",
-     "role, session, schedulers and a table of links"},
-    {"watch", cmd_watch, "[-i SECONDS] [-n COUNT]",
-     "re-print status every interval with live per-link Mbit/s"},
+    {"status", cmd_status, "[--json | --wide]",
+     "role, session, schedulers and a table of links (--wide: counts)"},
+    {"watch", cmd_watch, "[-i SECONDS] [-n COUNT] [--wide | --json]",
+     "re-print status every interval with live per-link Mbit/s "
+     "(--json: one status line per interval)"},
     {"plugins", cmd_plugins, "[--json]",
      "scheduler plugins found, loaded or refused"},
     {"scheduler", cmd_scheduler,
@@ -209,14 +210,18 @@ static int call_json(const char *sock, json_t *req, json_t **reply)
 	return rc;
 }
 
-/* `status [--json]` and `plugins [--json]`: one verb, one printer. */
+/* `status [--json|--wide]` and `plugins [--json]`: one verb, one printer
+ * (print_wide, when there is one, takes --wide). */
 static int show(const char *sock, int argc, char **argv, const char *cmd,
-		void (*print)(FILE *, const json_t *))
+		void (*print)(FILE *, const json_t *),
+		void (*print_wide)(FILE *, const json_t *))
 {
 	bool as_json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			as_json = true;
+		else if (print_wide && strcmp(argv[i], "--wide") == 0)
+			print = print_wide;
 		else
 			return verb_usage(argv[0], "unexpected argument \"%s\"",
 					  argv[i]);
@@ -237,14 +242,20 @@ static int show(const char *sock, int argc, char **argv, const char *cmd,
 	return rc;
 }
 
+static void print_status_wide(FILE *f, const json_t *st)
+{
+	ctl_print_status_opts(f, st, CTL_PRINT_WIDE);
+}
+
 static int cmd_status(const char *sock, int argc, char **argv)
 {
-	return show(sock, argc, argv, "status", ctl_print_status);
+	return show(sock, argc, argv, "status", ctl_print_status,
+		    print_status_wide);
 }
 
 static int cmd_plugins(const char *sock, int argc, char **argv)
 {
-	return show(sock, argc, argv, "plugins", ctl_print_plugins);
+	return show(sock, argc, argv, "plugins", ctl_print_plugins, NULL);
 }
 
 static double mono_s(void);
@@ -477,9 +488,17 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 {
 	double interval = 1.0;
 	long count = 0; /* 0 = until interrupted */
+	unsigned flags = 0;
+	bool as_json = false;
 	int opt;
+	static const struct option watch_opts[] = {
+	    {"wide", no_argument, NULL, 'w'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+i:n:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+i:n:", watch_opts, NULL)) !=
+	       -1) {
 		char *end = NULL;
 		switch (opt) {
 		case 'i':
@@ -500,6 +519,12 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 						  "count \"%s\": expected a "
 						  "positive number",
 						  optarg);
+			break;
+		case 'w':
+			flags |= CTL_PRINT_WIDE;
+			break;
+		case 'j':
+			as_json = true;
 			break;
 		default:
 			return verb_usage(argv[0], "unknown option");
@@ -543,6 +568,21 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 		}
 		if (prev)
 			ctl_print_derive_rates(cur, prev, t - prev_t);
+		if (as_json) {
+			/* For scripts (the demo): the status with the rates
+			 * derived, one line per round. */
+			char *line = json_dumps(cur, JSON_COMPACT);
+			if (line)
+				printf("%s\n", line);
+			free(line);
+			bool gone = fflush(stdout) == EOF;
+			json_decref(prev);
+			prev = cur;
+			prev_t = t;
+			if (gone)
+				break;
+			continue;
+		}
 		time_t now = time(NULL);
 		struct tm tm;
 		char stamp[32] = "";
@@ -553,7 +593,7 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 		else if (round > 0)
 			fputc('\n', stdout);
 		printf("%s  every %.2gs  %s\n\n", sock, interval, stamp);
-		ctl_print_status(stdout, cur);
+		ctl_print_status_opts(stdout, cur, flags);
 		if (fflush(stdout) == EOF) {
 			json_decref(cur);
 			break; /* e.g. `| head`: the reader is gone */

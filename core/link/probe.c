@@ -576,6 +576,13 @@ void probe_on_tx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes)
 	p->tx.bytes += bytes;
 }
 
+void probe_on_tx_ctl_bytes(struct probe_link *p, uint64_t now_ns,
+			   uint64_t bytes)
+{
+	rate_roll(&p->tx, &p->tx_rate_bps, now_ns, p->interval_ns);
+	p->tx.bytes += bytes;
+}
+
 int probe_tick(struct probe_link *p, uint64_t now_ns)
 {
 	int ev = 0, decided = 0;

@@ -230,6 +230,11 @@ void probe_on_rx(struct probe_link *p, uint64_t now_ns);
  * as carrying data (last_data_tx_ns, see the early DOWN). */
 void probe_on_rx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes);
 void probe_on_tx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes);
+/* The same for a control message (a link-model feedback report): counted
+ * in the rate, but it does not make the link "in use" for the early DOWN
+ * (an idle link carrying reports about the other direction is idle). */
+void probe_on_tx_ctl_bytes(struct probe_link *p, uint64_t now_ns,
+			   uint64_t bytes);
 
 /* Declares lost probes and dead links. Returns a mask of enum probe_event. */
 int probe_tick(struct probe_link *p, uint64_t now_ns);

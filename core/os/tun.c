@@ -80,19 +80,24 @@ static int tun_create(char name[IFNAMSIZ], short flags, struct err *e)
 			       "characters",
 			       IFNAMSIZ - 1);
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, -errno, "tun: open /dev/net/tun for %s: %s",
-			       name[0] ? name : "a tun device",
-			       strerror(errno));
+	if (fd < 0) {
+		int er = errno;
+		return err_set(e, -er, "tun: open /dev/net/tun for %s: %s%s",
+			       name[0] ? name : "a tun device", strerror(er),
+			       er == EACCES || er == EPERM
+				   ? " (run as root, or with CAP_NET_ADMIN)"
+				   : "");
+	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | flags);
 	memcpy(ifr.ifr_name, name, strlen(name) + 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		r = -errno;
 		close(fd);
-		return err_set(e, r, "tun: create interface \"%s\": %s%s", name,
-			       strerror(-r),
-			       r == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		return err_set(
+		    e, r, "tun: create interface \"%s\": %s%s", name,
+		    strerror(-r),
+		    r == -EPERM ? " (run as root, or with CAP_NET_ADMIN)" : "");
 	}
 	memcpy(name, ifr.ifr_name, IFNAMSIZ);
 	name[IFNAMSIZ - 1] = '\0';

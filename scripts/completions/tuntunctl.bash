@@ -80,14 +80,17 @@ _tuntunctl()
 	verb=${COMP_WORDS[vi]}
 	local n=$((COMP_CWORD - vi)) # position of cur after the verb (1 = first)
 	case $verb in
-	status | plugins)
+	status)
+		[ "$n" -eq 1 ] && COMPREPLY=($(compgen -W "--json --wide --help" -- "$cur"))
+		;;
+	plugins)
 		[ "$n" -eq 1 ] && COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
 		;;
 	watch)
 		case $prev in
 		-i | -n) return ;;
 		esac
-		COMPREPLY=($(compgen -W "-i -n --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "-i -n --wide --json --help" -- "$cur"))
 		;;
 	scheduler)
 		case $n in

@@ -260,7 +260,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.tun.addr6.family, 0);
 	assert_int_equal(cfg.tun.mtu, 0);
 	for (int d = 0; d < 2; d++) {
-		assert_string_equal(cfg.sched[d].plugin, "roundrobin");
+		assert_string_equal(cfg.sched[d].plugin, "earliest-arrival");
 		assert_int_equal(cfg.sched[d].n_opts, 0);
 	}
 	assert_int_equal(cfg.n_links, 1);
@@ -287,7 +287,7 @@ static void test_defaults(void **state)
 	struct config d;
 	config_defaults(&d);
 	assert_int_equal(d.reorder.capacity, 4096);
-	assert_string_equal(d.sched[1].plugin, "roundrobin");
+	assert_string_equal(d.sched[1].plugin, "earliest-arrival");
 }
 
 static void test_ipv6(void **state)
@@ -514,10 +514,21 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "user: [a]\n", 6, "user: expected a user or group name"},
     /* addresses, prefixes, ports */
     {"role: client\nserver: { address: 300.1.2.3 }\n", 2,
-     "server.address: expected an IPv4 or IPv6 address like 198.51.100.7 "
-     "or 2001:db8::1, got \"300.1.2.3\""},
-    {"role: client\nserver: { address: vpn.example.com }\n", 2,
-     "server.address: expected an IPv4 or IPv6 address"},
+     "server.address: expected an IPv4 or IPv6 address or a host name, "
+     "got \"300.1.2.3\""},
+    {"role: client\nserver: { address: -vpn.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: vpn..example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: vpn_1.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: \"vpn.example.com.\" }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: \"\" }\n", 2, "server.address:"},
+    {"role: client\nserver: { address: vpn.example.com }\nkey: /k\n"
+     "tun: { address: 10.77.0.2/24 }\nlinks: [ { name: dsl } ]\n"
+     "default_route: true\n",
+     6, "default_route: needs server.address as an IP address"},
     {"role: client\nserver: { port: 5800 }\n", 2,
      "server.address: missing; expected the server's IPv4 or IPv6 "
      "address"},
@@ -748,6 +759,25 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "scheduler: { sideways: { plugin: a } }\n", 6,
      "scheduler.sideways: unknown key; expected one of upstream, "
      "downstream"},
+    /* hooks */
+    {CLIENT_HEAD "hooks: { link_up: notify-send up }\n", 6,
+     "hooks.link_up: \"notify-send\" is not an absolute path; hooks run "
+     "without a shell or PATH"},
+    {CLIENT_HEAD "hooks: { link_down: \"/bin/echo 'oops\" }\n", 6,
+     "hooks.link_down: unclosed ' in word 2"},
+    {CLIENT_HEAD "hooks: { session_up: \"  \" }\n", 6,
+     "hooks.session_up: empty command"},
+    {SERVER_HEAD "hooks: { session_down: \"/bin/x a\\\\\" }\n", 5,
+     "hooks.session_down: trailing backslash"},
+    {CLIENT_HEAD "hooks: { link_sideways: /bin/true }\n", 6,
+     "hooks.link_sideways: unknown key; expected one of link_up, "
+     "link_down, session_up, session_down, timeout, max_running"},
+    {CLIENT_HEAD "hooks: { timeout: 10 }\n", 6, "hooks.timeout:"},
+    {CLIENT_HEAD "hooks: { timeout: 50ms }\n", 6, "hooks.timeout:"},
+    {CLIENT_HEAD "hooks: { max_running: 0 }\n", 6, "hooks.max_running:"},
+    {CLIENT_HEAD "hooks: { max_running: 65 }\n", 6, "hooks.max_running:"},
+    {CLIENT_HEAD "hooks: [ /bin/true ]\n", 6, "hooks: expected a mapping"},
+    {CLIENT_HEAD "hooks: { link_up: [ /bin/true ] }\n", 6, "hooks.link_up:"},
 };
 
 /* flow_queue: defaults and every key taking a good value. */
@@ -777,6 +807,58 @@ static void test_flow_queue_values(void **state)
 	assert_int_equal(fc.flow_queue.sparse_rate_bps, 2000000);
 	assert_int_equal(fc.flow_queue.sparse_burst, 6000);
 	assert_int_equal(fc.flow_queue.duplicate, CFG_DUP_INTERACTIVE);
+}
+
+/* hooks: defaults, and a full section kept as written (split at use). */
+static void test_hooks(void **state)
+{
+	(void)state;
+	load_ok(CLIENT_HEAD);
+	for (int i = 0; i < CFG_HOOK_NEVENTS; i++)
+		assert_string_equal(cfg.hooks.cmd[i], "");
+	assert_int_equal(cfg.hooks.timeout_ms, 10000);
+	assert_int_equal(cfg.hooks.max_running, 4);
+	load_ok(CLIENT_HEAD "hooks:\n"
+			    "  link_up: \"/usr/local/bin/led 'green on'\"\n"
+			    "  link_down: /usr/local/bin/led red\n"
+			    "  session_up: /bin/true\n"
+			    "  session_down: /bin/false\n"
+			    "  timeout: 2s\n"
+			    "  max_running: 8\n");
+	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_LINK_UP],
+			    "/usr/local/bin/led 'green on'");
+	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_SESSION_DOWN], "/bin/false");
+	assert_int_equal(cfg.hooks.timeout_ms, 2000);
+	assert_int_equal(cfg.hooks.max_running, 8);
+}
+
+/* server.address as a host name: kept for the resolver, links without
+ * their own peer follow it, links with one keep theirs. */
+static void test_server_host_name(void **state)
+{
+	(void)state;
+	load_ok("role: client\n"
+		"server: { address: vpn-1.Example.com, port: 6000 }\n"
+		"key: /k\n"
+		"tun: { address: 10.77.0.2/24 }\n"
+		"links:\n"
+		"  - { name: dsl }\n"
+		"  - { name: lte, peer: \"192.0.2.9\" }\n");
+	assert_string_equal(cfg.server_host, "vpn-1.Example.com");
+	assert_int_equal(cfg.server_port, 6000);
+	assert_int_equal(cfg.server.len, 0);
+	assert_true(cfg.links[0].peer_is_server);
+	assert_false(cfg.links[1].peer_is_server);
+	assert_int_equal(cfg.links[1].peer.ss.ss_family, AF_INET);
+	/* the port of a peer without one is server.port */
+	assert_int_equal(
+	    ntohs(((struct sockaddr_in *)&cfg.links[1].peer.ss)->sin_port),
+	    6000);
+	/* an IP address is still an address, and clears any name */
+	load_ok(CLIENT_HEAD);
+	assert_string_equal(cfg.server_host, "");
+	assert_int_equal(cfg.server.ss.ss_family, AF_INET);
+	assert_true(cfg.links[0].peer_is_server);
 }
 
 static void test_bad_texts(void **state)
@@ -1193,6 +1275,8 @@ int main(void)
 	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_role_last_and_values),
+	    cmocka_unit_test(test_hooks),
+	    cmocka_unit_test(test_server_host_name),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
 	    cmocka_unit_test(test_flow_queue_values),

@@ -575,6 +575,12 @@ static void test_plugin_untrusted(void **state)
 		 getenv("TTT_PLUGIN_DIR"), dir);
 	assert_int_equal(system(src), 0);
 	assert_int_equal(chmod(P(0, "plug/weighted.so"), 0666), 0);
+	/* The default downstream plugin beside it, trusted: its absence
+	 * would add a warning of its own. */
+	snprintf(src, sizeof(src), "cp %s/earliest-arrival.so %s/plug/",
+		 getenv("TTT_PLUGIN_DIR"), dir);
+	assert_int_equal(system(src), 0);
+	assert_int_equal(chmod(P(0, "plug/earliest-arrival.so"), 0755), 0);
 	snprintf(extra, sizeof(extra),
 		 "scheduler: { upstream: { plugin: weighted } }\n");
 	cfgchk_close(&chk);

@@ -325,6 +325,37 @@ static void test_missing_and_mistyped(void **state)
 	free(t);
 }
 
+/* The link model's figures (capacity, pacing, queueing delay, the send
+ * queue), as the status document carries them. */
+static void test_link_model(void **state)
+{
+	(void)state;
+	char *t = render(
+	    "{\"role\":\"client\",\"session\":{\"queue\":{\"packets\":3,"
+	    "\"bytes\":4500,\"enqueued\":99,\"dropped_full\":1,"
+	    "\"dropped_aqm\":2,\"ecn_marked\":5,\"max_sojourn_ms\":12.5}},"
+	    "\"links\":[{\"name\":\"lte\",\"capacity_bps\":24000000,"
+	    "\"pacing_bps\":22000000,\"base_rtt_ms\":31.5,"
+	    "\"queue_delay_ms\":4.25,\"inflight_bytes\":60000,\"model\":{"
+	    "\"delivery_bps\":20000000,\"delivered_packets\":1000,"
+	    "\"lost_packets\":7,\"backoffs\":2,\"stalls\":0}}]}");
+	check_format(t);
+	has_line(t, "ttt_link_capacity_bytes_per_second{link=\"lte\"} 3000000");
+	has_line(t, "ttt_link_pacing_rate_bytes_per_second{link=\"lte\"} "
+		    "2750000");
+	has_line(t, "ttt_link_delivery_rate_bytes_per_second{link=\"lte\"} "
+		    "2500000");
+	has_line(t, "ttt_link_base_rtt_seconds{link=\"lte\"} 0.0315");
+	has_line(t, "ttt_link_queue_delay_seconds{link=\"lte\"} 0.00425");
+	has_line(t, "ttt_link_inflight_bytes{link=\"lte\"} 60000");
+	has_line(t, "ttt_link_model_lost_packets_total{link=\"lte\"} 7");
+	has_line(t, "ttt_queue_packets 3");
+	has_line(t, "ttt_queue_dropped_aqm_total 2");
+	has_line(t, "ttt_queue_ecn_marked_total 5");
+	has_line(t, "ttt_queue_max_sojourn_seconds 0.0125");
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_rtt_histogram),
 	    cmocka_unit_test(test_server_client_labels),
 	    cmocka_unit_test(test_missing_and_mistyped),
+	    cmocka_unit_test(test_link_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -950,6 +950,12 @@ static void test_data_tx_marks_use(void **state)
 	assert_int_equal(p.last_data_tx_ns, 0);
 	probe_on_tx_bytes(&p, 151 * MS, 1200);
 	assert_int_equal(p.last_data_tx_ns, 151 * MS);
+	/* a link-model feedback report: in the rate, not "in use" (a link
+	 * idle this way but reporting on the other stays idle) */
+	uint64_t bytes = p.tx.bytes;
+	probe_on_tx_ctl_bytes(&p, 170 * MS, 96);
+	assert_int_equal(p.last_data_tx_ns, 151 * MS);
+	assert_int_equal(p.tx.bytes, bytes + 96);
 }
 
 /* ---- rates ---- */

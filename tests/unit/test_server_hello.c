@@ -2,9 +2,11 @@
  * The downstream plugin a HELLO asks for (issue #10.1): the real
  * server_on_hello() on HELLOs built with the client's key. A path (absolute
  * or relative) or a name that exists only outside the server's plugin
- * directory is refused with the generic WR_SCHEDULER, creates no session,
- * and never dlopens the file (marker.so's constructor would write
- * $TTT_MARKER_FILE); a live session keeps its plugin. The same marker.so
+ * directory never dlopens the file (marker.so's constructor would write
+ * $TTT_MARKER_FILE): a path or a malformed name is refused with the generic
+ * WR_SCHEDULER and creates no session, and a valid name the server lacks
+ * runs the server's own default instead (issue 15). A live session keeps
+ * its plugin. The same marker.so
  * installed in the plugin directory loads, which shows the marker works.
  */
 #include <arpa/inet.h>
@@ -172,8 +174,8 @@ static void test_network_names_only(void **state)
 	char abs_path[96], rel[64];
 	snprintf(abs_path, sizeof(abs_path), "%s/marker.so", outdir);
 	snprintf(rel, sizeof(rel), "../o/marker");
-	const char *bad[] = {abs_path, rel,	 "../o/marker.so",
-			     "marker", "MARKER", "mark er"};
+	const char *bad[] = {abs_path, rel, "../o/marker.so", "MARKER",
+			     "mark er"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_true(strlen(bad[i]) < WIRE_SCHED_NAME_MAX);
 		assert_int_equal(hello(bad[i]), WR_SCHEDULER);
@@ -181,6 +183,17 @@ static void test_network_names_only(void **state)
 		assert_null(d.client_sess[0]);
 		assert_int_equal(access(marker, F_OK), -1); /* never loaded */
 	}
+	/* A valid name the server lacks (marker.so is only outside its
+	 * directory) is no refusal: the session runs the server's own
+	 * default, the client is told, and the outside file is never
+	 * loaded. */
+	snprintf(d.cfg.sched[TTT_DIR_DOWNSTREAM].plugin,
+		 sizeof(d.cfg.sched[TTT_DIR_DOWNSTREAM].plugin), "good");
+	assert_int_equal(hello("marker"), WR_OK);
+	assert_int_equal(d.n_sessions, 1);
+	assert_string_equal(d.client_sess[0]->sched->name, "good");
+	assert_string_equal(d.client_sess[0]->sched_fallback_from, "marker");
+	assert_int_equal(access(marker, F_OK), -1);
 	/* A name in the plugin directory starts a session. */
 	assert_int_equal(hello("good"), WR_OK);
 	assert_int_equal(d.n_sessions, 1);

@@ -343,6 +343,7 @@ int session_set_sched_remote(struct session *s, const char *name,
 			     const struct cfg_opt *opts, uint32_t n_opts,
 			     struct err *e);
 void session_path_init(struct session *s, uint32_t id, const char *name);
+void session_paths_release(struct session *s);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
 		      uint64_t now);

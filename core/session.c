@@ -66,6 +66,17 @@ void session_buf_put(struct pktbuf *b)
 #define PATH_IQ_PACKETS 64
 #define PATH_IQ_BYTES	(96 * 1024)
 
+/* Frees what session_path_init allocated for every path in use (their
+ * pacer and interactive queues); the packets they held are dropped. */
+void session_paths_release(struct session *s)
+{
+	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
+		if (s->paths[i].sess) {
+			pktq_free(&s->paths[i].pq);
+			pktq_free(&s->paths[i].iq);
+		}
+}
+
 void session_path_init(struct session *s, uint32_t id, const char *name)
 {
 	struct path *p = &s->paths[id];
@@ -201,11 +212,7 @@ void session_destroy(struct session *s)
 	ev_timer_stop(s->d->loop, &s->fb_timer);
 	pktq_free(&s->q);
 	fq_free(&s->fq);
-	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
-		if (s->paths[i].sess) {
-			pktq_free(&s->paths[i].pq);
-			pktq_free(&s->paths[i].iq);
-		}
+	session_paths_release(s);
 	if (s->reorder) {
 		/* Hands held packets back through reorder_deliver: they are
 		 * written out, which is what the peer wanted anyway. */

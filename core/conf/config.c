@@ -142,6 +142,10 @@ void config_defaults(struct config *cfg)
 	cfg->link_model.aqm_target_ms = 5;
 	cfg->link_model.aqm_interval_ms = 100;
 	cfg->link_model.ecn = true;
+	cfg->recovery.enabled = true;
+	cfg->recovery.budget_pct = 10;
+	cfg->recovery.store_packets = 2048;
+	cfg->recovery.max_wait_ms = 200;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
 	cfg->log_level = LOG_INFO;

@@ -117,6 +117,14 @@ struct cfg_link_model {
 	bool ecn;		   /* CoDel marks ECT packets, true */
 };
 
+/* `recovery:` loss recovery inside the tunnel (docs/loss-recovery.md). */
+struct cfg_recovery {
+	bool enabled;		/* default true */
+	uint32_t budget_pct;	/* resends, % of the bond's capacity, 10 */
+	uint32_t store_packets; /* retransmission store, power of two, 2048 */
+	uint32_t max_wait_ms;	/* longest reorder wait for a resend, 200 */
+};
+
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
 	uint32_t mode;		  /* default 0600 */
@@ -152,6 +160,7 @@ struct config {
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
 	struct cfg_link_model link_model;
+	struct cfg_recovery recovery;
 	struct cfg_control control;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */

@@ -105,6 +105,8 @@ static json_t *path_json(struct session *s, struct path *p)
 			       "failover_resent", (json_int_t)p->rec.failover,
 			       "retx_packets", (json_int_t)p->rec.retx_pkts,
 			       "retx_bytes", (json_int_t)p->rec.retx_bytes);
+	json_object_set_new(rj, "rx_data_packets",
+			    json_integer((json_int_t)p->fbrx.rx_packets));
 	json_object_set_new(j, "recovery", rj);
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));

@@ -174,13 +174,18 @@ enum retx_verdict retx_on_loss(struct retx_store *st, uint32_t link,
 }
 
 /* Refills the bucket at budget_ppm of capacity_bps; holds at most a
- * quarter second of it, and never less than 16 full packets, so a loss
- * burst is recovered at once while the average stays in the budget. */
+ * quarter second of it, and never less than 16 full packets (unless the
+ * budget is 0), so a loss burst is recovered at once while the average
+ * stays in the budget. */
 static void tok_refill(struct retx_store *st, uint64_t capacity_bps,
 		       uint64_t now_ns)
 {
 	uint64_t rate = capacity_bps / 1000000 * st->cfg.budget_ppm +
 			capacity_bps % 1000000 * st->cfg.budget_ppm / 1000000;
+	if (!st->cfg.budget_ppm) { /* budget 0: no resend but failover */
+		st->tokens = 0;
+		return;
+	}
 	uint64_t cap = rate / 8 / 4; /* bytes in 250 ms */
 	uint64_t floor = 16ull * st->cfg.max_len;
 	if (cap < floor)

@@ -134,6 +134,7 @@ struct session {
 	uint32_t n_paths;
 	struct ttt_link_view views[CFG_MAX_LINKS];
 	bool views_dirty;
+	bool any_up;		  /* a view is UP (session_refresh_views) */
 	struct sched_inst *sched; /* schedules what this side sends */
 	char sched_name[CFG_NAME_MAX];
 	uint64_t bucket_last[WIRE_BUCKETS]; /* last DATA seq per flow bucket */

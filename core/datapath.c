@@ -408,15 +408,26 @@ static void pace_sync_view(struct session *s, struct path *p, uint64_t now)
 	v->backlog_ns = now;
 }
 
-/* True if the scheduler may be asked for a packet: a usable link is booked
- * less than the gate ahead, or none is usable (the scheduler then drops,
- * as before). */
+/* The links the gate looks at: UP ones while any is usable, else the
+ * DEGRADED ones. An idle degraded (or standby) link must not open the gate
+ * for traffic the scheduler would only put on it because the healthy
+ * links are booked ahead: that traffic waits under CoDel instead. */
+static bool gate_class(const struct session *s, const struct ttt_link_view *v)
+{
+	if (!ttt_link_usable(v))
+		return false;
+	return v->state == TTT_LINK_UP || !s->any_up;
+}
+
+/* True if the scheduler may be asked for a packet: a link of the gate's
+ * class is booked less than the gate ahead, or none is usable (the
+ * scheduler then drops, as before). */
 static bool pace_gate_open(const struct session *s, uint64_t now)
 {
 	bool usable = false;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		const struct ttt_link_view *v = &s->views[i];
-		if (!ttt_link_usable(v))
+		if (!gate_class(s, v))
 			continue;
 		if (!v->pacing_bps ||
 		    ttt_link_backlog(v, now) < PACE_GATE_BURSTS * pace_burst(v))
@@ -454,7 +465,7 @@ static void pace_arm(struct session *s, uint64_t now)
 			if (w < wait)
 				wait = w;
 		}
-		if (gate && ttt_link_usable(v)) {
+		if (gate && gate_class(s, v)) {
 			uint64_t b = ttt_link_backlog(v, now);
 			uint64_t g = PACE_GATE_BURSTS * burst;
 			w = b < g ? 0
@@ -610,43 +621,39 @@ static void pace_release_one(struct session *s, struct path *p, uint64_t now)
 	p->pace_pending += total;
 }
 
-/* The usable link with the least booked, for packets stranded on a link
- * that stopped being usable; -1 if none. */
-static int pace_rescue_target(const struct session *s, uint64_t now)
-{
-	int best = -1;
-	uint64_t least = UINT64_MAX;
-	for (uint32_t i = 0; i < s->n_paths; i++) {
-		const struct ttt_link_view *v = &s->views[i];
-		uint64_t b = ttt_link_backlog(v, now);
-		if (ttt_link_usable(v) && b < least)
-			best = (int)i, least = b;
-	}
-	return best;
-}
-
-/* Moves what waits on a link that is no longer usable to the usable link
- * with the least booked (failover must not strand packets), or drops it. */
+/* Hands what waits on a link that is no longer usable back to the
+ * scheduler, packet by packet (failover must not strand packets, and the
+ * plugin's policy, a metered link over quota say, still holds); each keeps
+ * its seq and flow-bucket chain. */
 static void pace_rescue(struct session *s, struct path *p, uint64_t now)
 {
-	int t = pace_rescue_target(s, now);
 	uint32_t elen;
 	uint8_t *e;
 	while ((e = pktq_pop(&p->pq, now, &elen)) != NULL) {
 		struct pace_meta m;
 		memcpy(&m, e, sizeof(m));
-		if (t < 0 || pktq_push_hdr(&s->paths[t].pq, e, sizeof(m),
-					   e + sizeof(m), m.len, now) < 0) {
+		uint8_t *inner = e + sizeof(m);
+		struct ttt_pkt_info info = {.len = m.len, .seq = m.seq};
+		info.flow_hash = wire_flow_hash(inner, m.len);
+		pkt_classify(inner, m.len, &info);
+		struct ttt_sched_ctx ctx;
+		session_fill_ctx(s, &ctx, now);
+		int t = sched_pick(s->sched, &ctx, &info);
+		if (t >= 0 && (uint32_t)t < s->n_paths &&
+		    m.len > s->views[t].mtu)
+			t = fitting_path(s, m.len);
+		if (t < 0 || (uint32_t)t >= s->n_paths || &s->paths[t] == p ||
+		    pktq_push_hdr(&s->paths[t].pq, &m, sizeof(m), inner, m.len,
+				  now) < 0) {
 			s->tx_drops++;
 			continue;
 		}
 		s->paths[t].pq_dgram +=
 		    wire_data_overhead(s->keys.mode) + m.len;
+		pace_sync_view(s, &s->paths[t], now);
 	}
 	p->pq_dgram = 0;
 	pace_sync_view(s, p, now);
-	if (t >= 0)
-		pace_sync_view(s, &s->paths[t], now);
 }
 
 /*
@@ -785,7 +792,12 @@ static void pace_release(struct session *s, uint64_t now)
 			continue;
 		const struct ttt_link_view *v = &s->views[i];
 		if (!ttt_link_usable(v) && v->state != TTT_LINK_STANDBY) {
-			pace_rescue(s, p, now);
+			/* Only a link really down hands its queue over: a
+			 * suspicion lasts a round trip and is often wrong,
+			 * and re-picking a whole queue then would spill it
+			 * onto whatever the policy allows last. */
+			if (!p->probe.suspect && !p->fb_stalled)
+				pace_rescue(s, p, now);
 			continue;
 		}
 		uint64_t burst = pace_burst(v);
@@ -813,6 +825,14 @@ static void pace_service(struct session *s, uint64_t now)
 	if (s->views_dirty)
 		session_refresh_views(s, now);
 	rec_failover_pending(s, now);
+	/* While a link the queue waits for is still in startup, the queue
+	 * stands because the pacer is still learning, not because the links
+	 * are full: no AQM signal to TCP then. */
+	s->q.aqm_paused = false;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (gate_class(s, &s->views[i]) &&
+		    s->paths[i].lm.phase == LM_STARTUP)
+			s->q.aqm_paused = true;
 	for (;;) {
 		while (!pktq_empty(&s->q)) {
 			if (s->views_dirty)

@@ -267,12 +267,15 @@ void session_refresh_views(struct session *s, uint64_t now)
 		if (!p->backup && st >= TTT_LINK_DEGRADED)
 			primary_usable = true;
 	}
+	s->any_up = false;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		struct ttt_link_view *v = &s->views[i];
 		int st = states[i];
 		if (p->backup && primary_usable && st >= TTT_LINK_DEGRADED)
 			st = TTT_LINK_STANDBY;
+		if (st == TTT_LINK_UP)
+			s->any_up = true;
 		v->id = p->id;
 		v->state = (uint8_t)st;
 		v->metered = p->metered;

@@ -46,7 +46,7 @@ PY
 	done
 done
 
-for s in bench-failover bench-aggregate; do
+for s in bench-failover bench-aggregate bench-linkmodel; do
 	if [ -x scripts/$s.sh ]; then
 		section "$s"
 		bash scripts/$s.sh

@@ -39,8 +39,11 @@ void lm_init(struct lm *m, const struct lm_cfg *c)
  * (down, if it was too high). */
 void lm_set_ceiling(struct lm *m, uint64_t ceiling_bps)
 {
+	bool first = ceiling_bps && !m->cfg.ceiling_bps;
 	m->cfg.ceiling_bps = ceiling_bps;
-	if (ceiling_bps && !m->have_fb) {
+	if (ceiling_bps &&
+	    (!m->have_fb || (first && m->phase == LM_STARTUP &&
+			     m->pacing_bps < ceiling_bps))) {
 		m->pacing_bps = ceiling_bps;
 		m->phase = LM_STEADY;
 	}
@@ -97,7 +100,9 @@ static void cap_reset(struct lm *m, uint64_t now, uint64_t r)
 static void cap_update(struct lm *m, uint64_t now, uint64_t r, bool demand)
 {
 	if (!m->capacity_bps) {
-		cap_reset(m, now, r);
+		/* a capacity is only what a full link delivered */
+		if (demand)
+			cap_reset(m, now, r);
 		return;
 	}
 	if (now - m->cap_start_ns >= LM_CAP_BUCKET_NS) {
@@ -192,7 +197,8 @@ static int stall_check(struct lm *m, const struct lm_fb *fb, uint64_t srtt_us)
 	return LM_EV_STALL;
 }
 
-static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
+static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
+		    bool demand,
 		    uint32_t interval_loss_ppm, uint64_t srtt_us,
 		    uint64_t dt_ns)
 {
@@ -273,6 +279,8 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, bool demand,
 			if (g > 1.5)
 				g = 1.5;
 			p *= g;
+			if (inst > ref)
+				ref = inst;
 			if (ref && p > 3.0 * (double)ref)
 				p = 3.0 * (double)ref;
 		} else if (m->qdelay_us < target / 2 &&
@@ -364,12 +372,24 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 	m->last = *fb;
 
 	uint64_t rate = dpk ? rate_window(m) : 0;
+	/* the newest interval alone: startup grows faster than a 100 ms
+	 * average can follow */
+	uint64_t inst = 0;
+	if (dpk && m->hist_n >= 2) {
+		uint32_t a = (m->hist_head + LM_HIST - 1) % LM_HIST;
+		uint32_t b = (m->hist_head + LM_HIST - 2) % LM_HIST;
+		uint64_t dt = m->hist[a].rx_us - m->hist[b].rx_us;
+		if (dt >= 2000)
+			inst = (m->hist[a].bytes - m->hist[b].bytes) *
+			       8000000ull / dt;
+	}
 	if (rate) {
 		m->delivery_bps = rate;
 		cap_update(m, now_ns, rate, demand);
 	}
 	if (fb->interval_pkts)
-		control(m, now_ns, rate, demand, interval_loss, srtt_us, dt_ns);
+		control(m, now_ns, rate, inst, demand, interval_loss, srtt_us,
+			dt_ns);
 	ev |= stall_check(m, fb, srtt_us);
 	if (m->pacing_bps != prev_pacing || rate)
 		ev |= LM_EV_RATE;

@@ -132,6 +132,11 @@ uint8_t *pktq_pop(struct pktq *q, uint64_t now, uint32_t *len)
 {
 	bool ok;
 	int i = dodequeue(q, now, &ok);
+	if (q->aqm_paused && i >= 0) {
+		q->dropping = false;
+		q->first_above_ns = 0;
+		goto out;
+	}
 	if (i < 0) {
 		q->dropping = false;
 		return NULL;

@@ -29,6 +29,9 @@ struct pktq_cfg {
 	uint64_t interval_ns; /* CoDel interval */
 	bool ecn;	      /* mark ECT packets instead of dropping them */
 };
+/* (q->aqm_paused, set by the caller: pop without CoDel and forget its
+ * state, for while the queue stands because the links are still being
+ * measured, not because they are full.) */
 
 struct pktq_slot {
 	uint64_t enq_ns;
@@ -42,6 +45,7 @@ struct pktq {
 	struct pktq_slot *slots; /* limit_pkts */
 	uint32_t head, n;
 	uint64_t bytes;
+	bool aqm_paused; /* caller's switch, see above */
 	/* CoDel state */
 	bool dropping;
 	uint32_t count, lastcount;

@@ -133,6 +133,15 @@ static void test_codel(void **st)
 	assert_int_equal(steady(&q, &now, 2, 1000), 0);
 	assert_false(q.dropping);
 	assert_true(q.max_sojourn_ns >= 20 * MS);
+	/* paused (links still being measured): a standing queue is not
+	 * signalled, and CoDel starts afresh when it resumes */
+	while (pktq_pop(&q, now, &len))
+		;
+	q.aqm_paused = true;
+	assert_int_equal(steady(&q, &now, 20, 1000), 0);
+	q.aqm_paused = false;
+	assert_int_equal(steady(&q, &now, 20, 90), 0);
+	assert_true(steady(&q, &now, 20, 1000) > 0);
 	pktq_free(&q);
 }
 

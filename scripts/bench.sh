@@ -46,7 +46,7 @@ PY
 	done
 done
 
-for s in bench-failover bench-aggregate bench-linkmodel; do
+for s in bench-failover bench-aggregate bench-linkmodel bench-lossrec; do
 	if [ -x scripts/$s.sh ]; then
 		section "$s"
 		bash scripts/$s.sh

@@ -759,12 +759,14 @@ static void rec_failover(struct session *s, struct path *p, uint64_t now)
 		return;
 	if (n > cap)
 		n = cap;
+	uint64_t before = p->rec.failover;
 	for (uint32_t k = n; k > 0; k--)
 		rec_resend(s, p->id, hi - k + 1, now, true);
-	log_info("link",
-		 "%s: down, %u unacknowledged packets resent on the "
-		 "other links",
-		 p->name, (unsigned)p->rec.failover);
+	/* not under "link": that subsystem's "NAME:" lines are state changes */
+	log_info("recovery",
+		 "%s went down: %u of its %u unacknowledged packets resent on "
+		 "the other links",
+		 p->name, (unsigned)(p->rec.failover - before), (unsigned)n);
 }
 
 static void rec_failover_pending(struct session *s, uint64_t now)

@@ -28,7 +28,8 @@
 const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id)
 {
 	const struct cfg_link *l = &d->cfg.links[id];
-	return l->peer.len ? &l->peer : &d->cfg.server;
+	/* A link without `peer` follows server, which dns.c may re-resolve. */
+	return l->peer_is_server || !l->peer.len ? &d->cfg.server : &l->peer;
 }
 
 uint32_t uplink_mtu(const struct daemon *d, uint32_t id)
@@ -48,6 +49,9 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	struct uplink *u = &d->uplinks[id];
 	int family = peer->ss.ss_family;
 	int ret;
+	if (!peer->len)
+		return err_set(e, -EAGAIN, "link %s: %s not resolved yet",
+			       l->name, d->cfg.server_host);
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, -errno, "link %s: socket: %s", l->name,
@@ -55,8 +59,12 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	if (l->interface[0] &&
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, l->interface,
 		       (socklen_t)strlen(l->interface)) < 0) {
-		ret = err_set(e, -errno, "link %s: bind to device %s: %s",
-			      l->name, l->interface, strerror(errno));
+		int er = errno;
+		ret = err_set(e, -er, "link %s: bind to device %s: %s%s",
+			      l->name, l->interface, strerror(er),
+			      er == EPERM ? " (run as root, or with "
+					    "CAP_NET_RAW)"
+					  : "");
 		goto fail;
 	}
 	if ((ret = udpsock_setup(fd, family)) < 0) {
@@ -64,6 +72,7 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 			strerror(-ret));
 		goto fail;
 	}
+	(void)tunio_socket_setup(d, fd); /* without GRO: one datagram each */
 	if (l->source.len && bind(fd, (const struct sockaddr *)&l->source.ss,
 				  l->source.len) < 0) {
 		char a[64];
@@ -82,6 +91,9 @@ int uplink_open(struct daemon *d, uint32_t id, struct err *e)
 	u->fd = fd;
 	u->ifindex = l->interface[0] ? (int)if_nametoindex(l->interface) : 0;
 	ev_io_init(&u->io, datapath_sockets_cb, fd, EV_READ);
+	/* Packets before timers: after a stall of the loop, what arrived
+	 * meanwhile is read before the prober judges the silence. */
+	ev_set_priority(&u->io, EV_MAXPRI);
 	u->io.data = d;
 	ev_io_start(d->loop, &u->io);
 
@@ -182,15 +194,19 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void client_send_hello(struct daemon *d)
+/* One HELLO on one link, with mac2 when the server gave this link's
+ * address a cookie recently (it asks for one only under load). */
+static void client_send_hello_link(struct daemon *d, uint32_t i, uint64_t now)
 {
 	static uint64_t last_ts;
 	struct session *s = d->sess;
+	struct uplink *u = &d->uplinks[i];
 	uint8_t buf[WIRE_HELLO_LEN];
 	struct wire_hello m;
+	if (u->fd < 0 || s->paths[i].admin_down)
+		return;
 	memset(&m, 0, sizeof(m));
-	wire_key_id(d->psk, m.key_id);
-	memcpy(m.client_random, s->client_random, WIRE_RANDOM_LEN);
+	memcpy(m.client_eph, s->client_eph, WIRE_PUB_LEN);
 	m.crypto_mode = (uint8_t)d->cfg.crypto_mode;
 	m.ciphers = d->cfg.cipher == CFG_CIPHER_CHACHA20 ? WIRE_CIPHERS_CHACHA20
 		    : d->cfg.cipher == CFG_CIPHER_AES256GCM
@@ -198,28 +214,63 @@ static void client_send_hello(struct daemon *d)
 			: wire_ciphers_local();
 	snprintf(m.downstream, sizeof(m.downstream), "%s",
 		 d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
-	for (uint32_t i = 0; i < d->cfg.n_links; i++) {
-		struct uplink *u = &d->uplinks[i];
-		if (u->fd < 0 || s->paths[i].admin_down)
-			continue;
-		uint64_t ts = wall_ns();
-		m.timestamp_ns = ts > last_ts ? ts : last_ts + 1;
-		last_ts = m.timestamp_ns;
-		m.link_id = (uint8_t)i;
-		m.link_mtu = (uint16_t)s->paths[i].link_mtu;
-		size_t len = wire_hello_build(buf, d->psk, &m);
-		if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno != EAGAIN)
-			log_debug("handshake", "%s: hello: %s",
-				  d->cfg.links[i].name, strerror(errno));
-	}
+	uint64_t ts = wall_ns();
+	m.timestamp_ns = ts > last_ts ? ts : last_ts + 1;
+	last_ts = m.timestamp_ns;
+	m.link_id = (uint8_t)i;
+	m.link_mtu = (uint16_t)s->paths[i].link_mtu;
+	bool fresh = u->cookie_ns && now - u->cookie_ns < COOKIE_CLIENT_TTL_NS;
+	size_t len = wire_hello_build(buf, d->psk, &m, fresh ? u->cookie : NULL,
+				      u->last_mac1);
+	d->hello_sent++;
+	if (send(u->fd, buf, len, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+		log_debug("handshake", "%s: hello: %s", d->cfg.links[i].name,
+			  strerror(errno));
 }
 
+static void client_send_hello(struct daemon *d)
+{
+	uint64_t now = now_ns(d);
+	for (uint32_t i = 0; i < d->cfg.n_links; i++)
+		client_send_hello_link(d, i, now);
+}
+
+/* A new attempt: a new ephemeral key pair (also what names the attempt). */
 static void start_handshake(struct daemon *d)
 {
 	struct session *s = d->sess;
 	s->state = SESS_HANDSHAKE;
-	randombytes_buf(s->client_random, sizeof(s->client_random));
+	diag_client_handshake_start(d, now_ns(d));
+	rekey_wipe(&s->rk);
+	wire_eph_wipe(&s->hs_eph);
+	wire_eph_generate(&s->hs_eph);
+	memcpy(s->client_eph, s->hs_eph.pk, WIRE_PUB_LEN);
 	client_send_hello(d);
+}
+
+/*
+ * The server is under load and wants this link's address proven: keep the
+ * cookie and send this link's HELLO again at once, now with mac2. The
+ * COOKIE must echo the mac1 of the last HELLO sent on the link, and that
+ * changes with every HELLO, so one COOKIE triggers at most one resend.
+ */
+void client_on_cookie(struct daemon *d, int uplink_id, const uint8_t *buf,
+		      size_t len, uint64_t now)
+{
+	struct session *s = d->sess;
+	if (s->state != SESS_HANDSHAKE || uplink_id < 0 ||
+	    (uint32_t)uplink_id >= d->cfg.n_links)
+		return;
+	struct uplink *u = &d->uplinks[uplink_id];
+	if (wire_cookie_parse(buf, len, u->last_mac1, u->cookie) < 0) {
+		d->rx_bad++;
+		return;
+	}
+	u->cookie_ns = now ? now : 1;
+	d->cookies_received++;
+	log_debug("handshake", "%s: server under load, answering its cookie",
+		  d->cfg.links[uplink_id].name);
+	client_send_hello_link(d, (uint32_t)uplink_id, now);
 }
 
 void client_session_lost(struct daemon *d)
@@ -231,10 +282,12 @@ void client_session_lost(struct daemon *d)
 		 "%08x: no answer from the server for %.1f s; "
 		 "opening a new session",
 		 s->id, (now_ns(d) - s->last_rx_ns) / 1e9);
+	hooks_fire(d, CFG_HOOK_SESSION_DOWN, s, NULL);
 	if (s->reorder)
 		reorder_flush(s->reorder);
+	tunio_flush(d); /* what the flush handed to the tun leaves now */
 	sodium_memzero(&s->keys, sizeof(s->keys));
-	start_handshake(d);
+	start_handshake(d); /* also wipes the rekey state */
 }
 
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
@@ -248,31 +301,47 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 		d->rx_bad++;
 		return;
 	}
-	if (memcmp(a.client_random, s->client_random, WIRE_RANDOM_LEN) != 0)
+	if (memcmp(a.client_eph, s->client_eph, WIRE_PUB_LEN) != 0)
 		return; /* an answer to an older attempt */
 	if (a.status != WR_OK) {
 		static uint64_t last_log;
 		if (now - last_log > 10000000000ull) {
-			log_err("handshake", "server refused the session: %s",
-				a.status == WR_CRYPTO_MODE
-				    ? "crypto mode differs from the server's"
-				: a.status == WR_SCHEDULER
-				    ? "server has no such downstream plugin"
-				    : "unknown reason");
+			if (a.status == WR_SCHEDULER)
+				log_err(
+				    "handshake",
+				    "server refused the session: "
+				    "downstream plugin %s could not be "
+				    "loaded on the server (its log says "
+				    "why)",
+				    d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+			else
+				log_err("handshake",
+					"server refused the session: %s",
+					a.status == WR_CRYPTO_MODE
+					    ? "crypto mode differs from the "
+					      "server's"
+					    : "unknown reason");
 			last_log = now;
 		}
 		return;
 	}
+	uint8_t ck[WIRE_CK_LEN];
+	if (wire_kx_session(&s->keys, ck, d->cfg.crypto_mode, d->psk,
+			    s->hs_eph.sk, s->client_eph, a.server_eph,
+			    a.session_id, 1) < 0) {
+		d->rx_bad++;
+		return;
+	}
 	s->id = a.session_id;
-	memcpy(s->server_random, a.server_random, WIRE_RANDOM_LEN);
-	wire_derive_keys(&s->keys, d->cfg.crypto_mode, d->psk, s->client_random,
-			 s->server_random, s->id, 1);
+	memcpy(s->server_eph, a.server_eph, WIRE_PUB_LEN);
 	if (d->cfg.cipher == CFG_CIPHER_AES256GCM &&
 	    a.cipher != WIRE_CIPHER_AES256GCM) {
 		log_err("handshake",
 			"server chose %s; this client's YAML "
 			"asks for aes-256-gcm only",
 			wire_cipher_name(a.cipher));
+		sodium_memzero(ck, sizeof(ck));
+		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
 	if (wire_keys_set_cipher(&s->keys, a.cipher) < 0) {
@@ -280,16 +349,29 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"server chose %s, which this machine "
 			"cannot run",
 			wire_cipher_name(a.cipher));
+		sodium_memzero(ck, sizeof(ck));
 		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
+	/* Keys in hand: the ephemeral secret goes (forward secrecy). */
+	wire_eph_wipe(&s->hs_eph);
+	uint64_t bytes, packets;
+	session_traffic(s, &bytes, &packets);
+	rekey_init(&s->rk, ck, now, bytes, packets);
+	sodium_memzero(ck, sizeof(ck));
 	s->tx_seq = 1;
 	replay_init(&s->replay);
 	if (s->reorder)
 		reorder_reset(s->reorder); /* the new session counts from 1 */
+	tunio_flush(d);
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;
 	s->last_rx_ns = now;
+	s->established_ns = now;
+	s->established_wall_s = (int64_t)time(NULL);
+	d->ds_fallback_from[0] = d->ds_fallback_plugin[0] = 0;
+	diag_client_established(d, now);
+	hooks_fire(d, CFG_HOOK_SESSION_UP, s, NULL);
 	log_notice("session", "%08x: established (%s, %s)", s->id,
 		   d->cfg.crypto_mode == CRYPTO_ENCRYPT ? "encrypted"
 		   : d->cfg.crypto_mode == CRYPTO_AUTH	? "authenticated"
@@ -308,6 +390,8 @@ static void hello_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = now_ns(d);
 	if (s->state == SESS_HANDSHAKE) {
 		client_send_hello(d);
+		diag_client_hello_tick(d, now);
+		dns_tick(d, now);
 		return;
 	}
 	uint64_t dead_after = 3ull * d->cfg.probe.timeout_ms * 1000000ull;
@@ -347,6 +431,8 @@ int client_setup(struct daemon *d, struct err *e)
 		ev_init(&u->retry, uplink_retry_cb);
 		u->retry.data = u;
 	}
+	if ((ret = dns_setup(d, e)) < 0)
+		return ret;
 	const struct cfg_sched *up = &d->cfg.sched[TTT_DIR_UPSTREAM];
 	if ((ret = session_set_sched(s, up->plugin, up->opts, up->n_opts, e)) <
 	    0)
@@ -370,6 +456,7 @@ int client_setup(struct daemon *d, struct err *e)
 void client_teardown(struct daemon *d)
 {
 	ev_timer_stop(d->loop, &d->hello_timer);
+	dns_teardown(d);
 	if (d->sess && d->sess->state == SESS_ESTABLISHED) {
 		/* Tell the server at once, so it frees the session. */
 		for (uint32_t i = 0; i < d->sess->n_paths; i++)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl/control.h"
+#include "ctl/httpd.h"
 #include "daemon.h"
 #include "datapath.h"
 #include "base/log.h"
@@ -19,12 +20,32 @@
 #ifndef TTT_VERSION
 #error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
 #endif
+/* docs/monitoring.md: bumped when a field changes meaning or goes away;
+ * new fields alone do not bump it (readers ignore what they do not know). */
+#define TTT_STATUS_SCHEMA 1
 
 static const char *crypto_name(int mode)
 {
 	return mode == CRYPTO_ENCRYPT ? "encrypt"
 	       : mode == CRYPTO_AUTH  ? "auth"
 				      : "none";
+}
+
+/* Every RTT sample since the link started, for /metrics' histogram:
+ * "counts"[i] samples <= "le_ms"[i] and above the bound before; the last
+ * count (one more than the bounds) is above every bound. */
+static json_t *rtt_hist_json(const struct probe_link *pl)
+{
+	json_t *le = json_array(), *counts = json_array();
+	for (size_t i = 0; i < PROBE_RTT_BUCKETS; i++)
+		json_array_append_new(
+		    le, json_real(probe_rtt_bucket_us[i] / 1000.0));
+	for (size_t i = 0; i <= PROBE_RTT_BUCKETS; i++)
+		json_array_append_new(
+		    counts, json_integer((json_int_t)pl->rtt_hist[i]));
+	return json_pack("{s:o,s:o,s:f,s:I}", "le_ms", le, "counts", counts,
+			 "sum_ms", pl->rtt_sum_us / 1000.0, "count",
+			 (json_int_t)pl->rtt_samples);
 }
 
 static json_t *path_json(struct session *s, struct path *p)
@@ -108,6 +129,7 @@ static json_t *path_json(struct session *s, struct path *p)
 	json_object_set_new(rj, "rx_data_packets",
 			    json_integer((json_int_t)p->fbrx.rx_packets));
 	json_object_set_new(j, "recovery", rj);
+	json_object_set_new(j, "rtt_hist", rtt_hist_json(&p->probe));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));
 	return j;
@@ -199,6 +221,27 @@ static json_t *session_json(struct session *s)
 	json_object_set_new(j, "recovery", recovery_json(s));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
+	/* rekeys: key epochs switched to since the handshake */
+	json_object_set_new(j, "key_epoch", json_integer(s->keys.epoch));
+	json_object_set_new(j, "rekeys",
+			    json_integer((json_int_t)s->rk.rekeys));
+	if (s->state == SESS_ESTABLISHED && s->established_ns) {
+		/* The session's age runs from its handshake; the last key
+		 * exchange is the latest rekey, if any. */
+		uint64_t now = now_ns(s->d), last = s->established_ns;
+		if (s->rk.rekeys && s->rk.epoch_start_ns > last &&
+		    s->rk.epoch_start_ns <= now)
+			last = s->rk.epoch_start_ns;
+		json_object_set_new(j, "age_s",
+				    json_real((now - s->established_ns) / 1e9));
+		json_object_set_new(j, "handshake_ago_s",
+				    json_real((now - last) / 1e9));
+		json_object_set_new(
+		    j, "handshake_at",
+		    json_integer(s->established_wall_s +
+				 (json_int_t)((last - s->established_ns) /
+					      1000000000ull)));
+	}
 	if (s->client_idx >= 0)
 		json_object_set_new(
 		    j, "client",
@@ -209,7 +252,8 @@ static json_t *session_json(struct session *s)
 json_t *status_json(struct daemon *d)
 {
 	json_t *j = json_pack(
-	    "{s:s,s:s,s:f,s:{s:s,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "role",
+	    "{s:i,s:s,s:s,s:f,s:{s:s,s:i},s:{s:I,s:I,s:I,s:I,s:I,s:I}}",
+	    "schema_version", TTT_STATUS_SCHEMA, "role",
 	    d->client ? "client" : "server", "version", TTT_VERSION, "uptime_s",
 	    (now_ns(d) - d->start_ns) / 1e9, "tun", "name", d->tun_name, "mtu",
 	    (int)d->tun_mtu, "counters", "tun_rx_packets",
@@ -218,6 +262,13 @@ json_t *status_json(struct daemon *d)
 	    (json_int_t)d->tun_rx_dropped, "rx_bad", (json_int_t)d->rx_bad,
 	    "rx_unknown_session", (json_int_t)d->rx_unknown_session,
 	    "rx_truncated", (json_int_t)d->rx_truncated);
+	json_object_set_new(json_object_get(j, "tun"), "offload",
+			    tunio_status(d));
+	json_t *cn = json_object_get(j, "counters");
+	json_object_set_new(cn, "udp_gro_receives",
+			    json_integer((json_int_t)d->udp_gro_msgs));
+	json_object_set_new(cn, "udp_gro_datagrams",
+			    json_integer((json_int_t)d->udp_gro_segs));
 	if (!d->client) {
 		json_t *c = json_object_get(j, "counters");
 		json_object_set_new(c, "hello_ok",
@@ -230,9 +281,31 @@ json_t *status_json(struct daemon *d)
 		json_object_set_new(
 		    c, "hello_ratelimited",
 		    json_integer((json_int_t)d->hello_ratelimited));
+		json_object_set_new(
+		    c, "hello_cookie_sent",
+		    json_integer((json_int_t)d->hello_cookie_sent));
+		json_object_set_new(
+		    c, "hello_cookie_ok",
+		    json_integer((json_int_t)d->hello_cookie_ok));
+		json_object_set_new(
+		    c, "hello_old_version",
+		    json_integer((json_int_t)d->hello_old_version));
+	} else {
+		json_t *c = json_object_get(j, "counters");
+		json_object_set_new(c, "hello_sent",
+				    json_integer((json_int_t)d->hello_sent));
+		json_object_set_new(
+		    c, "cookies_received",
+		    json_integer((json_int_t)d->cookies_received));
 	}
 	json_t *sched = json_object();
 	if (d->client) {
+		char a[80];
+		if (d->cfg.server.len)
+			json_object_set_new(
+			    j, "server",
+			    json_string(
+				sockaddr_str(&d->cfg.server.ss, a, sizeof(a))));
 		struct session *s = d->sess;
 		json_t *sj = session_json(s);
 		json_object_set(j, "session", sj);
@@ -247,6 +320,13 @@ json_t *status_json(struct daemon *d)
 		 * server accepted a swap, so it names what the server runs. */
 		json_t *ds = json_pack("{s:s}", "plugin",
 				       d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin);
+		/* The server could not run ours and runs its default. */
+		if (d->ds_fallback_plugin[0]) {
+			json_object_set_new(ds, "plugin",
+					    json_string(d->ds_fallback_plugin));
+			json_object_set_new(ds, "asked",
+					    json_string(d->ds_fallback_from));
+		}
 		json_t *last = dswap_status_json(d);
 		if (last)
 			json_object_set_new(ds, "last_swap", last);
@@ -269,6 +349,13 @@ json_t *status_json(struct daemon *d)
 			      d->cfg.sched[TTT_DIR_DOWNSTREAM].plugin));
 	}
 	json_object_set_new(j, "scheduler", sched);
+	struct httpd_stats hs;
+	if (monitor_http_stats(d, &hs)) {
+		json_object_set_new(
+		    j, "http",
+		    json_pack("{s:I,s:I}", "requests", (json_int_t)hs.requests,
+			      "unauthorized", (json_int_t)hs.unauthorized));
+	}
 	return j;
 }
 
@@ -318,8 +405,11 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			if (!s)
 				continue;
 			if (session_set_sched(s, plugin, opts, (uint32_t)n, e) <
-			    0)
+			    0) {
+				log_warn("sched", "%s swap to %s refused: %s",
+					 dir, plugin, e->msg);
 				return NULL;
+			}
 			swapped++;
 		}
 		log_notice("sched", "%s scheduler is now %s (%d session%s)",
@@ -346,7 +436,20 @@ static json_t *cmd_scheduler_set(void *arg, json_t *req, struct err *e)
 			 "state", "pending", "req", (json_int_t)r);
 }
 
-/* {"cmd":"link-set","link":NAME,"admin":"up|down"} */
+/* Whether `name` is already in the ", "-separated list. */
+static bool link_named(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+/* {"cmd":"link-set","link":NAME,"admin":"up|down"}
+ * On a server every client names its own links, so two clients may both
+ * have an "lte": there NAME is CLIENT/LINK and only that client's link
+ * changes. A client's links are just LINK. */
 static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 {
 	struct daemon *d = arg;
@@ -357,21 +460,83 @@ static json_t *cmd_link_set(void *arg, json_t *req, struct err *e)
 			       "expected \"link\": NAME and \"admin\": "
 			       "\"up\" or \"down\""),
 		       NULL;
+	const char *link = name;
+	size_t clen = 0;
+	if (!d->client) {
+		const char *slash = strchr(name, '/');
+		if (!slash || slash == name || !slash[1])
+			return err_set(e, -EINVAL,
+				       "on a server, name the link as "
+				       "CLIENT/LINK (e.g. %s/lte): clients "
+				       "name their links themselves",
+				       d->cfg.n_clients ? d->cfg.clients[0].name
+							: "laptop"),
+			       NULL;
+		clen = (size_t)(slash - name);
+		link = slash + 1;
+	}
 	int found = 0;
 	for (uint32_t i = 0; i < d->max_sessions; i++) {
 		struct session *s = d->sessions[i];
 		if (!s)
 			continue;
+		if (!d->client) {
+			const char *cn =
+			    s->client_idx >= 0
+				? d->cfg.clients[s->client_idx].name
+				: "";
+			if (strlen(cn) != clen || strncmp(cn, name, clen) != 0)
+				continue;
+		}
 		for (uint32_t k = 0; k < s->n_paths; k++) {
-			if (strcmp(s->paths[k].name, name) != 0)
+			if (strcmp(s->paths[k].name, link) != 0)
 				continue;
 			s->paths[k].admin_down = !strcmp(admin, "down");
 			s->views_dirty = true;
 			found++;
 		}
 	}
-	if (!found)
-		return err_set(e, -ENOENT, "no link named \"%s\"", name), NULL;
+	if (!found) {
+		/* Name the real ones, so a typo is one glance away. */
+		char names[200] = "";
+		size_t off = 0;
+		for (uint32_t i = 0; i < d->max_sessions; i++) {
+			struct session *s = d->sessions[i];
+			for (uint32_t k = 0; s && k < s->n_paths; k++) {
+				char n[CFG_NAME_MAX * 2 + 2];
+				if (!s->paths[k].sess || !s->paths[k].name[0])
+					continue;
+				/* As it must be typed: CLIENT/LINK on a
+				 * server. */
+				if (d->client || s->client_idx < 0)
+					snprintf(n, sizeof(n), "%s",
+						 s->paths[k].name);
+				else
+					snprintf(
+					    n, sizeof(n), "%s/%s",
+					    d->cfg.clients[s->client_idx].name,
+					    s->paths[k].name);
+				if (link_named(names, n))
+					continue;
+				int w =
+				    snprintf(names + off, sizeof(names) - off,
+					     "%s%s", off ? ", " : "", n);
+				if (w < 0 || (size_t)w >= sizeof(names) - off)
+					break;
+				off += (size_t)w;
+			}
+		}
+		if (!names[0])
+			return err_set(e, -ENOENT,
+				       "no link named \"%.64s\" (no session "
+				       "has links yet)",
+				       name),
+			       NULL;
+		return err_set(e, -ENOENT,
+			       "no link named \"%.64s\"; the links are: %s",
+			       name, names),
+		       NULL;
+	}
 	log_notice("link", "%s: administratively %s", name, admin);
 	return json_pack("{s:s,s:s}", "link", name, "admin", admin);
 }

@@ -6,6 +6,7 @@
  * refused and nothing changes.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +18,8 @@
 #include "base/log.h"
 #include "os/netif.h"
 #include "peerctl.h"
-#include "os/plugin_trust.h"
 #include "os/privdrop.h"
+#include "os/sdnotify.h"
 #include "sched/sched_host.h"
 #include "os/tun.h"
 
@@ -86,9 +87,8 @@ static int tun_setup(struct daemon *d, struct err *e)
 {
 	int ret;
 	snprintf(d->tun_name, sizeof(d->tun_name), "%s", d->cfg.tun.name);
-	d->tun_fd = tun_open(d->tun_name, e);
-	if (d->tun_fd < 0)
-		return d->tun_fd;
+	if ((ret = tunio_open(d, e)) < 0)
+		return ret;
 	if ((ret = netif_set_mtu(d->tun_name, d->tun_mtu, e)) < 0)
 		return ret;
 	if (d->cfg.tun.addr4.family &&
@@ -100,6 +100,7 @@ static int tun_setup(struct daemon *d, struct err *e)
 	if ((ret = netif_set_up(d->tun_name, true, e)) < 0)
 		return ret;
 	ev_io_init(&d->tun_io, datapath_tun_cb, d->tun_fd, EV_READ);
+	ev_set_priority(&d->tun_io, EV_MAXPRI); /* the data path first */
 	d->tun_io.data = d;
 	ev_io_start(d->loop, &d->tun_io);
 	log_info("tun", "%s up, mtu %u", d->tun_name, d->tun_mtu);
@@ -124,6 +125,64 @@ static int routes_setup(struct daemon *d, struct err *e)
 	}
 	return netif_route_all_via(d->undo, d->tun_name, addrs, n,
 				   d->cfg.tun.addr6.family == AF_INET6, e);
+}
+
+/* Appends to buf at *off, never past len (snprintf semantics). */
+static void __attribute__((format(printf, 4, 5)))
+add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+void daemon_status_line(struct daemon *d, char *buf, size_t len)
+{
+	size_t off = 0;
+	char a[64];
+	uint32_t up = 0, all = 0;
+	buf[0] = '\0';
+	if (!d->sessions)
+		return;
+	for (uint32_t i = 0; i < d->max_sessions; i++) {
+		struct session *s = d->sessions[i];
+		for (uint32_t k = 0; s && k < s->n_paths; k++) {
+			if (!s->paths[k].sess)
+				continue;
+			all++;
+			up += s->views[k].state >= TTT_LINK_DEGRADED;
+		}
+	}
+	if (d->client) {
+		struct session *s = d->sess;
+		bool est = s && s->state == SESS_ESTABLISHED;
+		add(buf, len, &off, "%s %s, %u/%u links up",
+		    est ? "connected to" : "handshake with",
+		    sockaddr_str(&d->cfg.server.ss, a, sizeof(a)), up, all);
+		for (uint32_t k = 0; s && k < s->n_paths; k++)
+			add(buf, len, &off, "%s%s %s", k ? ", " : ": ",
+			    s->paths[k].name,
+			    s->paths[k].admin_down
+				? "admin-down"
+				: link_state_name(s->views[k].state));
+	} else {
+		add(buf, len, &off,
+		    "listening on %s, %u session%s, %u/%u links up",
+		    sockaddr_str(&d->cfg.listen.ss, a, sizeof(a)),
+		    d->n_sessions, d->n_sessions == 1 ? "" : "s", up, all);
+	}
+}
+
+void daemon_notify_status(struct daemon *d)
+{
+	char line[256];
+	daemon_status_line(d, line, sizeof(line));
+	sdnotify_status(line);
 }
 
 static void stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -158,6 +217,9 @@ static void stats_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	} else {
 		server_expire_sessions(d, now);
 	}
+	/* Sessions come and go in client.c and server.c: a second's delay
+	 * keeps systemd's STATUS= true without hooks in both. */
+	daemon_notify_status(d);
 }
 
 static void monitor_event(void *arg, const struct netif_event *ev)
@@ -205,6 +267,11 @@ static void reload(struct daemon *d)
 		free(nc);
 		return;
 	}
+	/* Group membership may have changed; the control socket reads only
+	 * its cache while the loop runs. */
+	if (ctl_server_refresh_group(d->ctl, &e) < 0)
+		log_warn("config", "reload: %s; keeping the old member list",
+			 e.msg);
 	/* Client: a changed downstream is carried to the server. */
 	dswap_reload(d, &nc->sched[TTT_DIR_DOWNSTREAM]);
 	int dir = d->client ? TTT_DIR_UPSTREAM : TTT_DIR_DOWNSTREAM;
@@ -236,7 +303,11 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 	if (w->signum == SIGHUP) {
+		char line[256];
+		sdnotify_reloading();
 		reload(d);
+		daemon_status_line(d, line, sizeof(line));
+		sdnotify_ready(line);
 		return;
 	}
 	log_notice("daemon", "signal %d: shutting down", w->signum);
@@ -277,7 +348,9 @@ int daemon_setup(struct daemon *d, struct err *e)
 	d->buf_size = (max_mtu + 128 + 63) & ~63u;
 	if (d->buf_size < 2048)
 		d->buf_size = 2048;
-	if ((ret = datapath_init(d, e)) < 0)
+	if ((ret = tunio_init(d, e)) < 0 || (ret = datapath_init(d, e)) < 0)
+		return ret;
+	if ((ret = hooks_init(d, e)) < 0)
 		return ret;
 
 	d->max_sessions = d->client ? 1 : d->cfg.n_clients;
@@ -289,11 +362,10 @@ int daemon_setup(struct daemon *d, struct err *e)
 	    d->cfg.plugin_dir[0]
 		? d->cfg.plugin_dir
 		: sched_default_plugin_dir(dirbuf, sizeof(dirbuf));
-	/* A root daemon runs plugin code with its rights: refuse a directory
-	 * others could write (a missing one just means no plugin loads). */
-	ret = plugin_trust_check_dir(pdir, e);
-	if (ret < 0 && ret != -ENOENT)
-		return ret;
+	/* A root daemon runs plugin code with its rights: the registry
+	 * refuses a directory others could write (a missing one just means
+	 * no plugin loads) and keeps it open, so plugins still load by name
+	 * after the privilege drop below (sched_host.c). */
 	if ((ret = sched_registry_create(&d->reg, pdir, e)) < 0)
 		return ret;
 	if ((ret = netif_undo_create(&d->undo)) < 0)
@@ -337,9 +409,14 @@ int daemon_setup(struct daemon *d, struct err *e)
 		if (ret < 0)
 			return ret;
 	}
+	/* Before the drop: a token file may be root's, and setresuid()
+	 * then strips every capability from the HTTP thread. */
+	if ((ret = monitor_setup(d, e)) < 0)
+		return ret;
 	/* Everything that needs root exists now: become `user:`. */
 	if ((ret = privdrop_to_user(d->cfg.user, e)) < 0)
 		return ret;
+	monitor_start(d);
 	return 0;
 }
 
@@ -348,10 +425,12 @@ void daemon_teardown(struct daemon *d)
 	struct err e;
 	if (!d->loop)
 		return;
+	hooks_teardown(d); /* no hook for the teardown's own events */
 	if (d->ctl) {
 		ctl_server_stop(d->ctl);
 		d->ctl = NULL;
 	}
+	monitor_teardown(d);
 	ev_signal_stop(d->loop, &d->sig_int);
 	ev_signal_stop(d->loop, &d->sig_term);
 	ev_signal_stop(d->loop, &d->sig_hup);
@@ -365,6 +444,7 @@ void daemon_teardown(struct daemon *d)
 	}
 	if (d->client && d->sess && quota_save(d, &e) < 0)
 		log_warn("quota", "%s", e.msg);
+	quota_close(d);
 	if (d->client) {
 		client_teardown(d);
 		session_destroy(d->sess);
@@ -387,6 +467,7 @@ void daemon_teardown(struct daemon *d)
 	free(d->sessions);
 	d->sessions = NULL;
 	datapath_free(d);
+	tunio_free(d);
 	ev_loop_destroy(d->loop);
 	d->loop = NULL;
 }

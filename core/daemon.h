@@ -21,6 +21,9 @@
 #include "link/pmtu.h"
 #include "link/probe.h"
 #include "queue/pktq.h"
+#include "wire/hello_faillog.h"
+#include "wire/cookie.h"
+#include "wire/rekey.h"
 #include "wire/replay.h"
 #include "wire/wire.h"
 #include <tuntuntun/sched.h>
@@ -34,6 +37,10 @@ struct netif_undo;
 struct daemon;
 struct session;
 struct hello_limiter;
+struct hooks;
+struct resolver;
+struct tunio;
+struct monitor;
 
 /* Packet buffers: one slab per session, recycled through a free list, so
  * the hot path never allocates. Held packets (reorder) keep their buffer. */
@@ -77,6 +84,7 @@ struct path {
 	uint64_t pq_dgram;     /* datagram bytes of what waits in pq */
 	uint64_t pq_drops;     /* picked onto a full pacer queue */
 	uint64_t pace_pending; /* released into the batch, not yet booked */
+	bool tx_ctl;	       /* datapath.c: a feedback report is being sent */
 	bool fb_stalled;       /* feedback says it stopped delivering: DOWN in
 				  the views until a probe answer or progress */
 	/* receiving side: what arrived on the link, for WT_FEEDBACK */
@@ -119,9 +127,13 @@ struct session {
 	uint32_t id;
 	int client_idx; /* server: index in cfg->clients */
 	enum sess_state state;
-	struct wire_keys keys;
-	uint8_t client_random[WIRE_RANDOM_LEN];
-	uint8_t server_random[WIRE_RANDOM_LEN];
+	struct wire_keys keys; /* current epoch: what we send with */
+	struct wire_rekey rk;  /* the other epoch's keys, rekey state */
+	/* the handshake's ephemeral public keys; the client also holds its
+	 * secret (hs_eph) until the HELLO_ACK, then wipes it */
+	uint8_t client_eph[WIRE_PUB_LEN];
+	uint8_t server_eph[WIRE_PUB_LEN];
+	struct wire_eph hs_eph;
 	uint8_t ack[WIRE_HELLO_LEN]; /* server: the ACK, resent to retries */
 	size_t ack_len;
 	uint64_t tx_seq; /* next seq to send */
@@ -140,6 +152,11 @@ struct session {
 	uint64_t bucket_last[WIRE_BUCKETS]; /* last DATA seq per flow bucket */
 	uint64_t last_rx_ns;
 	uint64_t created_ns;
+	uint64_t established_ns;    /* last handshake (monotonic, 0: none) */
+	int64_t established_wall_s; /* the same, as wall-clock seconds */
+	char sched_fallback_from[CFG_NAME_MAX]; /* server: downstream asked
+						 * for but missing here */
+	uint32_t sched_fallback_told; /* server: notices sent to the client */
 	/* packet pool */
 	void *pool_mem;
 	struct pktbuf *free_list;
@@ -202,6 +219,10 @@ struct uplink { /* client: one configured link's socket */
 	ev_timer retry; /* socket re-creation with backoff */
 	uint32_t backoff_ms;
 	int ifindex;
+	/* cookie the server gave this link's address (HELLO under load) */
+	uint8_t cookie[WIRE_COOKIE_LEN];
+	uint64_t cookie_ns;		       /* when it came; 0 = none */
+	uint8_t last_mac1[WIRE_HELLO_MAC_LEN]; /* of the last HELLO sent */
 };
 
 struct daemon {
@@ -213,7 +234,10 @@ struct daemon {
 	uint8_t psk[WIRE_KEY_LEN];	     /* client */
 	uint8_t (*client_psk)[WIRE_KEY_LEN]; /* server: per cfg client */
 	uint8_t (*client_keyid)[WIRE_KEYID_LEN];
-	uint64_t *client_last_hello;  /* server: replay guard */
+	uint64_t *client_last_hello; /* server: replay guard */
+	/* server: hash of the last downstream-plugin refusal logged per
+	 * client (0 = none), so a retried HELLO is not logged again */
+	uint64_t *client_sched_refused;
 	struct session **client_sess; /* server: by client index */
 	/* tun */
 	int tun_fd;
@@ -233,6 +257,19 @@ struct daemon {
 	/* HELLOs: accepted, bad (no such key, bad MAC), replayed or stale
 	 * timestamp, over the per-source rate; none of them leaves state */
 	uint64_t hello_ok, hello_bad, hello_replayed, hello_ratelimited;
+	struct hello_faillog *hello_fl; /* failed HELLOs, logged (diag.c) */
+	/* client: the stretch without a session, for diag.c's reports */
+	uint64_t hs_since_ns, hs_next_report_ns, hs_report_every_ns;
+	uint32_t hs_reported;
+	/* client: the server runs another downstream plugin than we asked */
+	char ds_fallback_plugin[CFG_NAME_MAX], ds_fallback_from[CFG_NAME_MAX];
+	/* under load: COOKIEs sent, HELLOs admitted by their cookie, and
+	 * HELLOs of the refused protocol version 1 */
+	uint64_t hello_cookie_sent, hello_cookie_ok, hello_old_version;
+	struct cookie_jar cookies;
+	struct hello_limiter *hello_rl_proven; /* cookie-proven sources */
+	/* client: HELLOs sent, COOKIEs received */
+	uint64_t hello_sent, cookies_received;
 	/* common */
 	struct session **sessions; /* server: by slot; client: [0] */
 	uint32_t n_sessions, max_sessions;
@@ -244,6 +281,10 @@ struct daemon {
 	ev_io mon_io;
 	int mon_fd;
 	struct ctl_server *ctl;
+	struct hooks *hooks;	   /* hooks.c; NULL when none is configured */
+	struct resolver *resolver; /* dns.c: client, server by host name */
+	uint64_t dns_asked_ns;	   /* dns.c: last look-up started */
+	struct monitor *mon; /* monitor.c: `http:` listener, NULL when off */
 	struct netif_undo *undo;
 	/* datapath scratch buffers (single-threaded) */
 	uint8_t *txbuf;
@@ -251,6 +292,8 @@ struct daemon {
 	uint32_t buf_size;
 	struct rxbatch *rx;
 	struct txbatch *tx; /* datapath.c: transmit batch */
+	struct tunio *tio;  /* tunio.c: the tun's offload ends */
+	uint64_t udp_gro_msgs, udp_gro_segs; /* GRO'd receives, datagrams */
 	uint64_t rx_bad, rx_unknown_session, rx_truncated;
 	uint32_t rx_us; /* monotonic us of the receive batch being handled */
 	uint32_t tx_us; /* monotonic us stamped on the DATA being sent */
@@ -260,6 +303,9 @@ struct daemon {
 	uint64_t quota_saved_ns;		  /* quota.c: last good save */
 	uint64_t quota_saved_used[CFG_MAX_LINKS]; /* usage in that save */
 	int64_t quota_period[CFG_MAX_LINKS];
+	int quota_dirfd;      /* quota.c: the state file's directory */
+	bool quota_dir_open;  /* quota_dirfd is valid */
+	bool quota_main_good; /* the state file on disk is a good one */
 	uint32_t stats_ticks;
 	/* counters */
 	uint64_t tun_rx_packets, tun_tx_packets, tun_rx_dropped;
@@ -274,6 +320,11 @@ static inline uint64_t now_ns(struct daemon *d)
 /* daemon.c */
 int daemon_setup(struct daemon *d, struct err *e);
 void daemon_teardown(struct daemon *d);
+/* One line for systemd's STATUS=: the server (or listen address), the
+ * session(s), how many links are up and, on a client, each link's state. */
+void daemon_status_line(struct daemon *d, char *buf, size_t len);
+/* Sends that line if it changed (os/sdnotify.c). */
+void daemon_notify_status(struct daemon *d);
 uint64_t mono_ns(void);
 /* libsodium runs AES-256-GCM only on CPUs with AES instructions, so
  * `cipher: aes-256-gcm` without them is refused at start (either role). */
@@ -288,6 +339,12 @@ void session_refresh_views(struct session *s, uint64_t now);
 int session_set_sched(struct session *s, const char *name,
 		      const struct cfg_opt *opts, uint32_t n_opts,
 		      struct err *e);
+/* The same for a plugin name that came from the peer (HELLO, sched-set):
+ * only a plugin name (sched_name_valid()), looked up in the plugin
+ * directory; never a path. -EINVAL otherwise, nothing loaded. */
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e);
 void session_path_init(struct session *s, uint32_t id, const char *name);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
@@ -302,10 +359,24 @@ uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 void session_update_hold(struct session *s);
 /* Retransmission store's age limit from max_wait and the links' RTTs. */
 void session_update_retx_age(struct session *s);
+/* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on
+ * the client, and the keys that open a received packet. */
+void session_rekey_tick(struct session *s, uint64_t now);
+void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
+		      size_t len, uint64_t now);
+void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
+			  uint64_t now);
+void session_traffic(const struct session *s, uint64_t *bytes,
+		     uint64_t *packets);
+/* Server: the client's first packet under the next epoch arrived. */
+void session_rekey_confirmed(struct session *s);
+/* Server: keys past the hard limits (wire/rekey.h); the session must end. */
+bool session_keys_expired(struct session *s, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents);
-void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len);
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
+			struct pktbuf *b);
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now);
@@ -314,6 +385,26 @@ int datapath_send_msg(struct session *s, struct path *p, uint8_t type,
 void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents);
 void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void datapath_fb_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* tunio.c: the tun's read and write ends, with or without offloads */
+int tunio_init(struct daemon *d, struct err *e);
+void tunio_free(struct daemon *d);
+int tunio_open(struct daemon *d, struct err *e);
+bool tunio_udp_gro(const struct daemon *d);
+int tunio_socket_setup(struct daemon *d, int fd);
+/* Next inner packet (a whole one or a super-packet's next segment) into
+ * out; -1 with errno EAGAIN when the tun is drained. */
+ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room);
+/* Segments of a super-packet still to be taken: read before returning. */
+bool tunio_pending(const struct daemon *d);
+/* Hands an inner packet to the tun (b: its pool buffer, released once
+ * written; NULL when pkt lives in the receive batch). Held packets leave
+ * at tunio_flush(), which every callback that writes calls before it
+ * returns. */
+void tunio_write(struct daemon *d, struct session *s, const uint8_t *pkt,
+		 size_t len, struct pktbuf *b);
+void tunio_flush(struct daemon *d);
+json_t *tunio_status(const struct daemon *d);
 
 /* prober.c */
 void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -328,6 +419,8 @@ int client_setup(struct daemon *d, struct err *e);
 void client_teardown(struct daemon *d);
 void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			 uint64_t now);
+void client_on_cookie(struct daemon *d, int uplink_id, const uint8_t *buf,
+		      size_t len, uint64_t now);
 void client_session_lost(struct daemon *d);
 /* Link id's server endpoint: its own `peer`, else server.address:port. */
 const struct cfg_sockaddr *uplink_peer(const struct daemon *d, uint32_t id);
@@ -345,6 +438,9 @@ void server_teardown(struct daemon *d);
 void server_on_hello(struct daemon *d, int fd, const uint8_t *buf, size_t len,
 		     const struct sockaddr_storage *from, socklen_t fromlen,
 		     uint64_t now);
+/* A datagram of a protocol version this server does not speak. */
+void server_on_old_version(struct daemon *d, const uint8_t *buf, size_t len,
+			   const struct sockaddr_storage *from, uint64_t now);
 struct session *server_session_by_id(struct daemon *d, uint32_t id);
 struct session *server_session_by_inner(struct daemon *d, const uint8_t *pkt,
 					size_t len);
@@ -377,9 +473,52 @@ json_t *dswap_status_json(struct daemon *d);
 const char *dswap_state_name(enum dswap_state st);
 void dswap_stop(struct daemon *d);
 
+/* diag.c: lines that say why a tunnel is not up */
+/* Server: one failed HELLO from `from`, logged rate-limited per source. */
+void diag_hello_failed(struct daemon *d, const struct sockaddr_storage *from,
+		       enum hello_fail why, uint64_t now);
+/* Server: true (and warned) when a HELLO for client idx from `from` comes
+ * from a second machine while `old` is still in use (heuristic in diag.c). */
+bool diag_duplicate_key(struct daemon *d, const struct session *old, int idx,
+			const struct sockaddr_storage *from, uint64_t now);
+/* Client: a handshake began, one more HELLO round, or the server answered. */
+void diag_client_handshake_start(struct daemon *d, uint64_t now);
+void diag_client_hello_tick(struct daemon *d, uint64_t now);
+void diag_client_established(struct daemon *d, uint64_t now);
+
+/* hooks.c: `hooks:` commands per link/session event, never blocking */
+int hooks_init(struct daemon *d, struct err *e);
+/* event: enum cfg_hook_event; s and p may be NULL (p: link events). */
+void hooks_fire(struct daemon *d, int event, const struct session *s,
+		const struct path *p);
+void hooks_teardown(struct daemon *d);
+const char *hooks_event_name(int event);
+
+/* dns.c (client): server.address as a host name, resolved off the loop */
+int dns_setup(struct daemon *d, struct err *e);
+/* Once a second: re-resolve when there has been no session for a while. */
+void dns_tick(struct daemon *d, uint64_t now);
+void dns_teardown(struct daemon *d);
+/* monitor.c: the `http:` listener's life and its snapshots */
+int monitor_setup(struct daemon *d, struct err *e);
+void monitor_start(struct daemon *d);
+void monitor_teardown(struct daemon *d);
+struct httpd_stats;
+/* The listener's request counters; false when it is off. */
+bool monitor_http_stats(struct daemon *d, struct httpd_stats *st);
+
+/* confcheck.c: `tuntuntun -n` (conf/config_check.h) plus the plugins:
+ * each direction's scheduler is instantiated with its options, released. */
+struct cfgchk;
+void confcheck_plugins(struct cfgchk *c);
+/* cfgchk_open + every check; the caller prints c's messages and closes. */
+int confcheck_run(const struct config *cfg, struct cfgchk *c);
+
 /* quota.c */
 int quota_load(struct daemon *d, struct err *e);
 int quota_save(struct daemon *d, struct err *e);
+/* Closes the state directory (after the last quota_save). */
+void quota_close(struct daemon *d);
 void quota_roll(struct daemon *d);
 void quota_account(struct daemon *d, struct path *p, uint64_t bytes,
 		   uint64_t now_wall);

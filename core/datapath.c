@@ -113,7 +113,10 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 	v->tx_packets = p->tx_packets + p->pq.n;
 	v->tx_bytes = p->tx_bytes + p->pq_dgram;
 	if (bytes) {
-		probe_on_tx_bytes(&p->probe, now, bytes);
+		if (p->tx_ctl)
+			probe_on_tx_ctl_bytes(&p->probe, now, bytes);
+		else
+			probe_on_tx_bytes(&p->probe, now, bytes);
 		if (p->metered)
 			quota_account(s->d, p, bytes, 0);
 	}
@@ -365,8 +368,9 @@ static int fitting_path(struct session *s, size_t len)
  * waits on a link in its backlog, so its own rules (earliest arrival,
  * max_queue, weights) decide as before, with the pacer's real rate.
  */
-#define PACE_BURST_NS	 2000000ull
-#define PACE_GATE_BURSTS 2
+#define PACE_BURST_NS	  2000000ull
+#define PACE_GATE_BURSTS  2
+#define PACE_HOLD_POLL_NS 5000000ull
 
 /* What a pacer queue entry carries besides the inner packet. A resend
  * (kind PK_RETX) carries the original's seq and, in prev, its prev_gap. */
@@ -457,7 +461,13 @@ static void pace_arm(struct session *s, uint64_t now)
 		if (!p->sess || !v->pacing_bps)
 			continue;
 		uint64_t burst = pace_burst(v), w;
-		if (!pktq_empty(&p->pq)) {
+		if (!pktq_empty(&p->pq) && !ttt_link_usable(v)) {
+			/* held while suspected (pace_release): look again
+			 * in a while, not at once (a busy loop would starve
+			 * the very loop that must hear the link again) */
+			if (PACE_HOLD_POLL_NS < wait)
+				wait = PACE_HOLD_POLL_NS;
+		} else if (!pktq_empty(&p->pq)) {
 			uint64_t b = pace_released(s, p, now);
 			w = b < burst ? 0
 				      : (b - burst + 1) * 8000000000ull /
@@ -879,8 +889,10 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct session *cur = NULL;
 	uint8_t *inner = d->rdbuf;
 
-	for (int i = 0; i < TX_BATCH; i++) {
-		ssize_t n = read(d->tun_fd, inner, room);
+	/* A super-packet's segments are all taken before returning: the
+	 * tun will not wake the loop again for them (tunio.c). */
+	for (int i = 0; i < TX_BATCH || tunio_pending(d); i++) {
+		ssize_t n = tunio_read(d, inner, room);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("tun", "read: %s", strerror(errno));
@@ -913,20 +925,18 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		pace_service(cur, now);
 }
 
-/* The one place an inner packet is written to the tun: straight from
- * rx_data(), or in order from the reorder buffer (session.c). A failed
- * write loses that packet only and is counted; a session torn down after
- * the tun closed (its reorder buffer hands back what it held) writes
- * nothing. */
-void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len)
+/* The one place an inner packet goes to the tun: straight from
+ * rx_data(), or in order from the reorder buffer (session.c). b is the
+ * packet's pool buffer, released once written; NULL when pkt lies in the
+ * receive batch, which stays valid until the batch's tunio_flush(). With
+ * offloads the packet may wait there to leave inside a super-packet
+ * (tunio.c). A failed write loses that packet only and is counted; a
+ * session torn down after the tun closed (its reorder buffer hands back
+ * what it held) writes nothing. */
+void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
+			struct pktbuf *b)
 {
-	struct daemon *d = s->d;
-	if (d->tun_fd < 0)
-		return;
-	if (write(d->tun_fd, pkt, len) < 0)
-		s->tun_write_errors++;
-	else
-		d->tun_tx_packets++;
+	tunio_write(s->d, s, pkt, len, b);
 }
 
 /*
@@ -1005,10 +1015,13 @@ static void fb_send(struct session *s, uint64_t now)
 	if (!carry && best >= 0)
 		carry = 1u << best;
 	for (uint32_t i = 0; i < s->n_paths; i++)
-		if ((carry & (1u << i)) &&
-		    datapath_send_msg(s, &s->paths[i], WT_FEEDBACK, body, len,
-				      now) == 0)
-			s->fb_sent++;
+		if (carry & (1u << i)) {
+			s->paths[i].tx_ctl = true;
+			if (datapath_send_msg(s, &s->paths[i], WT_FEEDBACK,
+					      body, len, now) == 0)
+				s->fb_sent++;
+			s->paths[i].tx_ctl = false;
+		}
 }
 
 void datapath_fb_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1184,14 +1197,14 @@ static int rx_deliver(struct session *s, uint64_t seq, uint32_t prev_gap,
 		      const uint8_t *inner, size_t ilen, uint64_t now)
 {
 	if (!s->reorder) {
-		datapath_tun_write(s, inner, ilen);
+		datapath_tun_write(s, inner, ilen, NULL);
 		return 0;
 	}
 	struct pktbuf *b = session_buf_get(s);
 	if (!b) {
 		/* Pool exhausted (cannot happen while the pool is larger than
 		 * the reorder capacity): deliver rather than lose it. */
-		datapath_tun_write(s, inner, ilen);
+		datapath_tun_write(s, inner, ilen, NULL);
 		return 0;
 	}
 	b->data = b->raw;
@@ -1203,11 +1216,11 @@ static int rx_deliver(struct session *s, uint64_t seq, uint32_t prev_gap,
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late
 		 * segment is worth far more than a lost one: deliver it. */
-		datapath_tun_write(s, b->data, ilen);
+		datapath_tun_write(s, b->data, ilen, b);
 		s->rx_late_delivered++;
-	}
-	if (ret < 0)
+	} else if (ret < 0) {
 		session_buf_put(b);
+	}
 	session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
 	return ret;
 }
@@ -1318,8 +1331,16 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 int uplink_id, uint64_t now)
 {
 	struct wire_hdr h;
-	if (wire_hdr_decode(buf, len, &h) < 0) {
+	int hrc = wire_hdr_decode(buf, len, &h);
+	if (hrc < 0) {
+		if (hrc == -EPROTONOSUPPORT && !d->client)
+			server_on_old_version(d, buf, len, from, now);
 		d->rx_bad++;
+		return;
+	}
+	if (h.type == WT_COOKIE) {
+		if (d->client)
+			client_on_cookie(d, uplink_id, buf, len, now);
 		return;
 	}
 	if (h.type == WT_HELLO) {
@@ -1345,11 +1366,17 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	}
 	uint8_t *body;
 	size_t blen;
-	if (wire_open(&s->keys, buf, len, &h, &body, &blen) < 0) {
+	/* The epoch bit picks the current keys or the other live set (the
+	 * previous epoch in its grace time, or the next one the server holds
+	 * until this packet confirms it). */
+	struct wire_keys *k = rekey_rx_keys(&s->keys, &s->rk, h.flags);
+	if (!k || wire_open(k, buf, len, &h, &body, &blen) < 0) {
 		s->rx_auth_fail++;
 		return;
 	}
 	replay_update(&s->replay, h.seq);
+	if (rekey_opened(&s->keys, &s->rk, k, now))
+		session_rekey_confirmed(s);
 	s->last_rx_ns = now;
 
 	struct path *p;
@@ -1395,6 +1422,12 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	case WT_CONTROL:
 		peerctl_on_message(s, p, body, blen, now);
 		break;
+	case WT_REKEY:
+		session_on_rekey(s, p, body, blen, now);
+		break;
+	case WT_REKEY_ACK:
+		session_on_rekey_ack(s, body, blen, now);
+		break;
 	case WT_CLOSE:
 		log_notice("session", "%08x: peer closed the session", s->id);
 		if (d->client)
@@ -1408,7 +1441,10 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	}
 }
 
-/* Reads a batch of datagrams with one recvmmsg and processes each. */
+static size_t rx_gro_size(const struct msghdr *mh);
+
+/* Reads a batch of datagrams with one recvmmsg and processes each; with
+ * UDP GRO one slot may hold a train of them. */
 void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon *d = w->data;
@@ -1422,14 +1458,15 @@ void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < RX_BATCH; i++) {
-			rx->iov[i].iov_base = rx->buf + (size_t)i * d->buf_size;
-			rx->iov[i].iov_len = d->buf_size;
+			rx->iov[i].iov_base =
+			    rx->buf + (size_t)i * rx->buf_size;
+			rx->iov[i].iov_len = rx->buf_size;
 			rx->msg[i].msg_hdr.msg_name = &rx->from[i];
 			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
 			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
 			rx->msg[i].msg_hdr.msg_iovlen = 1;
-			rx->msg[i].msg_hdr.msg_control = NULL;
-			rx->msg[i].msg_hdr.msg_controllen = 0;
+			rx->msg[i].msg_hdr.msg_control = rx->cmsg[i].buf;
+			rx->msg[i].msg_hdr.msg_controllen = sizeof(rx->cmsg[i]);
 			rx->msg[i].msg_hdr.msg_flags = 0;
 		}
 		int n = recvmmsg(fd, rx->msg, RX_BATCH, MSG_DONTWAIT, NULL);
@@ -1449,14 +1486,44 @@ void datapath_sockets_cb(struct ev_loop *loop, ev_io *w, int revents)
 				d->rx_truncated++;
 				continue;
 			}
-			datapath_rx(d, fd, rx->iov[i].iov_base,
-				    rx->msg[i].msg_len, &rx->from[i],
-				    rx->msg[i].msg_hdr.msg_namelen, uplink_id,
-				    now);
+			uint8_t *buf = rx->iov[i].iov_base;
+			size_t len = rx->msg[i].msg_len;
+			size_t seg = rx_gro_size(&rx->msg[i].msg_hdr);
+			if (seg && seg < len) {
+				d->udp_gro_msgs++;
+				d->udp_gro_segs += (len + seg - 1) / seg;
+			} else {
+				seg = len;
+			}
+			/* UDP GRO: the peer's datagrams back to back, each
+			 * seg bytes but the last */
+			for (size_t at = 0; at < len; at += seg)
+				datapath_rx(d, fd, buf + at,
+					    len - at < seg ? len - at : seg,
+					    &rx->from[i],
+					    rx->msg[i].msg_hdr.msg_namelen,
+					    uplink_id, now);
 		}
+		/* the inner packets delivered point into the batch */
+		tunio_flush(d);
 		if (n < RX_BATCH)
 			return;
 	}
+}
+
+/* The datagram size of a UDP GRO receive (its UDP_GRO cmsg), or 0. */
+static size_t rx_gro_size(const struct msghdr *mh)
+{
+	for (const struct cmsghdr *c = CMSG_FIRSTHDR(mh); c;
+	     c = CMSG_NXTHDR((struct msghdr *)mh, (struct cmsghdr *)c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	}
+	return 0;
 }
 
 int datapath_init(struct daemon *d, struct err *e)
@@ -1464,8 +1531,12 @@ int datapath_init(struct daemon *d, struct err *e)
 	d->txbuf = aligned_alloc(64, (d->buf_size + 63) & ~63u);
 	d->rdbuf = aligned_alloc(64, (d->buf_size + 63) & ~63u);
 	d->rx = calloc(1, sizeof(*d->rx));
-	if (d->rx)
-		d->rx->buf = aligned_alloc(64, (size_t)RX_BATCH * d->buf_size);
+	if (d->rx) {
+		/* a GRO'd receive is up to 64 KiB */
+		d->rx->buf_size = tunio_udp_gro(d) ? 65536 : d->buf_size;
+		d->rx->buf =
+		    aligned_alloc(64, (size_t)RX_BATCH * d->rx->buf_size);
+	}
 	d->tx = calloc(1, sizeof(*d->tx));
 	if (d->tx)
 		d->tx->mem = aligned_alloc(64, (size_t)TX_BATCH * d->buf_size);

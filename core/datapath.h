@@ -27,7 +27,12 @@ struct rxbatch {
 	struct mmsghdr msg[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sockaddr_storage from[RX_BATCH];
-	uint8_t *buf; /* RX_BATCH * buf_size bytes */
+	union {
+		char buf[CMSG_SPACE(sizeof(int))]; /* UDP_GRO segment size */
+		struct cmsghdr align;
+	} cmsg[RX_BATCH];
+	uint32_t buf_size; /* per slot: 64 KiB with UDP GRO (tunio.c) */
+	uint8_t *buf;	   /* RX_BATCH * buf_size bytes */
 };
 
 /*

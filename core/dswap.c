@@ -128,8 +128,10 @@ void dswap_on_reply(struct session *s, json_t *msg)
 		ds->state = DSWAP_REFUSED;
 		snprintf(ds->error, sizeof(ds->error), "%s",
 			 err ? err : "refused");
+		/* The server's words: escaped before they reach our log. */
+		char esc[4 * sizeof(ds->error) + 4];
 		log_warn("sched", "server refused downstream %s: %s",
-			 ds->plugin, ds->error);
+			 ds->plugin, log_esc(ds->error, esc, sizeof(esc)));
 	}
 }
 

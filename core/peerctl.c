@@ -8,11 +8,18 @@
  *                      facts the client's YAML gives its upstream one.
  *   client -> server  {"t":"sched-set","req":N,"plugin":P,"options":{..}}
  *   server -> client  {"t":"sched-reply","req":N,"ok":true|false,"error":E}
+ *   server -> client  {"t":"sched-fallback","asked":P,"plugin":Q}  the
+ *                      HELLO asked for downstream P, which the server
+ *                      cannot run, so it runs its default Q; sent in
+ *                      answer to the first 3 link-infos of the session.
+ *                      Older clients count it as a bad message, no more.
  *
  * UDP may lose a message: link-info is periodic, sched-set is retried by the
  * client until its reply arrives or it gives up.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -63,6 +70,23 @@ int peerctl_send_link_info(struct session *s, uint64_t now)
 	return ret;
 }
 
+/* A link name as the client's YAML allows it (conf/config.c K_NAME):
+ * alphanumeric first, then [A-Za-z0-9_-], shorter than CFG_NAME_MAX. So
+ * a peer's name is safe in logs and never contains the '/' of the
+ * server's CLIENT/LINK names. */
+static bool link_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= CFG_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80 || !(isalnum(c) || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 /* Server: apply the client's description of its links. */
 static void on_link_info(struct session *s, json_t *msg)
 {
@@ -75,8 +99,11 @@ static void on_link_info(struct session *s, json_t *msg)
 		json_int_t id = json_integer_value(json_object_get(l, "id"));
 		const char *name =
 		    json_string_value(json_object_get(l, "name"));
-		if (id < 0 || id >= CFG_MAX_LINKS || !name)
+		if (id < 0 || id >= CFG_MAX_LINKS || !name ||
+		    !link_name_ok(name)) {
+			s->rx_bad++;
 			continue;
+		}
 		struct path *p = &s->paths[id];
 		if (!p->sess)
 			session_path_init(s, (uint32_t)id, name);
@@ -139,6 +166,7 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 	struct err e = {""};
 	json_int_t req = json_integer_value(json_object_get(msg, "req"));
 	const char *plugin = json_string_value(json_object_get(msg, "plugin"));
+	char esc[LOG_ESC_NAME];
 	int ret = -EINVAL;
 	if (!plugin) {
 		err_set(&e, -EINVAL, "missing plugin name");
@@ -149,13 +177,10 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 	} else {
 		int n = peerctl_options(json_object_get(msg, "options"), opts,
 					CFG_MAX_OPTS, &e);
-		if (n >= 0)
-			ret =
-			    session_set_sched(s, plugin, opts, (uint32_t)n, &e);
-		s->last_sched_req = req;
-		s->last_sched_ret = ret;
-		snprintf(s->last_sched_err, sizeof(s->last_sched_err), "%s",
-			 ret < 0 ? e.msg : "");
+		bool loading = n >= 0;
+		if (loading)
+			ret = session_set_sched_remote(s, plugin, opts,
+						       (uint32_t)n, &e);
 		if (ret == 0)
 			log_notice("sched",
 				   "%08x: downstream scheduler is now "
@@ -163,9 +188,19 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 				   s->id, plugin);
 		else
 			log_warn("sched",
-				 "%08x: downstream swap to %s refused: "
+				 "%08x: downstream swap to \"%s\" refused: "
 				 "%s",
-				 s->id, plugin, e.msg);
+				 s->id, log_esc(plugin, esc, sizeof(esc)),
+				 e.msg);
+		/* The detail stays in our log: whether a file exists here
+		 * and what it holds is none of the peer's business. */
+		if (ret < 0 && loading)
+			snprintf(e.msg, sizeof(e.msg),
+				 "downstream plugin not available");
+		s->last_sched_req = req;
+		s->last_sched_ret = ret;
+		snprintf(s->last_sched_err, sizeof(s->last_sched_err), "%s",
+			 ret < 0 ? e.msg : "");
 	}
 	json_t *reply = json_pack("{s:s,s:I,s:b}", "t", "sched-reply", "req",
 				  req, "ok", ret == 0);
@@ -173,6 +208,42 @@ static void on_sched_set(struct session *s, json_t *msg, uint64_t now)
 		json_object_set_new(reply, "error", json_string(e.msg));
 	send_json(s, reply, now);
 	json_decref(reply);
+}
+
+/* A peer's string for the log: anything but printable ASCII becomes '?'. */
+static const char *printable(const char *in, char *buf, size_t n)
+{
+	size_t i = 0;
+	for (; in[i] && i + 1 < n; i++)
+		buf[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
+/* Client: the server runs its default downstream instead of ours. */
+static void on_sched_fallback(struct session *s, json_t *msg)
+{
+	struct daemon *d = s->d;
+	const char *asked = json_string_value(json_object_get(msg, "asked"));
+	const char *plugin = json_string_value(json_object_get(msg, "plugin"));
+	if (!asked || !plugin || strlen(asked) >= CFG_NAME_MAX ||
+	    strlen(plugin) >= CFG_NAME_MAX) {
+		s->rx_bad++;
+		return;
+	}
+	if (!strcmp(d->ds_fallback_from, asked) &&
+	    !strcmp(d->ds_fallback_plugin, plugin))
+		return; /* already said, this session */
+	snprintf(d->ds_fallback_from, sizeof(d->ds_fallback_from), "%s", asked);
+	snprintf(d->ds_fallback_plugin, sizeof(d->ds_fallback_plugin), "%s",
+		 plugin);
+	char a[CFG_NAME_MAX * 4], b[CFG_NAME_MAX * 4];
+	log_warn("sched",
+		 "the server has no downstream plugin \"%s\" (this YAML's "
+		 "scheduler.downstream); it runs its default \"%s\" instead. "
+		 "Install the plugin on the server, or choose one it has",
+		 printable(asked, a, sizeof(a)),
+		 printable(plugin, b, sizeof(b)));
 }
 
 void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
@@ -188,8 +259,18 @@ void peerctl_on_message(struct session *s, struct path *p, const uint8_t *body,
 		return;
 	}
 	bool client = s->d->client;
-	if (!client && strcmp(t, "link-info") == 0)
+	if (!client && strcmp(t, "link-info") == 0) {
 		on_link_info(s, msg);
+		if (s->sched_fallback_from[0] && s->sched_fallback_told < 3) {
+			json_t *n = json_pack(
+			    "{s:s,s:s,s:s}", "t", "sched-fallback", "asked",
+			    s->sched_fallback_from, "plugin", s->sched_name);
+			if (n && send_json(s, n, now) == 0)
+				s->sched_fallback_told++;
+			json_decref(n);
+		}
+	} else if (client && strcmp(t, "sched-fallback") == 0)
+		on_sched_fallback(s, msg);
 	else if (!client && strcmp(t, "sched-set") == 0)
 		on_sched_set(s, msg, now);
 	else if (client && strcmp(t, "sched-reply") == 0)

@@ -225,8 +225,10 @@ void prober_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t next = d->probe_next_send_ns;
 	for (uint32_t i = 0; i < d->max_sessions; i++) {
 		struct session *s = d->sessions[i];
-		if (s && s->state == SESS_ESTABLISHED)
+		if (s && s->state == SESS_ESTABLISHED) {
 			next = min_u64(next, session_probe_tick(s, now, round));
+			session_rekey_tick(s, now); /* rekey.c: due? */
+		}
 	}
 	double after = next > now ? (double)(next - now) / 1e9 : 0.0;
 	if (after < 0.001)

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "link/retx.h"
 #include "reorder.h"
+#include "link/gro.h"
 #include "sched/sched_host.h"
 
 static void reorder_deliver(void *arg, void *pkt, uint32_t len);
@@ -114,7 +115,7 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 	s->last_rx_ns = s->created_ns;
 	replay_init(&s->replay);
 	uint32_t cap = d->cfg.reorder.capacity ? d->cfg.reorder.capacity : 4096;
-	ret = pool_create(s, cap + POOL_SLACK + 64, d->buf_size);
+	ret = pool_create(s, cap + POOL_SLACK + 64 + GRO_HOLD_MAX, d->buf_size);
 	if (ret < 0) {
 		err_set(e, ret, "cannot allocate %u packet buffers",
 			cap + POOL_SLACK);
@@ -200,9 +201,13 @@ void session_destroy(struct session *s)
 	}
 	retx_destroy(s->retx);
 	s->retx = NULL;
+	/* The coalescer may hold this session's buffers (and name it). */
+	tunio_flush(s->d);
 	if (s->sched)
 		sched_inst_destroy(s->sched);
 	sodium_memzero(&s->keys, sizeof(s->keys));
+	rekey_wipe(&s->rk);
+	wire_eph_wipe(&s->hs_eph);
 	free(s->pool_mem);
 	free(s);
 }
@@ -212,8 +217,7 @@ static void reorder_deliver(void *arg, void *pkt, uint32_t len)
 {
 	struct session *s = arg;
 	struct pktbuf *b = pkt;
-	datapath_tun_write(s, b->data, len);
-	session_buf_put(b);
+	datapath_tun_write(s, b->data, len, b);
 }
 
 static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -221,6 +225,7 @@ static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct session *s = w->data;
 	uint64_t now = now_ns(s->d);
 	uint64_t next = reorder_tick(s->reorder, now);
+	tunio_flush(s->d);
 	session_arm_reorder(s, next, now);
 }
 
@@ -243,12 +248,50 @@ void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now)
 	ev_timer_start(s->d->loop, &s->reorder_timer);
 }
 
+/*
+ * Every link DOWN, but at least one only suspected (the early, missed-probe
+ * DOWN that the next packet heard undoes): a stall of this very process
+ * (a slow reload, a flood of control requests, a descheduled daemon) looks
+ * exactly like that on every link at once. Dropping everything is then the
+ * worst answer, so one suspect link stays usable as DEGRADED until it is
+ * heard (the suspicion clears) or confirmed dead: a free primary before a
+ * metered or backup one (a false alarm must not spend a quota), and among
+ * equals the one heard last.
+ */
+static int suspect_cost(const struct path *p)
+{
+	return (p->metered ? 2 : 0) + (p->backup ? 1 : 0);
+}
+
+static void keep_last_suspect(struct session *s, int *states)
+{
+	int best = -1;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		if (states[i] >= TTT_LINK_DEGRADED)
+			return; /* something is usable: nothing to do */
+		if (p->admin_down || p->fd < 0 || !p->known ||
+		    !p->probe.suspect)
+			continue;
+		if (best >= 0) {
+			const struct path *b = &s->paths[best];
+			int c = suspect_cost(p) - suspect_cost(b);
+			if (c > 0 || (c == 0 && p->probe.last_heard_ns <=
+						    b->probe.last_heard_ns))
+				continue;
+		}
+		best = (int)i;
+	}
+	if (best >= 0)
+		states[best] = TTT_LINK_DEGRADED;
+}
+
 /* Builds the read-only link views the scheduler sees. Host policy lives
  * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
  * while any primary is usable. */
 void session_refresh_views(struct session *s, uint64_t now)
 {
-	bool primary_usable = false;
+	bool primary_usable = false, changed = false;
 	int states[CFG_MAX_LINKS];
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
@@ -267,6 +310,10 @@ void session_refresh_views(struct session *s, uint64_t now)
 		if (!p->backup && st >= TTT_LINK_DEGRADED)
 			primary_usable = true;
 	}
+	keep_last_suspect(s, states);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (!s->paths[i].backup && states[i] >= TTT_LINK_DEGRADED)
+			primary_usable = true;
 	s->any_up = false;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
@@ -303,20 +350,34 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->quota_bytes = p->quota_bytes;
 		v->quota_used_bytes = p->quota_used_bytes;
 		if (p->last_state != st) {
+			bool was = p->last_state >= 0;
+			bool was_up = p->last_state == TTT_LINK_UP ||
+				      p->last_state == TTT_LINK_DEGRADED;
+			bool is_up =
+			    st == TTT_LINK_UP || st == TTT_LINK_DEGRADED;
 			/* a link that stops being usable: what it did not
 			 * deliver is resent on the others (datapath.c) */
-			if (p->last_state >= TTT_LINK_DEGRADED &&
-			    st == TTT_LINK_DOWN && s->retx)
+			if (was_up && st == TTT_LINK_DOWN && s->retx)
 				p->failover_pending = true;
-			if (p->last_state >= 0)
+			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),
 					   link_state_name(st));
 			p->last_state = st;
+			changed |= was;
+			/* Hooks hear usable <-> not usable, not every
+			 * up/degraded wobble. */
+			if (was_up != is_up)
+				hooks_fire(s->d,
+					   is_up ? CFG_HOOK_LINK_UP
+						 : CFG_HOOK_LINK_DOWN,
+					   s, p);
 		}
 	}
 	(void)now;
 	s->views_dirty = false;
+	if (changed)
+		daemon_notify_status(s->d); /* systemd's STATUS= line */
 }
 
 /* Largest inner packet a path carries: the tun MTU, or less once path-MTU
@@ -399,6 +460,21 @@ int session_set_sched(struct session *s, const char *name,
 	return 0;
 }
 
+int session_set_sched_remote(struct session *s, const char *name,
+			     const struct cfg_opt *opts, uint32_t n_opts,
+			     struct err *e)
+{
+	char esc[LOG_ESC_NAME];
+	if (!sched_name_valid(name))
+		return err_set(e, -EINVAL,
+			       "plugin name \"%s\" from the peer: expected "
+			       "1..%d characters of [a-z0-9_-] (a name in the "
+			       "plugin directory, never a path)",
+			       log_esc(name, esc, sizeof(esc)),
+			       SCHED_NAME_MAX - 1);
+	return session_set_sched(s, name, opts, n_opts, e);
+}
+
 /*
  * Reorder hold: long enough for any packet still in flight, since a packet
  * given up on too early is dropped as late and TCP takes that for
@@ -457,4 +533,135 @@ void session_update_retx_age(struct session *s)
 	retx_set_max_age(s->retx,
 			 (uint64_t)s->d->cfg.recovery.max_wait_ms * 1000000 +
 			     rtt * 1000);
+}
+
+/* ---- rekeying glue (the protocol lives in wire/rekey.c) ---- */
+
+/* Bytes and packets of both directions so far, for the rekey limits. */
+void session_traffic(const struct session *s, uint64_t *bytes,
+		     uint64_t *packets)
+{
+	uint64_t b = 0, n = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		b += s->paths[i].tx_bytes + s->paths[i].rx_bytes;
+		n += s->paths[i].tx_packets + s->paths[i].rx_packets;
+	}
+	*bytes = b;
+	*packets = n;
+}
+
+/* Sends a rekey message on every link that has a socket, so the exchange
+ * does not wait for one link that happens to be down. */
+static void rekey_send_all(struct session *s, uint8_t type, const uint8_t *body,
+			   size_t len, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		if (p->sess && p->fd >= 0 && !p->admin_down &&
+		    (s->d->client || p->known))
+			(void)datapath_send_msg(s, p, type, body, len, now);
+	}
+}
+
+/* Both roles: old keys wiped when their grace time ends; the client also
+ * starts (or repeats) a rekey when one of its limits is reached. */
+void session_rekey_tick(struct session *s, uint64_t now)
+{
+	const struct cfg_rekey *rc = &s->d->cfg.rekey;
+	uint64_t bytes, packets;
+	uint8_t body[REKEY_BODY_LEN];
+
+	rekey_tick(&s->rk, now);
+	if (!s->d->client || s->state != SESS_ESTABLISHED)
+		return;
+	struct rekey_limits lim = {
+	    .interval_ns = (uint64_t)rc->interval_ms * 1000000ull,
+	    .bytes = rc->bytes,
+	    .packets = rc->packets,
+	};
+	session_traffic(s, &bytes, &packets);
+	if (!rekey_due(&s->keys, &s->rk, &lim, now, bytes, packets))
+		return;
+	if (s->rk.pending)
+		log_debug("rekey", "%08x: epoch %u: repeating the request",
+			  s->id, s->keys.epoch + 1);
+	size_t n = rekey_request(&s->keys, &s->rk, now, body);
+	rekey_send_all(s, WT_REKEY, body, n, now);
+}
+
+void session_rekey_confirmed(struct session *s)
+{
+	uint64_t bytes, packets;
+
+	session_traffic(s, &bytes, &packets);
+	rekey_count_from(&s->rk, bytes, packets);
+	log_info("rekey", "%08x: key epoch %u confirmed (rekey %llu)", s->id,
+		 s->keys.epoch, (unsigned long long)s->rk.rekeys);
+}
+
+bool session_keys_expired(struct session *s, uint64_t now)
+{
+	uint64_t bytes, packets;
+
+	if (s->state != SESS_ESTABLISHED || s->keys.mode == CRYPTO_NONE)
+		return false;
+	session_traffic(s, &bytes, &packets);
+	if (!rekey_expired(&s->rk, now, packets))
+		return false;
+	log_warn("rekey",
+		 "%08x: keys of epoch %u are past their limits (the client "
+		 "did not rekey); ending the session",
+		 s->id, s->keys.epoch);
+	return true;
+}
+
+/* Server: a REKEY that opened under the current keys. */
+void session_on_rekey(struct session *s, struct path *p, const uint8_t *body,
+		      size_t len, uint64_t now)
+{
+	uint8_t ack[REKEY_ACK_BODY_LEN];
+	int rc;
+
+	(void)now;
+	if (s->d->client) {
+		s->rx_bad++;
+		return;
+	}
+	rc = rekey_on_request(&s->keys, &s->rk, body, len, ack);
+	if (rc == -EALREADY)
+		return;
+	if (rc < 0) {
+		s->rx_bad++;
+		return;
+	}
+	/* On the link it came from: that one works right now. */
+	(void)datapath_send_msg(s, p, WT_REKEY_ACK, ack, sizeof(ack), now);
+	sodium_memzero(ack, sizeof(ack));
+}
+
+/* Client: the server's answer. After the switch a probe goes out on every
+ * link at once: the first packet under the new keys is what tells the
+ * server to send with them too. */
+void session_on_rekey_ack(struct session *s, const uint8_t *body, size_t len,
+			  uint64_t now)
+{
+	uint64_t bytes, packets;
+
+	if (!s->d->client) {
+		s->rx_bad++;
+		return;
+	}
+	session_traffic(s, &bytes, &packets);
+	int rc = rekey_on_ack(&s->keys, &s->rk, body, len, now, bytes, packets);
+	if (rc < 0) {
+		s->rx_bad++;
+		return;
+	}
+	if (rc == 0)
+		return;
+	log_info("rekey", "%08x: key epoch %u (rekey %llu)", s->id,
+		 s->keys.epoch, (unsigned long long)s->rk.rekeys);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].fd >= 0 && !s->paths[i].admin_down)
+			prober_send_now(s, &s->paths[i], now);
 }

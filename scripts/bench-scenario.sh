@@ -2,6 +2,9 @@
 # One benchmark scenario in its own namespaces (called by scripts/bench.sh).
 #   raw                      iperf3 over plain routing, no tunnel
 #   tunnel LINKS             iperf3 through the tunnel over 1 or 2 links
+#   matrix LINKS             the same, each direction with 1 and 4 streams,
+#                            one daemon pair (OFFLOAD=auto|off, CRYPTO=...)
+#   rawmatrix                plain routing, each direction, 1 and 4 streams
 #   failover PROBE_MS        ping every 20 ms while the busy link dies
 # Prints "RESULT key=value ..." lines for the driver.
 set -u
@@ -19,9 +22,51 @@ iperf_run() { # iperf_run ARGS... -> Mbit/s
 	python3 -c "import json; d=json.load(open('$WORK/ip.json')); print(round(d['end']['sum_received']['bits_per_second']/1e6,1))" 2>/dev/null || echo 0
 }
 
+# One iperf3 run (ARGS...) with the daemons' CPU: "RESULT dir=.. P=..
+# mbps=.. gbytes=.. cpu_c=.. cpu_s=.. s_per_gb=..", CPU in cores (seconds
+# per second of the run), s_per_gb = both daemons' CPU seconds per GB.
+measure() { # measure DIR P
+	local args="-P $2" hz t0 t1 cc0 cs0 cc1 cs1
+	[ "$1" = down ] && args="$args -R"
+	hz=$(getconf CLK_TCK)
+	t0=$(date +%s.%N)
+	cc0=$(cpu_ticks "${CLIENT_PID:-0}") cs0=$(cpu_ticks "${SERVER_PID:-0}")
+	c iperf3 -c 10.99.0.2 -p 5201 -t "$T" $args -J >"$WORK/ip.json" 2>&1
+	cc1=$(cpu_ticks "${CLIENT_PID:-0}") cs1=$(cpu_ticks "${SERVER_PID:-0}")
+	t1=$(date +%s.%N)
+	python3 - "$WORK/ip.json" "$1" "$2" "$hz" "$t0" "$t1" "$cc0" "$cc1" "$cs0" "$cs1" <<'PY'
+import json, sys
+f, d, p, hz, t0, t1, cc0, cc1, cs0, cs1 = sys.argv[1:]
+hz, t0, t1 = float(hz), float(t0), float(t1)
+try:
+    r = json.load(open(f))["end"]["sum_received"]
+    mbps, gb = r["bits_per_second"] / 1e6, r["bytes"] / 1e9
+except Exception:
+    mbps, gb = 0.0, 0.0
+cc, cs = (int(cc1) - int(cc0)) / hz, (int(cs1) - int(cs0)) / hz
+per = f"{(cc + cs) / gb:.2f}" if gb else "-"
+print(f"RESULT dir={d} P={p} mbps={mbps:.1f} gbytes={gb:.3f} "
+      f"cpu_c={cc / (t1 - t0):.3f} cpu_s={cs / (t1 - t0):.3f} s_per_gb={per}")
+PY
+}
+
 topo_up
 bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -p 5201
 case $mode in
+rawmatrix)
+	ip -n "$NS_C" route add 10.99.0.0/24 via 10.101.0.1
+	ip -n "$NS_W" route add 10.99.0.0/24 via 10.200.0.2
+	ip -n "$NS_H" route add 10.101.0.0/24 via 10.99.0.1
+	sleep 0.3
+	for dir in up down; do for p in 1 4; do measure $dir $p; done; done
+	;;
+matrix)
+	[ "$1" = 1 ] && export SINGLE=1
+	write_configs roundrobin roundrobin
+	daemons_start >/dev/null || { echo "RESULT error=start"; exit 1; }
+	sleep 0.5
+	for dir in up down; do for p in 1 4; do measure $dir $p; done; done
+	;;
 raw)
 	ip -n "$NS_C" route add 10.99.0.0/24 via 10.101.0.1
 	ip -n "$NS_W" route add 10.99.0.0/24 via 10.200.0.2

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: a bonded tunnel over two emulated links of different rate and
-# delay, in network namespaces. Runs a ping and an iperf3 download/upload
-# through the tunnel while printing live per-link figures, then a summary.
+# delay, in network namespaces. Runs a ping and an iperf3 upload and download
+# through the tunnel while printing live per-link figures (from `tuntunctl
+# watch`); halfway through the download link b goes down for 3 s, to show
+# the blip. Then a summary.
 # Everything it creates is removed on exit or Ctrl-C.
 set -u
 . "$(dirname "$0")/../tests/e2e/lib.sh"
@@ -24,37 +26,55 @@ bg "$WORK/ping.log" ip netns exec "$NS_C" ping -i 0.2 10.99.0.2
 bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -p 5201
 sleep 0.3
 
-# One line a second: per-link state, Mbit/s each way, RTT, and the last ping.
-live_line() {
-	local ping
-	ping=$(tail -1 "$WORK/ping.log" | grep -o 'time=[0-9.]* ms' | cut -d= -f2)
-	cstatus | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    print("  t=%2ss | (status not available)" % sys.argv[1])
-    sys.exit(0)
-parts = []
-for l in d.get("links", []):
-    parts.append("%s %-4s tx %5.1f rx %5.1f Mbit/s rtt %5.1f ms" % (
-        l["name"], l["state"], l["tx_bps"] / 1e6, l["rx_bps"] / 1e6, l["srtt_ms"]))
-r = d.get("reorder", {})
-print("  t=%2ss | %s | reorder held %d, hold %.0f ms | ping %s" % (
-    sys.argv[1], " | ".join(parts), r.get("held", 0), r.get("hold_ms", 0), sys.argv[2]))
-' "$1" "${ping:--}"
+# One line a second from `tuntunctl watch --json`: per-link state, Mbit/s
+# each way, RTT, what the reorder buffer holds right now (held_now, not the
+# ever-growing total) and the last ping.
+live_lines() { # live_lines SECONDS
+	"$CTL" -s "$WORK/client.sock" watch -i 1 -n "$1" --json | python3 -u -c '
+import json, re, sys
+t = 0
+for line in sys.stdin:
+    t += 1
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    parts = []
+    for l in d.get("links", []):
+        parts.append("%s %-4s %4.1f/%4.1f %3.0fms" % (
+            l["name"], l["state"], l.get("rx_bps", 0) / 1e6,
+            l.get("tx_bps", 0) / 1e6, l.get("srtt_ms", 0)))
+    r = d.get("reorder", {})
+    ping = "-"
+    try:
+        last = open(sys.argv[1]).read().splitlines()[-1]
+        m = re.search(r"time=([0-9.]+) ms", last)
+        ping = "%.0fms" % float(m.group(1)) if m else "lost"
+    except (OSError, IndexError, ValueError):
+        pass
+    print("  %2ss  %s  held %3d  ping %s" % (
+        t, "  ".join(parts), r.get("held_now", 0), ping), flush=True)
+' "$WORK/ping.log"
 }
 
-phase() { # phase TITLE iperf-args
+phase() { # phase TITLE iperf-args [blip]
 	echo
 	echo "== $1 (iperf3 -t $DURATION $2, CUBIC)"
+	echo "  (each link: state, Mbit/s into/out of the client, RTT; held: packets"
+	echo "   the reorder buffer holds right now; ping: the last one's RTT)"
 	c iperf3 -c 10.99.0.2 -p 5201 -t "$DURATION" $2 -J >"$WORK/iperf.json" 2>&1 &
-	local ip=$!
-	for i in $(seq "$DURATION"); do
-		sleep 1
-		live_line "$i"
-	done
+	local ip=$! blip=
+	if [ "${3:-}" = blip ]; then
+		# Halfway, link b dies for 3 s: the README promises a blip, not
+		# a dropped connection; watch its state and the Mbit/s move.
+		(sleep $((DURATION / 2)); echo "  -- link b goes down for 3 s --"
+		 emu_ctl b down >/dev/null; sleep 3
+		 emu_ctl b up >/dev/null; echo "  -- link b is back --") &
+		blip=$!
+	fi
+	live_lines "$DURATION"
 	wait $ip
+	[ -n "$blip" ] && wait "$blip"
 	python3 - "$WORK/iperf.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -63,7 +83,7 @@ print(f"  => {r:.1f} Mbit/s through the tunnel (sum of link rates: 40 Mbit/s)")
 PY
 }
 phase "upload" ""
-phase "download" "-R"
+phase "download, with link b down for 3 s halfway" "-R" blip
 
 echo
 echo "== summary"

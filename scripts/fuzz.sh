@@ -6,6 +6,10 @@
 # tests/fuzz/corpus/NAME/, and prints executions and crashes per harness.
 # New interesting inputs go to build/fuzz/corpus/NAME (not the tree); a
 # crash leaves build/fuzz/NAME-crash-* to turn into a unit test.
+# FUZZ_ONLY="rx reorder" runs only those harnesses (names without fuzz_).
+# `make fuzz-long` is this with FUZZ_SECONDS=300 (not in CI).
+# The summary gives executions, edge coverage (cov) and features (ft) from
+# libFuzzer's final stats.
 # Exit status: 0 when no harness crashed.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,14 +17,14 @@ cd "$TOP" || exit 1
 SECS=${FUZZ_SECONDS:-30}
 FCC=${FUZZ_CC:-clang}
 OUT=build/fuzz
-PKGS="yaml-0.1 libsodium jansson libmnl libcap"
+PKGS="yaml-0.1 libsodium jansson libmnl libcap libmicrohttpd"
 mkdir -p "$OUT/obj"
 
 if ! command -v "$FCC" >/dev/null; then
 	echo "fuzz: $FCC not found (libFuzzer needs clang)" >&2
 	exit 2
 fi
-CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icore -Ireorder \
+CFLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icore -Ireorder -Ibuild/gen \
  -DTTT_PLUGINDIR=\"/nonexistent\" -DTTT_VERSION=\"$(cat VERSION)\" \
  $(pkg-config --cflags $PKGS) \
  -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -43,6 +47,9 @@ total_crash=0
 summary=""
 for h in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
+	if [ -n "${FUZZ_ONLY:-}" ] && ! printf ' %s ' "$FUZZ_ONLY" | grep -q " ${name#fuzz_} "; then
+		continue
+	fi
 	bin=$OUT/$name
 	# shellcheck disable=SC2086
 	"$FCC" $CFLAGS -fsanitize=fuzzer -o "$bin" "$h" "${objs[@]}" $LIBS || exit 1
@@ -57,6 +64,7 @@ for h in tests/fuzz/fuzz_*.c; do
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$name.log" | tail -1)
 	[ -z "$execs" ] && execs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$OUT/$name.log" | tail -1)
+	cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$OUT/$name.log" | tail -1)
 	crashes=$(find "$OUT" -maxdepth 1 -name "$name-*" -type f | wc -l)
 	if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi
 	if [ "$crashes" -ne 0 ]; then
@@ -64,7 +72,7 @@ for h in tests/fuzz/fuzz_*.c; do
 		tail -25 "$OUT/$name.log" | sed 's/^/   /'
 	fi
 	total_crash=$((total_crash + crashes))
-	line=$(printf '%-16s execs %10s  crashes %d' "$name" "${execs:-0}" "$crashes")
+	line=$(printf '%-16s execs %10s  %-22s crashes %d' "$name" "${execs:-0}" "${cov:-cov: ?}" "$crashes")
 	echo "   $line"
 	summary="$summary$line"$'\n'
 done

@@ -22,6 +22,11 @@
 
 /* A config is a few kilobytes; refusing huge files bounds memory use. */
 #define CFG_FILE_MAX (1024 * 1024)
+/* YAML events (scalars, mapping and sequence starts and ends) a file may
+ * hold. The largest real configuration (64 clients, 16 links, 32 options
+ * per scheduler) is a few thousand; refusing early bounds the time a
+ * SIGHUP with a wrong file holds the event loop (issue #10.5). */
+#define CFG_EVENTS_MAX 16384
 /* Deeper than any real config; libyaml's scanner is quadratic in nesting
  * depth, so hostile input is stopped here before it costs minutes. */
 #define CFG_DEPTH_MAX 32
@@ -64,13 +69,16 @@ static int syntax_error(struct cfg_ctx *c, const yaml_parser_t *p,
  * A streaming pass before the document is built: refuses nesting deeper than
  * CFG_DEPTH_MAX (the document loader would first spend time quadratic in the
  * depth) and aliases (pointing at the *alias itself, which the document API
- * cannot). Syntax errors surface here with libyaml's own position.
+ * cannot), and more than CFG_EVENTS_MAX events (a file that large is not
+ * a configuration, and parsing it would stall a running daemon's reload).
+ * Syntax errors surface here with libyaml's own position.
  */
 static int prescan(struct cfg_ctx *c, const char *text, size_t len)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
 	int depth = 0, ret = 0;
+	unsigned long events = 0;
 
 	if (!yaml_parser_initialize(&p))
 		return err_set(c->e, -ENOMEM,
@@ -83,7 +91,15 @@ static int prescan(struct cfg_ctx *c, const char *text, size_t len)
 			break;
 		}
 		type = ev.type;
-		if ((type == YAML_MAPPING_START_EVENT ||
+		if (++events > CFG_EVENTS_MAX)
+			ret = err_set(c->e, -EFBIG,
+				      "%s:%lu:%lu: more than %d YAML nodes; not "
+				      "a tuntuntun configuration?",
+				      c->name,
+				      (unsigned long)ev.start_mark.line + 1,
+				      (unsigned long)ev.start_mark.column + 1,
+				      CFG_EVENTS_MAX);
+		else if ((type == YAML_MAPPING_START_EVENT ||
 		     type == YAML_SEQUENCE_START_EVENT) &&
 		    ++depth > CFG_DEPTH_MAX)
 			ret = err_set(c->e, -EINVAL,
@@ -127,6 +143,8 @@ void config_defaults(struct config *cfg)
 	for (int d = 0; d < 2; d++)
 		strcpy(cfg->sched[d].plugin, "earliest-arrival");
 	cfg->probe.interval_ms = 100;
+	cfg->rekey.interval_ms = 120000;
+	cfg->rekey.packets = 8388608; /* 2^23: RFC 9001's AES-GCM limit */
 	cfg->probe.timeout_ms = 1000;
 	cfg->probe.degraded_loss_ppm = 50000;
 	cfg->probe.loss_window = 50;
@@ -148,6 +166,10 @@ void config_defaults(struct config *cfg)
 	cfg->recovery.max_wait_ms = 200;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
+	cfg->hooks.timeout_ms = 10000;
+	cfg->hooks.max_running = 4;
+	struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
+	cfg_sa_set(&cfg->http.listen, AF_INET, &lo, CFG_HTTP_DEFAULT_PORT);
 	cfg->log_level = LOG_INFO;
 	cfg->keepalive_ms = 10000;
 }

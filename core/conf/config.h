@@ -78,6 +78,8 @@ struct cfg_link {
 	uint32_t quota_reset_day;   /* 1..28, day of month; default 1 */
 	uint32_t mtu;		    /* link MTU (bytes); 0 = from interface,
 				       else 1500 */
+	bool peer_is_server;	    /* client: no `peer`, so it follows `server`
+				       (and its re-resolution) */
 };
 
 /* Server side: one allowed client. */
@@ -125,10 +127,46 @@ struct cfg_recovery {
 	uint32_t max_wait_ms;	/* longest reorder wait for a resend, 200 */
 };
 
+/* client: when to rekey (wire/rekey.h); 0 turns a limit off */
+struct cfg_rekey {
+	uint32_t interval_ms; /* default 120000, at least 1000 */
+	uint64_t bytes;	      /* default 0 (off) */
+	uint32_t packets;     /* default 8388608 (2^23) */
+};
+
 struct cfg_control {
 	char socket[CFG_STR_MAX]; /* default /run/tuntuntun.sock ("" = off) */
 	uint32_t mode;		  /* default 0600 */
 	char group[CFG_NAME_MAX]; /* optional group owning the socket */
+};
+
+/* hooks: a command per link/session event (core/hooks.c runs them without
+ * a shell; os/hookcmd.h has the quoting rules). "" = none. */
+enum cfg_hook_event {
+	CFG_HOOK_LINK_UP = 0,
+	CFG_HOOK_LINK_DOWN,
+	CFG_HOOK_SESSION_UP,
+	CFG_HOOK_SESSION_DOWN,
+	CFG_HOOK_NEVENTS,
+};
+
+struct cfg_hooks {
+	char cmd[CFG_HOOK_NEVENTS][CFG_STR_MAX];
+	uint32_t timeout_ms;  /* default 10000: then the hook is killed */
+	uint32_t max_running; /* default 4 at once; later events queue */
+};
+
+/* `http:`: the monitoring listener (core/ctl/httpd.c). Off unless the
+ * section is present. A non-loopback `listen` needs a token or basic auth. */
+#define CFG_HTTP_DEFAULT_PORT 9580
+struct cfg_http {
+	bool enabled; /* section present and not `enabled: false` */
+	struct cfg_sockaddr listen;   /* default 127.0.0.1:9580 */
+	char token[CFG_STR_MAX];      /* bearer token; "" = none */
+	char token_file[CFG_STR_MAX]; /* file whose first line is the token */
+	char user[CFG_NAME_MAX];      /* basic auth user; "" = none */
+	char password[CFG_STR_MAX];
+	char password_file[CFG_STR_MAX];
 };
 
 struct cfg_tun {
@@ -137,6 +175,14 @@ struct cfg_tun {
 	    addr4; /* client: its inner IPv4/plen; server: its own */
 	struct cfg_prefix addr6;
 	uint32_t mtu; /* 0 = auto: min link MTU - overhead */
+	int offload;  /* enum cfg_offload: `offload: auto` (default) | off */
+};
+
+/* tun.offload: auto = tun offloads and UDP GRO where the kernel has them;
+ * off = one packet per tun read/write, no UDP GRO (core/tunio.c). */
+enum cfg_offload {
+	CFG_OFFLOAD_AUTO = 0,
+	CFG_OFFLOAD_OFF = 1,
 };
 
 struct config {
@@ -145,6 +191,11 @@ struct config {
 	/* client: server.address/port; server: listen address/port */
 	struct cfg_sockaddr server;
 	struct cfg_sockaddr listen;
+	/* client: server.address when it is a host name, resolved at start
+	 * and again after a while without a session (core/resolve.c);
+	 * server then stays empty (len 0) until the first answer. */
+	char server_host[CFG_STR_MAX];
+	uint16_t server_port;
 	char key_file[CFG_STR_MAX]; /* client: its pre-shared key file */
 	int cipher; /* enum cfg_cipher, `cipher:` auto (default: AES-256-GCM
 		     if both ends have hardware AES), aes-256-gcm or
@@ -161,7 +212,10 @@ struct config {
 	struct cfg_reorder reorder;
 	struct cfg_link_model link_model;
 	struct cfg_recovery recovery;
+	struct cfg_rekey rekey;
 	struct cfg_control control;
+	struct cfg_hooks hooks;
+	struct cfg_http http;
 	char plugin_dir[CFG_STR_MAX]; /* "" = next to the binary, then installed
 				       */
 	char state_file[CFG_STR_MAX]; /* quota counters; "" = none */

@@ -1,11 +1,13 @@
 /*
  * The sections of a config file, one table and one parser each (server,
- * listen, tun, scheduler, links, clients, probe, reorder, control, log),
+ * listen, tun, scheduler, links, clients, probe, reorder, control, http,
+ * log),
  * the root table, and the checks that need the whole file (a client's
  * server and links, a server's clients). Adding a key is one table line.
  */
 #include "conf/internal.h"
 #include "base/log.h"
+#include "os/hookcmd.h"
 #include "wire/wire.h"
 
 #include <arpa/inet.h>
@@ -29,21 +31,72 @@ static const struct field endpoint_fields[EP_COUNT] = {
     [EP_PORT] = FLD("port", K_PORT, struct endpoint, port, .roles = R_ANY),
 };
 
-/* server: { address, port }: the address is required, port 5800. */
+struct server_ep {
+	char address[CFG_STR_MAX];
+	uint32_t port;
+};
+
+static const struct field server_fields[EP_COUNT] = {
+    [EP_ADDRESS] =
+	FLD("address", K_STR, struct server_ep, address, .roles = R_ANY),
+    [EP_PORT] = FLD("port", K_PORT, struct server_ep, port, .roles = R_ANY),
+};
+
+/* A DNS name as RFC 1123 allows: labels of letters, digits and '-', not
+ * starting or ending with '-', 1..63 each, dots between, 253 at most. */
+static bool is_host_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == 0) {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool ok = (ch >= 'a' && ch <= 'z') ||
+			  (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '-';
+		if (!ok || (label == 0 && ch == '-') || ++label > 63)
+			return false;
+	}
+	/* An all-digit last label is a mistyped IP address, not a name. */
+	const char *last = strrchr(s, '.');
+	last = last ? last + 1 : s;
+	return last[strspn(last, "0123456789")] != 0;
+}
+
+/* server: { address, port }: the address is required (an IP address or a
+ * host name), port 5800. */
 static int sec_server(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 		      void *obj)
 {
-	struct endpoint ep = {.port = CFG_DEFAULT_PORT};
+	struct server_ep ep = {.port = CFG_DEFAULT_PORT};
+	struct cfg_sockaddr *sa = obj;
 	const yaml_node_t *got[EP_COUNT];
 	int ret =
-	    cfg_parse_fields(c, n, path, endpoint_fields, EP_COUNT, &ep, got);
+	    cfg_parse_fields(c, n, path, server_fields, EP_COUNT, &ep, got);
 	if (ret)
 		return ret;
 	if (!got[EP_ADDRESS])
 		return cfg_missing(c, n, path, "address",
-				   "the server's IPv4 or IPv6 address");
-	cfg_sa_set_port(&ep.addr, (uint16_t)ep.port);
-	*(struct cfg_sockaddr *)obj = ep.addr;
+				   "the server's IPv4 or IPv6 address or "
+				   "host name");
+	c->cfg->server_port = (uint16_t)ep.port;
+	c->cfg->server_host[0] = 0;
+	if (cfg_parse_ip(ep.address, (uint16_t)ep.port, sa) == 0)
+		return 0;
+	if (!is_host_name(ep.address))
+		return cfg_fail(c, got[EP_ADDRESS], "server.address",
+				"expected an IPv4 or IPv6 address or a host "
+				"name, got %s",
+				cfg_got_str(c, got[EP_ADDRESS]));
+	memset(sa, 0, sizeof(*sa));
+	snprintf(c->cfg->server_host, sizeof(c->cfg->server_host), "%s",
+		 ep.address);
 	return 0;
 }
 
@@ -65,7 +118,10 @@ static int sec_listen(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
-enum { TUN_NAME, TUN_ADDRESS, TUN_ADDRESS6, TUN_MTU, TUN_COUNT };
+enum { TUN_NAME, TUN_ADDRESS, TUN_ADDRESS6, TUN_MTU, TUN_OFFLOAD, TUN_COUNT };
+
+static const struct enum_name offload_names[] = {
+    {"auto", CFG_OFFLOAD_AUTO}, {"off", CFG_OFFLOAD_OFF}, {NULL, 0}};
 
 static const struct field tun_fields[TUN_COUNT] = {
     [TUN_NAME] = FLD("name", K_IFNAME, struct cfg_tun, name, .roles = R_ANY),
@@ -75,6 +131,8 @@ static const struct field tun_fields[TUN_COUNT] = {
 			 .roles = R_ANY, .flags = PLEN_REQUIRED),
     [TUN_MTU] = FLD("mtu", K_MTU, struct cfg_tun, mtu, .roles = R_ANY,
 		    .min = 576, .max = 65535),
+    [TUN_OFFLOAD] = FLD("offload", K_ENUM, struct cfg_tun, offload,
+			.roles = R_ANY, .names = offload_names),
 };
 
 static int sec_tun(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
@@ -583,6 +641,26 @@ static int sec_recovery(struct cfg_ctx *c, const yaml_node_t *n,
 	return 0;
 }
 
+enum { RK_INTERVAL, RK_BYTES, RK_PACKETS, RK_COUNT };
+
+static const struct field rekey_fields[RK_COUNT] = {
+    [RK_INTERVAL] = FLD("interval", K_DURATION, struct cfg_rekey, interval_ms,
+			.roles = R_CLIENT, .min = 1000, .max = 86400000),
+    [RK_BYTES] =
+	FLD("bytes", K_SIZE, struct cfg_rekey, bytes, .roles = R_CLIENT),
+    [RK_PACKETS] = FLD("packets", K_U32, struct cfg_rekey, packets,
+		       .roles = R_CLIENT, .min = 0, .max = UINT32_MAX),
+};
+
+/* When the client rekeys (wire/rekey.h); every limit may be 0 = off
+ * except the interval, which keeps keys from living for months. */
+static int sec_rekey(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		     void *obj)
+{
+	const yaml_node_t *got[RK_COUNT];
+	return cfg_parse_fields(c, n, path, rekey_fields, RK_COUNT, obj, got);
+}
+
 static const struct field control_fields[] = {
     /* Bounded by sun_path, not by the buffer. */
     {.key = "socket",
@@ -599,6 +677,137 @@ static int sec_control(struct cfg_ctx *c, const yaml_node_t *n,
 {
 	return cfg_parse_fields(c, n, path, control_fields, NF(control_fields),
 				obj, NULL);
+}
+
+enum {
+	HK_LINK_UP = CFG_HOOK_LINK_UP,
+	HK_LINK_DOWN = CFG_HOOK_LINK_DOWN,
+	HK_SESSION_UP = CFG_HOOK_SESSION_UP,
+	HK_SESSION_DOWN = CFG_HOOK_SESSION_DOWN,
+	HK_TIMEOUT,
+	HK_MAX_RUNNING,
+	HK_COUNT
+};
+
+static const struct field hook_fields[HK_COUNT] = {
+    [HK_LINK_UP] = FLD("link_up", K_STR, struct cfg_hooks,
+		       cmd[CFG_HOOK_LINK_UP], .roles = R_ANY),
+    [HK_LINK_DOWN] = FLD("link_down", K_STR, struct cfg_hooks,
+			 cmd[CFG_HOOK_LINK_DOWN], .roles = R_ANY),
+    [HK_SESSION_UP] = FLD("session_up", K_STR, struct cfg_hooks,
+			  cmd[CFG_HOOK_SESSION_UP], .roles = R_ANY),
+    [HK_SESSION_DOWN] = FLD("session_down", K_STR, struct cfg_hooks,
+			    cmd[CFG_HOOK_SESSION_DOWN], .roles = R_ANY),
+    [HK_TIMEOUT] = FLD("timeout", K_DURATION, struct cfg_hooks, timeout_ms,
+		       .roles = R_ANY, .min = 100, .max = 3600000),
+    [HK_MAX_RUNNING] = FLD("max_running", K_U32, struct cfg_hooks, max_running,
+			   .roles = R_ANY, .min = 1, .max = 64),
+};
+
+/* hooks: { link_up: CMD, ... }: each command must split (os/hookcmd.h), so
+ * a bad one stops the start here and not at the first event. */
+static int sec_hooks(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		     void *obj)
+{
+	struct cfg_hooks *h = obj;
+	const yaml_node_t *got[HK_COUNT];
+	int ret = cfg_parse_fields(c, n, path, hook_fields, HK_COUNT, h, got);
+	if (ret)
+		return ret;
+	for (int i = 0; i < CFG_HOOK_NEVENTS; i++) {
+		char buf[CFG_STR_MAX], *argv[HOOKCMD_MAX_ARGS + 1], key[64];
+		struct err e;
+		if (!got[i])
+			continue;
+		snprintf(key, sizeof(key), "hooks.%s", hook_fields[i].key);
+		if (hookcmd_split(h->cmd[i], buf, sizeof(buf), argv,
+				  HOOKCMD_MAX_ARGS + 1, &e) < 0)
+			return cfg_fail(c, got[i], key, "%s: %s", e.msg,
+					cfg_got_str(c, got[i]));
+	}
+	return 0;
+}
+
+enum {
+	HT_ENABLED,
+	HT_LISTEN,
+	HT_TOKEN,
+	HT_TOKEN_FILE,
+	HT_USER,
+	HT_PASSWORD,
+	HT_PASSWORD_FILE,
+	HT_COUNT
+};
+
+static const struct field http_fields[HT_COUNT] = {
+    [HT_ENABLED] =
+	FLD("enabled", K_BOOL, struct cfg_http, enabled, .roles = R_ANY),
+    [HT_LISTEN] =
+	FLD("listen", K_ENDPOINT, struct cfg_http, listen, .roles = R_ANY),
+    [HT_TOKEN] =
+	FLD("token", K_STR, struct cfg_http, token, .roles = R_ANY, .min = 16),
+    [HT_TOKEN_FILE] = FLD("token_file", K_STR, struct cfg_http, token_file,
+			  .roles = R_ANY, .min = 1),
+    [HT_USER] = FLD("user", K_USER, struct cfg_http, user, .roles = R_ANY),
+    [HT_PASSWORD] = FLD("password", K_STR, struct cfg_http, password,
+			.roles = R_ANY, .min = 8),
+    [HT_PASSWORD_FILE] = FLD("password_file", K_STR, struct cfg_http,
+			     password_file, .roles = R_ANY, .min = 1),
+};
+
+static bool sa_is_loopback(const struct cfg_sockaddr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&a->ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&a->ss;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+			in6->sin6_addr.s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* http: { listen, token | token_file, user + password | password_file }.
+ * Present means on (unless `enabled: false`); anything that could be
+ * reached from another host must ask for credentials. */
+static int sec_http(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
+		    void *obj)
+{
+	struct cfg_http *h = obj;
+	const yaml_node_t *got[HT_COUNT];
+	h->enabled = true;
+	int ret = cfg_parse_fields(c, n, path, http_fields, HT_COUNT, h, got);
+	if (ret)
+		return ret;
+	if (cfg_sa_port(&h->listen) == 0)
+		cfg_sa_set_port(&h->listen, CFG_HTTP_DEFAULT_PORT);
+	if (got[HT_TOKEN] && got[HT_TOKEN_FILE])
+		return cfg_fail(c, got[HT_TOKEN_FILE], "http.token_file",
+				"give either token or token_file, not both");
+	if (got[HT_PASSWORD] && got[HT_PASSWORD_FILE])
+		return cfg_fail(c, got[HT_PASSWORD_FILE], "http.password_file",
+				"give either password or password_file, not "
+				"both");
+	bool pw = got[HT_PASSWORD] || got[HT_PASSWORD_FILE];
+	if (got[HT_USER] && !pw)
+		return cfg_missing(c, n, path, "password",
+				   "a password (or password_file) for "
+				   "http.user");
+	if (pw && !got[HT_USER])
+		return cfg_missing(c, n, path, "user",
+				   "the basic-auth user name the password is "
+				   "for");
+	if (h->enabled && !sa_is_loopback(&h->listen) && !got[HT_TOKEN] &&
+	    !got[HT_TOKEN_FILE] && !got[HT_USER])
+		return cfg_fail(c, got[HT_LISTEN], "http.listen",
+				"%s is not a loopback address: set http.token "
+				"(or token_file) or http.user and password, so "
+				"other hosts must authenticate",
+				cfg_got_str(c, got[HT_LISTEN]));
+	return 0;
 }
 
 static const struct field log_fields[] = {
@@ -634,11 +843,14 @@ enum {
 	RF_LINK_MODEL,
 	RF_RECOVERY,
 	RF_CONTROL,
+	RF_HOOKS,
+	RF_HTTP,
 	RF_PLUGIN_DIR,
 	RF_STATE_FILE,
 	RF_USER,
 	RF_KEEPALIVE,
 	RF_LOG,
+	RF_REKEY,
 	RF_COUNT
 };
 
@@ -681,6 +893,10 @@ static const struct field root_fields[RF_COUNT] = {
 			.roles = R_ANY, .section = sec_recovery),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
+    [RF_HOOKS] = FLD("hooks", K_SECTION, struct config, hooks, .roles = R_ANY,
+		     .section = sec_hooks),
+    [RF_HTTP] = FLD("http", K_SECTION, struct config, http, .roles = R_ANY,
+		    .section = sec_http),
     [RF_PLUGIN_DIR] =
 	FLD("plugin_dir", K_STR, struct config, plugin_dir, .roles = R_ANY),
     [RF_STATE_FILE] =
@@ -690,6 +906,8 @@ static const struct field root_fields[RF_COUNT] = {
 			 .roles = R_ANY, .min = 0, .max = 3600000),
     [RF_LOG] = FLD("log", K_SECTION, struct config, log_level, .roles = R_ANY,
 		   .section = sec_log),
+    [RF_REKEY] = FLD("rekey", K_SECTION, struct config, rekey,
+		     .roles = R_CLIENT, .section = sec_rekey),
 };
 
 /* ------------------------------------------------------------------ */
@@ -738,12 +956,17 @@ static int check_client(struct cfg_ctx *c, const yaml_node_t **got)
 	for (uint32_t i = 0; i < cfg->n_links; i++) {
 		struct cfg_link *l = &cfg->links[i];
 		char sub[CFG_KEYPATH_MAX];
-		if (l->peer.ss.ss_family == AF_UNSPEC)
-			l->peer = cfg->server;
-		else if (cfg_sa_port(&l->peer) == 0)
-			cfg_sa_set_port(&l->peer, cfg_sa_port(&cfg->server));
+		if (l->peer.ss.ss_family == AF_UNSPEC) {
+			l->peer = cfg->server; /* empty for a host name */
+			l->peer_is_server = true;
+		} else if (cfg_sa_port(&l->peer) == 0) {
+			cfg_sa_set_port(&l->peer, cfg->server_port);
+		}
 		snprintf(sub, sizeof(sub), "links[%u].source", i);
+		/* A host name's family is known once it resolves; the
+		 * resolver asks for the source's family then. */
 		if (l->source.ss.ss_family != AF_UNSPEC &&
+		    l->peer.ss.ss_family != AF_UNSPEC &&
 		    l->source.ss.ss_family != l->peer.ss.ss_family)
 			return cfg_fail(
 			    c, c->link_src[i], sub,
@@ -753,6 +976,13 @@ static int check_client(struct cfg_ctx *c, const yaml_node_t **got)
 				: "an IPv6 source",
 			    l->peer.ss.ss_family == AF_INET ? "IPv4" : "IPv6");
 	}
+	/* The routes pinned at start would point at a stale address. */
+	if (cfg->default_route && cfg->server_host[0])
+		return cfg_fail(c, got[RF_DEFAULT_ROUTE], "default_route",
+				"needs server.address as an IP address (the "
+				"route to the server is pinned at start), not "
+				"the host name %s",
+				cfg_quote(c, cfg->server_host));
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "os/nss.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
 #include <poll.h>
@@ -38,11 +39,15 @@
 struct ctl_conn {
 	ev_io rio;
 	ev_io wio;
+	/* The next buffered request, one loop iteration later: a timer of 0 s
+	 * (an ev_idle would starve while the data path keeps the loop busy). */
+	ev_timer step;
 	struct ctl_server *srv;
 	struct ctl_conn *next;
 	struct ctl_conn **pprev;
 	int fd;
 	bool closing; /* no more reading; close once output is flushed */
+	bool eof;     /* the peer closed its side; answer what is buffered */
 	char *out;
 	size_t out_off, out_len, out_cap;
 	size_t in_len;
@@ -65,6 +70,11 @@ struct ctl_server {
 	struct ctl_conn *clients;
 	dev_t dev; /* identity of the socket file we created, so stop never */
 	ino_t ino; /* unlinks a successor daemon's socket */
+	int dirfd; /* the socket's directory, checked at start (see below) */
+	const char *base; /* the socket's name in it (inside path) */
+	uid_t *members;	  /* the group's members, looked up at start/reload */
+	size_t n_members;
+	char group[64];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -188,6 +198,7 @@ static void conn_free(struct ctl_conn *c)
 	struct ctl_server *s = c->srv;
 	ev_io_stop(s->loop, &c->rio);
 	ev_io_stop(s->loop, &c->wio);
+	ev_timer_stop(s->loop, &c->step);
 	if (close(c->fd) < 0)
 		log_debug(SUB, "close: %s", strerror(errno));
 	*c->pprev = c->next;
@@ -309,7 +320,53 @@ static int conn_close_after_flush(struct ctl_conn *c)
 	c->closing = true;
 	c->in_len = 0;
 	ev_io_stop(c->srv->loop, &c->rio);
+	ev_timer_stop(c->srv->loop, &c->step);
 	return conn_flush(c);
+}
+
+/*
+ * Answers at most one buffered request, then either comes back on the next
+ * loop iteration (another complete line is waiting: reading pauses) or
+ * reads on. One request per iteration, at the lowest priority: a client
+ * pipelining thousands of requests shares the loop with the data path
+ * instead of holding it for the whole batch. Returns -1 if c is gone.
+ */
+static int conn_step(struct ctl_conn *c)
+{
+	struct ev_loop *loop = c->srv->loop;
+	char *nl = memchr(c->in, '\n', c->in_len);
+	if (nl) {
+		size_t len = (size_t)(nl - c->in);
+		if (conn_answer(c, c->in, len) < 0)
+			return -1;
+		c->in_len -= len + 1;
+		memmove(c->in, c->in + len + 1, c->in_len);
+	}
+	if (memchr(c->in, '\n', c->in_len)) {
+		ev_io_stop(loop, &c->rio);
+		if (!ev_is_active(&c->step)) {
+			ev_timer_set(&c->step, 0., 0.);
+			ev_timer_start(loop, &c->step);
+		}
+		return 0;
+	}
+	ev_timer_stop(loop, &c->step);
+	if (c->in_len == sizeof(c->in)) {
+		json_t *r = error_reply("request longer than %d bytes; closing",
+					CTL_MAX_REQUEST);
+		if (conn_send_json(c, r) == 0)
+			return conn_close_after_flush(c);
+		return -1;
+	}
+	if (c->eof) {
+		/* A last request without its newline still deserves an answer
+		 * (`printf '{"cmd":"status"}' | nc -U`). */
+		if (c->in_len > 0 && conn_answer(c, c->in, c->in_len) < 0)
+			return -1;
+		return conn_close_after_flush(c);
+	}
+	ev_io_start(loop, &c->rio);
+	return 0;
 }
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -324,34 +381,17 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_free(c);
 		return;
 	}
-	bool eof = n == 0;
+	if (n == 0)
+		c->eof = true;
 	c->in_len += (size_t)n;
+	conn_step(c);
+}
 
-	size_t start = 0;
-	char *nl;
-	while ((nl = memchr(c->in + start, '\n', c->in_len - start))) {
-		size_t len = (size_t)(nl - (c->in + start));
-		if (conn_answer(c, c->in + start, len) < 0)
-			return;
-		start += len + 1;
-	}
-	c->in_len -= start;
-	memmove(c->in, c->in + start, c->in_len);
-
-	if (c->in_len == sizeof(c->in)) {
-		json_t *r = error_reply("request longer than %d bytes; closing",
-					CTL_MAX_REQUEST);
-		if (conn_send_json(c, r) == 0)
-			conn_close_after_flush(c);
-		return;
-	}
-	if (eof) {
-		/* A last request without its newline still deserves an answer
-		 * (`printf '{"cmd":"status"}' | nc -U`). */
-		if (c->in_len > 0 && conn_answer(c, c->in, c->in_len) < 0)
-			return;
-		conn_close_after_flush(c);
-	}
+static void conn_step_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_conn *c =
+	    (struct ctl_conn *)((char *)w - offsetof(struct ctl_conn, step));
+	conn_step(c);
 }
 
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -363,37 +403,14 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- server: accepting ---- */
 
-static bool uid_in_group(uid_t uid, gid_t gid)
+/* Supplementary members of the group, from the cache: no NSS look-up
+ * (which may block on LDAP or NIS) runs inside the event loop. */
+static bool uid_in_group(const struct ctl_server *s, uid_t uid)
 {
-	bool ok = false;
-	char *buf = NULL;
-	gid_t *groups = NULL;
-	struct passwd pw;
-	if (nss_passwd_by_uid(uid, &pw, &buf) < 0)
-		goto out;
-	if (pw.pw_gid == gid) {
-		ok = true;
-		goto out;
-	}
-	int ng = 64;
-	for (int tries = 0; tries < 4; tries++) {
-		gid_t *g = realloc(groups, (size_t)ng * sizeof(*groups));
-		if (!g)
-			goto out;
-		groups = g;
-		int want = ng;
-		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &want) >= 0) {
-			for (int i = 0; i < want; i++)
-				if (groups[i] == gid)
-					ok = true;
-			goto out;
-		}
-		ng = want > ng ? want : ng * 2;
-	}
-out:
-	free(groups);
-	free(buf);
-	return ok;
+	for (size_t i = 0; i < s->n_members; i++)
+		if (s->members[i] == uid)
+			return true;
+	return false;
 }
 
 /* The filesystem mode is the first gate; this is the second, so a socket
@@ -415,7 +432,7 @@ static bool peer_allowed(const struct ctl_server *s, int fd, uid_t *uid)
 		return true;
 	if (!s->has_group)
 		return false;
-	return cr.gid == s->gid || uid_in_group(cr.uid, s->gid);
+	return cr.gid == s->gid || uid_in_group(s, cr.uid);
 }
 
 /* Best effort: a rejected client gets one line saying why, then EOF. */
@@ -480,6 +497,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->fd = fd;
 		ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+		ev_timer_init(&c->step, conn_step_cb, 0., 0.);
+		/* Below the data path: packets first, then control. */
+		ev_set_priority(&c->rio, EV_MINPRI);
+		ev_set_priority(&c->step, EV_MINPRI);
 		c->next = s->clients;
 		if (c->next)
 			c->next->pprev = &c->next;
@@ -500,29 +521,132 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- server: socket file ---- */
 
-static int resolve_group(const char *name, gid_t *gid, struct err *e)
+/*
+ * The group's member list, looked up now (start, or SIGHUP through
+ * ctl_server_refresh_group) so that accepting a client never waits on NSS.
+ * Members by primary group are admitted through SO_PEERCRED's gid.
+ */
+static int load_members(struct ctl_server *s, struct err *e)
 {
 	struct group gr;
 	char *buf = NULL;
-	int ret = nss_group_by_name(name, &gr, &buf);
+	uid_t *m = NULL;
+	size_t n = 0;
+	int ret = nss_group_by_name(s->group, &gr, &buf);
 	if (ret == -ENOENT)
-		return err_set(
-		    e, ret, "control socket group \"%s\" does not exist", name);
+		return err_set(e, ret,
+			       "control socket group \"%s\" does not exist",
+			       s->group);
 	if (ret < 0)
-		return err_set(e, ret, "control socket group \"%s\": %s", name,
-			       strerror(-ret));
-	*gid = gr.gr_gid;
+		return err_set(e, ret, "control socket group \"%s\": %s",
+			       s->group, strerror(-ret));
+	size_t cnt = 0;
+	while (gr.gr_mem && gr.gr_mem[cnt])
+		cnt++;
+	if (cnt && !(m = calloc(cnt, sizeof(*m)))) {
+		free(buf);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		struct passwd pw;
+		char *pbuf = NULL;
+		if (nss_passwd_by_name(gr.gr_mem[i], &pw, &pbuf) == 0)
+			m[n++] = pw.pw_uid;
+		free(pbuf);
+	}
+	s->gid = gr.gr_gid;
+	free(s->members);
+	s->members = m;
+	s->n_members = n;
 	free(buf);
+	return 0;
+}
+
+int ctl_server_refresh_group(struct ctl_server *s, struct err *e)
+{
+	if (!s || !s->has_group)
+		return 0;
+	return load_members(s, e);
+}
+
+/*
+ * Why the socket is made through its directory's fd: a root daemon that
+ * bound a socket by path and then chmod'ed or chown'ed that path could be
+ * tricked, in a directory others can write, into changing the mode of
+ * whatever a symlink swapped in there points at. So the directory is
+ * opened once and must be owned by root or the daemon and writable by
+ * nobody else (so nobody else can rename, replace or plant names in it);
+ * the socket is bound as /proc/self/fd/N/NAME with the umask giving it its
+ * mode (bind() applies the umask), the group is set with fchownat() on
+ * that name in that directory without following links, and the stale
+ * check, identity and removal all go through the same fd.
+ */
+static int socket_dir_open(struct ctl_server *s, struct err *e)
+{
+	char dir[sizeof(s->path)];
+	struct stat st;
+	const char *slash = strrchr(s->path, '/');
+	s->base = slash ? slash + 1 : s->path;
+	if (!*s->base)
+		return err_set(e, -EINVAL,
+			       "control socket %s names a directory", s->path);
+	if (!slash) {
+		strcpy(dir, ".");
+	} else if (slash == s->path) {
+		strcpy(dir, "/");
+	} else {
+		memcpy(dir, s->path, (size_t)(slash - s->path));
+		dir[slash - s->path] = '\0';
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "control socket directory %s: %s",
+			       dir, strerror(errno));
+	const char *why = NULL;
+	if (fstat(fd, &st) < 0)
+		why = "cannot be examined";
+	else if (st.st_uid != 0 && st.st_uid != s->euid)
+		why = "is owned by another user";
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		why = "is writable by group or others";
+	if (why) {
+		int ret =
+		    err_set(e, -EPERM,
+			    "refusing control socket %s: its directory "
+			    "%s %s (mode %04o, uid %d); use a directory "
+			    "only root or the daemon can write, such as "
+			    "/run",
+			    s->path, dir, why, (unsigned)(st.st_mode & 07777),
+			    (int)st.st_uid);
+		close(fd);
+		return ret;
+	}
+	s->dirfd = fd;
+	return 0;
+}
+
+/* sun_path reaching NAME through the directory fd. */
+static int fd_sockaddr(const struct ctl_server *s, struct sockaddr_un *sa,
+		       struct err *e)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	int n = snprintf(sa->sun_path, sizeof(sa->sun_path),
+			 "/proc/self/fd/%d/%s", s->dirfd, s->base);
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+		return err_set(e, -ENAMETOOLONG,
+			       "control socket name %s is too long", s->base);
 	return 0;
 }
 
 /* A socket file whose daemon died stays behind and makes bind() fail; one
  * that still answers belongs to a live daemon we must not steal from. */
-static int clear_stale(const struct sockaddr_un *sa, struct err *e)
+static int clear_stale(const struct ctl_server *s, const struct sockaddr_un *sa,
+		       struct err *e)
 {
-	const char *path = sa->sun_path;
+	const char *path = s->path;
 	struct stat st;
-	if (lstat(path, &st) < 0) {
+	if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return err_set(e, -errno, "control socket %s: %s", path,
@@ -549,7 +673,7 @@ static int clear_stale(const struct sockaddr_un *sa, struct err *e)
 	if (err != ECONNREFUSED)
 		return err_set(e, -err, "cannot check control socket %s: %s",
 			       path, strerror(err));
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlinkat(s->dirfd, s->base, 0) < 0 && errno != ENOENT)
 		return err_set(e, -errno,
 			       "cannot remove stale control socket %s: %s",
 			       path, strerror(errno));
@@ -581,21 +705,22 @@ static int check_path_mode(const char *path, unsigned *mode,
 }
 
 /*
- * Binds fd to the socket file with no more than the rights asked for from
- * its first moment, hands it to the group, and records which file it is
- * (server_free() removes that file only, not a successor's). *bound is
- * set once the file exists, so the caller knows to remove it on failure.
+ * Binds fd to the socket file, through the checked directory (sa is its
+ * /proc/self/fd/N/NAME), with exactly the rights asked for from its first
+ * moment (the umask during bind(); nothing is chmod'ed afterwards), hands
+ * it to the group by name in that directory without following a link, and
+ * records which file it is (server_free() removes that file only, not a
+ * successor's). *bound is set once the file exists, so the caller knows
+ * to remove it on failure.
  */
 static int make_socket_file(struct ctl_server *s, int fd,
 			    const struct sockaddr_un *sa, unsigned mode,
 			    const char *group, bool *bound, struct err *e)
 {
-	const char *path = sa->sun_path;
+	const char *path = s->path;
 	struct stat st;
 
-	/* umask 077 first: the file must never exist with looser rights than
-	 * asked for, not even between bind() and chmod(). */
-	mode_t old = umask(077);
+	mode_t old = umask(~(mode_t)mode & 0777);
 	int rc = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	int err = errno;
 	umask(old);
@@ -603,15 +728,13 @@ static int make_socket_file(struct ctl_server *s, int fd,
 		return err_set(e, -err, "cannot bind control socket %s: %s",
 			       path, strerror(err));
 	*bound = true;
-	if (s->has_group && chown(path, (uid_t)-1, s->gid) < 0)
+	if (s->has_group && fchownat(s->dirfd, s->base, (uid_t)-1, s->gid,
+				     AT_SYMLINK_NOFOLLOW) < 0)
 		return err_set(e, -errno,
 			       "cannot give control socket %s to group \"%s\": "
 			       "%s",
 			       path, group, strerror(errno));
-	if (chmod(path, mode) < 0)
-		return err_set(e, -errno, "cannot chmod control socket %s: %s",
-			       path, strerror(errno));
-	if (lstat(path, &st) < 0)
+	if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return err_set(e, -errno, "control socket %s: %s", path,
 			       strerror(errno));
 	s->dev = st.st_dev;
@@ -640,14 +763,25 @@ int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 	s->arg = arg;
 	s->euid = geteuid();
 	s->fd = -1;
+	s->dirfd = -1;
 	strcpy(s->path, path);
 	if (group && group[0]) {
-		ret = resolve_group(group, &s->gid, e);
-		if (ret < 0)
+		if (strlen(group) >= sizeof(s->group)) {
+			ret = err_set(e, -EINVAL,
+				      "control socket group \"%s\" is too long",
+				      group);
+			goto out;
+		}
+		strcpy(s->group, group);
+		if ((ret = load_members(s, e)) < 0)
 			goto out;
 		s->has_group = true;
 	}
-	ret = clear_stale(&sa, e);
+	if ((ret = socket_dir_open(s, e)) < 0)
+		goto out;
+	if ((ret = fd_sockaddr(s, &sa, e)) < 0)
+		goto out;
+	ret = clear_stale(s, &sa, e);
 	if (ret < 0)
 		goto out;
 
@@ -666,6 +800,7 @@ int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 	}
 	s->fd = fd;
 	ev_io_init(&s->lio, accept_cb, fd, EV_READ);
+	ev_set_priority(&s->lio, EV_MINPRI);
 	ev_timer_init(&s->retry, retry_cb, CTL_ACCEPT_RETRY_S, 0.);
 	ev_io_start(loop, &s->lio);
 	log_info(SUB, "listening on %s (mode %04o%s%s)", path, mode,
@@ -673,10 +808,13 @@ int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 	*out = s;
 	return 0;
 out:
-	if (bound && unlink(path) < 0)
+	if (bound && unlinkat(s->dirfd, s->base, 0) < 0)
 		log_warn(SUB, "unlink %s: %s", path, strerror(errno));
 	if (fd >= 0 && close(fd) < 0)
 		log_debug(SUB, "close: %s", strerror(errno));
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	free(s->members);
 	free(s);
 	return ret;
 }
@@ -690,9 +828,9 @@ static void server_free(struct ctl_server *s)
 	if (close(s->fd) < 0)
 		log_debug(SUB, "close: %s", strerror(errno));
 	struct stat st;
-	if (lstat(s->path, &st) == 0 && st.st_dev == s->dev &&
-	    st.st_ino == s->ino) {
-		if (unlink(s->path) < 0) {
+	if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == s->dev && st.st_ino == s->ino) {
+		if (unlinkat(s->dirfd, s->base, 0) < 0) {
 			if (errno == EACCES || errno == EPERM)
 				log_info(SUB,
 					 "%s stays (no right to remove it "
@@ -704,6 +842,9 @@ static void server_free(struct ctl_server *s)
 					 strerror(errno));
 		}
 	}
+	if (close(s->dirfd) < 0)
+		log_debug(SUB, "close: %s", strerror(errno));
+	free(s->members);
 	free(s);
 }
 
@@ -741,9 +882,18 @@ int ctl_client_open(struct ctl_client *c, const char *path, struct err *e)
 		int err = errno;
 		if (close(fd) < 0)
 			log_debug(SUB, "close: %s", strerror(errno));
+		/* Say what would let the user in, not just that it failed. */
+		const char *hint =
+		    err == EACCES || err == EPERM
+			? "; run as root, or as a member of the daemon's "
+			  "control.group (the socket is mode 0660 then)"
+		    : err == ENOENT || err == ECONNREFUSED
+			? "; is the daemon running? (-s SOCKET or "
+			  "$TUNTUNTUN_SOCKET name another socket)"
+			: "";
 		return err_set(e, -err,
-			       "cannot connect to control socket %s: %s", path,
-			       strerror(err));
+			       "cannot connect to control socket %s: %s%s",
+			       path, strerror(err), hint);
 	}
 	c->fd = fd;
 	return 0;

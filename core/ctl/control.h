@@ -48,18 +48,27 @@ struct ctl_command {
 };
 
 /*
- * Creates the socket at `path` with permissions `mode` (0 means 0600; it is
- * created under umask 077 and then chmod'ed so it is never briefly open),
- * chowns it to `group` if non-NULL and non-empty, and starts accepting on
- * `loop`. Refuses with -EADDRINUSE if a daemon already answers on `path`;
- * removes a stale socket file left by a crashed daemon; refuses with -EEXIST
- * if `path` is something other than a socket. Peers must be uid 0, the
- * daemon's euid, or (with `group`) members of that group. `cmds` and `arg`
- * must outlive the server. On success *out is the server.
+ * Creates the socket at `path` with permissions `mode` (0 means 0600),
+ * through its directory's fd: the directory must be owned by root or the
+ * daemon and not writable by group or others (-EPERM otherwise); the file
+ * is born with `mode` (umask during bind), given to `group` if non-NULL and
+ * non-empty (fchownat in that directory; nothing is chmod'ed or chown'ed
+ * by path), and accepting starts on `loop`. The group's members are
+ * looked up now, not per client. Refuses with -EADDRINUSE if a daemon
+ * already answers on `path`; removes a stale socket file left by a crashed
+ * daemon; refuses with -EEXIST if `path` is something other than a socket.
+ * Peers must be uid 0, the daemon's euid, or (with `group`) members of that
+ * group. `cmds` and `arg` must outlive the server. On success *out is the
+ * server.
  */
 int ctl_server_start(struct ctl_server **out, struct ev_loop *loop,
 		     const char *path, unsigned mode, const char *group,
 		     const struct ctl_command *cmds, void *arg, struct err *e);
+
+/* Looks the group's members up again (SIGHUP): accepting a client only
+ * reads this cache, so no NSS look-up ever blocks the event loop. On
+ * failure the old list stays. NULL or no group: 0. */
+int ctl_server_refresh_group(struct ctl_server *s, struct err *e);
 
 /* Closes every client, stops all watchers, unlinks the socket file, frees s.
  * NULL is ignored. */

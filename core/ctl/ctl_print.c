@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CELL_MAX 160
 #define MAX_COLS 24
@@ -131,6 +132,7 @@ struct table {
 	unsigned ncols, nrows, cap;
 	const char *const *head;
 	const bool *right; /* right-align numbers so digits line up */
+	const bool *show;  /* columns to print (NULL: all) */
 	char (*cells)[CELL_MAX];
 };
 
@@ -163,12 +165,18 @@ static void table_print(FILE *f, const struct table *t, const char *indent)
 				w[c] = l;
 		}
 	}
+	unsigned lastc = 0;
+	for (unsigned c = 0; c < t->ncols; c++)
+		if (!t->show || t->show[c])
+			lastc = c;
 	for (int r = -1; r < (int)t->nrows; r++) {
 		fputs(indent, f);
 		for (unsigned c = 0; c < t->ncols; c++) {
+			if (t->show && !t->show[c])
+				continue;
 			const char *s =
 			    r < 0 ? t->head[c] : t->cells[r * t->ncols + c];
-			bool last = c + 1 == t->ncols;
+			bool last = c == lastc;
 			if (t->right[c])
 				fprintf(f, "%*s", (int)w[c], s);
 			else if (last)
@@ -259,8 +267,22 @@ static void link_notes(char *buf, size_t n, const json_t *l)
 		snprintf(buf, n, "-");
 }
 
-void ctl_print_links(FILE *f, const json_t *links, const char *indent)
+/* Narrow (80-column) tables keep these columns; notes go under the table. */
+static const bool link_narrow[L_NCOLS] = {
+    [L_NAME] = true, [L_STATE] = true,	[L_RTT] = true,	   [L_JITTER] = true,
+    [L_LOSS] = true, [L_TXMBPS] = true, [L_RXMBPS] = true,
+};
+
+/* A name longer than this is cut (with a trailing '~') in narrow output. */
+#define NARROW_NAME 16
+
+static void print_wrapped(FILE *f, const char *label, const char *lead,
+			  const char *const *items, unsigned n);
+
+static void links_print(FILE *f, const json_t *links, const char *indent,
+			unsigned flags)
 {
+	bool wide = flags & CTL_PRINT_WIDE;
 	if (!json_is_array(links) || json_array_size(links) == 0) {
 		fprintf(f, "%s(no links)\n", indent);
 		return;
@@ -292,36 +314,184 @@ void ctl_print_links(FILE *f, const json_t *links, const char *indent)
 		bytes_cell(row[L_TXBYTES], CELL_MAX, l, "tx_bytes");
 		int_cell(row[L_ERRORS], CELL_MAX, l, "errors");
 		link_notes(row[L_NOTES], CELL_MAX, l);
+		if (!wide && strlen(row[L_NAME]) > NARROW_NAME) {
+			row[L_NAME][NARROW_NAME - 1] = '~';
+			row[L_NAME][NARROW_NAME] = 0;
+		}
 	}
-	table_print(f, &t, indent);
+	if (wide) {
+		table_print(f, &t, indent);
+	} else {
+		t.show = link_narrow;
+		table_print(f, &t, indent);
+		/* Notes and errors, one line per link that has any. */
+		for (unsigned r = 0; r < t.nrows; r++) {
+			char(*row)[CELL_MAX] = t.cells + (size_t)r * t.ncols;
+			bool notes = strcmp(row[L_NOTES], "-") != 0;
+			bool errs = strcmp(row[L_ERRORS], "0") != 0 &&
+				    strcmp(row[L_ERRORS], "-") != 0;
+			if (!notes && !errs)
+				continue;
+			/* errors first, then each note, wrapped */
+			char errtxt[64], label[CELL_MAX + 8], *save = NULL;
+			const char *items[12];
+			unsigned n = 0;
+			if (errs) {
+				snprintf(errtxt, sizeof(errtxt), "%s errors",
+					 row[L_ERRORS]);
+				items[n++] = errtxt;
+			}
+			for (char *tok =
+				 notes ? strtok_r(row[L_NOTES], ",", &save)
+				       : NULL;
+			     tok && n < 12; tok = strtok_r(NULL, ",", &save))
+				items[n++] = tok + strspn(tok, " ");
+			snprintf(label, sizeof(label), "%s  %s:", indent,
+				 row[L_NAME]);
+			print_wrapped(f, label, "", items, n);
+		}
+	}
 	free(t.cells);
+}
+
+void ctl_print_links(FILE *f, const json_t *links, const char *indent)
+{
+	links_print(f, links, indent, 0);
 }
 
 /* ---- status ---- */
 
+/*
+ * "label" then items separated by ", ", wrapped under the label so no line
+ * passes CTL_PRINT_WIDTH (an item longer than a line is cut).
+ */
+static void print_wrapped(FILE *f, const char *label, const char *lead,
+			  const char *const *items, unsigned n)
+{
+	int lw = 12;
+	int col = fprintf(f, "%-12s%.*s", label, CTL_PRINT_WIDTH - 12, lead);
+	if (lead[0] && n)
+		col += fprintf(f, ":");
+	else if (!lead[0] && (int)strlen(label) >= lw && n) {
+		fputc(' ', f); /* a label longer than the column */
+		col++;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int len = (int)strlen(items[i]);
+		int sep = i + 1 < n ? 1 : 0; /* the trailing comma */
+		if (i > 0 && col + 1 + len + sep > CTL_PRINT_WIDTH) {
+			fprintf(f, "\n%*s", lw, "");
+			col = lw;
+		} else if (i > 0 || lead[0]) {
+			fputc(' ', f);
+			col++;
+		}
+		int room = CTL_PRINT_WIDTH - col - sep;
+		col += fprintf(f, "%.*s%s", room > 0 ? room : 0, items[i],
+			       sep ? "," : "");
+	}
+	fputc('\n', f);
+}
+
+/*
+ * A plugin's `dump` state as "key: value" lines: nested objects become
+ * dotted keys, arrays of scalars "a, b, c", nothing as raw JSON. At most
+ * DUMP_MAX_LINES lines (then "..."), each cut at the width.
+ */
+#define DUMP_MAX_LINES 24
+
+static void scalar_text(const json_t *v, char *buf, size_t n)
+{
+	if (json_is_string(v))
+		snprintf(buf, n, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, n, "%g", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "no");
+	else if (json_is_null(v))
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "...");
+	sanitize(buf);
+}
+
+static void dump_kv(FILE *f, const char *indent, const char *prefix,
+		    const json_t *v, int depth, int *lines)
+{
+	char val[CELL_MAX];
+	if (*lines > DUMP_MAX_LINES)
+		return;
+	if (json_is_object(v) && depth < 4) {
+		const char *k;
+		const json_t *x;
+		json_object_foreach((json_t *)v, k, x)
+		{
+			char key[CELL_MAX];
+			snprintf(key, sizeof(key), "%s%s%s", prefix,
+				 prefix[0] ? "." : "", k);
+			sanitize(key);
+			dump_kv(f, indent, key, x, depth + 1, lines);
+		}
+		return;
+	}
+	if (json_is_array(v)) {
+		size_t i, off = 0;
+		const json_t *x;
+		val[0] = 0;
+		json_array_foreach(v, i, x)
+		{
+			char one[64];
+			scalar_text(x, one, sizeof(one));
+			int w = snprintf(val + off, sizeof(val) - off, "%s%s",
+					 i ? ", " : "", one);
+			if (w < 0 || (size_t)w >= sizeof(val) - off)
+				break;
+			off += (size_t)w;
+		}
+	} else {
+		scalar_text(v, val, sizeof(val));
+	}
+	if (++*lines > DUMP_MAX_LINES) {
+		fprintf(f, "%s...\n", indent);
+		return;
+	}
+	int room =
+	    CTL_PRINT_WIDTH - (int)strlen(indent) - (int)strlen(prefix) - 2;
+	fprintf(f, "%s%s: %.*s\n", indent, prefix, room > 8 ? room : 8, val);
+}
+
 static void print_sched(FILE *f, const char *label, const json_t *s)
 {
-	char a[CELL_MAX], b[CELL_MAX];
-	fprintf(f, "%-12s%s", label, get_str(s, "plugin", a, sizeof(a)));
+	char a[CELL_MAX], b[CELL_MAX], lead[CELL_MAX * 3], cells[3][48];
+	const char *items[3];
+	unsigned n = 0;
+	int off = snprintf(lead, sizeof(lead), "%s",
+			   get_str(s, "plugin", a, sizeof(a)));
 	if (json_is_object(s) && json_object_get(s, "version"))
-		fprintf(f, " v%s", get_str(s, "version", b, sizeof(b)));
-	double v;
-	if (get_num(s, "picks", &v))
-		fprintf(f, ": %.0f picks", v);
-	if (get_num(s, "faults", &v))
-		fprintf(f, ", %.0f faults", v);
-	if (get_num(s, "drops", &v))
-		fprintf(f, ", %.0f drops", v);
-	fputc('\n', f);
+		off += snprintf(lead + off, sizeof(lead) - (size_t)off, " v%s",
+				get_str(s, "version", b, sizeof(b)));
+	if (json_is_object(s) && json_is_string(json_object_get(s, "asked")))
+		snprintf(lead + off, sizeof(lead) - (size_t)off,
+			 " (server default; asked for %s)",
+			 get_str(s, "asked", b, sizeof(b)));
+	static const char *const counts[] = {"picks", "faults", "drops"};
+	for (int i = 0; i < 3; i++) {
+		double v;
+		if (!get_num(s, counts[i], &v))
+			continue;
+		snprintf(cells[n], sizeof(cells[n]), "%.0f %s", v, counts[i]);
+		items[n] = cells[n];
+		n++;
+	}
+	print_wrapped(f, label, lead, items, n);
 	const json_t *st =
 	    json_is_object(s) ? json_object_get(s, "state") : NULL;
 	if (json_is_object(st) && json_object_size(st) > 0) {
-		char *text = json_dumps(st, JSON_COMPACT);
-		if (text) {
-			sanitize(text);
-			fprintf(f, "%-12s%.300s\n", "", text);
-		}
-		free(text);
+		int lines = 0;
+		dump_kv(f, "            ", "", st, 0, &lines);
 	}
 }
 
@@ -335,18 +505,61 @@ static void print_reorder(FILE *f, const char *label, const json_t *r)
 		fprintf(f, "%-12soff\n", label);
 		return;
 	}
-	char d[32], h[32], ro[32], la[32], du[32], lo[32], hold[32];
-	int_cell(d, sizeof(d), r, "delivered");
-	int_cell(h, sizeof(h), r, "held");
-	int_cell(ro, sizeof(ro), r, "reordered");
-	int_cell(la, sizeof(la), r, "late");
-	int_cell(du, sizeof(du), r, "duplicates");
-	int_cell(lo, sizeof(lo), r, "lost");
-	num_cell(hold, sizeof(hold), r, "hold_ms", "%.1f ms", 1);
-	fprintf(f,
-		"%-12s%s delivered, %s held, %s reordered, %s late, "
-		"%s duplicates, %s lost; hold %s\n",
-		label, d, h, ro, la, du, lo, hold);
+	/* held_now is what waits right now; "held" counts every packet
+	 * ever held, which only grows. */
+	static const char *const keys[] = {
+	    "held_now", "delivered", "reordered", "late", "duplicates", "lost"};
+	static const char *const names[] = {
+	    "held now", "delivered", "reordered", "late", "duplicates", "lost"};
+	char cells[7][48], num[32];
+	const char *items[7];
+	num_cell(num, sizeof(num), r, "hold_ms", "%.1f ms", 1);
+	snprintf(cells[0], sizeof(cells[0]), "hold %s", num);
+	items[0] = cells[0];
+	for (int i = 0; i < 6; i++) {
+		int_cell(num, sizeof(num), r, keys[i]);
+		snprintf(cells[i + 1], sizeof(cells[i + 1]), "%s %s", num,
+			 names[i]);
+		items[i + 1] = cells[i + 1];
+	}
+	print_wrapped(f, label, "", items, 7);
+}
+
+/* "up 5m02s, last handshake 12:03:04 (5m02s ago)[, cipher]" when the
+ * daemon says; nothing for an older daemon. The cipher is on this line
+ * only for server sessions (label non-empty). */
+static void print_session_times(FILE *f, const char *label, const json_t *s)
+{
+	char cells[3][96], d[32];
+	const char *items[3];
+	unsigned n = 0;
+	double age, ago, at;
+	if (get_num(s, "age_s", &age)) {
+		ctl_print_fmt_duration(d, sizeof(d), age);
+		snprintf(cells[n], sizeof(cells[n]), "up %s", d);
+		items[n] = cells[n];
+		n++;
+	}
+	if (get_num(s, "handshake_at", &at) &&
+	    get_num(s, "handshake_ago_s", &ago)) {
+		time_t t = (time_t)at;
+		struct tm tm;
+		char hm[16] = "?";
+		if (localtime_r(&t, &tm))
+			strftime(hm, sizeof(hm), "%H:%M:%S", &tm);
+		ctl_print_fmt_duration(d, sizeof(d), ago);
+		snprintf(cells[n], sizeof(cells[n]),
+			 "last handshake %s (%s ago)", hm, d);
+		items[n] = cells[n];
+		n++;
+	}
+	if (label[0] && json_is_string(json_object_get(s, "cipher"))) {
+		get_str(s, "cipher", cells[n], sizeof(cells[n]));
+		items[n] = cells[n];
+		n++;
+	}
+	if (n)
+		print_wrapped(f, label, "", items, n);
 }
 
 /*
@@ -409,6 +622,11 @@ static void print_recovery(FILE *f, const char *label, const json_t *r,
 
 void ctl_print_status(FILE *f, const json_t *st)
 {
+	ctl_print_status_opts(f, st, 0);
+}
+
+void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
+{
 	char a[CELL_MAX], b[CELL_MAX], c[CELL_MAX];
 	fprintf(f, "%-12s%s\n", "role:", get_str(st, "role", a, sizeof(a)));
 	fprintf(f, "%-12s%s\n",
@@ -422,16 +640,34 @@ void ctl_print_status(FILE *f, const json_t *st)
 
 	const json_t *tun =
 	    json_is_object(st) ? json_object_get(st, "tun") : NULL;
-	fprintf(f, "%-12s%s, mtu %s\n", "tun:", get_str(tun, "name", a, 64),
+	fprintf(f, "%-12s%s, mtu %s", "tun:", get_str(tun, "name", a, 64),
 		get_str(tun, "mtu", b, 64));
+	/* offloads (tun.offload), when the daemon reports them */
+	const json_t *off =
+	    json_is_object(tun) ? json_object_get(tun, "offload") : NULL;
+	if (json_is_object(off))
+		fprintf(f, ", offload %s%s", get_true(off, "on") ? "on" : "off",
+			get_true(off, "udp_gro") ? ", UDP GRO" : "");
+	fputc('\n', f);
 
+	if (json_is_object(st) && json_object_get(st, "server"))
+		fprintf(f, "%-12s%.68s\n",
+			"server:", get_str(st, "server", a, sizeof(a)));
 	const json_t *sess =
 	    json_is_object(st) ? json_object_get(st, "session") : NULL;
-	if (sess)
-		fprintf(f, "%-12s%s, %s, crypto %s\n",
+	if (sess) {
+		fprintf(f, "%-12s%s, %s, crypto %s",
 			"session:", get_str(sess, "id", a, 64),
 			get_str(sess, "state", b, 64),
 			get_str(sess, "crypto", c, 64));
+		if (json_is_string(json_object_get(sess, "cipher")))
+			fprintf(f, " %.24s", get_str(sess, "cipher", a, 64));
+		if (json_object_get(sess, "key_epoch"))
+			fprintf(f, ", key epoch %s",
+				get_str(sess, "key_epoch", a, 64));
+		fputc('\n', f);
+		print_session_times(f, "", sess);
+	}
 
 	const json_t *sch =
 	    json_is_object(st) ? json_object_get(st, "scheduler") : NULL;
@@ -451,7 +687,7 @@ void ctl_print_status(FILE *f, const json_t *st)
 		print_recovery(f, "recovery:", json_object_get(st, "recovery"),
 			       links, "");
 		fputc('\n', f);
-		ctl_print_links(f, links, "");
+		links_print(f, links, "", flags);
 	}
 	if (!sessions)
 		return;
@@ -467,7 +703,11 @@ void ctl_print_status(FILE *f, const json_t *st)
 			get_str(s, "id", b, 64));
 		if (json_is_object(s) && json_object_get(s, "state"))
 			fprintf(f, ", %s", get_str(s, "state", c, 64));
+		if (json_is_object(s) && json_object_get(s, "key_epoch"))
+			fprintf(f, ", key epoch %s",
+				get_str(s, "key_epoch", c, 64));
 		fprintf(f, ")\n");
+		print_session_times(f, "  session:", s);
 		print_reorder(f, "  reorder:",
 			      json_is_object(s) ? json_object_get(s, "reorder")
 						: NULL);
@@ -475,9 +715,9 @@ void ctl_print_status(FILE *f, const json_t *st)
 			print_recovery(
 			    f, "  recovery:", json_object_get(s, "recovery"),
 			    json_object_get(s, "links"), "  ");
-		ctl_print_links(
+		links_print(
 		    f, json_is_object(s) ? json_object_get(s, "links") : NULL,
-		    "  ");
+		    "  ", flags);
 	}
 }
 

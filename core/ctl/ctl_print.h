@@ -16,10 +16,18 @@ void ctl_print_fmt_bytes(char *buf, size_t n, double bytes);
 /* "45s", "12m05s", "3h02m", "2d04h". */
 void ctl_print_fmt_duration(char *buf, size_t n, double seconds);
 
+/* Human output fits this many columns unless CTL_PRINT_WIDE is asked. */
+#define CTL_PRINT_WIDTH 80
+/* Flags: the link tables also show packet, byte and error counts (wider
+ * than CTL_PRINT_WIDTH). */
+#define CTL_PRINT_WIDE 1u
+
 /* The whole `status` reply: header lines, then links (client) or one block
- * per session (server). */
+ * per session (server); ctl_print_status() is the 80-column form. */
 void ctl_print_status(FILE *f, const json_t *status);
-/* One links array as a table, each line prefixed with `indent`. */
+void ctl_print_status_opts(FILE *f, const json_t *status, unsigned flags);
+/* One links array as an 80-column table, each line prefixed with `indent`
+ * (notes under the table). */
 void ctl_print_links(FILE *f, const json_t *links, const char *indent);
 /* The `plugins` reply ({"plugins":[...]}) as a table. */
 void ctl_print_plugins(FILE *f, const json_t *reply);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdbool.h>
@@ -21,6 +22,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "wire/wire.h"
+
+#ifndef TTT_VERSION
+#error "TTT_VERSION is not defined: build with make, or pass -DTTT_VERSION"
+#endif
 
 enum {
 	EXIT_OK = 0,
@@ -52,17 +57,19 @@ static int cmd_help(const char *sock, int argc, char **argv);
 
 /* The one table: dispatch and --help both read it. */
 static const struct verb verbs[] = {
-    {"status", cmd_status, "[--json]",
-     "role, session, schedulers and a table of links"},
-    {"watch", cmd_watch, "[-i SECONDS] [-n COUNT]",
-     "re-print status every interval with live per-link Mbit/s"},
+    {"status", cmd_status, "[--json | --wide]",
+     "role, session, schedulers and a table of links (--wide: counts)"},
+    {"watch", cmd_watch, "[-i SECONDS] [-n COUNT] [--wide | --json]",
+     "re-print status every interval with live per-link Mbit/s "
+     "(--json: one status line per interval)"},
     {"plugins", cmd_plugins, "[--json]",
      "scheduler plugins found, loaded or refused"},
     {"scheduler", cmd_scheduler,
      "set upstream|downstream PLUGIN [key=value...]",
      "swap a direction's scheduler without dropping packets"},
     {"link", cmd_link, "NAME up|down",
-     "administratively enable or disable a link"},
+     "administratively enable or disable a link (on a server NAME is "
+     "CLIENT/LINK)"},
     {"genkey", cmd_genkey, "FILE",
      "write a new pre-shared key (no daemon needed)"},
     {"raw", cmd_raw, "'{\"cmd\":...}'",
@@ -74,11 +81,12 @@ static const struct verb verbs[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-s SOCKET] COMMAND [ARGS...]\n\n"
+		"Usage: %s [-s SOCKET] COMMAND [ARGS...]\n"
+		"       %s -h|--help | -V|--version\n\n"
 		"Talks to a running tuntuntun daemon over its control socket\n"
 		"(default %s; $TUNTUNTUN_SOCKET overrides it, -s overrides "
 		"both).\n\nCommands:\n",
-		prog, CTL_DEFAULT_SOCKET);
+		prog, prog, CTL_DEFAULT_SOCKET);
 	for (const struct verb *v = verbs; v->name; v++) {
 		char head[80];
 		snprintf(head, sizeof(head), "%s %s", v->name, v->args);
@@ -88,7 +96,28 @@ static void usage(FILE *f)
 			fprintf(f, "  %-30s %s\n", head, v->desc);
 	}
 	fprintf(f, "\nExit status: 0 ok, 1 error reported, 2 usage error, "
-		   "3 cannot connect.\n");
+		   "3 cannot connect. See tuntunctl(8).\n");
+}
+
+/* Where tuntuntun@.service daemons put their sockets (its
+ * RuntimeDirectory); there is no default socket then. */
+#define UNIT_RUNDIR "/run/tuntuntun"
+
+/* After a failed connect to the default socket: name the sockets of the
+ * daemons the systemd unit runs, so `-s` is one copy away. */
+static void hint_unit_sockets(const char *sock, int err)
+{
+	glob_t g;
+	if (err != -ENOENT || strcmp(sock, CTL_DEFAULT_SOCKET) != 0 ||
+	    glob(UNIT_RUNDIR "/*.sock", 0, NULL, &g) != 0)
+		return;
+	fprintf(stderr,
+		"%s: daemons run by tuntuntun@.service listen in %s/:", prog,
+		UNIT_RUNDIR);
+	for (size_t i = 0; i < g.gl_pathc && i < 8; i++)
+		fprintf(stderr, "%s -s %s", i ? " or" : " try", g.gl_pathv[i]);
+	fputc('\n', stderr);
+	globfree(&g);
 }
 
 static int verb_usage(const char *name, const char *fmt, ...)
@@ -131,8 +160,10 @@ static int call(const char *sock, const char *line, json_t **reply, char **raw)
 	*reply = NULL;
 	if (raw)
 		*raw = NULL;
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		return EXIT_CONNECT;
 	}
 	int rc = ctl_client_call_raw(&c, line, &text, TIMEOUT_MS, &e);
@@ -179,14 +210,18 @@ static int call_json(const char *sock, json_t *req, json_t **reply)
 	return rc;
 }
 
-/* `status [--json]` and `plugins [--json]`: one verb, one printer. */
+/* `status [--json|--wide]` and `plugins [--json]`: one verb, one printer
+ * (print_wide, when there is one, takes --wide). */
 static int show(const char *sock, int argc, char **argv, const char *cmd,
-		void (*print)(FILE *, const json_t *))
+		void (*print)(FILE *, const json_t *),
+		void (*print_wide)(FILE *, const json_t *))
 {
 	bool as_json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			as_json = true;
+		else if (print_wide && strcmp(argv[i], "--wide") == 0)
+			print = print_wide;
 		else
 			return verb_usage(argv[0], "unexpected argument \"%s\"",
 					  argv[i]);
@@ -207,14 +242,20 @@ static int show(const char *sock, int argc, char **argv, const char *cmd,
 	return rc;
 }
 
+static void print_status_wide(FILE *f, const json_t *st)
+{
+	ctl_print_status_opts(f, st, CTL_PRINT_WIDE);
+}
+
 static int cmd_status(const char *sock, int argc, char **argv)
 {
-	return show(sock, argc, argv, "status", ctl_print_status);
+	return show(sock, argc, argv, "status", ctl_print_status,
+		    print_status_wide);
 }
 
 static int cmd_plugins(const char *sock, int argc, char **argv)
 {
-	return show(sock, argc, argv, "plugins", ctl_print_plugins);
+	return show(sock, argc, argv, "plugins", ctl_print_plugins, NULL);
 }
 
 static double mono_s(void);
@@ -234,8 +275,10 @@ static int wait_downstream(const char *sock, const char *plugin, uint64_t req)
 	int rc = EXIT_DAEMON;
 	if (!ask)
 		return EXIT_DAEMON;
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		json_decref(ask);
 		return EXIT_CONNECT;
 	}
@@ -445,9 +488,17 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 {
 	double interval = 1.0;
 	long count = 0; /* 0 = until interrupted */
+	unsigned flags = 0;
+	bool as_json = false;
 	int opt;
+	static const struct option watch_opts[] = {
+	    {"wide", no_argument, NULL, 'w'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+i:n:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+i:n:", watch_opts, NULL)) !=
+	       -1) {
 		char *end = NULL;
 		switch (opt) {
 		case 'i':
@@ -469,6 +520,12 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 						  "positive number",
 						  optarg);
 			break;
+		case 'w':
+			flags |= CTL_PRINT_WIDE;
+			break;
+		case 'j':
+			as_json = true;
+			break;
 		default:
 			return verb_usage(argv[0], "unknown option");
 		}
@@ -479,8 +536,10 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 
 	struct ctl_client c;
 	struct err e = {{0}};
-	if (ctl_client_open(&c, sock, &e) < 0) {
+	int oret;
+	if ((oret = ctl_client_open(&c, sock, &e)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		hint_unit_sockets(sock, oret);
 		return EXIT_CONNECT;
 	}
 	bool tty = isatty(STDOUT_FILENO);
@@ -509,6 +568,21 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 		}
 		if (prev)
 			ctl_print_derive_rates(cur, prev, t - prev_t);
+		if (as_json) {
+			/* For scripts (the demo): the status with the rates
+			 * derived, one line per round. */
+			char *line = json_dumps(cur, JSON_COMPACT);
+			if (line)
+				printf("%s\n", line);
+			free(line);
+			bool gone = fflush(stdout) == EOF;
+			json_decref(prev);
+			prev = cur;
+			prev_t = t;
+			if (gone)
+				break;
+			continue;
+		}
 		time_t now = time(NULL);
 		struct tm tm;
 		char stamp[32] = "";
@@ -519,7 +593,7 @@ static int cmd_watch(const char *sock, int argc, char **argv)
 		else if (round > 0)
 			fputc('\n', stdout);
 		printf("%s  every %.2gs  %s\n\n", sock, interval, stamp);
-		ctl_print_status(stdout, cur);
+		ctl_print_status_opts(stdout, cur, flags);
 		if (fflush(stdout) == EOF) {
 			json_decref(cur);
 			break; /* e.g. `| head`: the reader is gone */
@@ -551,16 +625,20 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"socket", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("%s %s\n", prog, TTT_VERSION);
 			return EXIT_OK;
 		default:
 			usage(stderr);

@@ -176,8 +176,24 @@ static void minrtt_update(struct probe_link *p, uint64_t now, uint64_t rtt)
 	p->min_rtt_us = m[0].rtt_us;
 }
 
+/* Roughly 1-2-5 steps from LAN to a congested satellite link. */
+const uint64_t probe_rtt_bucket_us[PROBE_RTT_BUCKETS] = {
+    1000,   2000,   5000,   10000,   20000,   50000,   100000,
+    200000, 300000, 500000, 1000000, 2000000, 5000000, 10000000};
+
+static void rtt_hist_add(struct probe_link *p, uint64_t r)
+{
+	size_t i = 0;
+	while (i < PROBE_RTT_BUCKETS && r > probe_rtt_bucket_us[i])
+		i++;
+	p->rtt_hist[i]++;
+	p->rtt_sum_us += r;
+	p->rtt_samples++;
+}
+
 static void rtt_sample(struct probe_link *p, uint64_t now, uint64_t r)
 {
+	rtt_hist_add(p, r);
 	if (!p->rtt_valid) {
 		p->srtt_us = r;
 		p->rttvar_us = r / 2;
@@ -556,6 +572,13 @@ void probe_on_tx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes)
 	if (now_ns != p->last_probe_tx_ns && now_ns != p->last_heard_ns &&
 	    now_ns > p->last_data_tx_ns)
 		p->last_data_tx_ns = now_ns;
+	rate_roll(&p->tx, &p->tx_rate_bps, now_ns, p->interval_ns);
+	p->tx.bytes += bytes;
+}
+
+void probe_on_tx_ctl_bytes(struct probe_link *p, uint64_t now_ns,
+			   uint64_t bytes)
+{
 	rate_roll(&p->tx, &p->tx_rate_bps, now_ns, p->interval_ns);
 	p->tx.bytes += bytes;
 }

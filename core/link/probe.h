@@ -53,7 +53,11 @@
  *    never suspected, so a lossy idle link does not flap. Suspect keeps
  *    the estimators and loss window: anything heard from the peer (the
  *    next probe_tick or reply) restores the previous state at once, and a
- *    silence that reaches the DOWN timeout makes it a real DOWN.
+ *    silence that reaches the DOWN timeout makes it a real DOWN. (A stall
+ *    of the daemon itself looks like silence on every link at once: the
+ *    sockets' watchers run before the timers after one, and a session
+ *    whose links are all merely suspect keeps one usable (free first);
+ *    see session_refresh_views.)
  *  - Start state DOWN; the first reply brings a fresh link UP. A link that
  *    went DOWN needs PROBE_RECOVER_REPLIES replies in a row (to consecutive
  *    probe ids, none skipped) to come back, so one stray packet does not make
@@ -91,6 +95,10 @@
 #define PROBE_CLEAR_STREAK 5
 /* Window of the min-RTT filter (ns). */
 #define PROBE_MINRTT_WIN_NS (10ull * 1000000000ull)
+
+/* RTT histogram buckets (upper bounds, us) for monitoring. */
+#define PROBE_RTT_BUCKETS 14
+extern const uint64_t probe_rtt_bucket_us[PROBE_RTT_BUCKETS];
 
 /* Map to TTT_LINK_* in the daemon (DOWN, DEGRADED, UP). */
 enum probe_link_state { PLS_DOWN = 0, PLS_DEGRADED = 1, PLS_UP = 2 };
@@ -164,6 +172,12 @@ struct probe_link {
 	uint64_t last_data_tx_ns;  /* last send that was not a probe */
 	uint64_t last_probe_tx_ns; /* last probe sent */
 	uint64_t answered_tx_ns;   /* send time of the newest probe answered */
+	/* Every RTT sample since init, by bucket (not cumulative): sample r
+	 * lands in the first i with r <= probe_rtt_bucket_us[i], else in the
+	 * last (+Inf) slot. Never reset by DOWN, so they are counters. */
+	uint64_t rtt_hist[PROBE_RTT_BUCKETS + 1];
+	uint64_t rtt_sum_us; /* sum of those samples */
+	uint64_t rtt_samples;
 
 	/* ---- configuration, derived at init ---- */
 	uint64_t interval_ns;
@@ -216,6 +230,11 @@ void probe_on_rx(struct probe_link *p, uint64_t now_ns);
  * as carrying data (last_data_tx_ns, see the early DOWN). */
 void probe_on_rx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes);
 void probe_on_tx_bytes(struct probe_link *p, uint64_t now_ns, uint64_t bytes);
+/* The same for a control message (a link-model feedback report): counted
+ * in the rate, but it does not make the link "in use" for the early DOWN
+ * (an idle link carrying reports about the other direction is idle). */
+void probe_on_tx_ctl_bytes(struct probe_link *p, uint64_t now_ns,
+			   uint64_t bytes);
 
 /* Declares lost probes and dead links. Returns a mask of enum probe_event. */
 int probe_tick(struct probe_link *p, uint64_t now_ns);

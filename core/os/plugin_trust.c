@@ -66,6 +66,22 @@ int plugin_trust_check_dir(const char *dir, struct err *e)
 	return 0;
 }
 
+int plugin_trust_check_stat(const char *what, const struct stat *st,
+			    bool is_dir, struct err *e)
+{
+	if (!plugin_trust_enforced())
+		return 0;
+	const char *why = why_untrusted(st, is_dir);
+	if (!why)
+		return 0;
+	return err_set(e, -EPERM,
+		       "%s: refusing to load: the %s %s (mode %04o, uid %d); a "
+		       "root daemon loads only root-owned plugins nobody else "
+		       "can write",
+		       what, is_dir ? "directory" : "file", why,
+		       (unsigned)(st->st_mode & 07777), (int)st->st_uid);
+}
+
 int plugin_trust_check(const char *path, const struct stat *st, struct err *e)
 {
 	char dir[PATH_MAX];

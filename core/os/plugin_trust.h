@@ -21,6 +21,15 @@
  */
 int plugin_trust_check(const char *path, const struct stat *st, struct err *e);
 
+/*
+ * The rule for one object already opened and fstat'ed (a file, or with
+ * is_dir a directory, where root-owned sticky is accepted): no path walk.
+ * What it names is only used in the message. 0 when the rule does not
+ * apply to this process.
+ */
+int plugin_trust_check_stat(const char *what, const struct stat *st,
+			    bool is_dir, struct err *e);
+
 /* Same rule for one directory path and each directory above it. */
 int plugin_trust_check_dir(const char *dir, struct err *e);
 

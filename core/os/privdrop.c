@@ -63,7 +63,9 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid, struct err *e)
 static int trim_bounding_set(struct err *e)
 {
 	for (cap_value_t c = 0; CAP_IS_SUPPORTED(c); c++) {
-		if (is_kept(c))
+		/* Already gone (e.g. a systemd CapabilityBoundingSet=): no
+		 * need for CAP_SETPCAP to drop it again. */
+		if (is_kept(c) || cap_get_bound(c) == 0)
 			continue;
 		if (cap_drop_bound(c) < 0)
 			return err_set(e, -errno,

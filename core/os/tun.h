@@ -19,6 +19,18 @@
  */
 int tun_open(char name[IFNAMSIZ], struct err *e);
 
+/*
+ * As tun_open, with offloads: when `want` (TUN_F_* bits) is not 0 and the
+ * kernel has IFF_VNET_HDR, the device is opened with it (10-byte
+ * little-endian virtio_net_hdr before every packet, both ways) and
+ * TUNSETOFFLOAD asks for `want`, then for `want` without the USO bits
+ * (kernels before 6.2), then for checksum and TSO alone. *got receives what
+ * was granted; 0 means the device is a plain one, exactly as tun_open
+ * makes (a refusal falls back to it, never fails the open).
+ */
+int tun_open_offload(char name[IFNAMSIZ], unsigned want, unsigned *got,
+		     struct err *e);
+
 /* Closes the fd; the kernel deletes the interface and its routes. */
 int tun_close(int fd);
 

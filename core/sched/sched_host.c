@@ -8,6 +8,16 @@
  * file (inode) its own object, the checks apply to exactly the file that
  * was stat'ed, and the fd is kept open while loaded so its number (and so
  * the name glibc remembers) stays unique.
+ *
+ * Why plugins named by name are opened relative to a directory fd: the
+ * registry opens its directory once, at start, while the daemon is still
+ * root, and checks it with the trust rule then (the directory and all
+ * above it). Every later look-up is openat(dirfd, "NAME.so") plus the rule
+ * on the opened file and on the directory's own fstat, so a daemon that
+ * dropped to `user:` still finds its plugins when a parent directory is
+ * closed to that user (a clone under /root, mode 0700), and nothing a
+ * rename above the directory does can redirect the look-up. Names from
+ * the network are only ever such names (sched_name_valid()).
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -50,8 +60,25 @@ struct sched_plugin {
 	char path[PATH_MAX];
 };
 
+/* What `plugins` found for a file that is not loaded: checking it means
+ * dlopen (and its constructors), far too slow to repeat on every request,
+ * so the answer is kept while the file and its directory stay the same
+ * (ctime included: a chmod can change the trust rule's verdict). */
+struct list_entry {
+	char name[NAME_MAX + 1];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	json_t *info;
+};
+
 struct sched_registry {
 	struct sched_plugin *plugins; /* loaded, each with refs > 0 */
+	int dirfd;		  /* the plugin directory, -1 until it exists */
+	struct list_entry *cache; /* sched_registry_list's, see above */
+	size_t n_cache;
+	struct timespec cache_dir_ctime;
 	char dir[PATH_MAX];
 };
 
@@ -89,6 +116,42 @@ const char *sched_default_plugin_dir(char *buf, size_t len)
 	return buf;
 }
 
+/* Opens and checks the plugin directory once: the trust rule by path (the
+ * directory and everything above it), then on the opened directory itself,
+ * so the fd is the directory that was checked. A missing directory is not
+ * an error (only the built-in works until it exists; the next look-up
+ * tries again). */
+static int registry_open_dir(struct sched_registry *r, struct err *e)
+{
+	struct stat st;
+	int ret;
+	if (r->dirfd >= 0)
+		return 0;
+	/* Path first: once it passed, nobody but root can re-point any
+	 * component of the path before the open. */
+	if ((ret = plugin_trust_check_dir(r->dir, e)) < 0)
+		return ret;
+	int fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		return err_set(e, ret, "plugin directory %s: %s", r->dir,
+			       ret == -ENOENT ? "no such directory"
+					      : strerror(-ret));
+	}
+	if (fstat(fd, &st) != 0) {
+		ret = err_set(e, -errno, "plugin directory %s: fstat: %s",
+			      r->dir, strerror(errno));
+		goto fail;
+	}
+	if ((ret = plugin_trust_check_stat(r->dir, &st, true, e)) < 0)
+		goto fail;
+	r->dirfd = fd;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
 int sched_registry_create(struct sched_registry **out, const char *plugin_dir,
 			  struct err *e)
 {
@@ -106,6 +169,12 @@ int sched_registry_create(struct sched_registry **out, const char *plugin_dir,
 		return err_set(e, -ENOMEM, "plugin registry: out of memory");
 	memcpy(r->dir, plugin_dir, len);
 	r->dir[len] = '\0';
+	r->dirfd = -1;
+	int ret = registry_open_dir(r, e);
+	if (ret < 0 && ret != -ENOENT) {
+		free(r);
+		return ret;
+	}
 	*out = r;
 	return 0;
 }
@@ -141,11 +210,16 @@ void sched_registry_destroy(struct sched_registry *r)
 				 "when the registry went away",
 				 p->path, p->refs);
 	}
+	if (r->dirfd >= 0 && close(r->dirfd) != 0)
+		log_warn("sched", "%s: close: %m", r->dir);
+	for (size_t i = 0; i < r->n_cache; i++)
+		json_decref(r->cache[i].info);
+	free(r->cache);
 	free(r);
 }
 
 /* A plugin name: [a-z0-9_-], 1..SCHED_NAME_MAX-1 characters. */
-static bool name_valid(const char *s)
+bool sched_name_valid(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++) {
@@ -199,7 +273,7 @@ static int ops_check(struct sched_plugin *p, const struct ttt_sched_ops *ops,
 						 : sizeof(p->ops));
 	if (!p->ops.name || !*p->ops.name)
 		return err_set(e, -EINVAL, "%s: plugin has an empty name", f);
-	if (!name_valid(p->ops.name))
+	if (!sched_name_valid(p->ops.name))
 		return err_set(e, -EINVAL,
 			       "%s: plugin name \"%.40s\" is not 1..%d "
 			       "characters of [a-z0-9_-]",
@@ -235,9 +309,16 @@ static const char *dlerror_for(const char *procpath)
 	return m;
 }
 
-/* Opens, loads and checks the file at path into a new unreferenced plugin. */
-static int plugin_load(const char *path, struct sched_plugin **out,
-		       struct err *e)
+/*
+ * Opens, loads and checks a file into a new unreferenced plugin: with
+ * dirfd >= 0 the entry `file` of that directory (no symlink followed; path
+ * is then only its name for messages), else the file at path. The trust
+ * rule applies to the opened file, and either to the directory fd's own
+ * fstat (checked all the way up when it was opened) or to path's
+ * directories.
+ */
+static int plugin_load(const char *path, int dirfd, const char *file,
+		       struct sched_plugin **out, struct err *e)
 {
 	int ret;
 	struct sched_plugin *p = calloc(1, sizeof(*p));
@@ -249,7 +330,10 @@ static int plugin_load(const char *path, struct sched_plugin **out,
 		goto fail;
 	}
 	strcpy(p->path, path);
-	p->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (dirfd >= 0)
+		p->fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	else
+		p->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (p->fd < 0) {
 		ret = -errno;
 		err_set(e, ret, "%s: %s", path,
@@ -267,8 +351,20 @@ static int plugin_load(const char *path, struct sched_plugin **out,
 		ret = err_set(e, -EINVAL, "%s: not a regular file", path);
 		goto fail;
 	}
-	if ((ret = plugin_trust_check(path, &st, e)) < 0)
+	if (dirfd >= 0) {
+		struct stat dst;
+		if (fstat(dirfd, &dst) != 0) {
+			ret = -errno;
+			err_set(e, ret, "%s: fstat of its directory: %s", path,
+				strerror(-ret));
+			goto fail;
+		}
+		if ((ret = plugin_trust_check_stat(path, &dst, true, e)) < 0 ||
+		    (ret = plugin_trust_check_stat(path, &st, false, e)) < 0)
+			goto fail;
+	} else if ((ret = plugin_trust_check(path, &st, e)) < 0) {
 		goto fail;
+	}
 	p->dev = st.st_dev;
 	p->ino = st.st_ino;
 	p->mtime = st.st_mtim;
@@ -334,7 +430,7 @@ static int plugin_path(struct sched_registry *r, const char *name, char *buf,
 	int n;
 	if (name[0] == '/')
 		n = snprintf(buf, len, "%s", name);
-	else if (!name_valid(name))
+	else if (!sched_name_valid(name))
 		return err_set(
 		    e, -EINVAL,
 		    "plugin name \"%.40s\": expected 1..%d characters "
@@ -365,7 +461,24 @@ static int plugin_get(struct sched_registry *r, const char *name,
 	int ret = plugin_path(r, name, path, sizeof(path), e);
 	if (ret < 0)
 		return ret;
-	if (stat(path, &st) != 0) {
+	/* A name is looked up in the directory opened at start (see the top
+	 * of this file); a path, or a symlink in the directory (root put it
+	 * there; its target is checked by path), by path. */
+	int dirfd = -1;
+	const char *file = strrchr(path, '/') + 1;
+	if (name[0] != '/' && registry_open_dir(r, e) == 0)
+		dirfd = r->dirfd;
+	int sret;
+	if (dirfd >= 0) {
+		sret = fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW);
+		if (sret == 0 && S_ISLNK(st.st_mode)) {
+			dirfd = -1;
+			sret = stat(path, &st);
+		}
+	} else {
+		sret = stat(path, &st);
+	}
+	if (sret != 0) {
 		ret = -errno;
 		if (ret == -ENOENT && strcmp(name, "roundrobin") == 0) {
 			log_notice("sched",
@@ -390,7 +503,7 @@ static int plugin_get(struct sched_registry *r, const char *name,
 			       "new file instead (write elsewhere, then mv)",
 			       path);
 	struct sched_plugin *p;
-	ret = plugin_load(path, &p, e);
+	ret = plugin_load(path, dirfd, file, &p, e);
 	if (ret < 0)
 		return ret;
 	for (struct sched_plugin *q = r->plugins; q; q = q->next) {
@@ -539,7 +652,8 @@ int sched_inst_create(struct sched_registry *r, const char *name, int dir,
 		 p->ops.version ? p->ops.version : "(no version)");
 	return 0;
 fail:
-	log_warn("sched", "%s", e ? e->msg : name);
+	/* The caller reports it (once, where the cause repeats). */
+	log_debug("sched", "%s", e ? e->msg : "instance not created");
 	return ret;
 }
 
@@ -673,15 +787,21 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of the *.so files in dir; *n = 0 if it cannot be read. */
-static char **list_files(const char *dir, size_t *n)
+/* Sorted names of the *.so files in the directory fd; *n = 0 if it cannot
+ * be read. A fresh open of "." so the registry's fd keeps its offset. */
+static char **list_files(int dirfd, const char *dir, size_t *n)
 {
 	char **names = NULL;
 	size_t cap = 0;
 	*n = 0;
-	DIR *d = opendir(dir);
-	if (!d)
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return NULL;
+	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -706,40 +826,117 @@ static char **list_files(const char *dir, size_t *n)
 	return names;
 }
 
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* The cached answer for a file in this state, or NULL. */
+static json_t *cache_get(const struct sched_registry *r, const char *name,
+			 const struct stat *st)
+{
+	for (size_t i = 0; i < r->n_cache; i++) {
+		const struct list_entry *c = &r->cache[i];
+		if (strcmp(c->name, name) == 0 && c->dev == st->st_dev &&
+		    c->ino == st->st_ino && c->size == st->st_size &&
+		    ts_eq(c->mtime, st->st_mtim) &&
+		    ts_eq(c->ctime, st->st_ctim))
+			return c->info;
+	}
+	return NULL;
+}
+
+/* Remembers info (a reference is taken) for the next listing. */
+static void cache_put(struct list_entry *fresh, size_t *n, const char *name,
+		      const struct stat *st, json_t *info)
+{
+	struct list_entry *c = &fresh[(*n)++];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	c->ctime = st->st_ctim;
+	c->info = json_incref(info);
+}
+
+/* A file that is not loaded: its checked description, or why not. */
+static json_t *probe_file(const char *path, int dirfd, const char *name)
+{
+	struct sched_plugin *p;
+	struct err e;
+	if (plugin_load(path, dirfd, name, &p, &e) == 0) {
+		json_t *info = plugin_info(p, false);
+		plugin_close(p);
+		return info;
+	}
+	char stem[PATH_MAX];
+	file_stem(path, stem, sizeof(stem));
+	return json_pack("{s:s, s:s, s:n, s:n, s:n, s:b, s:i, s:s}", "name",
+			 stem, "file", path, "version", "description", "abi",
+			 "loaded", 0, "refs", 0, "error", e.msg);
+}
+
 json_t *sched_registry_list(struct sched_registry *r)
 {
 	json_t *arr = json_array();
 	if (!arr)
 		return NULL;
 	json_array_append_new(arr, plugin_info(builtin_plugin(), true));
-	size_t n;
-	char **names = list_files(r->dir, &n);
+	size_t n = 0, n_fresh = 0;
+	struct err e;
+	struct stat dst;
+	char **names = registry_open_dir(r, &e) == 0
+			   ? list_files(r->dirfd, r->dir, &n)
+			   : NULL;
+	/* A directory whose mode or owner changed may fail the rule now. */
+	if (r->dirfd >= 0 && fstat(r->dirfd, &dst) == 0 &&
+	    !ts_eq(dst.st_ctim, r->cache_dir_ctime)) {
+		for (size_t i = 0; i < r->n_cache; i++)
+			json_decref(r->cache[i].info);
+		r->n_cache = 0;
+		r->cache_dir_ctime = dst.st_ctim;
+	}
+	struct list_entry *fresh = n ? calloc(n, sizeof(*fresh)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX];
 		struct stat st;
+		int dirfd = r->dirfd;
 		int w = snprintf(path, sizeof(path), "%s/%s", r->dir, names[i]);
-		free(names[i]);
-		if (w < 0 || (size_t)w >= sizeof(path) || stat(path, &st) != 0)
+		int sret = fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW);
+		bool link = sret == 0 && S_ISLNK(st.st_mode);
+		if (link) {
+			dirfd = -1; /* as plugin_get: a symlink by path */
+			sret = stat(path, &st);
+		}
+		if (w < 0 || (size_t)w >= sizeof(path) || sret != 0) {
+			free(names[i]);
 			continue;
+		}
 		struct sched_plugin *p = find_current(r, path);
 		if (p && file_unchanged(p, &st)) {
+			free(names[i]);
 			json_array_append_new(arr, plugin_info(p, true));
 			continue;
 		}
-		struct err e;
-		if (plugin_load(path, &p, &e) == 0) {
-			json_array_append_new(arr, plugin_info(p, false));
-			plugin_close(p);
-			continue;
-		}
-		char stem[PATH_MAX];
-		file_stem(path, stem, sizeof(stem));
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:n, s:n, s:n, s:b, s:i, s:s}",
-				   "name", stem, "file", path, "version",
-				   "description", "abi", "loaded", 0, "refs", 0,
-				   "error", e.msg));
+		/* A symlink's target directories are not covered by the
+		 * cache key: always checked afresh. */
+		json_t *info = link ? NULL : cache_get(r, names[i], &st);
+		if (info)
+			json_incref(info);
+		else
+			info = probe_file(path, dirfd, names[i]);
+		if (info && fresh && !link)
+			cache_put(fresh, &n_fresh, names[i], &st, info);
+		free(names[i]);
+		json_array_append_new(arr, info);
 	}
 	free(names);
+	/* Only what is still in the directory stays cached. */
+	for (size_t i = 0; i < r->n_cache; i++)
+		json_decref(r->cache[i].info);
+	free(r->cache);
+	r->cache = fresh;
+	r->n_cache = n_fresh;
 	return arr;
 }

@@ -14,6 +14,7 @@
 #define TTT_SCHED_HOST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,8 +53,11 @@ struct sched_inst {
  * Returns buf. */
 const char *sched_default_plugin_dir(char *buf, size_t len);
 
-/* plugin_dir NULL or "" = sched_default_plugin_dir(). The directory need not
- * exist yet (only the built-in works then). -ENAMETOOLONG, -ENOMEM. */
+/* plugin_dir NULL or "" = sched_default_plugin_dir(). Opens the directory
+ * and checks it with the trust rule (os/plugin_trust.h) now, so call it
+ * before dropping root. The directory need not exist yet (only the
+ * built-in works then; later look-ups try again). -ENAMETOOLONG, -ENOMEM,
+ * -EPERM (untrusted), or the error opening it. */
 int sched_registry_create(struct sched_registry **out, const char *plugin_dir,
 			  struct err *e);
 /* Destroy instances first; plugins still referenced are detached and freed
@@ -67,17 +71,25 @@ const char *sched_registry_dir(const struct sched_registry *r);
  * only when out of memory. Caller owns the reference. */
 json_t *sched_registry_list(struct sched_registry *r);
 
+/* Whether s is a plugin name: 1..SCHED_NAME_MAX-1 characters of
+ * [a-z0-9_-]. A name from the network must pass this before it reaches
+ * sched_inst_create(), so the peer can only pick among <dir>/NAME.so. */
+bool sched_name_valid(const char *s);
+
 /*
- * Creates an instance of plugin `name` (file <dir>/<name>.so, or an absolute
- * path if name starts with '/'), reusing the loaded plugin unless the file
- * changed since (then the new file is loaded; instances of the old one keep
- * running it). Checks magic, ABI version, struct size, name, pick and
- * priv_size, allocates zeroed priv, calls init(opts) then links_changed(ctx).
- * ctx may be NULL (no links yet). On failure nothing is left behind and the
- * return is -ENOENT (no such file), -EPROTO (ABI version), -EEXIST (name
- * taken by another loaded file), -EBUSY (file rewritten in place while in
- * use), -EINVAL (anything else wrong, init failure, bad options) or -ENOMEM,
- * with e->msg like "plugins.d/foo.so: ABI version 7, this host speaks 1".
+ * Creates an instance of plugin `name` (entry <name>.so of the directory
+ * opened at sched_registry_create(), found through that fd so it still
+ * works after the daemon dropped root; or an absolute path, from local
+ * configuration only, if name starts with '/'), reusing the loaded plugin
+ * unless the file changed since (then the new file is loaded; instances of the
+ * old one keep running it). Checks magic, ABI version, struct size, name, pick
+ * and priv_size, allocates zeroed priv, calls init(opts) then
+ * links_changed(ctx). ctx may be NULL (no links yet). On failure nothing is
+ * left behind and the return is -ENOENT (no such file), -EPROTO (ABI version),
+ * -EEXIST (name taken by another loaded file), -EBUSY (file rewritten in place
+ * while in use), -EINVAL (anything else wrong, init failure, bad options) or
+ * -ENOMEM, with e->msg like "plugins.d/foo.so: ABI version 7, this host speaks
+ * 1".
  */
 int sched_inst_create(struct sched_registry *r, const char *name, int dir,
 		      const struct cfg_opt *opts, uint32_t n_opts,

@@ -51,7 +51,7 @@ int wire_hdr_decode(const uint8_t *buf, size_t len, struct wire_hdr *h)
 		return -EPROTONOSUPPORT;
 	if (buf[1] == 0 || buf[1] > WT_TYPE_MAX)
 		return -EBADMSG;
-	if (buf[3] & ~WF_ENCRYPTED)
+	if (buf[3] & ~(WF_ENCRYPTED | WF_EPOCH))
 		return -EBADMSG;
 	h->version = buf[0];
 	h->type = buf[1];

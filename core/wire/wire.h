@@ -16,15 +16,19 @@
  *                              the same flow bucket (0 = none / too far)
  *               u16 bucket     flow bucket (flow hash % WIRE_BUCKETS)
  *               u16 reserved   zero
- *               u32 path_seq   per-link DATA counter (version 2)
- *               u32 tx_us      sender's monotonic clock, us mod 2^32 (v2)
+ *               u32 path_seq   per-link DATA counter (version 3)
+ *               u32 tx_us      sender's monotonic clock, us mod 2^32 (v3)
  *               inner IP packet
  *
- * FEEDBACK body (version 2): what the receiver got per link since the
+ * FEEDBACK body (version 3): what the receiver got per link since the
  * last one, for the sender's link model (core/link/linkmodel.h).
  *
  * HELLO / HELLO_ACK are authenticated with the pre-shared key (keyed
- * BLAKE2b) rather than session keys, since they create the session.
+ * BLAKE2b) rather than session keys, since they create the session; they
+ * carry X25519 ephemeral public keys whose shared secret is mixed with the
+ * PSK into the session keys (forward secrecy, wire_kx.c). REKEY /
+ * REKEY_ACK repeat that exchange inside the session (rekey.c); COOKIE is
+ * the server's answer to a HELLO under load (cookie.c).
  * All multi-byte integers are big endian.
  */
 #ifndef TTT_WIRE_H
@@ -37,19 +41,25 @@
 
 #include "base/err.h"
 
-#define WIRE_VERSION	  2
+/* 2: X25519 ephemeral handshake, blinded key id, cookie (mac2), key epochs
+ * and in-session rekeying. 3: DATA carries path_seq and tx_us, FEEDBACK
+ * (the link model). Older versions are refused (see docs/protocol.md). */
+#define WIRE_VERSION	  3
 #define WIRE_HDR_LEN	  16
 #define WIRE_TAG_LEN	  16
 #define WIRE_DATA_HDR_LEN 16
 #define WIRE_BUCKETS	  256
 #define WIRE_KEY_LEN	  32
 #define WIRE_RANDOM_LEN	  32
+#define WIRE_PUB_LEN	  32 /* X25519 public key */
+#define WIRE_COOKIE_LEN	  16
 #define WIRE_KEYID_LEN	  8
 #define WIRE_MAX_PACKET	  65535
 /* HELLO is padded to this size so HELLO_ACK (smaller) never amplifies. */
 #define WIRE_HELLO_LEN	    160
 #define WIRE_HELLO_ACK_LEN  104 /* fixed; <= WIRE_HELLO_LEN */
-#define WIRE_HELLO_MAC_LEN  16	/* keyed BLAKE2b-128, last bytes of both */
+#define WIRE_HELLO_MAC_LEN  16	/* keyed BLAKE2b-128 */
+#define WIRE_COOKIE_MSG_LEN 48	/* COOKIE: header + mac1 echo + cookie */
 #define WIRE_SCHED_NAME_MAX 32
 
 enum wire_type {
@@ -60,14 +70,22 @@ enum wire_type {
 	WT_PROBE_REPLY = 5, /* echo of a probe */
 	WT_CONTROL = 6,	    /* in-session control message (JSON text body) */
 	WT_CLOSE = 7,	    /* the sender ends the session */
-	WT_FEEDBACK = 8,    /* per-link delivery report (version 2) */
-	WT_NACK = 9,	    /* receiver: these path_seqs went missing */
-	WT_RETX = 10,	    /* a DATA packet sent again (loss recovery) */
-	WT_TYPE_MAX = 10,
+	/* version 2 */
+	WT_REKEY = 8,	  /* client -> server: new ephemeral (session keys) */
+	WT_REKEY_ACK = 9, /* server -> client: its ephemeral (session keys) */
+	WT_COOKIE = 10,	  /* server -> client: HELLO refused under load, echo
+			     this cookie (mac2); no session, no MAC */
+	/* version 3 */
+	WT_FEEDBACK = 11, /* per-link delivery report (docs/link-model.md) */
+	WT_NACK = 12,	  /* receiver: these path_seqs went missing */
+	WT_RETX = 13,	  /* a DATA packet sent again (loss recovery) */
+	WT_TYPE_MAX = 13,
 };
 
 enum wire_flags {
 	WF_ENCRYPTED = 0x01, /* body is encrypted (else only authenticated) */
+	WF_EPOCH = 0x02,     /* key epoch parity: which of the two live key
+				sets sealed the packet (rekey.h) */
 };
 
 enum crypto_mode {
@@ -101,8 +119,10 @@ struct wire_hdr {
 
 /* Session keys for one side. tx seals what we send, rx opens what we get. */
 struct wire_keys {
-	int mode;   /* enum crypto_mode */
-	int cipher; /* enum wire_cipher (wire_keys_set_cipher) */
+	int mode;	/* enum crypto_mode */
+	int cipher;	/* enum wire_cipher (wire_keys_set_cipher) */
+	uint32_t epoch; /* key epoch: 0 after the handshake, +1 per rekey; its
+			   parity is sealed into the header (WF_EPOCH) */
 	uint8_t tx[WIRE_KEY_LEN];
 	uint8_t rx[WIRE_KEY_LEN];
 	/* AES-256-GCM expanded keys, set by wire_keys_set_cipher() */
@@ -165,9 +185,10 @@ int wire_data_decode(const uint8_t *body, size_t len, struct wire_data *d);
 /* ---- handshake ---- */
 
 struct wire_hello {
-	uint8_t key_id[WIRE_KEYID_LEN]; /* which PSK (BLAKE2b of the key) */
-	uint64_t timestamp_ns;		/* CLOCK_REALTIME; must increase */
-	uint8_t client_random[WIRE_RANDOM_LEN];
+	uint64_t timestamp_ns; /* CLOCK_REALTIME; must increase */
+	/* the client's X25519 ephemeral public key for this attempt; it also
+	 * blinds the key id (wire_hello_key_id) and names the attempt */
+	uint8_t client_eph[WIRE_PUB_LEN];
 	uint8_t crypto_mode;		      /* enum crypto_mode requested */
 	uint8_t link_id;		      /* link it was sent on */
 	uint16_t link_mtu;		      /* sender's MTU on that link */
@@ -177,8 +198,9 @@ struct wire_hello {
 
 struct wire_hello_ack {
 	uint32_t session_id;
-	uint8_t client_random[WIRE_RANDOM_LEN]; /* echoed */
-	uint8_t server_random[WIRE_RANDOM_LEN];
+	uint8_t client_eph[WIRE_PUB_LEN]; /* echoed */
+	uint8_t
+	    server_eph[WIRE_PUB_LEN]; /* the server's ephemeral public key */
 	uint8_t link_id;
 	uint8_t status; /* 0 = ok, else enum wire_refusal */
 	uint8_t cipher; /* enum wire_cipher chosen by the server */
@@ -190,21 +212,47 @@ enum wire_refusal {
 	WR_SCHEDULER = 2,   /* server does not have the downstream plugin */
 };
 
-/* Key id of a PSK: first 8 bytes of BLAKE2b-128("tuntuntun key id",
- * key=psk) (libsodium has no 8-byte BLAKE2b output). */
+/* Static key id of a PSK: first 8 bytes of BLAKE2b-128("tuntuntun key id",
+ * key=psk) (libsodium has no 8-byte BLAKE2b output). Never on the wire in
+ * version 2; the server uses it to refuse two clients sharing a key. */
 void wire_key_id(const uint8_t psk[WIRE_KEY_LEN], uint8_t id[WIRE_KEYID_LEN]);
+/* Blinded key id carried by a version-2 HELLO: first 8 bytes of
+ * BLAKE2b-128(key = psk, "tuntuntun v2 key id" || client_eph). It differs
+ * for every handshake attempt, so a passive observer cannot link HELLOs
+ * of one client; the server finds the key by trying each client's. */
+void wire_hello_key_id(const uint8_t psk[WIRE_KEY_LEN],
+		       const uint8_t client_eph[WIRE_PUB_LEN],
+		       uint8_t id[WIRE_KEYID_LEN]);
 
-/* Builds a HELLO (WIRE_HELLO_LEN bytes) into buf; returns the length. */
-size_t wire_hello_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
-			const struct wire_hello *m);
-/* Reads the key id out of a HELLO before its MAC can be checked. */
-int wire_hello_peek_key_id(const uint8_t *buf, size_t len,
-			   uint8_t id[WIRE_KEYID_LEN]);
 /*
- * Verifies length, header, MAC and key id with psk, then decodes. Returns 0,
- * -EBADMSG or -EPROTONOSUPPORT. crypto_mode is returned as sent (the server
- * checks it and may answer WR_CRYPTO_MODE); downstream is NUL-terminated.
- * The caller still checks timestamp_ns > the last accepted one for the key.
+ * Builds a HELLO (WIRE_HELLO_LEN bytes) into buf; returns the length.
+ * mac1 (PSK) is always set; mac2 only with a cookie (else zeros). mac1 is
+ * copied to mac1_out when non-NULL (the client matches COOKIE replies).
+ */
+size_t wire_hello_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
+			const struct wire_hello *m,
+			const uint8_t cookie[WIRE_COOKIE_LEN],
+			uint8_t mac1_out[WIRE_HELLO_MAC_LEN]);
+/* Length and header of a HELLO, nothing else: the cheap first check. */
+int wire_hello_check(const uint8_t *buf, size_t len);
+/*
+ * Which of n PSKs a HELLO (already wire_hello_check()ed) names: index, or
+ * -ENOENT. Costs one BLAKE2b per key tried; the server calls it only for
+ * HELLOs that passed its budget (and, under load, the cookie check).
+ */
+int wire_hello_identify(const uint8_t *buf, size_t len,
+			const uint8_t (*psks)[WIRE_KEY_LEN], uint32_t n);
+/* The mac1 and mac2 fields of a checked HELLO. */
+const uint8_t *wire_hello_mac1(const uint8_t *buf);
+const uint8_t *wire_hello_mac2(const uint8_t *buf);
+/* Bytes that mac2 covers (everything before it, mac1 included). */
+size_t wire_hello_mac2_span(void);
+/*
+ * Verifies length, header, mac1 and the blinded key id with psk, then
+ * decodes. Returns 0, -EBADMSG or -EPROTONOSUPPORT. crypto_mode is
+ * returned as sent (the server checks it and may answer WR_CRYPTO_MODE);
+ * downstream is NUL-terminated. mac2 is not checked here (cookie.c). The
+ * caller still checks timestamp_ns > the last accepted one for the key.
  */
 int wire_hello_parse(const uint8_t *buf, size_t len,
 		     const uint8_t psk[WIRE_KEY_LEN], struct wire_hello *m);
@@ -212,20 +260,81 @@ int wire_hello_parse(const uint8_t *buf, size_t len,
 /* Builds a HELLO_ACK (WIRE_HELLO_ACK_LEN bytes); returns the length. */
 size_t wire_hello_ack_build(uint8_t *buf, const uint8_t psk[WIRE_KEY_LEN],
 			    const struct wire_hello_ack *m);
-/* Returns 0 or -EBADMSG; the caller compares client_random with its own. */
+/* Returns 0 or -EBADMSG; the caller compares client_eph with its own. */
 int wire_hello_ack_parse(const uint8_t *buf, size_t len,
 			 const uint8_t psk[WIRE_KEY_LEN],
 			 struct wire_hello_ack *m);
 
 /*
- * Derives both directions' keys from the PSK and both randoms. `is_client`
- * picks which derived key is tx and which is rx.
+ * COOKIE (WIRE_COOKIE_MSG_LEN bytes): header (session 0, seq 0, the
+ * HELLO's link id) || the HELLO's mac1 || cookie. Not authenticated: the
+ * server answers it before it knows who sent the HELLO. The mac1 echo
+ * ties it to one HELLO, so only someone who saw that HELLO can forge one.
+ */
+size_t wire_cookie_build(uint8_t *buf, uint8_t link_id,
+			 const uint8_t mac1[WIRE_HELLO_MAC_LEN],
+			 const uint8_t cookie[WIRE_COOKIE_LEN]);
+/* 0 when buf is a COOKIE answering the HELLO whose mac1 is given (cookie
+ * copied out), else -EBADMSG. */
+int wire_cookie_parse(const uint8_t *buf, size_t len,
+		      const uint8_t mac1[WIRE_HELLO_MAC_LEN],
+		      uint8_t cookie[WIRE_COOKIE_LEN]);
+
+/*
+ * Version-1 key derivation from the PSK and two randoms, no Diffie-Hellman.
+ * Kept only for tests and benchmarks that need keys without a handshake;
+ * the daemon derives with wire_kx_session() (wire_kx.h).
  */
 void wire_derive_keys(struct wire_keys *k, int mode,
 		      const uint8_t psk[WIRE_KEY_LEN],
 		      const uint8_t client_random[WIRE_RANDOM_LEN],
 		      const uint8_t server_random[WIRE_RANDOM_LEN],
 		      uint32_t session_id, int is_client);
+
+/* ---- key exchange (wire_kx.c) ---- */
+
+#define WIRE_CK_LEN                                                            \
+	32 /* chaining key carried from one key epoch to the next              \
+	    */
+
+/* An X25519 key pair used for one handshake or one rekey, then wiped. */
+struct wire_eph {
+	uint8_t pk[WIRE_PUB_LEN];
+	uint8_t sk[crypto_scalarmult_SCALARBYTES];
+};
+void wire_eph_generate(struct wire_eph *e);
+void wire_eph_wipe(struct wire_eph *e);
+
+/*
+ * Session keys of a version-2 handshake (epoch 0):
+ *   dh     = X25519(my_sk, peer's ephemeral)
+ *   master = BLAKE2b-256(key = PSK, "tuntuntun v2 session" || client_eph
+ *                        || server_eph || session_id (be32) || dh)
+ *   c2s, s2c, ck = crypto_kdf(master, ids 1, 2, 3, context "tttkeys2")
+ * Both the PSK and an ephemeral secret are needed, so a recorded session
+ * stays closed to whoever later steals the PSK. `is_client` picks tx/rx
+ * and which ephemeral is the peer's. ck (the chaining key) feeds the next
+ * rekey. Sets k->mode, k->epoch = 0, cipher ChaCha20 (call
+ * wire_keys_set_cipher() after). Returns 0, or -EBADMSG when the peer's
+ * key is a low-order point (all-zero shared secret).
+ */
+int wire_kx_session(struct wire_keys *k, uint8_t ck[WIRE_CK_LEN], int mode,
+		    const uint8_t psk[WIRE_KEY_LEN], const uint8_t *my_sk,
+		    const uint8_t client_eph[WIRE_PUB_LEN],
+		    const uint8_t server_eph[WIRE_PUB_LEN], uint32_t session_id,
+		    int is_client);
+/*
+ * Keys of the next epoch after a REKEY / REKEY_ACK exchange:
+ *   master = BLAKE2b-256(key = ck, "tuntuntun v2 rekey" || epoch (be32)
+ *                        || client_eph || server_eph || dh)
+ * then split as above; ck is replaced by the new chaining key (the old one
+ * is wiped). Mode and cipher are taken from `like`. Returns 0, -EBADMSG
+ * (low-order point) or -ENOTSUP (cipher).
+ */
+int wire_kx_rekey(struct wire_keys *k, uint8_t ck[WIRE_CK_LEN],
+		  const struct wire_keys *like, uint32_t epoch,
+		  const uint8_t *my_sk, const uint8_t client_eph[WIRE_PUB_LEN],
+		  const uint8_t server_eph[WIRE_PUB_LEN], int is_client);
 
 /*
  * Selects the session's AEAD after wire_derive_keys() and precomputes what
@@ -353,7 +462,8 @@ uint32_t wire_flow_hash(const uint8_t *pkt, size_t len);
 
 /*
  * Pre-shared keys: 32 random bytes, stored as base64 text in a file.
- * load refuses group/world-readable files (-EPERM) and bad content (-EINVAL);
+ * load refuses group/world-readable files and files owned by neither root
+ * nor the effective user (-EPERM), and bad content (-EINVAL);
  * generate refuses to overwrite (-EEXIST) and creates the file mode 0600.
  */
 int wire_key_load(const char *path, uint8_t psk[WIRE_KEY_LEN], struct err *e);

@@ -55,11 +55,15 @@ size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
 	if (!wire_sodium_ready)
 		(void)wire_init();
 
-	/* The flag is part of the authenticated header: set it first. */
+	/* The flags are part of the authenticated header: set them first. */
 	if (k->mode == CRYPTO_ENCRYPT)
 		buf[3] |= WF_ENCRYPTED;
 	else
 		buf[3] &= (uint8_t)~WF_ENCRYPTED;
+	if (k->epoch & 1)
+		buf[3] |= WF_EPOCH;
+	else
+		buf[3] &= (uint8_t)~WF_EPOCH;
 	if (k->mode == CRYPTO_NONE)
 		return WIRE_HDR_LEN + body_len;
 
@@ -96,6 +100,8 @@ int wire_open(const struct wire_keys *k, uint8_t *buf, size_t len,
 		return -EBADMSG;
 	if (encrypted != (k->mode == CRYPTO_ENCRYPT))
 		return -EBADMSG;
+	if (((h->flags & WF_EPOCH) != 0) != ((k->epoch & 1) != 0))
+		return -EBADMSG; /* sealed under the other key epoch */
 	if (k->mode == CRYPTO_NONE) {
 		*body = b;
 		*body_len = len - WIRE_HDR_LEN;
@@ -171,6 +177,7 @@ void wire_derive_keys(struct wire_keys *k, int mode,
 
 	k->mode = mode;
 	k->cipher = WIRE_CIPHER_CHACHA20;
+	k->epoch = 0;
 	memcpy(is_client ? k->tx : k->rx, out, WIRE_KEY_LEN);
 	memcpy(is_client ? k->rx : k->tx, out + WIRE_KEY_LEN, WIRE_KEY_LEN);
 	sodium_memzero(out, sizeof(out));

@@ -2,7 +2,8 @@
  * Pre-shared key files: 32 random bytes as one line of standard base64
  * (44 characters), like WireGuard's key files. The loader refuses a file
  * others can read, because anyone holding the PSK can open sessions and
- * read the traffic; the generator never overwrites an existing key, because
+ * read the traffic, and one owned by anybody but root or us (who could
+ * swap it); the generator never overwrites an existing key, because
  * losing a deployed key locks a client out.
  */
 #include "wire/wire.h"
@@ -96,6 +97,14 @@ int wire_key_load(const char *path, uint8_t psk[WIRE_KEY_LEN], struct err *e)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = err_set(e, -EINVAL, "%s: not a regular file", path);
+		goto out;
+	}
+	/* Someone else's file could be swapped for their own key. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = err_set(e, -EPERM,
+			     "%s is owned by uid %d; expected root or the "
+			     "user starting the daemon (uid %d)",
+			     path, (int)st.st_uid, (int)geteuid());
 		goto out;
 	}
 	if (st.st_mode & 077) {

@@ -3,6 +3,12 @@
 # keeps going past a failure, and ends with one "N passed, N failed" line
 # counting the individual checks.
 #
+# The tun offloads (super-packets, coalescing, UDP GRO) change how every
+# byte crosses the daemon, so the scripts that move the most traffic
+# (t-basic.sh, t-ipv6-nat.sh) run twice: offloads on (tun.offload: auto)
+# and forced off. OFFLOAD=off|auto in the environment runs the whole suite
+# in that one mode instead.
+#
 # A script that fails is run once more: these tests move real traffic on a
 # shared 2-core machine, where a stall of a few hundred ms can upset a check
 # about ordering or detection. A feature that is broken fails twice; one
@@ -24,8 +30,18 @@ counts() { # counts OUTPUT -> "PASSED FAILED" from the summary line
 	echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/'
 }
 total_pass=0 total_fail=0 failed=() flaky=()
+runs=()
 for t in "$dir"/t-*.sh; do
+	runs+=("${OFFLOAD:-auto} $t")
+	case $(basename "$t") in
+	t-basic.sh | t-ipv6-nat.sh) [ -z "${OFFLOAD:-}" ] && runs+=("off $t") ;;
+	esac
+done
+for r in "${runs[@]}"; do
+	mode=${r%% *} t=${r#* }
 	name=$(basename "$t")
+	[ "$mode" = off ] && name="$name (offload off)"
+	export OFFLOAD=$mode
 	out=$(bash "$t" 2>&1)
 	rc=$?
 	echo "$out"

@@ -5,7 +5,7 @@
 # carrying traffic, and a bad config refused with status 2 leaving nothing.
 . "$(dirname "$0")/lib.sh"
 
-echo "== basic tunnel (crypto $CRYPTO)"
+echo "== basic tunnel (crypto $CRYPTO, offload $OFFLOAD)"
 topo_up
 emu_start a 10.101.0.1 7001 --delay 5ms --rate 200mbit --queue 50ms
 emu_start b 10.102.0.1 7002 --delay 10ms --rate 200mbit --queue 50ms
@@ -64,6 +64,8 @@ down=$(jq_py "round(d['end']['sum_received']['bits_per_second']/1e6,1)" <"$WORK/
 echo "  iperf3 through the tunnel: up $up Mbit/s, down $down Mbit/s"
 check "iperf3 upstream moved data" python3 -c "import sys; sys.exit(0 if $up > 1 else 1)"
 check "iperf3 downstream moved data" python3 -c "import sys; sys.exit(0 if $down > 1 else 1)"
+
+offload_checks both
 
 # Both links carried traffic, both ways (round robin over two up links).
 for side in client server; do

@@ -7,7 +7,7 @@
 #   tun fd77::2/64 (+10.77.0.2/24)                               tun fd77::1/64     sh fd99::1 --- H: hs fd99::2
 . "$(dirname "$0")/lib.sh"
 
-echo "== IPv6 transport and inner traffic, NAT rebinding, default route"
+echo "== IPv6 transport and inner traffic, NAT rebinding, default route (offload $OFFLOAD)"
 topo_up
 addr6() { ip -n "$1" addr add "$3" dev "$2" nodad; }
 addr6 "$NS_C" ca fd01::2/64
@@ -35,7 +35,7 @@ cat >"$WORK/server.yaml" <<EOF
 role: server
 listen: { address: "::", port: 5800 }
 cipher: chacha20-poly1305
-tun: { name: ttt0, address: 10.77.0.1/24, address6: "fd77::1/64" }
+tun: { name: ttt0, address: 10.77.0.1/24, address6: "fd77::1/64", offload: $OFFLOAD }
 clients:
   - { name: laptop, key: $WORK/server-client.key, address: 10.77.0.2, address6: "fd77::2" }
 plugin_dir: $TOP/plugins.d
@@ -46,7 +46,7 @@ role: client
 server: { address: "fd20::2", port: 5800 }
 cipher: chacha20-poly1305
 key: $WORK/client.key
-tun: { name: ttt0, address: 10.77.0.2/24, address6: "fd77::2/64" }
+tun: { name: ttt0, address: 10.77.0.2/24, address6: "fd77::2/64", offload: $OFFLOAD }
 default_route: true
 links:
   - { name: a, interface: ca, source: "fd01::2", peer: "[fd01::1]:7001" }
@@ -87,6 +87,7 @@ wait_listen "$NS_H" 9003
 c python3 "$E2E_DIR/tcpxfer.py" send fd99::2 9003 "$WORK/blob"
 wait "$rp"
 check "10 MB IPv6 TCP transfer: sha256 matches" test "$(cut -d' ' -f1 "$WORK/recv.out")" = "$want"
+offload_checks up
 
 # NAT rebinding: restart emulator A; its new upstream socket has a new port,
 # and the server must follow the link to it.

@@ -2,14 +2,19 @@
 # Least privilege and the local attack surface, end to end (lib.sh topology):
 #   - both daemons with `user: nobody` still carry traffic; /proc shows the
 #     dropped uid/gid and only CAP_NET_ADMIN + CAP_NET_RAW (0x3000) in the
-#     permitted, effective and bounding sets;
+#     permitted, effective and bounding sets, and the HTTP listener's thread
+#     none at all;
 #   - link recovery still works as nobody (the uplink socket is re-created
 #     with SO_BINDTODEVICE after its interface went down and up);
 #   - the control socket refuses a non-root uid twice over: the 0600 file,
 #     and, with the file opened up on purpose, SO_PEERCRED;
 #   - garbage on the control socket gets error replies and the daemon lives;
 #   - a root daemon refuses a plugin directory or plugin file that is not
-#     root-owned or is group/world-writable, with a message naming it.
+#     root-owned or is group/world-writable, with a message naming it;
+#   - both daemons load their plugins from a plugins.d under a 0700
+#     root-owned parent (a clone in /root): the server loads each client's
+#     downstream plugin after dropping to nobody, hot swaps both ways and
+#     `tuntunctl plugins` work as nobody too (issue #17).
 . "$(dirname "$0")/lib.sh"
 
 echo "== least privilege, control socket, plugin trust"
@@ -18,8 +23,20 @@ NOBODY_GID=$(id -g nobody)
 topo_up
 emu_start a 10.101.0.1 7001 --delay 2ms
 emu_start b 10.102.0.1 7002 --delay 4ms
-write_configs roundrobin roundrobin "user: nobody"
+write_configs roundrobin roundrobin "user: nobody
+http: {}"
 echo "user: nobody" >>"$WORK/server.yaml"
+# The plugins sit where only root can reach them by path: a 0755
+# plugins.d inside a 0700 root-owned directory, as in a clone under /root.
+LOCKED=$WORK/locked-700
+PLUG=$LOCKED/tuntuntun/plugins.d
+mkdir -p "$PLUG"
+cp "$TOP"/plugins.d/*.so "$PLUG/"
+chmod 0755 "$LOCKED/tuntuntun" "$PLUG" "$PLUG"/*.so
+chmod 0700 "$LOCKED"
+sed -i "s|^plugin_dir: .*|plugin_dir: $PLUG|" "$WORK/client.yaml" "$WORK/server.yaml"
+check "nobody cannot reach the plugin directory by path" \
+	bash -c "! setpriv --reuid=$NOBODY_UID --regid=$NOBODY_GID --clear-groups test -r '$PLUG/roundrobin.so'"
 daemons_start || { bad "daemons start as nobody"; summary; exit 1; }
 check "ping through the tunnel with both daemons as nobody" \
 	bash -c "ip netns exec $NS_C ping -c 3 -i 0.2 -W 2 10.99.0.2 >/dev/null"
@@ -40,6 +57,35 @@ for who in client server; do
 	check "$who NoNewPrivs is set" test "$(awk '$1=="NoNewPrivs:" {print $2}' "$st")" = 1
 done
 check "client log says it dropped root" grep -q "running as nobody" "$WORK/client.log"
+# The HTTP listener's thread (started before the drop) keeps nothing.
+http_caps() { # the other threads' CapPrm and CapEff, one line per thread
+	for t in /proc/$CLIENT_PID/task/*; do
+		[ "${t##*/}" = "$CLIENT_PID" ] && continue
+		awk '$1=="CapPrm:" || $1=="CapEff:" {printf "%s ", $2} END {print ""}' "$t/status"
+	done
+}
+caps=$(http_caps)
+check "client's HTTP thread runs with no capability ($caps)" \
+	bash -c "[ -n '$caps' ] && ! grep -qv '^0000000000000000 0000000000000000 $' <<<'$caps'"
+check "  ... and serves /metrics" \
+	bash -c "ip netns exec $NS_C curl -sf http://127.0.0.1:9580/metrics | grep -q '^ttt_link_state{link=\"a\"}'"
+
+# Plugins after the drop, from the directory under the 0700 parent.
+srv_down() { sstatus | jq_py "d['sessions'][0]['scheduler']['plugin']"; }
+cli_up() { cstatus | jq_py "d['scheduler']['upstream']['plugin']"; }
+check "the server (as nobody) runs the client's downstream roundrobin.so ($(srv_down))" \
+	test "$(srv_down)" = roundrobin
+check "... loaded from the locked directory" \
+	bash -c "sstatus() { '$CTL' -s '$WORK/server.sock' status --json; }; sstatus | grep -q '$PLUG/roundrobin.so'"
+"$CTL" -s "$WORK/client.sock" scheduler set downstream weighted >"$WORK/pd-down.out" 2>&1
+check "downstream hot swap to weighted after the drop (exit $?)" test "$(srv_down)" = weighted
+"$CTL" -s "$WORK/client.sock" scheduler set upstream lowest-rtt >"$WORK/pd-up.out" 2>&1
+check "upstream hot swap to lowest-rtt after the drop (exit $?)" test "$(cli_up)" = lowest-rtt
+"$CTL" -s "$WORK/server.sock" plugins >"$WORK/pd-plugins.out" 2>&1
+check "tuntunctl plugins as nobody lists the locked directory's plugins" \
+	bash -c "grep -q '^weighted ' '$WORK/pd-plugins.out' && ! grep -q REFUSED '$WORK/pd-plugins.out'"
+check "no permission errors in the server log" bash -c "! grep -qi 'permission denied' '$WORK/server.log'"
+check "the tunnel still works after the swaps" bash -c "ip netns exec $NS_C ping -c 2 -i 0.2 -W 2 10.99.0.2 >/dev/null"
 
 # Link recovery as nobody: the uplink socket is re-created (SO_BINDTODEVICE
 # needs CAP_NET_RAW) once the interface is back.
@@ -55,13 +101,15 @@ check "ping still works after the flap" bash -c "ip netns exec $NS_C ping -c 2 -
 # The control socket: 0600 root file, so nobody cannot even connect.
 as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOBODY_GID" --clear-groups "$@"; }
 chmod 0711 "$WORK"
-out=$(as_nobody "$CTL" -s "$WORK/server.sock" status 2>&1)
+# A copy nobody can run even when the tree sits in a 0700 directory.
+cp "$CTL" "$WORK/tuntunctl-nobody" && chmod 0755 "$WORK/tuntunctl-nobody"
+out=$(as_nobody "$WORK/tuntunctl-nobody" -s "$WORK/server.sock" status 2>&1)
 check "nobody cannot connect to the 0600 control socket ($out)" \
 	bash -c 'echo "$1" | grep -qi "permission denied" && ! echo "$1" | grep -q "may not use"' _ "$out"
 # Opened up on purpose: SO_PEERCRED still refuses nobody (it is the
 # daemon's run-time user, but not the one that created the socket).
 chmod 0666 "$WORK/server.sock"
-out=$(as_nobody "$CTL" -s "$WORK/server.sock" status 2>&1)
+out=$(as_nobody "$WORK/tuntunctl-nobody" -s "$WORK/server.sock" status 2>&1)
 echo "  tuntunctl as nobody: $out" | head -2
 check "SO_PEERCRED refuses uid nobody on a 0666 socket" \
 	bash -c 'echo "$1" | grep -q "may not use the control socket"' _ "$out"

@@ -11,6 +11,11 @@
 #     rx_spoofed rises, the host sees nothing from it;
 #   - a HELLO captured before a client restart and replayed afterwards does
 #     not replace the new session (timestamp rule);
+#   - the HELLOs of the two attempts carry unrelated key ids (identity
+#     hiding: an observer cannot link them);
+#   - on the server a link is CLIENT/LINK: `link a down` is refused when
+#     two clients both have an "a", `link phone/a down` takes down only the
+#     phone's;
 #   - a known payload is not on the wire with crypto: encrypt, and is with
 #     crypto: auth.
 . "$(dirname "$0")/lib.sh"
@@ -228,6 +233,23 @@ check "phone's own address passes ($(from_src 10.77.0.3) of 10)" test "$(from_sr
 check "phone as the laptop: nothing reaches the host ($(from_src 10.77.0.2))" test "$(from_src 10.77.0.2)" -eq 0
 check "phone as the laptop: rx_spoofed $s0 -> $s1 (+10)" test $((s1 - s0)) -ge 10
 
+# --- 4b. link names are the client's: scoped per client on the server ---
+# Both the laptop and the phone call a link "a".
+sstate() { sstatus | jq_py "[l['state'] for x in d['sessions'] if x.get('client')=='$1' for l in x['links'] if l['name']=='$2'][0]"; }
+sstate_is() { [ "$(sstate "$1" "$2")" = "$3" ]; }
+out=$("$CTL" -s "$WORK/server.sock" link a down 2>&1)
+check "server: a bare link name is refused, asking for CLIENT/LINK ($out)" \
+	bash -c 'echo "$1" | grep -q "CLIENT/LINK"' _ "$out"
+check "... and neither client's a went down" \
+	bash -c "[ '$(sstate laptop a)' = up ] && [ '$(sstate phone a)' = up ]"
+check "server: link phone/a down accepted" "$CTL" -s "$WORK/server.sock" link phone/a down
+check "... the phone's a is down on the server" wait_for 5 sstate_is phone a down
+check "... the laptop's a is still up" sstate_is laptop a up
+check "... the laptop still reaches the host" quiet c ping -c 2 -i 0.2 -W 2 10.99.0.2
+check "server: link nobody/a is unknown" bash -c "! '$CTL' -s '$WORK/server.sock' link nobody/a down 2>/dev/null"
+check "server: link phone/a up accepted" "$CTL" -s "$WORK/server.sock" link phone/a up
+check "... the phone's a is back" wait_for 10 sstate_is phone a up
+
 # --- 5. plaintext on the wire with encryption ---
 mark="TTT-KNOWN-PAYLOAD-$ID"
 count_at_host 9300 3
@@ -256,6 +278,24 @@ b1=$(srv_rx_bad)
 check "old HELLOs ($n_hello) replayed: session kept ($(sid_of laptop))" test "$(sid_of laptop)" = "$new_sid"
 check "old HELLOs counted as bad ($b0 -> $b1)" test "$b1" -ge $((b0 + n_hello))
 check "laptop still reaches the host" quiet c ping -c 2 -i 0.2 -W 2 10.99.0.2
+
+# --- 7. identity hiding: HELLOs of two attempts are not linkable ---
+# Key id (bytes 16..23) per ephemeral key (bytes 32..63) over every HELLO
+# the laptop sent, before and after its restart: one id per attempt, and no
+# two attempts share one (version 1 sent the same id every time).
+python3 "$WORK/pcap.py" "$WORK/wan.pcap" 1 10.200.0.1 >"$WORK/hello-all.hex"
+ids=$(python3 -c '
+import sys
+att = {}
+for l in open(sys.argv[1]):
+    b = bytes.fromhex(l.strip())
+    att.setdefault(b[32:64], set()).add(b[16:24])
+ids = [i for s in att.values() for i in s]
+print(len(att), len(ids), len(set(ids)))' "$WORK/hello-all.hex")
+read -r n_att n_ids n_distinct <<<"$ids"
+check "HELLOs of $n_att attempts captured" test "$n_att" -ge 2
+check "one key id per attempt ($n_ids ids for $n_att attempts)" test "$n_ids" -eq "$n_att"
+check "no key id shared by two attempts ($n_distinct distinct)" test "$n_distinct" -eq "$n_ids"
 
 # --- 7. the same payload with crypto: auth is visible ---
 kill "$CLIENT_PID" "$SERVER_PID"; wait "$CLIENT_PID" "$SERVER_PID" 2>/dev/null

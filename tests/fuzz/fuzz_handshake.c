@@ -3,9 +3,11 @@
  * (core/server.c, with the shipping session, key and wire code linked in)
  * fed a sequence of datagrams from several source addresses. Random bytes
  * never carry a valid MAC, so the input also asks for well-formed HELLOs
- * built with a client's real key and fuzzed fields (timestamp steps, random,
- * crypto mode, downstream plugin name, link id), which reach the session
- * creation, retry, replay and refusal paths.
+ * built with a client's real key and fuzzed fields (timestamp steps,
+ * ephemeral key, crypto mode, downstream plugin name, link id, with or
+ * without a valid cookie), which reach the session creation, retry,
+ * replay, refusal and, once more than HELLO_LOAD_PER_S arrive within a
+ * second, the cookie (under load) paths.
  *
  * Properties checked after every datagram, the ones the server promises:
  *  - a datagram without a valid MAC changes no state at all (sessions,
@@ -144,7 +146,7 @@ static int same(const struct snap *a, const struct snap *b)
 static uint64_t hello_total(const struct daemon *d)
 {
 	return d->hello_ok + d->hello_bad + d->hello_replayed +
-	       d->hello_ratelimited;
+	       d->hello_ratelimited + d->hello_cookie_sent;
 }
 
 /* Input: records of [op][source][...]. */
@@ -198,13 +200,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (size - off < 8)
 				break;
 			memset(&m, 0, sizeof(m));
-			wire_key_id(psk[c], m.key_id);
 			/* timestamp moves by a signed step: replays and
 			 * stale ones included */
 			int8_t step = (int8_t)data[off];
 			uint64_t t = ts[c] + (uint64_t)(int64_t)step;
-			memset(m.client_random, data[off + 1],
-			       sizeof(m.client_random));
+			/* a real point for most values of the byte, a
+			 * low-order one (all zero) for 0 */
+			if (data[off + 1]) {
+				memset(m.client_eph, data[off + 1],
+				       sizeof(m.client_eph));
+				crypto_scalarmult_base(m.client_eph,
+						       m.client_eph);
+			}
 			m.crypto_mode = data[off + 2] % 4;
 			m.link_id = data[off + 3] % 20;
 			m.link_mtu =
@@ -218,7 +225,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off += 8;
 			if (t > ts[c])
 				ts[c] = t;
-			wire_hello_build(buf, psk[c], &m);
+			/* bit 3: with the cookie of this source, as a
+			 * client answering a COOKIE would send it */
+			uint8_t cookie[WIRE_COOKIE_LEN];
+			cookie_make(&d.cookies, &from, now, cookie);
+			wire_hello_build(buf, psk[c], &m,
+					 (op & 8) ? cookie : NULL, NULL);
 			uint64_t last = d.client_last_hello[c];
 			server_on_hello(&d, fd, buf, sizeof(buf), &from,
 					sizeof(*fa), now);

@@ -1,20 +1,25 @@
 /*
  * Small daemon helpers with no socket or loop: socket-address formatting
  * and comparison (addr.c) and the conversion of control-socket/peer JSON
- * options into plugin options (peerctl.c), with its bad inputs.
+ * options into plugin options (peerctl.c), with its bad inputs; a
+ * client's link-info with link names its YAML could not hold (control
+ * bytes, a '/' that would fake a server's CLIENT/LINK name) is dropped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "daemon.h"
 #include "datapath.h"
 #include "base/log.h"
 #include "peerctl.h"
+#include "queue/pktq.h"
 
 static struct sockaddr_storage v4(const char *a, uint16_t port)
 {
@@ -127,6 +132,59 @@ static void test_options_bad(void **state)
 	json_decref(j);
 }
 
+/* Peer strings in logs: printable ASCII stays, the rest is \xNN, and a
+ * long one is cut with "..." inside the buffer. */
+static void test_log_esc(void **state)
+{
+	char b[LOG_ESC_NAME];
+	assert_string_equal(log_esc("roundrobin", b, sizeof(b)), "roundrobin");
+	assert_string_equal(log_esc("a\x1b[31mb\n", b, sizeof(b)),
+			    "a\\x1b[31mb\\x0a");
+	assert_string_equal(log_esc("q\"\\z\xff", b, sizeof(b)),
+			    "q\\x22\\x5cz\\xff");
+	char small[12];
+	assert_string_equal(log_esc("abcdefghijkl", small, sizeof(small)),
+			    "abcdefgh...");
+	char big[200];
+	memset(big, 1, sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	log_esc(big, b, sizeof(b));
+	assert_true(strlen(b) < sizeof(b));
+	assert_non_null(strstr(b, "..."));
+}
+
+/* Server side: only names like the YAML's reach the paths (and logs). */
+static void test_link_info_names(void **state)
+{
+	struct daemon d;
+	memset(&d, 0, sizeof(d));
+	config_defaults(&d.cfg);
+	d.loop = ev_default_loop(0);
+	d.client = false;
+	struct session *s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	s->d = &d;
+	const char *msg = "{\"t\":\"link-info\",\"links\":["
+			  "{\"id\":0,\"name\":\"lte\",\"rate\":1000},"
+			  "{\"id\":1,\"name\":\"x\\u001b[31my\"},"
+			  "{\"id\":2,\"name\":\"phone/a\"},"
+			  "{\"id\":3,\"name\":\"\"},"
+			  "{\"id\":4,\"name\":\"-opt\"},"
+			  "{\"id\":5,\"name\":\"wlan_2-b\"}]}";
+	peerctl_on_message(s, NULL, (const uint8_t *)msg, strlen(msg), 0);
+	assert_string_equal(s->paths[0].name, "lte");
+	assert_int_equal(s->paths[0].rate_bps, 1000);
+	assert_string_equal(s->paths[5].name, "wlan_2-b");
+	for (int i = 1; i <= 4; i++)
+		assert_null(s->paths[i].sess); /* never created */
+	assert_int_equal(s->rx_bad, 4);
+	for (int i = 0; i < CFG_MAX_LINKS; i++)
+		if (s->paths[i].sess)
+			pktq_free(
+			    &s->paths[i].pq); /* each path's pacer queue */
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +192,8 @@ int main(void)
 	    cmocka_unit_test(test_sockaddr_equal),
 	    cmocka_unit_test(test_options_convert),
 	    cmocka_unit_test(test_options_bad),
+	    cmocka_unit_test(test_link_info_names),
+	    cmocka_unit_test(test_log_esc),
 	};
 	log_set_level(LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

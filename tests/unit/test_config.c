@@ -158,6 +158,7 @@ static void test_example_client(void **state)
 	assert_string_equal(pfx(&cfg.tun.addr4), "10.77.0.2/24");
 	assert_string_equal(pfx(&cfg.tun.addr6), "fd77::2/64");
 	assert_int_equal(cfg.tun.mtu, 0);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_AUTO);
 	assert_false(cfg.default_route);
 
 	const struct cfg_sched *up = &cfg.sched[TTT_DIR_UPSTREAM];
@@ -203,6 +204,10 @@ static void test_example_client(void **state)
 	assert_int_equal(cfg.probe.degraded_rtt_ms, 500);
 	assert_int_equal(cfg.probe.loss_window, 50);
 	assert_reorder_control_defaults();
+	/* rekey defaults: 120 s, bytes off, 2^23 packets */
+	assert_int_equal(cfg.rekey.interval_ms, 120000);
+	assert_true(cfg.rekey.bytes == 0);
+	assert_int_equal(cfg.rekey.packets, 8388608);
 	assert_string_equal(cfg.control.group, "netdev");
 	assert_string_equal(cfg.plugin_dir,
 			    "/usr/local/lib/tuntuntun/plugins.d");
@@ -255,7 +260,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.tun.addr6.family, 0);
 	assert_int_equal(cfg.tun.mtu, 0);
 	for (int d = 0; d < 2; d++) {
-		assert_string_equal(cfg.sched[d].plugin, "roundrobin");
+		assert_string_equal(cfg.sched[d].plugin, "earliest-arrival");
 		assert_int_equal(cfg.sched[d].n_opts, 0);
 	}
 	assert_int_equal(cfg.n_links, 1);
@@ -282,7 +287,7 @@ static void test_defaults(void **state)
 	struct config d;
 	config_defaults(&d);
 	assert_int_equal(d.reorder.capacity, 4096);
-	assert_string_equal(d.sched[1].plugin, "roundrobin");
+	assert_string_equal(d.sched[1].plugin, "earliest-arrival");
 	assert_true(d.recovery.enabled);
 	assert_int_equal(d.recovery.budget_pct, 10);
 	assert_int_equal(d.recovery.store_packets, 2048);
@@ -341,7 +346,7 @@ static void test_role_last_and_values(void **state)
 		"    backup: on\n"
 		"    weight: 65535\n"
 		"    mtu: auto\n"
-		"tun: { address: 10.77.0.2/24, mtu: 1400 }\n"
+		"tun: { address: 10.77.0.2/24, mtu: 1400, offload: off }\n"
 		"key: \"relative/key\"\n"
 		"crypto: none\n"
 		"cipher: chacha20-poly1305\n"
@@ -353,8 +358,12 @@ static void test_role_last_and_values(void **state)
 		"control: { socket: \"\", mode: 660, group: tun.users }\n"
 		"keepalive: 0\n"
 		"log: { level: debug }\n"
+		"rekey: { interval: 1s, bytes: 64GiB, packets: 0 }\n"
 		"server: { address: 192.0.2.1 }\n"
 		"role: client\n");
+	assert_int_equal(cfg.rekey.interval_ms, 1000);
+	assert_true(cfg.rekey.bytes == 64ULL << 30);
+	assert_int_equal(cfg.rekey.packets, 0);
 	assert_int_equal(cfg.role, ROLE_CLIENT);
 	assert_string_equal(cfg.links[0].name, "x-1_Y");
 	assert_int_equal(cfg.links[0].rate_bps, 1500000000ULL);
@@ -364,6 +373,7 @@ static void test_role_last_and_values(void **state)
 	assert_true(cfg.links[0].backup);
 	assert_int_equal(cfg.links[0].weight, 65535);
 	assert_int_equal(cfg.tun.mtu, 1400);
+	assert_int_equal(cfg.tun.offload, CFG_OFFLOAD_OFF);
 	assert_string_equal(cfg.key_file, "relative/key");
 	assert_int_equal(cfg.crypto_mode, CRYPTO_NONE);
 	assert_int_equal(cfg.cipher, CFG_CIPHER_CHACHA20);
@@ -475,6 +485,14 @@ static const struct bad_text bad_texts[] = {
      "reorder.hold: unknown key; expected one of enabled, capacity, "
      "min_hold, max_hold"},
     {CLIENT_HEAD "? [a, b]\n: c\n", 6, "keys must be plain words, got a list"},
+    /* rekey: at least a second, sizes, a client's business */
+    {CLIENT_HEAD "rekey: { interval: 500ms }\n", 6, "rekey.interval"},
+    {CLIENT_HEAD "rekey: { bytes: lots }\n", 6, "rekey.bytes"},
+    {CLIENT_HEAD "rekey: { packets: -1 }\n", 6, "rekey.packets"},
+    {CLIENT_HEAD "rekey: { every: 2m }\n", 6,
+     "rekey.every: unknown key; expected one of interval, bytes, packets"},
+    {SERVER_HEAD "rekey: { interval: 2m }\n", 5,
+     "rekey: only valid with role: client"},
     {CLIENT_HEAD "probe: &p { interval: 100ms }\nreorder: *p\n", 7,
      "7:10: YAML aliases (*name) are not supported; write the value out"},
     {CLIENT_HEAD "probe: &p [ *p ]\n", 6,
@@ -500,10 +518,21 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "user: [a]\n", 6, "user: expected a user or group name"},
     /* addresses, prefixes, ports */
     {"role: client\nserver: { address: 300.1.2.3 }\n", 2,
-     "server.address: expected an IPv4 or IPv6 address like 198.51.100.7 "
-     "or 2001:db8::1, got \"300.1.2.3\""},
-    {"role: client\nserver: { address: vpn.example.com }\n", 2,
-     "server.address: expected an IPv4 or IPv6 address"},
+     "server.address: expected an IPv4 or IPv6 address or a host name, "
+     "got \"300.1.2.3\""},
+    {"role: client\nserver: { address: -vpn.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: vpn..example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: vpn_1.example.com }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: \"vpn.example.com.\" }\n", 2,
+     "server.address: expected an IPv4 or IPv6 address or a host name"},
+    {"role: client\nserver: { address: \"\" }\n", 2, "server.address:"},
+    {"role: client\nserver: { address: vpn.example.com }\nkey: /k\n"
+     "tun: { address: 10.77.0.2/24 }\nlinks: [ { name: dsl } ]\n"
+     "default_route: true\n",
+     6, "default_route: needs server.address as an IP address"},
     {"role: client\nserver: { port: 5800 }\n", 2,
      "server.address: missing; expected the server's IPv4 or IPv6 "
      "address"},
@@ -657,6 +686,8 @@ static const struct bad_text bad_texts[] = {
      "\"100\""},
     {"role: client\ntun: { address6: \"fd::1/64\", mtu: 1000 }\n", 2,
      "tun.mtu: expected at least 1280 with an IPv6 address, got \"1000\""},
+    {"role: client\ntun: { offload: on }\n", 2,
+     "tun.offload: expected one of auto, off, got \"on\""},
     {CLIENT_HEAD "crypto: aes\n", 6,
      "crypto: expected one of encrypt, auth, none, got \"aes\""},
     {CLIENT_HEAD "cipher: aes\n", 6,
@@ -693,9 +724,45 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "scheduler: { downstream: [ roundrobin ] }\n", 6,
      "scheduler.downstream: expected a mapping like { plugin: roundrobin "
      "}, got a list"},
+    /* http: loopback by default; anything else needs credentials */
+    {CLIENT_HEAD "http: { listen: 0.0.0.0 }\n", 6,
+     "http.listen: \"0.0.0.0\" is not a loopback address: set http.token"},
+    {CLIENT_HEAD "http:\n  listen: \"[2001:db8::1]:80\"\n", 7,
+     "http.listen: \"[2001:db8::1]:80\" is not a loopback address"},
+    {CLIENT_HEAD "http: { token: short }\n", 6,
+     "http.token: expected a non-empty string of at most 255 bytes"},
+    {CLIENT_HEAD "http: { token: aaaaaaaaaaaaaaaa, token_file: /t }\n", 6,
+     "http.token_file: give either token or token_file, not both"},
+    {CLIENT_HEAD "http: { user: admin }\n", 6,
+     "http.password: missing; expected a password"},
+    {CLIENT_HEAD "http: { password: 12345678 }\n", 6,
+     "http.user: missing; expected the basic-auth user name"},
+    {CLIENT_HEAD "http: { listen: 127.0.0.1:0 }\n", 6,
+     "http.listen: expected an address with an optional port"},
+    {CLIENT_HEAD "http: { port: 80 }\n", 6,
+     "http.port: unknown key; expected one of enabled, listen, token"},
     {CLIENT_HEAD "scheduler: { sideways: { plugin: a } }\n", 6,
      "scheduler.sideways: unknown key; expected one of upstream, "
      "downstream"},
+    /* hooks */
+    {CLIENT_HEAD "hooks: { link_up: notify-send up }\n", 6,
+     "hooks.link_up: \"notify-send\" is not an absolute path; hooks run "
+     "without a shell or PATH"},
+    {CLIENT_HEAD "hooks: { link_down: \"/bin/echo 'oops\" }\n", 6,
+     "hooks.link_down: unclosed ' in word 2"},
+    {CLIENT_HEAD "hooks: { session_up: \"  \" }\n", 6,
+     "hooks.session_up: empty command"},
+    {SERVER_HEAD "hooks: { session_down: \"/bin/x a\\\\\" }\n", 5,
+     "hooks.session_down: trailing backslash"},
+    {CLIENT_HEAD "hooks: { link_sideways: /bin/true }\n", 6,
+     "hooks.link_sideways: unknown key; expected one of link_up, "
+     "link_down, session_up, session_down, timeout, max_running"},
+    {CLIENT_HEAD "hooks: { timeout: 10 }\n", 6, "hooks.timeout:"},
+    {CLIENT_HEAD "hooks: { timeout: 50ms }\n", 6, "hooks.timeout:"},
+    {CLIENT_HEAD "hooks: { max_running: 0 }\n", 6, "hooks.max_running:"},
+    {CLIENT_HEAD "hooks: { max_running: 65 }\n", 6, "hooks.max_running:"},
+    {CLIENT_HEAD "hooks: [ /bin/true ]\n", 6, "hooks: expected a mapping"},
+    {CLIENT_HEAD "hooks: { link_up: [ /bin/true ] }\n", 6, "hooks.link_up:"},
 };
 
 /* `recovery:` is read into the config as written. */
@@ -710,12 +777,112 @@ static void test_recovery_section(void **state)
 	assert_int_equal(cfg.recovery.max_wait_ms, 1000);
 }
 
+/* hooks: defaults, and a full section kept as written (split at use). */
+static void test_hooks(void **state)
+{
+	(void)state;
+	load_ok(CLIENT_HEAD);
+	for (int i = 0; i < CFG_HOOK_NEVENTS; i++)
+		assert_string_equal(cfg.hooks.cmd[i], "");
+	assert_int_equal(cfg.hooks.timeout_ms, 10000);
+	assert_int_equal(cfg.hooks.max_running, 4);
+	load_ok(CLIENT_HEAD "hooks:\n"
+			    "  link_up: \"/usr/local/bin/led 'green on'\"\n"
+			    "  link_down: /usr/local/bin/led red\n"
+			    "  session_up: /bin/true\n"
+			    "  session_down: /bin/false\n"
+			    "  timeout: 2s\n"
+			    "  max_running: 8\n");
+	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_LINK_UP],
+			    "/usr/local/bin/led 'green on'");
+	assert_string_equal(cfg.hooks.cmd[CFG_HOOK_SESSION_DOWN], "/bin/false");
+	assert_int_equal(cfg.hooks.timeout_ms, 2000);
+	assert_int_equal(cfg.hooks.max_running, 8);
+}
+
+/* server.address as a host name: kept for the resolver, links without
+ * their own peer follow it, links with one keep theirs. */
+static void test_server_host_name(void **state)
+{
+	(void)state;
+	load_ok("role: client\n"
+		"server: { address: vpn-1.Example.com, port: 6000 }\n"
+		"key: /k\n"
+		"tun: { address: 10.77.0.2/24 }\n"
+		"links:\n"
+		"  - { name: dsl }\n"
+		"  - { name: lte, peer: \"192.0.2.9\" }\n");
+	assert_string_equal(cfg.server_host, "vpn-1.Example.com");
+	assert_int_equal(cfg.server_port, 6000);
+	assert_int_equal(cfg.server.len, 0);
+	assert_true(cfg.links[0].peer_is_server);
+	assert_false(cfg.links[1].peer_is_server);
+	assert_int_equal(cfg.links[1].peer.ss.ss_family, AF_INET);
+	/* the port of a peer without one is server.port */
+	assert_int_equal(
+	    ntohs(((struct sockaddr_in *)&cfg.links[1].peer.ss)->sin_port),
+	    6000);
+	/* an IP address is still an address, and clears any name */
+	load_ok(CLIENT_HEAD);
+	assert_string_equal(cfg.server_host, "");
+	assert_int_equal(cfg.server.ss.ss_family, AF_INET);
+	assert_true(cfg.links[0].peer_is_server);
+}
+
 static void test_bad_texts(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad_texts) / sizeof(bad_texts[0]); i++)
 		load_bad(bad_texts[i].text, bad_texts[i].line,
 			 bad_texts[i].msg);
+}
+
+static const char *http_listen(uint16_t *port)
+{
+	static char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr_storage *ss = &cfg.http.listen.ss;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		*port = ntohs(in6->sin6_port);
+		return inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+	}
+	return ip4(&cfg.http.listen, port);
+}
+
+/* http: off without the section; on with it, 127.0.0.1:9580 unless told;
+ * a non-loopback address is fine once there are credentials. */
+static void test_http(void **state)
+{
+	uint16_t port;
+	(void)state;
+	load_ok(CLIENT_HEAD);
+	assert_false(cfg.http.enabled);
+	load_ok(CLIENT_HEAD "http: {}\n");
+	assert_true(cfg.http.enabled);
+	assert_string_equal(http_listen(&port), "127.0.0.1");
+	assert_int_equal(port, 9580);
+	load_ok(CLIENT_HEAD "http: { listen: \"[::1]:9000\" }\n");
+	assert_string_equal(http_listen(&port), "::1");
+	assert_int_equal(port, 9000);
+	load_ok(CLIENT_HEAD "http: { listen: 127.0.0.2 }\n");
+	assert_string_equal(http_listen(&port), "127.0.0.2");
+	assert_int_equal(port, 9580);
+	load_ok(CLIENT_HEAD
+		"http: { listen: 0.0.0.0:9100, token: 0123456789abcdef }\n");
+	assert_string_equal(cfg.http.token, "0123456789abcdef");
+	assert_string_equal(http_listen(&port), "0.0.0.0");
+	assert_int_equal(port, 9100);
+	load_ok(CLIENT_HEAD "http: { listen: 10.0.0.1, token_file: /t }\n");
+	assert_string_equal(cfg.http.token_file, "/t");
+	load_ok(CLIENT_HEAD "http: { listen: 10.0.0.1, user: admin, "
+			    "password_file: /p }\n");
+	assert_string_equal(cfg.http.user, "admin");
+	assert_string_equal(cfg.http.password_file, "/p");
+	/* Off needs no credentials, wherever it would listen. */
+	load_ok(CLIENT_HEAD "http: { enabled: false, listen: 0.0.0.0 }\n");
+	assert_false(cfg.http.enabled);
+	load_ok(SERVER_HEAD "http: { listen: 127.0.0.1:9581 }\n");
+	assert_true(cfg.http.enabled);
 }
 
 static void test_too_many_plugin_options(void **state)
@@ -1045,14 +1212,39 @@ static void test_io_errors(void **state)
 	    config_load_string(&cfg, "x", text, strlen(CLIENT_HEAD), &e), 0);
 }
 
+/* A huge file is refused after CFG_EVENTS_MAX nodes, before the document
+ * is built: a SIGHUP with such a file must not hold a running daemon's
+ * loop for long (#10.5). */
+static void test_node_bound(void **state)
+{
+	size_t cap = 50000 * 16 + 64, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text, cap, "role: client\nx:\n");
+	for (int i = 0; i < 50000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "  k%d: v\n", i);
+	struct config *big = malloc(sizeof(*big));
+	assert_non_null(big);
+	struct err e = {{0}};
+	assert_int_equal(config_load_string(big, "big.yaml", text, len, &e),
+			 -EFBIG);
+	assert_non_null(strstr(e.msg, "big.yaml:"));
+	assert_non_null(strstr(e.msg, "more than 16384 YAML nodes"));
+	free(big);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_example_client),
 	    cmocka_unit_test(test_example_server),
 	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_ipv6),
 	    cmocka_unit_test(test_role_last_and_values),
+	    cmocka_unit_test(test_hooks),
+	    cmocka_unit_test(test_server_host_name),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
 	    cmocka_unit_test(test_recovery_section),
@@ -1065,6 +1257,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_percent),
 	    cmocka_unit_test(test_sched_equal_set),
 	    cmocka_unit_test(test_io_errors),
+	    cmocka_unit_test(test_node_bound),
 	};
 	log_set_level(LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -580,6 +580,87 @@ static void test_socket_mode_and_group(void **state)
 	ctl_server_stop(s);
 }
 
+/* A client pipelining many requests gets one answered per loop iteration
+ * (issue #10.5: 3000 requests in one read held the data path for their
+ * whole run), and still gets every answer, in order. */
+static void test_one_request_per_iteration(void **state)
+{
+	struct fx *f = *state;
+	struct cli *c = cli_open(f->path);
+	pump_until_clients(f, 1);
+	char batch[20 * 16];
+	size_t n = 0;
+	for (int i = 0; i < 20; i++)
+		n += (size_t)snprintf(batch + n, sizeof(batch) - n,
+				      "{\"cmd\":\"ping\"}\n");
+	cli_send(f, c, batch, n);
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	int lines = 0;
+	for (int iter = 1; iter <= 3; iter++) {
+		ev_run(f->loop, EVRUN_NOWAIT);
+		while (poll(&p, 1, 20) > 0) {
+			ssize_t k = recv(c->fd, c->buf + c->len,
+					 sizeof(c->buf) - c->len - 1, 0);
+			assert_true(k > 0);
+			c->len += (size_t)k;
+		}
+		lines = 0;
+		for (size_t i = 0; i < c->len; i++)
+			lines += c->buf[i] == '\n';
+		assert_int_equal(lines, iter);
+	}
+	for (int i = 0; i < 20; i++) {
+		json_t *r = cli_reply(f, c);
+		assert_ok(r);
+		json_decref(r);
+	}
+	cli_free(c);
+	pump_until_clients(f, 0);
+}
+
+/* The socket's directory must be the daemon's alone (#10.6): one that
+ * others can write (sticky or not) or another user owns is refused, and
+ * nothing is created in it; the mode comes from bind() itself. */
+static void test_socket_dir_checked(void **state)
+{
+	struct fx *f = *state;
+	char sub[128], path[160];
+	struct ctl_server *s = NULL;
+	struct err e = {{0}};
+	struct stat st;
+	snprintf(sub, sizeof(sub), "%s/d", f->dir);
+	snprintf(path, sizeof(path), "%s/x.sock", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	const mode_t bad[] = {0777, 01777, 0730, 0702};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(chmod(sub, bad[i]), 0);
+		int rc = ctl_server_start(&s, f->loop, path, 0600, NULL, cmds,
+					  f, &e);
+		assert_int_equal(rc, -EPERM);
+		assert_null(s);
+		assert_non_null(strstr(e.msg, "writable by group or others"));
+		assert_int_equal(lstat(path, &st), -1);
+	}
+	assert_int_equal(chmod(sub, 0755), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(sub, 65534, 65534), 0);
+		int rc = ctl_server_start(&s, f->loop, path, 0600, NULL, cmds,
+					  f, &e);
+		assert_int_equal(rc, -EPERM);
+		assert_non_null(strstr(e.msg, "owned by another user"));
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+	/* A trusted one works, and the file has the asked mode from birth. */
+	assert_int_equal(
+	    ctl_server_start(&s, f->loop, path, 0640, NULL, cmds, f, &e), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(ctl_server_refresh_group(s, &e), 0);
+	ctl_server_stop(s);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(rmdir(sub), 0);
+}
+
 static void test_second_server_refused(void **state)
 {
 	struct fx *f = *state;
@@ -946,6 +1027,8 @@ int main(void)
 	    T(test_request_at_eof),
 	    T(test_socket_mode_default),
 	    T(test_socket_mode_and_group),
+	    T(test_socket_dir_checked),
+	    T(test_one_request_per_iteration),
 	    T(test_second_server_refused),
 	    T(test_stale_socket_replaced),
 	    T(test_non_socket_not_replaced),

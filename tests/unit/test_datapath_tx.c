@@ -268,6 +268,59 @@ static void test_pacer(void **state)
 	assert_false(ev_is_active(&s->pace_timer));
 }
 
+/* Every link only suspected (what a stall of the daemon itself does to
+ * all of them at once, #10.5): the one heard last stays usable, so the
+ * packets go out instead of being dropped; one confirmed DOWN is not kept,
+ * and nothing is kept while a link is really usable. */
+static void test_all_suspect_keeps_last_heard(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	uint64_t now = now_ns(&f->d);
+	for (int i = 0; i < 2; i++) {
+		s->paths[i].probe.state = PLS_DOWN;
+		s->paths[i].probe.suspect = 1;
+	}
+	s->paths[0].probe.last_heard_ns = now - 5000000;
+	s->paths[1].probe.last_heard_ns = now - 9000000;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DEGRADED);
+	assert_int_equal(s->views[1].state, TTT_LINK_DOWN);
+	feed(f, 3);
+	uint8_t buf[2048];
+	int got = 0;
+	while (recv(f->rx, buf, sizeof(buf), 0) > 0)
+		got++;
+	assert_int_equal(got, 3);
+	/* Path 1 heard last now: it is the one kept. */
+	s->paths[1].probe.last_heard_ns = now;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DOWN);
+	assert_int_equal(s->views[1].state, TTT_LINK_DEGRADED);
+	/* A metered one is kept only when no free one is suspect. */
+	s->paths[1].metered = true;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DEGRADED);
+	assert_int_equal(s->views[1].state, TTT_LINK_DOWN);
+	s->paths[0].probe.suspect = 0;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DOWN);
+	assert_int_equal(s->views[1].state, TTT_LINK_DEGRADED);
+	s->paths[1].metered = false;
+	/* Confirmed dead, not suspect: nothing is kept. */
+	s->paths[0].probe.suspect = 0;
+	s->paths[1].probe.suspect = 0;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_DOWN);
+	assert_int_equal(s->views[1].state, TTT_LINK_DOWN);
+	/* One really usable: the suspect one is not promoted. */
+	s->paths[0].probe.state = PLS_UP;
+	s->paths[1].probe.suspect = 1;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].state, TTT_LINK_UP);
+	assert_int_equal(s->views[1].state, TTT_LINK_DOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +329,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_batch_in_order, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pacer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_suspect_keeps_last_heard,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,36 @@ static void test_rtt_first_sample_and_convergence(void **state)
 	assert_int_equal(s.state_changes, 1);
 }
 
+/* The monitoring histogram: each sample in its bucket (bounds inclusive),
+ * counters that an outage (DOWN resets the estimators) does not reset. */
+static void test_rtt_histogram(void **state)
+{
+	static const uint64_t rtts[] = {20, 20, 5, 7, 400, 3000};
+	struct cfg_probe c = cfg_default();
+	c.timeout_ms = 60000;
+	struct table_path t = {rtts, 6};
+	struct sim s;
+	sim_init(&s, &c, path_table, &t);
+	sim_until(&s, 949 * MS); /* replies to probes 0..4 are in */
+	assert_int_equal(s.p.rtt_samples, 5);
+	assert_int_equal(s.p.rtt_sum_us, (20 + 20 + 5 + 7 + 400) * 1000);
+	assert_int_equal(s.p.rtt_hist[4], 2); /* 20 ms <= 20 ms */
+	assert_int_equal(s.p.rtt_hist[2], 1); /* 5 ms <= 5 ms */
+	assert_int_equal(s.p.rtt_hist[3], 1); /* 7 ms in (5, 10] */
+	assert_int_equal(s.p.rtt_hist[9], 1); /* 400 ms in (300, 500] */
+	uint64_t total = 0;
+	for (int i = 0; i <= PROBE_RTT_BUCKETS; i++)
+		total += s.p.rtt_hist[i];
+	assert_int_equal(total, 5);
+	/* The 3 s replies come after the link went DOWN, which restarts
+	 * the estimators but not these counters. */
+	sim_until(&s, 3600 * MS);
+	assert_true(s.state_changes >= 2);  /* UP, then DOWN (maybe UP again) */
+	assert_true(s.p.rtt_hist[12] >= 1); /* (2 s, 5 s] */
+	assert_int_equal(s.p.rtt_hist[4], 2);
+	assert_int_equal(s.p.rtt_hist[PROBE_RTT_BUCKETS], 0);
+}
+
 static void test_rtt_hold_time_subtracted(void **state)
 {
 	struct cfg_probe c = cfg_default();
@@ -920,6 +950,12 @@ static void test_data_tx_marks_use(void **state)
 	assert_int_equal(p.last_data_tx_ns, 0);
 	probe_on_tx_bytes(&p, 151 * MS, 1200);
 	assert_int_equal(p.last_data_tx_ns, 151 * MS);
+	/* a link-model feedback report: in the rate, not "in use" (a link
+	 * idle this way but reporting on the other stays idle) */
+	uint64_t bytes = p.tx.bytes;
+	probe_on_tx_ctl_bytes(&p, 170 * MS, 96);
+	assert_int_equal(p.last_data_tx_ns, 151 * MS);
+	assert_int_equal(p.tx.bytes, bytes + 96);
 }
 
 /* ---- rates ---- */
@@ -1013,6 +1049,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rtt_first_sample_and_convergence),
+	    cmocka_unit_test(test_rtt_histogram),
 	    cmocka_unit_test(test_rtt_hold_time_subtracted),
 	    cmocka_unit_test(test_rtt_spike_then_recovery),
 	    cmocka_unit_test(test_jitter_alternating),

@@ -650,6 +650,66 @@ static void test_list_reports_errors(void **state)
 	sched_registry_destroy(r);
 }
 
+static long marker_lines(const char *f)
+{
+	FILE *fp = fopen(f, "r");
+	long n = 0;
+	int ch;
+	if (!fp)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF)
+		n += ch == '\n';
+	fclose(fp);
+	return n;
+}
+
+/* `plugins` keeps what it learnt about a file that is not loaded until
+ * the file changes (#10.5: every request dlopen'ed every file), and still
+ * sees a changed file or a changed verdict of the trust rule. */
+static void test_list_cached(void **state)
+{
+	char dir[] = "/tmp/ttt-sched-XXXXXX", marker[64], path[PATH_MAX];
+	assert_non_null(mkdtemp(dir));
+	snprintf(marker, sizeof(marker), "%s-marker", dir);
+	setenv("TTT_MARKER_FILE", marker, 1);
+	install(dir, "marker", "marker");
+	snprintf(path, sizeof(path), "%s/marker.so", dir);
+	struct sched_registry *r = reg_open(dir);
+	json_t *l = sched_registry_list(r);
+	assert_non_null(list_entry(l, "marker"));
+	json_decref(l);
+	assert_int_equal(marker_lines(marker), 1); /* checked once */
+	for (int i = 0; i < 5; i++) {
+		l = sched_registry_list(r);
+		json_t *m = list_entry(l, "marker");
+		assert_non_null(m);
+		assert_true(json_is_null(json_object_get(m, "error")));
+		json_decref(l);
+	}
+	assert_int_equal(marker_lines(marker), 1); /* from the cache */
+	/* Rewritten: checked again. */
+	struct timespec ts[2] = {{.tv_sec = 2000000}, {.tv_sec = 2000000}};
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	l = sched_registry_list(r);
+	json_decref(l);
+	assert_int_equal(marker_lines(marker), 2);
+	/* Made group-writable (ctime moves, mtime does not): refused now. */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0775), 0);
+		l = sched_registry_list(r);
+		json_t *m = list_entry(l, "marker");
+		assert_non_null(
+		    strstr(json_string_value(json_object_get(m, "error")),
+			   "writable"));
+		json_decref(l);
+	}
+	sched_registry_destroy(r);
+	unlink(path);
+	unlink(marker);
+	unsetenv("TTT_MARKER_FILE");
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* The registry may go first; its plugins live until their last instance. */
 static void test_registry_destroyed_first(void **state)
 {
@@ -698,6 +758,7 @@ int main(void)
 	    cmocka_unit_test(test_rebuilt_file),
 	    cmocka_unit_test(test_builtin),
 	    cmocka_unit_test(test_list_reports_errors),
+	    cmocka_unit_test(test_list_cached),
 	    cmocka_unit_test(test_registry_destroyed_first),
 	    cmocka_unit_test(test_default_dir),
 	};

@@ -41,7 +41,7 @@ static void test_hdr_roundtrip(void **state)
 	uint8_t buf[WIRE_HDR_LEN];
 	struct wire_hdr h;
 	static const uint8_t want[WIRE_HDR_LEN] = {
-	    2, 3, 3, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8};
+	    3, 3, 3, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8};
 
 	(void)state;
 	wire_hdr_encode(buf, &sample_hdr);
@@ -73,10 +73,13 @@ static void test_hdr_bad_fields(void **state)
 
 	(void)state;
 	wire_hdr_encode(buf, &sample_hdr);
-	buf[0] = 1; /* version 1 peers (no per-link seq) are refused */
+	buf[0] = 1; /* version 1 (no forward secrecy) is refused */
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
 			 -EPROTONOSUPPORT);
-	buf[0] = 3;
+	buf[0] = 2; /* version 2 (no per-link seq in DATA) is refused */
+	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
+			 -EPROTONOSUPPORT);
+	buf[0] = 4;
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h),
 			 -EPROTONOSUPPORT);
 	buf[0] = 0;
@@ -91,7 +94,7 @@ static void test_hdr_bad_fields(void **state)
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h), -EBADMSG);
 	buf[1] = WT_TYPE_MAX;
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h), 0);
-	buf[3] = 0x02; /* unknown flag */
+	buf[3] = 0x04; /* unknown flag (0x02 is WF_EPOCH since version 2) */
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h), -EBADMSG);
 	buf[3] = WF_ENCRYPTED;
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h), 0);
@@ -641,10 +644,9 @@ static void test_retx_hdr(void **state)
 static void sample_hello(struct wire_hello *m)
 {
 	memset(m, 0, sizeof(*m));
-	wire_key_id(psk_a, m->key_id);
 	m->timestamp_ns = 1700000000123456789ull;
-	for (int i = 0; i < WIRE_RANDOM_LEN; i++)
-		m->client_random[i] = (uint8_t)(0xa0 + i);
+	for (int i = 0; i < WIRE_PUB_LEN; i++)
+		m->client_eph[i] = (uint8_t)(0xa0 + i);
 	m->crypto_mode = CRYPTO_AUTH;
 	m->link_id = 2;
 	m->link_mtu = 1492;
@@ -677,24 +679,26 @@ static void test_hello_roundtrip(void **state)
 
 	(void)state;
 	sample_hello(&m);
-	assert_int_equal(wire_hello_build(buf, psk_a, &m), WIRE_HELLO_LEN);
+	assert_int_equal(wire_hello_build(buf, psk_a, &m, NULL, NULL),
+			 WIRE_HELLO_LEN);
 	assert_int_equal(wire_hdr_decode(buf, sizeof(buf), &h), 0);
 	assert_int_equal(h.type, WT_HELLO);
+	assert_int_equal(h.version, WIRE_VERSION);
 	assert_int_equal(h.session_id, 0);
-	assert_int_equal(wire_hello_peek_key_id(buf, sizeof(buf), id), 0);
-	assert_memory_equal(id, m.key_id, WIRE_KEYID_LEN);
+	/* The blinded key id at offset 16, by its documented definition. */
+	wire_hello_key_id(psk_a, m.client_eph, id);
+	assert_memory_equal(buf + 16, id, WIRE_KEYID_LEN);
 	memset(&o, 0x55, sizeof(o));
 	assert_int_equal(wire_hello_parse(buf, sizeof(buf), psk_a, &o), 0);
-	assert_memory_equal(o.key_id, m.key_id, WIRE_KEYID_LEN);
 	assert_true(o.timestamp_ns == m.timestamp_ns);
-	assert_memory_equal(o.client_random, m.client_random, WIRE_RANDOM_LEN);
+	assert_memory_equal(o.client_eph, m.client_eph, WIRE_PUB_LEN);
 	assert_int_equal(o.crypto_mode, CRYPTO_AUTH);
 	assert_int_equal(o.link_id, 2);
 	assert_int_equal(o.link_mtu, 1492);
 	assert_string_equal(o.downstream, "lowest-rtt");
 	/* The cipher offer: as sent, and ChaCha20 is always implied. */
 	m.ciphers = WIRE_CIPHERS_AES256GCM;
-	wire_hello_build(buf, psk_a, &m);
+	wire_hello_build(buf, psk_a, &m, NULL, NULL);
 	assert_int_equal(wire_hello_parse(buf, sizeof(buf), psk_a, &o), 0);
 	assert_int_equal(o.ciphers,
 			 WIRE_CIPHERS_AES256GCM | WIRE_CIPHERS_CHACHA20);
@@ -710,7 +714,7 @@ static void test_hello_long_name(void **state)
 	(void)state;
 	sample_hello(&m);
 	memset(m.downstream, 'x', sizeof(m.downstream));
-	wire_hello_build(buf, psk_a, &m);
+	wire_hello_build(buf, psk_a, &m, NULL, NULL);
 	assert_int_equal(wire_hello_parse(buf, sizeof(buf), psk_a, &o), 0);
 	assert_int_equal(strlen(o.downstream), WIRE_SCHED_NAME_MAX - 1);
 }
@@ -719,46 +723,80 @@ static void test_hello_bad(void **state)
 {
 	struct wire_hello m, o;
 	uint8_t buf[WIRE_HELLO_LEN + 1], orig[WIRE_HELLO_LEN];
-	uint8_t id[WIRE_KEYID_LEN];
+	const uint8_t(*both)[WIRE_KEY_LEN];
+	uint8_t keys[2][WIRE_KEY_LEN];
 
 	(void)state;
 	sample_hello(&m);
-	wire_hello_build(orig, psk_a, &m);
+	wire_hello_build(orig, psk_a, &m, NULL, NULL);
 	/* Wrong psk. */
 	assert_int_equal(wire_hello_parse(orig, WIRE_HELLO_LEN, psk_b, &o),
 			 -EBADMSG);
 	/* Every truncation, and one byte too many. */
 	for (size_t l = 0; l < WIRE_HELLO_LEN; l++) {
 		assert_int_not_equal(wire_hello_parse(orig, l, psk_a, &o), 0);
-		assert_int_not_equal(wire_hello_peek_key_id(orig, l, id), 0);
+		assert_int_not_equal(wire_hello_check(orig, l), 0);
 	}
 	memcpy(buf, orig, WIRE_HELLO_LEN);
 	buf[WIRE_HELLO_LEN] = 0;
 	assert_int_equal(wire_hello_parse(buf, WIRE_HELLO_LEN + 1, psk_a, &o),
 			 -EBADMSG);
-	/* Any flipped bit breaks the MAC (or the header check). */
-	for (size_t bit = 0; bit < WIRE_HELLO_LEN * 8; bit++) {
+	/* Any flipped bit before mac2 breaks mac1 (or the header check);
+	 * mac2 is the cookie's business, not the PSK's. */
+	for (size_t bit = 0; bit < wire_hello_mac2_span() * 8; bit++) {
 		memcpy(buf, orig, WIRE_HELLO_LEN);
 		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		assert_int_not_equal(
 		    wire_hello_parse(buf, WIRE_HELLO_LEN, psk_a, &o), 0);
 	}
-	/* Right MAC, wrong key id in the body. */
-	m.key_id[0] ^= 1;
-	wire_hello_build(buf, psk_a, &m);
+	/* The key id names the key: each of two keys finds its own HELLO. */
+	memcpy(keys[0], psk_b, WIRE_KEY_LEN);
+	memcpy(keys[1], psk_a, WIRE_KEY_LEN);
+	both = (const uint8_t(*)[WIRE_KEY_LEN])keys;
+	assert_int_equal(wire_hello_identify(orig, WIRE_HELLO_LEN, both, 2), 1);
+	assert_int_equal(wire_hello_identify(orig, WIRE_HELLO_LEN, both, 1),
+			 -ENOENT);
+	/* Right MAC, key id not the one for this ephemeral. */
+	memcpy(buf, orig, WIRE_HELLO_LEN);
+	buf[16] ^= 1;
+	crypto_generichash(buf + 128, 16, buf, 128, psk_a, WIRE_KEY_LEN);
 	assert_int_equal(wire_hello_parse(buf, WIRE_HELLO_LEN, psk_a, &o),
 			 -EBADMSG);
+	assert_int_equal(wire_hello_identify(buf, WIRE_HELLO_LEN, both, 2),
+			 -ENOENT);
 	/* An ack is not a hello. */
-	assert_int_not_equal(
-	    wire_hello_peek_key_id(buf, WIRE_HELLO_ACK_LEN, id), 0);
+	assert_int_not_equal(wire_hello_check(buf, WIRE_HELLO_ACK_LEN), 0);
+	/* A version-1 HELLO is refused as such. */
+	memcpy(buf, orig, WIRE_HELLO_LEN);
+	buf[0] = 1;
+	assert_int_equal(wire_hello_parse(buf, WIRE_HELLO_LEN, psk_a, &o),
+			 -EPROTONOSUPPORT);
+}
+
+/* Identity hiding: two attempts of one client carry unrelated key ids. */
+static void test_hello_unlinkable(void **state)
+{
+	struct wire_hello m;
+	uint8_t a[WIRE_HELLO_LEN], b[WIRE_HELLO_LEN], sid[WIRE_KEYID_LEN];
+
+	(void)state;
+	sample_hello(&m);
+	wire_hello_build(a, psk_a, &m, NULL, NULL);
+	m.client_eph[0] ^= 0x80;
+	wire_hello_build(b, psk_a, &m, NULL, NULL);
+	assert_memory_not_equal(a + 16, b + 16, WIRE_KEYID_LEN);
+	/* and neither is the static key id */
+	wire_key_id(psk_a, sid);
+	assert_memory_not_equal(a + 16, sid, WIRE_KEYID_LEN);
+	assert_memory_not_equal(b + 16, sid, WIRE_KEYID_LEN);
 }
 
 static void sample_ack(struct wire_hello_ack *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->session_id = 0x11223344;
-	memset(a->client_random, 0xc1, sizeof(a->client_random));
-	memset(a->server_random, 0x5e, sizeof(a->server_random));
+	memset(a->client_eph, 0xc1, sizeof(a->client_eph));
+	memset(a->server_eph, 0x5e, sizeof(a->server_eph));
 	a->link_id = 2;
 	a->status = WR_SCHEDULER;
 }
@@ -780,8 +818,8 @@ static void test_ack_roundtrip(void **state)
 	assert_int_equal(h.session_id, 0x11223344);
 	assert_int_equal(wire_hello_ack_parse(buf, len, psk_a, &o), 0);
 	assert_int_equal(o.session_id, 0x11223344);
-	assert_memory_equal(o.client_random, a.client_random, WIRE_RANDOM_LEN);
-	assert_memory_equal(o.server_random, a.server_random, WIRE_RANDOM_LEN);
+	assert_memory_equal(o.client_eph, a.client_eph, WIRE_PUB_LEN);
+	assert_memory_equal(o.server_eph, a.server_eph, WIRE_PUB_LEN);
 	assert_int_equal(o.link_id, 2);
 	assert_int_equal(o.status, WR_SCHEDULER);
 	assert_int_equal(o.cipher, WIRE_CIPHER_CHACHA20);
@@ -818,7 +856,7 @@ static void test_ack_bad(void **state)
 	}
 	/* A HELLO is not an ack, even with the right key. */
 	sample_hello(&m);
-	wire_hello_build(buf, psk_a, &m);
+	wire_hello_build(buf, psk_a, &m, NULL, NULL);
 	assert_int_not_equal(
 	    wire_hello_ack_parse(buf, WIRE_HELLO_LEN, psk_a, &o), 0);
 	assert_int_not_equal(
@@ -1269,6 +1307,7 @@ int main(void)
 	    cmocka_unit_test(test_nack_bad),
 	    cmocka_unit_test(test_retx_hdr),
 	    cmocka_unit_test(test_key_id),
+	    cmocka_unit_test(test_hello_unlinkable),
 	    cmocka_unit_test(test_hello_roundtrip),
 	    cmocka_unit_test(test_hello_long_name),
 	    cmocka_unit_test(test_hello_bad),

@@ -12,6 +12,7 @@
 #include "datapath.h"
 #include "base/log.h"
 #include "peerctl.h"
+#include "link/retx.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
 
@@ -113,6 +114,21 @@ static json_t *path_json(struct session *s, struct path *p)
 			    json_real(m->qdelay_us / 1000.0));
 	json_object_set_new(j, "inflight_bytes",
 			    json_integer((json_int_t)m->inflight_bytes));
+	/* loss recovery (docs/loss-recovery.md): receiver-side figures are
+	 * about what arrived on this link, sender-side about what was sent */
+	json_t *rj = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			       "losses", (json_int_t)p->rec.losses,
+			       "nacks_sent", (json_int_t)p->rec.nacks_sent,
+			       "nacks_received", (json_int_t)p->rec.nacks_rx,
+			       "recovered", (json_int_t)p->rec.recovered,
+			       "recovered_late", (json_int_t)p->rec.late,
+			       "duplicates", (json_int_t)p->rec.dup,
+			       "failover_resent", (json_int_t)p->rec.failover,
+			       "retx_packets", (json_int_t)p->rec.retx_pkts,
+			       "retx_bytes", (json_int_t)p->rec.retx_bytes);
+	json_object_set_new(rj, "rx_data_packets",
+			    json_integer((json_int_t)p->fbrx.rx_packets));
+	json_object_set_new(j, "recovery", rj);
 	json_object_set_new(j, "rtt_hist", rtt_hist_json(&p->probe));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));
@@ -136,6 +152,8 @@ static json_t *reorder_json(struct session *s)
 	json_object_set_new(r, "wait_ms", json_real(st.wait_ns / 1e6));
 	json_object_set_new(r, "flushed", json_integer((json_int_t)st.flushed));
 	json_object_set_new(r, "resyncs", json_integer((json_int_t)st.resyncs));
+	json_object_set_new(r, "recovery_waits",
+			    json_integer((json_int_t)st.recovery_waits));
 	json_object_set_new(r, "late_delivered",
 			    json_integer((json_int_t)s->rx_late_delivered));
 	return r;
@@ -200,6 +218,30 @@ static json_t *classes_json(const struct session *s)
 	return j;
 }
 
+/* The session's retransmission store and what it decided. */
+static json_t *recovery_json(struct session *s)
+{
+	const struct cfg_recovery *rc = &s->d->cfg.recovery;
+	if (!s->retx)
+		return json_pack("{s:b}", "enabled", 0);
+	struct retx_stats st;
+	retx_get_stats(s->retx, &st);
+	json_t *r = json_pack(
+	    "{s:b,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled",
+	    1, "budget_pct", (int)rc->budget_pct, "store_packets",
+	    (int)rc->store_packets, "max_age_ms", retx_max_age(s->retx) / 1e6,
+	    "reports", (json_int_t)st.reports, "resent", (json_int_t)st.resent,
+	    "resent_bytes", (json_int_t)st.resent_bytes, "duplicate_reports",
+	    (json_int_t)st.dup, "pending", (json_int_t)st.pending, "gone",
+	    (json_int_t)st.gone, "too_old", (json_int_t)st.too_old, "no_link",
+	    (json_int_t)st.no_link, "over_budget", (json_int_t)st.over_budget);
+	json_object_set_new(r, "nack_bad",
+			    json_integer((json_int_t)s->nack_bad));
+	json_object_set_new(r, "dropped",
+			    json_integer((json_int_t)s->retx_dropped));
+	return r;
+}
+
 static json_t *session_json(struct session *s)
 {
 	char id[16];
@@ -227,6 +269,7 @@ static json_t *session_json(struct session *s)
 				      (json_int_t)s->fb_sent, "received",
 				      (json_int_t)s->fb_received, "bad",
 				      (json_int_t)s->fb_bad));
+	json_object_set_new(j, "recovery", recovery_json(s));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
 	/* rekeys: key epochs switched to since the handshake */
@@ -319,6 +362,7 @@ json_t *status_json(struct daemon *d)
 		json_object_set(j, "session", sj);
 		json_object_set(j, "links", json_object_get(sj, "links"));
 		json_object_set(j, "reorder", json_object_get(sj, "reorder"));
+		json_object_set(j, "recovery", json_object_get(sj, "recovery"));
 		json_decref(sj);
 		json_object_set_new(sched, "upstream",
 				    s->sched ? sched_inst_dump(s->sched)

@@ -30,6 +30,7 @@
 #include <tuntuntun/sched.h>
 
 struct reorder;
+struct retx_store;
 struct sched_inst;
 struct sched_registry;
 struct ctl_server;
@@ -96,6 +97,20 @@ struct path {
 		uint32_t high_seq, rx_packets, rx_bytes, last_rx_us;
 		uint32_t owd_min_us, owd_max_us;
 	} fbrx;
+	/* loss recovery (docs/loss-recovery.md), about packets sent on this
+	 * link (losses as the receiver saw them, in the direction it sent
+	 * from its side): */
+	struct {
+		uint64_t losses;     /* receiver: path_seq gaps found */
+		uint64_t nacks_sent; /* receiver: NACKs sent about this link */
+		uint64_t nacks_rx;   /* sender: packets NACKed on this link */
+		uint64_t recovered;  /* receiver: resends that filled a gap */
+		uint64_t late;	     /* receiver: resends after the give-up */
+		uint64_t dup;	     /* receiver: resends already there */
+		uint64_t failover;   /* sender: resent because it died */
+		uint64_t retx_pkts, retx_bytes; /* sender: resends sent ON it */
+	} rec;
+	bool failover_pending; /* went DOWN: resend what it did not deliver */
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t tx_errors, rx_errors;
@@ -127,6 +142,7 @@ struct session {
 	uint64_t tx_seq; /* next seq to send */
 	struct replay replay;
 	struct reorder *reorder;
+	struct retx_store *retx; /* sender's copies for resends (NULL: off) */
 	ev_timer reorder_timer;
 	uint64_t reorder_deadline; /* what reorder_timer is armed for */
 	struct path paths[CFG_MAX_LINKS];
@@ -176,7 +192,9 @@ struct session {
 	uint64_t fb_last_ns;
 	uint32_t fb_pkts; /* DATA packets since the last report */
 	uint64_t fb_sent, fb_received, fb_bad;
-	uint64_t tx_too_big; /* larger than every usable path's MTU */
+	uint64_t tx_too_big;   /* larger than every usable path's MTU */
+	uint64_t nack_bad;     /* NACKs that did not parse */
+	uint64_t retx_dropped; /* resends that could not be queued or sent */
 };
 
 struct listener {
@@ -355,6 +373,8 @@ const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
+/* Retransmission store's age limit from max_wait and the links' RTTs. */
+void session_update_retx_age(struct session *s);
 /* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on
  * the client, and the keys that open a received packet. */
 void session_rekey_tick(struct session *s, uint64_t now);

@@ -20,6 +20,7 @@
 #include "datapath.h"
 #include "peerctl.h"
 #include "base/log.h"
+#include "link/retx.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
 
@@ -371,14 +372,17 @@ static int fitting_path(struct session *s, size_t len)
 #define PACE_GATE_BURSTS  2
 #define PACE_HOLD_POLL_NS 5000000ull
 
-/* What a pacer queue entry carries besides the inner packet. */
+/* What a pacer queue entry carries besides the inner packet. A resend
+ * (kind PK_RETX) carries the original's seq and, in prev, its prev_gap. */
+enum { PK_DATA = 0, PK_RETX = 1 };
 struct pace_meta {
 	uint64_t seq, prev;
 	uint64_t t0; /* when it came from the tun (per-class delay) */
 	uint32_t len;
 	uint16_t bucket;
-	uint8_t klass; /* enum ttt_pkt_class */
-	uint8_t pad;
+	uint8_t klass;	   /* enum ttt_pkt_class */
+	uint8_t kind;	   /* PK_DATA or PK_RETX */
+	uint8_t lost_link; /* PK_RETX: the link that lost the original */
 };
 
 static uint64_t pace_burst(const struct ttt_link_view *v)
@@ -590,20 +594,50 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 	}
 	struct txslot *sl = &tb->slot[tb->n];
 	uint8_t *buf = sl->buf;
-	memcpy(buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN, e + sizeof(m), m.len);
-	uint64_t gap = m.prev ? m.seq - m.prev : 0;
-	struct wire_data dh = {
-	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
-	    .bucket = m.bucket,
-	    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
-	    .tx_us = d->tx_us,
-	};
-	hdr_encode(buf, s, p, WT_DATA, m.seq);
-	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+	uint8_t *inner = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
+	memcpy(inner, e + sizeof(m), m.len);
+	uint64_t hseq = m.seq;
+	if (m.kind == PK_RETX) {
+		/* A resend: a fresh seq for the nonce, the original's for
+		 * the reorder buffer, `back` apart. */
+		hseq = s->tx_seq++;
+		if (hseq - m.seq > UINT16_MAX) {
+			s->retx_dropped++;
+			return;
+		}
+		struct wire_retx rh = {
+		    .prev_gap = (uint32_t)m.prev,
+		    .bucket = (uint8_t)m.bucket,
+		    .lost_link = m.lost_link,
+		    .back = (uint16_t)(hseq - m.seq),
+		    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
+		    .tx_us = d->tx_us,
+		};
+		if (s->retx)
+			retx_on_resent(s->retx, m.seq, p->id, rh.path_seq);
+		p->rec.retx_pkts++;
+		p->rec.retx_bytes += dgram;
+		hdr_encode(buf, s, p, WT_RETX, hseq);
+		wire_retx_encode(buf + WIRE_HDR_LEN, &rh);
+	} else {
+		uint64_t gap = m.prev ? m.seq - m.prev : 0;
+		struct wire_data dh = {
+		    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
+		    .bucket = m.bucket,
+		    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
+		    .tx_us = d->tx_us,
+		};
+		/* the copy a NACK or this link's death resends */
+		if (s->retx)
+			retx_on_sent(s->retx, m.seq, p->id, dh.path_seq,
+				     m.bucket, dh.prev_gap, inner, m.len, now);
+		hdr_encode(buf, s, p, WT_DATA, m.seq);
+		wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+	}
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + m.len);
 	if (!total) {
 		s->tx_drops++;
-		if (s->bucket_last[m.bucket] == m.seq)
+		if (m.kind == PK_DATA && s->bucket_last[m.bucket] == m.seq)
 			s->bucket_last[m.bucket] = m.prev;
 		return;
 	}
@@ -612,7 +646,7 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 	sl->next = TX_NONE;
 	sl->bucket = m.bucket;
 	sl->sent = false;
-	sl->seq = m.seq;
+	sl->seq = hseq; /* a resend never is a bucket's last */
 	sl->prev = m.prev;
 	uint16_t me = (uint16_t)tb->n++;
 	if (tb->head[p->id] == TX_NONE)
@@ -681,6 +715,131 @@ static void pace_rescue(struct session *s, struct path *p, uint64_t now)
 	pace_sync_view(s, p, now);
 }
 
+/*
+ * Loss recovery, sending side (docs/loss-recovery.md): a packet the far
+ * end reports missing, or one a dead link took with it, is queued again
+ * on the usable link where it arrives first among those that have not lost
+ * it, paced and counted like any packet.
+ */
+static uint32_t rec_usable_mask(const struct session *s)
+{
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0 &&
+		    ttt_link_usable(&s->views[i]))
+			m |= 1u << i;
+	return m;
+}
+
+/* The bond's capacity now, for the resend budget. */
+static uint64_t rec_capacity(const struct session *s)
+{
+	uint64_t c = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (ttt_link_usable(v))
+			c += v->pacing_bps ? v->pacing_bps : v->rate_bps;
+	}
+	return c;
+}
+
+/* When a packet queued on link i now would arrive (ns from now): what is
+ * booked ahead of it at the pacing rate plus half the RTT. */
+static uint64_t rec_arrival_ns(const struct session *s, uint32_t i,
+			       uint64_t now)
+{
+	const struct ttt_link_view *v = &s->views[i];
+	uint64_t q = 0;
+	if (v->pacing_bps)
+		q = ttt_link_backlog(v, now) * 8000000000ull / v->pacing_bps;
+	uint64_t rtt = v->srtt_us ? v->srtt_us : v->base_rtt_us;
+	return q + rtt * 500;
+}
+
+static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
+		       uint64_t now, bool failover)
+{
+	struct retx_ent *e;
+	uint32_t allowed;
+	if (retx_on_loss(s->retx, link, path_seq, rec_usable_mask(s), now, &e,
+			 &allowed) != RETX_RESEND)
+		return;
+	int best = -1;
+	uint64_t at = UINT64_MAX;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		if (!(allowed & (1u << i)) || e->len > s->views[i].mtu)
+			continue;
+		uint64_t a = rec_arrival_ns(s, i, now);
+		if (a < at)
+			best = (int)i, at = a;
+	}
+	if (best < 0) {
+		s->retx_dropped++;
+		return;
+	}
+	struct path *t = &s->paths[best];
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + e->len;
+	if (retx_commit(s->retx, e, (uint32_t)best, (uint32_t)dgram,
+			rec_capacity(s), now, !failover) < 0)
+		return;
+	struct pace_meta m = {
+	    .seq = e->seq,
+	    .prev = e->prev_gap,
+	    .len = e->len,
+	    .bucket = e->bucket,
+	    .kind = PK_RETX,
+	    .lost_link = (uint8_t)link,
+	};
+	if (pktq_push_hdr(&t->pq, &m, sizeof(m), e->data, e->len, now) < 0) {
+		s->retx_dropped++;
+		t->pq_drops++;
+		return;
+	}
+	t->pq_dgram += dgram;
+	pace_sync_view(s, t, now);
+	struct ttt_link_view *v = &s->views[best];
+	v->tx_packets++;
+	v->tx_bytes += dgram;
+	if (t->metered)
+		v->quota_used_bytes += dgram;
+	if (failover)
+		s->paths[link].rec.failover++;
+}
+
+/* A link went DOWN: everything sent on it after the newest packet the far
+ * end reported, as far as the store still has it, goes out on the others
+ * at once (the far end may have some of it: it drops the duplicates). */
+static void rec_failover(struct session *s, struct path *p, uint64_t now)
+{
+	uint32_t hi = p->lm.tx_seq;
+	uint32_t lo = p->lm.have_fb ? p->lm.last.high_seq : 0;
+	uint32_t n = hi - lo, cap = s->d->cfg.recovery.store_packets;
+	if ((int32_t)n <= 0)
+		return;
+	if (n > cap)
+		n = cap;
+	uint64_t before = p->rec.failover;
+	for (uint32_t k = n; k > 0; k--)
+		rec_resend(s, p->id, hi - k + 1, now, true);
+	/* not under "link": that subsystem's "NAME:" lines are state changes */
+	log_info("recovery",
+		 "%s went down: %u of its %u unacknowledged packets resent on "
+		 "the other links",
+		 p->name, (unsigned)(p->rec.failover - before), (unsigned)n);
+}
+
+static void rec_failover_pending(struct session *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		if (!p->failover_pending)
+			continue;
+		p->failover_pending = false;
+		if (p->sess && s->retx)
+			rec_failover(s, p, now);
+	}
+}
+
 /* Releases from every pacer queue what the pacers allow, then sends. */
 static void pace_release(struct session *s, uint64_t now)
 {
@@ -734,6 +893,9 @@ static void pace_service(struct session *s, uint64_t now)
 {
 	struct daemon *d = s->d;
 	d->tx_us = (uint32_t)(mono_ns() / 1000);
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	rec_failover_pending(s, now);
 	/* While a link the queue waits for is still in startup, the queue
 	 * stands because the pacer is still learning, not because the links
 	 * are full: no AQM signal to TCP then. */
@@ -1190,40 +1352,105 @@ static void rx_feedback(struct session *s, const uint8_t *body, size_t blen,
 	}
 }
 
-static void rx_data(struct session *s, struct path *p, uint8_t *body,
-		    size_t blen, size_t dgram, const struct wire_hdr *h,
+/*
+ * Loss recovery, receiving side: a jump in a link's path_seq is a loss
+ * (a link keeps its packets in order); the newest WIRE_NACK_MAX_COUNT of
+ * the run are asked for at once on every usable link (a NACK is 12 bytes
+ * of body; copies are harmless, the sender counts each loss once), and the
+ * reorder buffer waits for them as long as a resend can still come.
+ */
+static uint64_t rec_wait_ns(const struct session *s)
+{
+	uint64_t rtt = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		if (p->sess && p->fd >= 0 && ttt_link_usable(&s->views[i]) &&
+		    p->probe.srtt_us > rtt)
+			rtt = p->probe.srtt_us;
+	}
+	uint64_t w = rtt * 1000 + 20000000ull;
+	uint64_t max = (uint64_t)s->d->cfg.recovery.max_wait_ms * 1000000;
+	return w < max ? w : max;
+}
+
+static void rec_on_rx(struct session *s, struct path *p, uint32_t path_seq,
+		      uint64_t now)
+{
+	if (!path_seq || !p->fbrx.active ||
+	    (int32_t)(path_seq - p->fbrx.high_seq) <= 1)
+		return;
+	uint32_t gap = path_seq - p->fbrx.high_seq - 1;
+	p->rec.losses += gap;
+	if (!s->d->cfg.recovery.enabled)
+		return;
+	uint32_t count = gap < WIRE_NACK_MAX_COUNT ? gap : WIRE_NACK_MAX_COUNT;
+	struct wire_nack n = {.n_runs = 1};
+	n.runs[0].link_id = (uint8_t)p->id;
+	n.runs[0].count = (uint16_t)count;
+	n.runs[0].first = path_seq - count;
+	uint8_t body[WIRE_NACK_HDR_LEN + WIRE_NACK_RUN_LEN];
+	size_t len = wire_nack_encode(body, sizeof(body), &n);
+	bool sent = false;
+	for (uint32_t i = 0; i < s->n_paths && len; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0 &&
+		    ttt_link_usable(&s->views[i]) &&
+		    datapath_send_msg(s, &s->paths[i], WT_NACK, body, len,
+				      now) == 0)
+			sent = true;
+	if (sent)
+		p->rec.nacks_sent++;
+	if (s->reorder) {
+		reorder_hold_until(s->reorder, now + rec_wait_ns(s));
+		session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+	}
+}
+
+/* Sending side: the far end lists what it misses. */
+static void rx_nack(struct session *s, const uint8_t *body, size_t blen,
 		    uint64_t now)
 {
-	struct daemon *d = s->d;
-	struct wire_data dh;
-	if (wire_data_decode(body, blen, &dh) < 0) {
+	struct wire_nack n;
+	if (wire_nack_decode(body, blen, &n) < 0) {
+		s->nack_bad++;
 		s->rx_bad++;
 		return;
 	}
-	fb_note(s, p, &dh, dgram);
-	fb_maybe_send(s, now);
-	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
-	size_t ilen = blen - WIRE_DATA_HDR_LEN;
-	if (!d->client && server_check_inner_src(s, inner, ilen) < 0) {
-		s->rx_spoofed++;
-		return;
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	for (uint32_t k = 0; k < n.n_runs; k++) {
+		const struct wire_nack_run *r = &n.runs[k];
+		if (r->link_id >= s->n_paths || !s->paths[r->link_id].sess)
+			continue;
+		s->paths[r->link_id].rec.nacks_rx += r->count;
+		for (uint32_t j = 0; s->retx && j < r->count; j++)
+			rec_resend(s, r->link_id, r->first + j, now, false);
 	}
+	if (s->retx)
+		pace_service(s, now);
+}
+
+/* Hands an inner packet to the reorder buffer under its original seq (or
+ * to the tun without one). Returns what reorder_push said (0 without a
+ * buffer); a late packet is delivered anyway (see rx_data). */
+static int rx_deliver(struct session *s, uint64_t seq, uint32_t prev_gap,
+		      const uint8_t *inner, size_t ilen, uint64_t now)
+{
 	if (!s->reorder) {
 		datapath_tun_write(s, inner, ilen, NULL);
-		return;
+		return 0;
 	}
 	struct pktbuf *b = session_buf_get(s);
 	if (!b) {
 		/* Pool exhausted (cannot happen while the pool is larger than
 		 * the reorder capacity): deliver rather than lose it. */
 		datapath_tun_write(s, inner, ilen, NULL);
-		return;
+		return 0;
 	}
 	b->data = b->raw;
 	memcpy(b->data, inner, ilen);
 	b->len = (uint32_t)ilen;
-	int ret = reorder_push(s->reorder, h->seq, dh.prev_gap, b,
-			       (uint32_t)ilen, now);
+	int ret =
+	    reorder_push(s->reorder, seq, prev_gap, b, (uint32_t)ilen, now);
 	if (ret == -ESTALE) {
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late
@@ -1234,6 +1461,64 @@ static void rx_data(struct session *s, struct path *p, uint8_t *body,
 		session_buf_put(b);
 	}
 	session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+	return ret;
+}
+
+/* A resend: counted on the link it came on like any DATA, delivered under
+ * the original's seq, and credited to the link that lost the original. */
+static void rx_retx(struct session *s, struct path *p, uint8_t *body,
+		    size_t blen, size_t dgram, const struct wire_hdr *h,
+		    uint64_t now)
+{
+	struct wire_retx rh;
+	if (wire_retx_decode(body, blen, &rh) < 0 || rh.back > h->seq) {
+		s->rx_bad++;
+		return;
+	}
+	struct wire_data dh = {.path_seq = rh.path_seq, .tx_us = rh.tx_us};
+	rec_on_rx(s, p, rh.path_seq, now);
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
+	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
+	size_t ilen = blen - WIRE_DATA_HDR_LEN;
+	if (!s->d->client && server_check_inner_src(s, inner, ilen) < 0) {
+		s->rx_spoofed++;
+		return;
+	}
+	struct path *lost =
+	    rh.lost_link < CFG_MAX_LINKS && s->paths[rh.lost_link].sess
+		? &s->paths[rh.lost_link]
+		: p;
+	int ret =
+	    rx_deliver(s, h->seq - rh.back, rh.prev_gap, inner, ilen, now);
+	if (ret == 0)
+		lost->rec.recovered++;
+	else if (ret == -ESTALE)
+		lost->rec.late++;
+	else
+		lost->rec.dup++;
+}
+
+static void rx_data(struct session *s, struct path *p, uint8_t *body,
+		    size_t blen, size_t dgram, const struct wire_hdr *h,
+		    uint64_t now)
+{
+	struct daemon *d = s->d;
+	struct wire_data dh;
+	if (wire_data_decode(body, blen, &dh) < 0) {
+		s->rx_bad++;
+		return;
+	}
+	rec_on_rx(s, p, dh.path_seq, now);
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
+	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
+	size_t ilen = blen - WIRE_DATA_HDR_LEN;
+	if (!d->client && server_check_inner_src(s, inner, ilen) < 0) {
+		s->rx_spoofed++;
+		return;
+	}
+	rx_deliver(s, h->seq, dh.prev_gap, inner, ilen, now);
 }
 
 /* Learns or follows the peer address of a path from an authenticated
@@ -1400,6 +1685,12 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		break;
 	case WT_FEEDBACK:
 		rx_feedback(s, body, blen, now);
+		break;
+	case WT_NACK:
+		rx_nack(s, body, blen, now);
+		break;
+	case WT_RETX:
+		rx_retx(s, p, body, blen, len, &h, now);
 		break;
 	case WT_PROBE:
 		prober_on_probe(s, p, body, blen, now);

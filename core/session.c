@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "base/log.h"
+#include "link/retx.h"
 #include "reorder.h"
 #include "link/gro.h"
 #include "sched/sched_host.h"
@@ -153,6 +154,26 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 			goto fail;
 		}
 	}
+	if (d->cfg.recovery.enabled) {
+		/* Copies of what this side sends, for resends; kept no
+		 * longer than the far end's reorder buffer waits for one
+		 * (session_update_hold refines the age with the RTTs). */
+		struct retx_cfg rc = {
+		    .capacity = d->cfg.recovery.store_packets,
+		    .max_len = d->buf_size,
+		    .max_age_ns =
+			(uint64_t)d->cfg.recovery.max_wait_ms * 1000000,
+		    .budget_ppm = d->cfg.recovery.budget_pct * 10000,
+		};
+		ret = retx_create(&s->retx, &rc);
+		if (ret < 0) {
+			err_set(e, ret,
+				"cannot allocate the retransmission store "
+				"(%u packets)",
+				rc.capacity);
+			goto fail;
+		}
+	}
 	const struct cfg_link_model *lc = &d->cfg.link_model;
 	struct pktq_cfg qc = {
 	    .limit_pkts = lc->queue_packets,
@@ -198,6 +219,7 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 fail:
 	if (s->reorder)
 		reorder_destroy(s->reorder);
+	retx_destroy(s->retx);
 	free(s->pool_mem);
 	free(s);
 	return ret;
@@ -219,6 +241,8 @@ void session_destroy(struct session *s)
 		reorder_destroy(s->reorder);
 		s->reorder = NULL;
 	}
+	retx_destroy(s->retx);
+	s->retx = NULL;
 	/* The coalescer may hold this session's buffers (and name it). */
 	tunio_flush(s->d);
 	if (s->sched)
@@ -373,6 +397,10 @@ void session_refresh_views(struct session *s, uint64_t now)
 				      p->last_state == TTT_LINK_DEGRADED;
 			bool is_up =
 			    st == TTT_LINK_UP || st == TTT_LINK_DEGRADED;
+			/* a link that stops being usable: what it did not
+			 * deliver is resent on the others (datapath.c) */
+			if (was_up && st == TTT_LINK_DOWN && s->retx)
+				p->failover_pending = true;
 			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),
@@ -530,6 +558,23 @@ void session_update_hold(struct session *s)
 	if (hold > hi)
 		hold = hi;
 	reorder_set_hold(s->reorder, hold);
+}
+
+/* The sender keeps a copy as long as a resend can still arrive in time:
+ * the far end waits up to max_wait after it noticed the gap, which is one
+ * one-way delay after the send; a NACK and the resend add a round trip. */
+void session_update_retx_age(struct session *s)
+{
+	if (!s->retx)
+		return;
+	uint64_t rtt = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0 &&
+		    s->paths[i].probe.srtt_us > rtt)
+			rtt = s->paths[i].probe.srtt_us;
+	retx_set_max_age(s->retx,
+			 (uint64_t)s->d->cfg.recovery.max_wait_ms * 1000000 +
+			     rtt * 1000);
 }
 
 /* ---- rekeying glue (the protocol lives in wire/rekey.c) ---- */

@@ -92,16 +92,16 @@ static int prescan(struct cfg_ctx *c, const char *text, size_t len)
 		}
 		type = ev.type;
 		if (++events > CFG_EVENTS_MAX)
-			ret = err_set(c->e, -EFBIG,
-				      "%s:%lu:%lu: more than %d YAML nodes; not "
-				      "a tuntuntun configuration?",
-				      c->name,
-				      (unsigned long)ev.start_mark.line + 1,
-				      (unsigned long)ev.start_mark.column + 1,
-				      CFG_EVENTS_MAX);
+			ret = err_set(
+			    c->e, -EFBIG,
+			    "%s:%lu:%lu: more than %d YAML nodes; not "
+			    "a tuntuntun configuration?",
+			    c->name, (unsigned long)ev.start_mark.line + 1,
+			    (unsigned long)ev.start_mark.column + 1,
+			    CFG_EVENTS_MAX);
 		else if ((type == YAML_MAPPING_START_EVENT ||
-		     type == YAML_SEQUENCE_START_EVENT) &&
-		    ++depth > CFG_DEPTH_MAX)
+			  type == YAML_SEQUENCE_START_EVENT) &&
+			 ++depth > CFG_DEPTH_MAX)
 			ret = err_set(c->e, -EINVAL,
 				      "%s:%lu:%lu: nested deeper than %d "
 				      "levels",
@@ -171,6 +171,10 @@ void config_defaults(struct config *cfg)
 	cfg->flow_queue.sparse_rate_bps = 1000000;
 	cfg->flow_queue.sparse_burst = 3000;
 	cfg->flow_queue.duplicate = CFG_DUP_NONE;
+	cfg->recovery.enabled = true;
+	cfg->recovery.budget_pct = 10;
+	cfg->recovery.store_packets = 2048;
+	cfg->recovery.max_wait_ms = 200;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
 	cfg->hooks.timeout_ms = 10000;

@@ -143,6 +143,14 @@ struct cfg_flow_queue {
 	int duplicate;		  /* enum cfg_duplicate, none */
 };
 
+/* `recovery:` loss recovery inside the tunnel (docs/loss-recovery.md). */
+struct cfg_recovery {
+	bool enabled;		/* default true */
+	uint32_t budget_pct;	/* resends, % of the bond's capacity, 10 */
+	uint32_t store_packets; /* retransmission store, power of two, 2048 */
+	uint32_t max_wait_ms;	/* longest reorder wait for a resend, 200 */
+};
+
 /* client: when to rekey (wire/rekey.h); 0 turns a limit off */
 struct cfg_rekey {
 	uint32_t interval_ms; /* default 120000, at least 1000 */
@@ -228,6 +236,7 @@ struct config {
 	struct cfg_reorder reorder;
 	struct cfg_link_model link_model;
 	struct cfg_flow_queue flow_queue;
+	struct cfg_recovery recovery;
 	struct cfg_rekey rekey;
 	struct cfg_control control;
 	struct cfg_hooks hooks;

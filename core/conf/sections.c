@@ -566,25 +566,24 @@ enum {
 };
 
 static const struct field link_model_fields[LM_COUNT] = {
-    [LM_QUEUE_TARGET] = FLD("queue_target", K_DURATION, struct cfg_link_model,
-			    queue_target_ms, .roles = R_ANY, .min = 1,
-			    .max = 1000),
+    [LM_QUEUE_TARGET] =
+	FLD("queue_target", K_DURATION, struct cfg_link_model, queue_target_ms,
+	    .roles = R_ANY, .min = 1, .max = 1000),
     [LM_INITIAL_RATE] = FLD("initial_rate", K_RATE, struct cfg_link_model,
 			    initial_rate_bps, .roles = R_ANY),
-    [LM_FEEDBACK] = FLD("feedback_interval", K_DURATION,
-			struct cfg_link_model, feedback_ms, .roles = R_ANY,
-			.min = 5, .max = 1000),
-    [LM_QUEUE_PACKETS] = FLD("queue_packets", K_U32, struct cfg_link_model,
-			     queue_packets, .roles = R_ANY, .min = 16,
-			     .max = 65536),
+    [LM_FEEDBACK] = FLD("feedback_interval", K_DURATION, struct cfg_link_model,
+			feedback_ms, .roles = R_ANY, .min = 5, .max = 1000),
+    [LM_QUEUE_PACKETS] =
+	FLD("queue_packets", K_U32, struct cfg_link_model, queue_packets,
+	    .roles = R_ANY, .min = 16, .max = 65536),
     [LM_QUEUE_BYTES] = FLD("queue_bytes", K_SIZE, struct cfg_link_model,
 			   queue_bytes, .roles = R_ANY),
-    [LM_AQM_TARGET] = FLD("aqm_target", K_DURATION, struct cfg_link_model,
-			  aqm_target_ms, .roles = R_ANY, .min = 1,
-			  .max = 10000),
-    [LM_AQM_INTERVAL] = FLD("aqm_interval", K_DURATION, struct cfg_link_model,
-			    aqm_interval_ms, .roles = R_ANY, .min = 1,
-			    .max = 10000),
+    [LM_AQM_TARGET] =
+	FLD("aqm_target", K_DURATION, struct cfg_link_model, aqm_target_ms,
+	    .roles = R_ANY, .min = 1, .max = 10000),
+    [LM_AQM_INTERVAL] =
+	FLD("aqm_interval", K_DURATION, struct cfg_link_model, aqm_interval_ms,
+	    .roles = R_ANY, .min = 1, .max = 10000),
     [LM_ECN] = FLD("ecn", K_BOOL, struct cfg_link_model, ecn, .roles = R_ANY),
 };
 
@@ -608,6 +607,38 @@ static int sec_link_model(struct cfg_ctx *c, const yaml_node_t *n,
 				"link_model.queue_bytes",
 				"expected at least 64KiB, got %s",
 				cfg_got_str(c, got[LM_QUEUE_BYTES]));
+	return 0;
+}
+
+enum { RC_ENABLED, RC_BUDGET, RC_STORE, RC_MAX_WAIT, RC_COUNT };
+
+static const struct field recovery_fields[RC_COUNT] = {
+    [RC_ENABLED] =
+	FLD("enabled", K_BOOL, struct cfg_recovery, enabled, .roles = R_ANY),
+    [RC_BUDGET] = FLD("budget", K_U32, struct cfg_recovery, budget_pct,
+		      .roles = R_ANY, .min = 0, .max = 100),
+    [RC_STORE] = FLD("store_packets", K_U32, struct cfg_recovery, store_packets,
+		     .roles = R_ANY, .min = 16, .max = 65536),
+    [RC_MAX_WAIT] = FLD("max_wait", K_DURATION, struct cfg_recovery,
+			max_wait_ms, .roles = R_ANY, .min = 1, .max = 10000),
+};
+
+/* `recovery:` (docs/loss-recovery.md). */
+static int sec_recovery(struct cfg_ctx *c, const yaml_node_t *n,
+			const char *path, void *obj)
+{
+	struct cfg_recovery *r = obj;
+	const yaml_node_t *got[RC_COUNT];
+	int ret =
+	    cfg_parse_fields(c, n, path, recovery_fields, RC_COUNT, r, got);
+	if (ret)
+		return ret;
+	/* The store's rings index with a mask. */
+	if (r->store_packets & (r->store_packets - 1))
+		return cfg_fail(c, got[RC_STORE], "recovery.store_packets",
+				"expected a power of two from 16 to 65536, "
+				"got %s",
+				cfg_got_str(c, got[RC_STORE]));
 	return 0;
 }
 
@@ -899,6 +930,7 @@ enum {
 	RF_REORDER,
 	RF_LINK_MODEL,
 	RF_FLOW_QUEUE,
+	RF_RECOVERY,
 	RF_CONTROL,
 	RF_HOOKS,
 	RF_HTTP,
@@ -948,6 +980,8 @@ static const struct field root_fields[RF_COUNT] = {
 			  .roles = R_ANY, .section = sec_link_model),
     [RF_FLOW_QUEUE] = FLD("flow_queue", K_SECTION, struct config, flow_queue,
 			  .roles = R_ANY, .section = sec_flow_queue),
+    [RF_RECOVERY] = FLD("recovery", K_SECTION, struct config, recovery,
+			.roles = R_ANY, .section = sec_recovery),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
     [RF_HOOKS] = FLD("hooks", K_SECTION, struct config, hooks, .roles = R_ANY,

@@ -618,6 +618,64 @@ static void print_classes(FILE *f, const char *ind, const json_t *sess)
 	}
 }
 
+/*
+ * Loss recovery: the session's resend figures on one line, then one line
+ * per link that lost or resent anything (a table column each would make
+ * the links table too wide for what is zero on a healthy link).
+ */
+static void print_recovery(FILE *f, const char *label, const json_t *r,
+			   const json_t *links, const char *indent)
+{
+	if (!json_is_object(r))
+		return;
+	if (json_is_false(json_object_get(r, "enabled"))) {
+		fprintf(f, "%-12soff\n", label);
+		return;
+	}
+	char rs[32], rb[32], ob[32], to[32], bud[32];
+	double v;
+	int_cell(rs, sizeof(rs), r, "resent");
+	if (!get_num(r, "resent_bytes", &v))
+		v = 0;
+	ctl_print_fmt_bytes(rb, sizeof(rb), v);
+	int_cell(ob, sizeof(ob), r, "over_budget");
+	int_cell(to, sizeof(to), r, "too_old");
+	int_cell(bud, sizeof(bud), r, "budget_pct");
+	fprintf(
+	    f, "%-12s%s resent (%s), %s over budget, %s too old; budget %s%%\n",
+	    label, rs, rb, ob, to, bud);
+	size_t i;
+	const json_t *l;
+	if (!json_is_array(links))
+		return;
+	json_array_foreach(links, i, l)
+	{
+		const json_t *lr = json_object_get(l, "recovery");
+		double lost = 0, retx = 0, nrx = 0;
+		if (!json_is_object(lr))
+			continue;
+		get_num(lr, "losses", &lost);
+		get_num(lr, "retx_packets", &retx);
+		get_num(lr, "nacks_received", &nrx);
+		if (!lost && !retx && !nrx)
+			continue;
+		char nm[CELL_MAX], a[32], b[32], c[32], d[32], e[32], g[32];
+		get_str(l, "name", nm, sizeof(nm));
+		int_cell(a, sizeof(a), lr, "losses");
+		int_cell(b, sizeof(b), lr, "recovered");
+		int_cell(c, sizeof(c), lr, "recovered_late");
+		int_cell(d, sizeof(d), lr, "nacks_sent");
+		int_cell(e, sizeof(e), lr, "nacks_received");
+		if (!get_num(lr, "retx_bytes", &v))
+			v = 0;
+		ctl_print_fmt_bytes(g, sizeof(g), v);
+		fprintf(f,
+			"%s  %s: %s lost, %s recovered, %s too late; NACKs %s "
+			"sent, %s received; resent on it %s\n",
+			indent, nm, a, b, c, d, e, g);
+	}
+}
+
 void ctl_print_status(FILE *f, const json_t *st)
 {
 	ctl_print_status_opts(f, st, 0);
@@ -683,6 +741,8 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 	if (!sessions || links) {
 		print_reorder(f, "reorder:", json_object_get(st, "reorder"));
 		print_classes(f, "", sess);
+		print_recovery(f, "recovery:", json_object_get(st, "recovery"),
+			       links, "");
 		fputc('\n', f);
 		links_print(f, links, "", flags);
 	}
@@ -709,6 +769,10 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 			      json_is_object(s) ? json_object_get(s, "reorder")
 						: NULL);
 		print_classes(f, "  ", s);
+		if (json_is_object(s))
+			print_recovery(
+			    f, "  recovery:", json_object_get(s, "recovery"),
+			    json_object_get(s, "links"), "  ");
 		links_print(
 		    f, json_is_object(s) ? json_object_get(s, "links") : NULL,
 		    "  ", flags);

@@ -288,6 +288,10 @@ static void test_defaults(void **state)
 	config_defaults(&d);
 	assert_int_equal(d.reorder.capacity, 4096);
 	assert_string_equal(d.sched[1].plugin, "earliest-arrival");
+	assert_true(d.recovery.enabled);
+	assert_int_equal(d.recovery.budget_pct, 10);
+	assert_int_equal(d.recovery.store_packets, 2048);
+	assert_int_equal(d.recovery.max_wait_ms, 200);
 }
 
 static void test_ipv6(void **state)
@@ -652,6 +656,18 @@ static const struct bad_text bad_texts[] = {
      "\"131072\""},
     {CLIENT_HEAD "reorder: { min_hold: 50ms, max_hold: 20ms }\n", 6,
      "reorder.min_hold: min_hold (50ms) must not exceed max_hold (20ms)"},
+    {CLIENT_HEAD "recovery: { store_packets: 1000 }\n", 6,
+     "recovery.store_packets: expected a power of two from 16 to 65536, "
+     "got \"1000\""},
+    {CLIENT_HEAD "recovery: { store_packets: 8 }\n", 6,
+     "recovery.store_packets: expected an integer from 16 to 65536"},
+    {CLIENT_HEAD "recovery: { budget: 101 }\n", 6,
+     "recovery.budget: expected an integer from 0 to 100, got \"101\""},
+    {CLIENT_HEAD "recovery: { max_wait: 0ms }\n", 6,
+     "recovery.max_wait: expected a duration"},
+    {CLIENT_HEAD "recovery: { enabled: sometimes }\n", 6,
+     "recovery.enabled: expected true or false"},
+    {CLIENT_HEAD "recovery: { fec: true }\n", 6, "recovery.fec: unknown key"},
     {"role: client\nlinks:\n  - { name: a, quota: 5 parsecs }\n", 3,
      "links[0].quota: expected a size like 5GiB or 500MB, got \"5 "
      "parsecs\""},
@@ -807,6 +823,18 @@ static void test_flow_queue_values(void **state)
 	assert_int_equal(fc.flow_queue.sparse_rate_bps, 2000000);
 	assert_int_equal(fc.flow_queue.sparse_burst, 6000);
 	assert_int_equal(fc.flow_queue.duplicate, CFG_DUP_INTERACTIVE);
+}
+
+/* `recovery:` is read into the config as written. */
+static void test_recovery_section(void **state)
+{
+	(void)state;
+	load_ok(CLIENT_HEAD "recovery: { enabled: false, budget: 5, "
+			    "store_packets: 512, max_wait: 1s }\n");
+	assert_false(cfg.recovery.enabled);
+	assert_int_equal(cfg.recovery.budget_pct, 5);
+	assert_int_equal(cfg.recovery.store_packets, 512);
+	assert_int_equal(cfg.recovery.max_wait_ms, 1000);
 }
 
 /* hooks: defaults, and a full section kept as written (split at use). */
@@ -1280,6 +1308,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
 	    cmocka_unit_test(test_flow_queue_values),
+	    cmocka_unit_test(test_recovery_section),
 	    cmocka_unit_test(test_too_many_plugin_options),
 	    cmocka_unit_test(test_plugin_options),
 	    cmocka_unit_test(test_opt_set),

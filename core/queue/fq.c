@@ -174,38 +174,32 @@ int fq_push(struct fq *q, uint32_t hash, const uint8_t *pkt, uint32_t len,
 	return 0;
 }
 
-/* ---- CoDel per flow (RFC 8289 section 5, as in pktq.c) ---- */
+/* ---- CoDel per flow (RFC 8289 section 5, queue/codel.c) ---- */
 
-static int codel_dodequeue(struct fq *q, struct fq_flow *fl, uint64_t now,
-			   bool *ok_to_drop)
+/* The flow CoDel is looking at, for the callbacks. */
+struct codel_ctx {
+	struct fq *q;
+	struct fq_flow *fl;
+};
+
+/* codel_take_fn: the flow's head, its sojourn and the flow's backlog
+ * before it. */
+static int codel_take(void *ctx, uint64_t now, uint64_t *sojourn,
+		      uint64_t *backlog)
 {
-	*ok_to_drop = false;
-	if (fl->head == FQ_NONE) {
-		fl->cd.first_above_ns = 0;
+	struct codel_ctx *c = ctx;
+	if (c->fl->head == FQ_NONE)
 		return -1;
-	}
-	uint64_t enq = q->slots[fl->head].enq_ns;
-	uint64_t sojourn = now > enq ? now - enq : 0;
-	uint32_t len = q->slots[fl->head].len;
-	int i = (int)flow_take_head(q, fl);
-	if (sojourn < q->cfg.target_ns || fl->bytes + len <= q->cfg.slot_size) {
-		fl->cd.first_above_ns = 0;
-	} else if (!fl->cd.first_above_ns) {
-		fl->cd.first_above_ns = now + q->cfg.interval_ns;
-	} else if (now >= fl->cd.first_above_ns) {
-		*ok_to_drop = true;
-	}
-	return i;
+	uint64_t enq = c->q->slots[c->fl->head].enq_ns;
+	*sojourn = now > enq ? now - enq : 0;
+	*backlog = c->fl->bytes;
+	return (int)flow_take_head(c->q, c->fl);
 }
 
-static uint64_t control_law(const struct fq *q, uint64_t t, uint32_t count)
+/* codel_signal_fn: marks slot i when ECN allows (kept), else drops it. */
+static bool codel_signal(void *ctx, int i)
 {
-	return t + (uint64_t)((double)q->cfg.interval_ns / sqrt((double)count));
-}
-
-/* Drops slot i, or marks it when ECN allows; true if it is kept. */
-static bool codel_signal(struct fq *q, int i)
-{
+	struct fq *q = ((struct codel_ctx *)ctx)->q;
 	if (q->cfg.ecn &&
 	    pktq_ecn_mark(slot_data(q, (uint32_t)i), q->slots[i].len)) {
 		q->ecn_marks++;
@@ -215,56 +209,14 @@ static bool codel_signal(struct fq *q, int i)
 	return false;
 }
 
-static int codel_dequeue(struct fq *q, struct fq_flow *fl, uint64_t now)
+static int codel_dequeue_flow(struct fq *q, struct fq_flow *fl, uint64_t now)
 {
-	struct fq_codel *cd = &fl->cd;
-	bool ok;
-	int i = codel_dodequeue(q, fl, now, &ok);
-	if (i < 0) {
-		cd->dropping = false;
-		return -1;
-	}
-	if (q->aqm_paused) {
-		cd->dropping = false;
-		cd->first_above_ns = 0;
-		return i;
-	}
-	if (cd->dropping) {
-		if (!ok) {
-			cd->dropping = false;
-		} else if (now >= cd->drop_next_ns) {
-			while (cd->dropping && now >= cd->drop_next_ns) {
-				cd->count++;
-				if (codel_signal(q, i)) {
-					cd->drop_next_ns = control_law(
-					    q, cd->drop_next_ns, cd->count);
-					return i;
-				}
-				i = codel_dodequeue(q, fl, now, &ok);
-				if (i < 0) {
-					cd->dropping = false;
-					return -1;
-				}
-				if (!ok)
-					cd->dropping = false;
-				else
-					cd->drop_next_ns = control_law(
-					    q, cd->drop_next_ns, cd->count);
-			}
-		}
-	} else if (ok) {
-		if (!codel_signal(q, i))
-			i = codel_dodequeue(q, fl, now, &ok);
-		cd->dropping = true;
-		uint32_t delta = cd->count - cd->lastcount;
-		cd->count = delta > 1 && now - cd->drop_next_ns <
-					     16 * q->cfg.interval_ns
-				? delta
-				: 1;
-		cd->drop_next_ns = control_law(q, now, cd->count);
-		cd->lastcount = cd->count;
-	}
-	return i;
+	const struct codel_params cp = {.target_ns = q->cfg.target_ns,
+					.interval_ns = q->cfg.interval_ns,
+					.mtu = q->cfg.slot_size};
+	struct codel_ctx c = {q, fl};
+	return codel_dequeue(&fl->cd, &cp, q->aqm_paused, now, codel_take,
+			     codel_signal, &c);
 }
 
 /* ---- DRR over the flows (RFC 8290 section 4.2) ---- */
@@ -286,7 +238,7 @@ uint8_t *fq_pop(struct fq *q, uint64_t now, uint32_t *len, uint64_t *enq_ns)
 			list_push_tail(q, &q->oldl, fi);
 			continue;
 		}
-		int i = codel_dequeue(q, fl, now);
+		int i = codel_dequeue_flow(q, fl, now);
 		if (i < 0) {
 			list_pop_head(q, l);
 			/* an emptied new flow goes to the old list once, so a

@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "queue/codel.h"
+
 #define FQ_NONE UINT32_MAX
 
 struct fq_cfg {
@@ -42,21 +44,15 @@ struct fq_cfg {
 	uint64_t dscp_mask;    /* bit d set: DSCP d is interactive */
 };
 
-struct fq_codel {
-	bool dropping;
-	uint32_t count, lastcount;
-	uint64_t first_above_ns, drop_next_ns;
-};
-
 struct fq_flow {
 	uint32_t head, tail; /* slot list, FQ_NONE when empty */
 	uint32_t n;	     /* packets queued */
 	uint32_t bytes;	     /* bytes queued */
 	int32_t deficit;
-	uint8_t list;  /* FQ_LIST_* */
-	uint32_t next; /* next flow on its list */
-	struct fq_codel cd;
-	uint64_t recent; /* sparseness: bytes, drained at sparse_rate */
+	uint8_t list;	      /* FQ_LIST_* */
+	uint32_t next;	      /* next flow on its list */
+	struct codel_vars cd; /* this flow's CoDel (queue/codel.h) */
+	uint64_t recent;      /* sparseness: bytes, drained at sparse_rate */
 	uint64_t recent_ns;
 };
 

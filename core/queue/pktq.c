@@ -89,36 +89,23 @@ static uint32_t take_head(struct pktq *q)
 	return i;
 }
 
-/* RFC 8289 dodequeue(): the head, and whether CoDel may drop it. */
-static int dodequeue(struct pktq *q, uint64_t now, bool *ok_to_drop)
+/* codel_take_fn: the head, its sojourn and the backlog before it. */
+static int codel_take(void *ctx, uint64_t now, uint64_t *sojourn,
+		      uint64_t *backlog)
 {
-	*ok_to_drop = false;
-	if (!q->n) {
-		q->first_above_ns = 0;
+	struct pktq *q = ctx;
+	if (!q->n)
 		return -1;
-	}
-	uint64_t sojourn = pktq_head_sojourn(q, now);
-	uint32_t len = q->slots[q->head].len;
-	int i = (int)take_head(q);
-	if (sojourn < q->cfg.target_ns || q->bytes + len <= q->cfg.slot_size) {
-		q->first_above_ns = 0;
-	} else if (!q->first_above_ns) {
-		q->first_above_ns = now + q->cfg.interval_ns;
-	} else if (now >= q->first_above_ns) {
-		*ok_to_drop = true;
-	}
-	return i;
+	*sojourn = pktq_head_sojourn(q, now);
+	*backlog = q->bytes;
+	return (int)take_head(q);
 }
 
-static uint64_t control_law(const struct pktq *q, uint64_t t, uint32_t count)
+/* codel_signal_fn: marks slot i when ECN allows (kept, true), else drops
+ * it (false). */
+static bool codel_signal(void *ctx, int i)
 {
-	return t + (uint64_t)((double)q->cfg.interval_ns / sqrt((double)count));
-}
-
-/* Drops slot i, or marks it when ECN allows; returns true if it was kept
- * (marked) and must be sent. */
-static bool signal(struct pktq *q, int i)
-{
+	struct pktq *q = ctx;
 	if (q->cfg.ecn &&
 	    pktq_ecn_mark(slot_data(q, (uint32_t)i), q->slots[i].len)) {
 		q->ecn_marks++;
@@ -130,57 +117,13 @@ static bool signal(struct pktq *q, int i)
 
 uint8_t *pktq_pop(struct pktq *q, uint64_t now, uint32_t *len)
 {
-	bool ok;
-	int i = dodequeue(q, now, &ok);
-	if (q->aqm_paused && i >= 0) {
-		q->dropping = false;
-		q->first_above_ns = 0;
-		goto out;
-	}
-	if (i < 0) {
-		q->dropping = false;
+	const struct codel_params cp = {.target_ns = q->cfg.target_ns,
+					.interval_ns = q->cfg.interval_ns,
+					.mtu = q->cfg.slot_size};
+	int i = codel_dequeue(&q->cd, &cp, q->aqm_paused, now, codel_take,
+			      codel_signal, q);
+	if (i < 0)
 		return NULL;
-	}
-	if (q->dropping) {
-		if (!ok) {
-			q->dropping = false;
-		} else if (now >= q->drop_next_ns) {
-			while (q->dropping && now >= q->drop_next_ns) {
-				q->count++;
-				if (signal(q, i)) {
-					q->drop_next_ns = control_law(
-					    q, q->drop_next_ns, q->count);
-					goto out;
-				}
-				i = dodequeue(q, now, &ok);
-				if (i < 0) {
-					q->dropping = false;
-					return NULL;
-				}
-				if (!ok)
-					q->dropping = false;
-				else
-					q->drop_next_ns = control_law(
-					    q, q->drop_next_ns, q->count);
-			}
-		}
-	} else if (ok) {
-		bool kept = signal(q, i);
-		if (!kept) {
-			i = dodequeue(q, now, &ok);
-		}
-		q->dropping = true;
-		uint32_t delta = q->count - q->lastcount;
-		q->count =
-		    delta > 1 && now - q->drop_next_ns < 16 * q->cfg.interval_ns
-			? delta
-			: 1;
-		q->drop_next_ns = control_law(q, now, q->count);
-		q->lastcount = q->count;
-		if (i < 0)
-			return NULL;
-	}
-out:;
 	uint64_t soj = now > q->slots[i].enq_ns ? now - q->slots[i].enq_ns : 0;
 	if (soj > q->max_sojourn_ns)
 		q->max_sojourn_ns = soj;

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "queue/codel.h"
+
 struct pktq_cfg {
 	uint32_t limit_pkts;  /* slots (>= 2) */
 	uint64_t limit_bytes; /* packet bytes held at most */
@@ -45,11 +47,8 @@ struct pktq {
 	struct pktq_slot *slots; /* limit_pkts */
 	uint32_t head, n;
 	uint64_t bytes;
-	bool aqm_paused; /* caller's switch, see above */
-	/* CoDel state */
-	bool dropping;
-	uint32_t count, lastcount;
-	uint64_t first_above_ns, drop_next_ns;
+	bool aqm_paused;      /* caller's switch, see above */
+	struct codel_vars cd; /* CoDel state (queue/codel.h) */
 	/* counters */
 	uint64_t enqueued, dequeued, drops_full, drops_codel, ecn_marks;
 	uint64_t max_sojourn_ns; /* longest wait of a packet sent */

@@ -124,14 +124,14 @@ static void test_codel(void **st)
 	assert_int_equal(first, 0); /* less than an interval above target */
 	uint64_t later = steady(&q, &now, 20, 1000);
 	assert_true(later >= 5);
-	assert_true(q.dropping);
+	assert_true(q.cd.dropping);
 	uint64_t more = steady(&q, &now, 20, 1000);
 	assert_true(more > later); /* interval / sqrt(count): faster */
 	/* back under target: drops stop */
 	while (pktq_pop(&q, now, &len))
 		;
 	assert_int_equal(steady(&q, &now, 2, 1000), 0);
-	assert_false(q.dropping);
+	assert_false(q.cd.dropping);
 	assert_true(q.max_sojourn_ns >= 20 * MS);
 	/* paused (links still being measured): a standing queue is not
 	 * signalled, and CoDel starts afresh when it resumes */

@@ -12,6 +12,7 @@
 #include "datapath.h"
 #include "base/log.h"
 #include "peerctl.h"
+#include "link/retx.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
 
@@ -113,6 +114,21 @@ static json_t *path_json(struct session *s, struct path *p)
 			    json_real(m->qdelay_us / 1000.0));
 	json_object_set_new(j, "inflight_bytes",
 			    json_integer((json_int_t)m->inflight_bytes));
+	/* loss recovery (docs/loss-recovery.md): receiver-side figures are
+	 * about what arrived on this link, sender-side about what was sent */
+	json_t *rj = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			       "losses", (json_int_t)p->rec.losses,
+			       "nacks_sent", (json_int_t)p->rec.nacks_sent,
+			       "nacks_received", (json_int_t)p->rec.nacks_rx,
+			       "recovered", (json_int_t)p->rec.recovered,
+			       "recovered_late", (json_int_t)p->rec.late,
+			       "duplicates", (json_int_t)p->rec.dup,
+			       "failover_resent", (json_int_t)p->rec.failover,
+			       "retx_packets", (json_int_t)p->rec.retx_pkts,
+			       "retx_bytes", (json_int_t)p->rec.retx_bytes);
+	json_object_set_new(rj, "rx_data_packets",
+			    json_integer((json_int_t)p->fbrx.rx_packets));
+	json_object_set_new(j, "recovery", rj);
 	json_object_set_new(j, "rtt_hist", rtt_hist_json(&p->probe));
 	json_object_set_new(j, "pmtu", json_integer(pmtu_current(&p->pmtu)));
 	json_object_set_new(j, "inner_mtu", json_integer(path_inner_mtu(s, p)));
@@ -136,8 +152,93 @@ static json_t *reorder_json(struct session *s)
 	json_object_set_new(r, "wait_ms", json_real(st.wait_ns / 1e6));
 	json_object_set_new(r, "flushed", json_integer((json_int_t)st.flushed));
 	json_object_set_new(r, "resyncs", json_integer((json_int_t)st.resyncs));
+	json_object_set_new(r, "recovery_waits",
+			    json_integer((json_int_t)st.recovery_waits));
 	json_object_set_new(r, "late_delivered",
 			    json_integer((json_int_t)s->rx_late_delivered));
+	return r;
+}
+
+/* The daemon-owned queue (the flow queue or the FIFO): same keys either
+ * way, plus "flow_queue" and the fattest-flow drops for the former. */
+static json_t *queue_json(const struct session *s)
+{
+	if (s->fq_on) {
+		const struct fq *q = &s->fq;
+		return json_pack(
+		    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "flow_queue", 1,
+		    "packets", (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
+		    "enqueued", (json_int_t)q->enqueued, "dropped_full",
+		    (json_int_t)(q->drops_full + q->drops_overflow),
+		    "dropped_fattest", (json_int_t)q->drops_overflow,
+		    "dropped_aqm", (json_int_t)q->drops_codel, "ecn_marked",
+		    (json_int_t)q->ecn_marks, "max_sojourn_ms",
+		    q->max_sojourn_ns / 1e6);
+	}
+	const struct pktq *q = &s->q;
+	return json_pack(
+	    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "flow_queue", 0, "packets",
+	    (json_int_t)q->n, "bytes", (json_int_t)q->bytes, "enqueued",
+	    (json_int_t)q->enqueued, "dropped_full", (json_int_t)q->drops_full,
+	    "dropped_aqm", (json_int_t)q->drops_codel, "ecn_marked",
+	    (json_int_t)q->ecn_marks, "max_sojourn_ms",
+	    q->max_sojourn_ns / 1e6);
+}
+
+/* Per traffic class (flow_queue): packets, the delay from the tun to the
+ * wire (EWMA and max), drops and marks; duplicates sent and discarded. */
+static json_t *classes_json(const struct session *s)
+{
+	const char *names[2] = {"bulk", "interactive"};
+	json_t *j = json_object();
+	for (int k = 0; k < 2; k++) {
+		json_t *c =
+		    json_pack("{s:I,s:I,s:f,s:f,s:I}", "packets",
+			      (json_int_t)s->cls[k].packets, "bytes",
+			      (json_int_t)s->cls[k].bytes, "delay_ms",
+			      s->cls[k].delay_ewma_ns / 1e6, "delay_max_ms",
+			      s->cls[k].delay_max_ns / 1e6, "dropped",
+			      (json_int_t)s->cls[k].drops);
+		json_object_set_new(j, names[k], c);
+	}
+	json_t *b = json_object_get(j, "bulk");
+	if (s->fq_on) {
+		json_object_set_new(
+		    b, "dropped",
+		    json_integer((json_int_t)(s->fq.drops_full +
+					      s->fq.drops_overflow +
+					      s->fq.drops_codel)));
+		json_object_set_new(b, "ecn_marked",
+				    json_integer((json_int_t)s->fq.ecn_marks));
+	}
+	json_object_set_new(j, "duplicates_sent",
+			    json_integer((json_int_t)s->dup_sent));
+	json_object_set_new(j, "duplicates_discarded",
+			    json_integer((json_int_t)s->rx_dup));
+	return j;
+}
+
+/* The session's retransmission store and what it decided. */
+static json_t *recovery_json(struct session *s)
+{
+	const struct cfg_recovery *rc = &s->d->cfg.recovery;
+	if (!s->retx)
+		return json_pack("{s:b}", "enabled", 0);
+	struct retx_stats st;
+	retx_get_stats(s->retx, &st);
+	json_t *r = json_pack(
+	    "{s:b,s:i,s:i,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled",
+	    1, "budget_pct", (int)rc->budget_pct, "store_packets",
+	    (int)rc->store_packets, "max_age_ms", retx_max_age(s->retx) / 1e6,
+	    "reports", (json_int_t)st.reports, "resent", (json_int_t)st.resent,
+	    "resent_bytes", (json_int_t)st.resent_bytes, "duplicate_reports",
+	    (json_int_t)st.dup, "pending", (json_int_t)st.pending, "gone",
+	    (json_int_t)st.gone, "too_old", (json_int_t)st.too_old, "no_link",
+	    (json_int_t)st.no_link, "over_budget", (json_int_t)st.over_budget);
+	json_object_set_new(r, "nack_bad",
+			    json_integer((json_int_t)s->nack_bad));
+	json_object_set_new(r, "dropped",
+			    json_integer((json_int_t)s->retx_dropped));
 	return r;
 }
 
@@ -161,21 +262,14 @@ static json_t *session_json(struct session *s)
 	    "tun_write_errors", (json_int_t)s->tun_write_errors);
 	json_object_set_new(json_object_get(j, "counters"), "tx_too_big",
 			    json_integer((json_int_t)s->tx_too_big));
-	const struct pktq *q = &s->q;
-	json_object_set_new(
-	    j, "queue",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "packets",
-		      (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
-		      "enqueued", (json_int_t)q->enqueued, "dropped_full",
-		      (json_int_t)q->drops_full, "dropped_aqm",
-		      (json_int_t)q->drops_codel, "ecn_marked",
-		      (json_int_t)q->ecn_marks, "max_sojourn_ms",
-		      q->max_sojourn_ns / 1e6));
+	json_object_set_new(j, "queue", queue_json(s));
+	json_object_set_new(j, "classes", classes_json(s));
 	json_object_set_new(j, "feedback",
 			    json_pack("{s:I,s:I,s:I}", "sent",
 				      (json_int_t)s->fb_sent, "received",
 				      (json_int_t)s->fb_received, "bad",
 				      (json_int_t)s->fb_bad));
+	json_object_set_new(j, "recovery", recovery_json(s));
 	json_object_set_new(j, "cipher",
 			    json_string(wire_cipher_name(s->keys.cipher)));
 	/* rekeys: key epochs switched to since the handshake */
@@ -268,6 +362,7 @@ json_t *status_json(struct daemon *d)
 		json_object_set(j, "session", sj);
 		json_object_set(j, "links", json_object_get(sj, "links"));
 		json_object_set(j, "reorder", json_object_get(sj, "reorder"));
+		json_object_set(j, "recovery", json_object_get(sj, "recovery"));
 		json_decref(sj);
 		json_object_set_new(sched, "upstream",
 				    s->sched ? sched_inst_dump(s->sched)

@@ -20,6 +20,7 @@
 #include "link/linkmodel.h"
 #include "link/pmtu.h"
 #include "link/probe.h"
+#include "queue/fq.h"
 #include "queue/pktq.h"
 #include "wire/hello_faillog.h"
 #include "wire/cookie.h"
@@ -29,6 +30,7 @@
 #include <tuntuntun/sched.h>
 
 struct reorder;
+struct retx_store;
 struct sched_inst;
 struct sched_registry;
 struct ctl_server;
@@ -80,6 +82,8 @@ struct path {
 	struct lm lm;
 	uint64_t demand_ns;    /* last time the pacer held this link full */
 	struct pktq pq;	       /* pacer queue: picked, waiting for the pacer */
+	struct pktq iq;	       /* interactive packets: leave before pq */
+	uint64_t iq_dgram;     /* datagram bytes of what waits in iq */
 	uint64_t pq_dgram;     /* datagram bytes of what waits in pq */
 	uint64_t pq_drops;     /* picked onto a full pacer queue */
 	uint64_t pace_pending; /* released into the batch, not yet booked */
@@ -93,6 +97,20 @@ struct path {
 		uint32_t high_seq, rx_packets, rx_bytes, last_rx_us;
 		uint32_t owd_min_us, owd_max_us;
 	} fbrx;
+	/* loss recovery (docs/loss-recovery.md), about packets sent on this
+	 * link (losses as the receiver saw them, in the direction it sent
+	 * from its side): */
+	struct {
+		uint64_t losses;     /* receiver: path_seq gaps found */
+		uint64_t nacks_sent; /* receiver: NACKs sent about this link */
+		uint64_t nacks_rx;   /* sender: packets NACKed on this link */
+		uint64_t recovered;  /* receiver: resends that filled a gap */
+		uint64_t late;	     /* receiver: resends after the give-up */
+		uint64_t dup;	     /* receiver: resends already there */
+		uint64_t failover;   /* sender: resent because it died */
+		uint64_t retx_pkts, retx_bytes; /* sender: resends sent ON it */
+	} rec;
+	bool failover_pending; /* went DOWN: resend what it did not deliver */
 	/* counters */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t tx_errors, rx_errors;
@@ -124,6 +142,7 @@ struct session {
 	uint64_t tx_seq; /* next seq to send */
 	struct replay replay;
 	struct reorder *reorder;
+	struct retx_store *retx; /* sender's copies for resends (NULL: off) */
 	ev_timer reorder_timer;
 	uint64_t reorder_deadline; /* what reorder_timer is armed for */
 	struct path paths[CFG_MAX_LINKS];
@@ -134,6 +153,7 @@ struct session {
 	struct sched_inst *sched; /* schedules what this side sends */
 	char sched_name[CFG_NAME_MAX];
 	uint64_t bucket_last[WIRE_BUCKETS]; /* last DATA seq per flow bucket */
+	uint64_t bucket_bulk_ns[WIRE_BUCKETS]; /* last bulk packet scheduled */
 	uint64_t last_rx_ns;
 	uint64_t created_ns;
 	uint64_t established_ns;    /* last handshake (monotonic, 0: none) */
@@ -153,15 +173,28 @@ struct session {
 	uint64_t rx_auth_fail, rx_replay, rx_bad, tx_drops, tun_write_errors;
 	uint64_t rx_spoofed;
 	uint64_t rx_late_delivered; /* past the reorder hold: sent on late */
-	/* daemon-owned queue: packets no link's pacer can take yet */
+	/* daemon-owned queue: packets no link's pacer can take yet; with
+	 * flow_queue.enabled the flow queue fq, else the FIFO q */
 	struct pktq q;
+	struct fq fq;
+	bool fq_on;
+	/* per class (enum ttt_pkt_class): time from the tun to the wire */
+	struct {
+		uint64_t packets, bytes;
+		uint64_t delay_ewma_ns, delay_max_ns;
+		uint64_t drops; /* interactive: its queue on the link full */
+	} cls[2];
+	uint64_t dup_sent;   /* second copies of interactive packets */
+	uint64_t rx_dup;     /* copies that arrived after the first */
 	ev_timer pace_timer; /* when the first pacer has room again */
 	/* receiver: WT_FEEDBACK pacing (datapath.c) */
 	ev_timer fb_timer;
 	uint64_t fb_last_ns;
 	uint32_t fb_pkts; /* DATA packets since the last report */
 	uint64_t fb_sent, fb_received, fb_bad;
-	uint64_t tx_too_big; /* larger than every usable path's MTU */
+	uint64_t tx_too_big;   /* larger than every usable path's MTU */
+	uint64_t nack_bad;     /* NACKs that did not parse */
+	uint64_t retx_dropped; /* resends that could not be queued or sent */
 };
 
 struct listener {
@@ -328,6 +361,7 @@ int session_set_sched_remote(struct session *s, const char *name,
 			     const struct cfg_opt *opts, uint32_t n_opts,
 			     struct err *e);
 void session_path_init(struct session *s, uint32_t id, const char *name);
+void session_paths_release(struct session *s);
 void session_arm_reorder(struct session *s, uint64_t deadline, uint64_t now);
 void session_fill_ctx(struct session *s, struct ttt_sched_ctx *ctx,
 		      uint64_t now);
@@ -339,6 +373,8 @@ const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
+/* Retransmission store's age limit from max_wait and the links' RTTs. */
+void session_update_retx_age(struct session *s);
 /* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on
  * the client, and the keys that open a received packet. */
 void session_rekey_tick(struct session *s, uint64_t now);

@@ -20,6 +20,7 @@
 #include "datapath.h"
 #include "peerctl.h"
 #include "base/log.h"
+#include "link/retx.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
 
@@ -107,10 +108,10 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 	p->tx_bytes += bytes;
 	p->backlog_bytes = ttt_link_backlog(&aged, now) + bytes;
 	p->backlog_ns = now;
-	v->backlog_bytes = p->backlog_bytes + p->pq_dgram;
+	v->backlog_bytes = p->backlog_bytes + p->pq_dgram + p->iq_dgram;
 	v->backlog_ns = now;
-	v->tx_packets = p->tx_packets + p->pq.n;
-	v->tx_bytes = p->tx_bytes + p->pq_dgram;
+	v->tx_packets = p->tx_packets + p->pq.n + p->iq.n;
+	v->tx_bytes = p->tx_bytes + p->pq_dgram + p->iq_dgram;
 	if (bytes) {
 		if (p->tx_ctl)
 			probe_on_tx_ctl_bytes(&p->probe, now, bytes);
@@ -120,7 +121,7 @@ static void path_sent(struct session *s, struct path *p, uint64_t pkts,
 			quota_account(s->d, p, bytes, 0);
 	}
 	v->quota_used_bytes =
-	    p->quota_used_bytes + (p->metered ? p->pq_dgram : 0);
+	    p->quota_used_bytes + (p->metered ? p->pq_dgram + p->iq_dgram : 0);
 	if (pkts)
 		session_feedback(s, TTT_FB_SENT, p->id, (uint32_t)bytes,
 				 (uint32_t)pkts, 0, 0, now);
@@ -371,12 +372,17 @@ static int fitting_path(struct session *s, size_t len)
 #define PACE_GATE_BURSTS  2
 #define PACE_HOLD_POLL_NS 5000000ull
 
-/* What a pacer queue entry carries besides the inner packet. */
+/* What a pacer queue entry carries besides the inner packet. A resend
+ * (kind PK_RETX) carries the original's seq and, in prev, its prev_gap. */
+enum { PK_DATA = 0, PK_RETX = 1 };
 struct pace_meta {
 	uint64_t seq, prev;
+	uint64_t t0; /* when it came from the tun (per-class delay) */
 	uint32_t len;
 	uint16_t bucket;
-	uint16_t pad;
+	uint8_t klass;	   /* enum ttt_pkt_class */
+	uint8_t kind;	   /* PK_DATA or PK_RETX */
+	uint8_t lost_link; /* PK_RETX: the link that lost the original */
 };
 
 static uint64_t pace_burst(const struct ttt_link_view *v)
@@ -403,8 +409,8 @@ static void pace_sync_view(struct session *s, struct path *p, uint64_t now)
 	struct ttt_link_view aged = *v;
 	aged.backlog_bytes = p->backlog_bytes;
 	aged.backlog_ns = p->backlog_ns;
-	v->backlog_bytes =
-	    ttt_link_backlog(&aged, now) + p->pace_pending + p->pq_dgram;
+	v->backlog_bytes = ttt_link_backlog(&aged, now) + p->pace_pending +
+			   p->pq_dgram + p->iq_dgram;
 	v->backlog_ns = now;
 }
 
@@ -447,23 +453,29 @@ static void pace_mark_demand(struct session *s, uint64_t now)
 
 /* Arms the pacing timer for the next moment something can move: a pacer
  * queue's head may leave, or the gate opens for the session's queue. */
+static bool sessq_empty(const struct session *s)
+{
+	return s->fq_on ? fq_empty(&s->fq) : pktq_empty(&s->q);
+}
+
 static void pace_arm(struct session *s, uint64_t now)
 {
 	uint64_t wait = UINT64_MAX;
-	bool gate = !pktq_empty(&s->q);
+	bool gate = !sessq_empty(s);
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		const struct ttt_link_view *v = &s->views[i];
 		if (!p->sess || !v->pacing_bps)
 			continue;
 		uint64_t burst = pace_burst(v), w;
-		if (!pktq_empty(&p->pq) && !ttt_link_usable(v)) {
+		if ((!pktq_empty(&p->pq) || !pktq_empty(&p->iq)) &&
+		    !ttt_link_usable(v)) {
 			/* held while suspected (pace_release): look again
 			 * in a while, not at once (a busy loop would starve
 			 * the very loop that must hear the link again) */
 			if (PACE_HOLD_POLL_NS < wait)
 				wait = PACE_HOLD_POLL_NS;
-		} else if (!pktq_empty(&p->pq)) {
+		} else if (!pktq_empty(&p->pq) || !pktq_empty(&p->iq)) {
 			uint64_t b = pace_released(s, p, now);
 			w = b < burst ? 0
 				      : (b - burst + 1) * 8000000000ull /
@@ -499,7 +511,7 @@ static void pace_arm(struct session *s, uint64_t now)
  * when it picks the next packet.
  */
 static void sched_one(struct session *s, uint8_t *inner, size_t len,
-		      uint64_t now)
+		      uint64_t now, uint64_t t0)
 {
 	struct daemon *d = s->d;
 	if (s->views_dirty)
@@ -509,6 +521,7 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	struct ttt_pkt_info info = {.len = (uint32_t)len};
 	info.flow_hash = wire_flow_hash(inner, len);
 	pkt_classify(inner, len, &info);
+	info.klass = TTT_CLASS_BULK;
 	uint64_t seq = s->tx_seq++;
 	info.seq = seq;
 
@@ -526,8 +539,10 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	struct pace_meta m = {
 	    .seq = seq,
 	    .prev = s->bucket_last[bucket],
+	    .t0 = t0,
 	    .len = (uint32_t)len,
 	    .bucket = (uint16_t)bucket,
+	    .klass = TTT_CLASS_BULK,
 	};
 	if (pktq_push_hdr(&p->pq, &m, sizeof(m), inner, (uint32_t)len, now) <
 	    0) {
@@ -538,6 +553,7 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	}
 	/* Provisional: txq_flush() rolls it back if the packet does not go. */
 	s->bucket_last[bucket] = seq;
+	s->bucket_bulk_ns[bucket] = now;
 	uint64_t dgram = wire_data_overhead(s->keys.mode) + len;
 	p->pq_dgram += dgram;
 	pace_sync_view(s, p, now);
@@ -549,34 +565,79 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 }
 
 /* Seals the head of a path's pacer queue into the next batch slot. */
-static void pace_release_one(struct session *s, struct path *p, uint64_t now)
+static void pace_release_one(struct session *s, struct path *p, bool iq,
+			     uint64_t now)
 {
 	struct daemon *d = s->d;
 	struct txbatch *tb = d->tx;
 	uint32_t elen;
-	uint8_t *e = pktq_pop(&p->pq, now, &elen);
+	uint8_t *e = pktq_pop(iq ? &p->iq : &p->pq, now, &elen);
 	if (!e)
 		return;
 	struct pace_meta m;
 	memcpy(&m, e, sizeof(m));
 	uint64_t dgram = wire_data_overhead(s->keys.mode) + m.len;
-	p->pq_dgram -= dgram < p->pq_dgram ? dgram : p->pq_dgram;
+	uint64_t *qd = iq ? &p->iq_dgram : &p->pq_dgram;
+	*qd -= dgram < *qd ? dgram : *qd;
+	/* per-class delay, tun to wire (EWMA 1/16 and max) */
+	if (m.klass <= TTT_CLASS_INTERACTIVE && m.t0) {
+		uint64_t dl = now > m.t0 ? now - m.t0 : 0;
+		__typeof__(s->cls[0]) *c = &s->cls[m.klass];
+		c->packets++;
+		c->bytes += m.len;
+		c->delay_ewma_ns =
+		    c->packets == 1
+			? dl
+			: c->delay_ewma_ns - c->delay_ewma_ns / 16 + dl / 16;
+		if (dl > c->delay_max_ns)
+			c->delay_max_ns = dl;
+	}
 	struct txslot *sl = &tb->slot[tb->n];
 	uint8_t *buf = sl->buf;
-	memcpy(buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN, e + sizeof(m), m.len);
-	uint64_t gap = m.prev ? m.seq - m.prev : 0;
-	struct wire_data dh = {
-	    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
-	    .bucket = m.bucket,
-	    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
-	    .tx_us = d->tx_us,
-	};
-	hdr_encode(buf, s, p, WT_DATA, m.seq);
-	wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+	uint8_t *inner = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
+	memcpy(inner, e + sizeof(m), m.len);
+	uint64_t hseq = m.seq;
+	if (m.kind == PK_RETX) {
+		/* A resend: a fresh seq for the nonce, the original's for
+		 * the reorder buffer, `back` apart. */
+		hseq = s->tx_seq++;
+		if (hseq - m.seq > UINT16_MAX) {
+			s->retx_dropped++;
+			return;
+		}
+		struct wire_retx rh = {
+		    .prev_gap = (uint32_t)m.prev,
+		    .bucket = (uint8_t)m.bucket,
+		    .lost_link = m.lost_link,
+		    .back = (uint16_t)(hseq - m.seq),
+		    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
+		    .tx_us = d->tx_us,
+		};
+		if (s->retx)
+			retx_on_resent(s->retx, m.seq, p->id, rh.path_seq);
+		p->rec.retx_pkts++;
+		p->rec.retx_bytes += dgram;
+		hdr_encode(buf, s, p, WT_RETX, hseq);
+		wire_retx_encode(buf + WIRE_HDR_LEN, &rh);
+	} else {
+		uint64_t gap = m.prev ? m.seq - m.prev : 0;
+		struct wire_data dh = {
+		    .prev_gap = gap > DATAPATH_MAX_GAP ? 0 : (uint32_t)gap,
+		    .bucket = m.bucket,
+		    .path_seq = lm_on_sent(&p->lm, (uint32_t)dgram, d->tx_us),
+		    .tx_us = d->tx_us,
+		};
+		/* the copy a NACK or this link's death resends */
+		if (s->retx)
+			retx_on_sent(s->retx, m.seq, p->id, dh.path_seq,
+				     m.bucket, dh.prev_gap, inner, m.len, now);
+		hdr_encode(buf, s, p, WT_DATA, m.seq);
+		wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+	}
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + m.len);
 	if (!total) {
 		s->tx_drops++;
-		if (s->bucket_last[m.bucket] == m.seq)
+		if (m.kind == PK_DATA && s->bucket_last[m.bucket] == m.seq)
 			s->bucket_last[m.bucket] = m.prev;
 		return;
 	}
@@ -585,7 +646,7 @@ static void pace_release_one(struct session *s, struct path *p, uint64_t now)
 	sl->next = TX_NONE;
 	sl->bucket = m.bucket;
 	sl->sent = false;
-	sl->seq = m.seq;
+	sl->seq = hseq; /* a resend never is a bucket's last */
 	sl->prev = m.prev;
 	uint16_t me = (uint16_t)tb->n++;
 	if (tb->head[p->id] == TX_NONE)
@@ -597,6 +658,9 @@ static void pace_release_one(struct session *s, struct path *p, uint64_t now)
 	p->pace_pending += total;
 }
 
+static void earliest_links(const struct session *s, size_t len, uint64_t now,
+			   int *first, int *second);
+
 /* Hands what waits on a link that is no longer usable back to the
  * scheduler, packet by packet (failover must not strand packets, and the
  * plugin's policy, a metered link over quota say, still holds); each keeps
@@ -605,6 +669,24 @@ static void pace_rescue(struct session *s, struct path *p, uint64_t now)
 {
 	uint32_t elen;
 	uint8_t *e;
+	/* interactive packets: to the earliest other link's interactive
+	 * queue, as if they came from the tun now */
+	while ((e = pktq_pop(&p->iq, now, &elen)) != NULL) {
+		struct pace_meta m;
+		memcpy(&m, e, sizeof(m));
+		int t, t2;
+		earliest_links(s, m.len, now, &t, &t2);
+		if (t >= 0 && &s->paths[t] == p)
+			t = t2;
+		if (t < 0 || pktq_push_hdr(&s->paths[t].iq, &m, sizeof(m),
+					   e + sizeof(m), m.len, now) < 0) {
+			s->tx_drops++;
+			continue;
+		}
+		s->paths[t].iq_dgram +=
+		    wire_data_overhead(s->keys.mode) + m.len;
+		pace_sync_view(s, &s->paths[t], now);
+	}
 	while ((e = pktq_pop(&p->pq, now, &elen)) != NULL) {
 		struct pace_meta m;
 		memcpy(&m, e, sizeof(m));
@@ -629,7 +711,133 @@ static void pace_rescue(struct session *s, struct path *p, uint64_t now)
 		pace_sync_view(s, &s->paths[t], now);
 	}
 	p->pq_dgram = 0;
+	p->iq_dgram = 0;
 	pace_sync_view(s, p, now);
+}
+
+/*
+ * Loss recovery, sending side (docs/loss-recovery.md): a packet the far
+ * end reports missing, or one a dead link took with it, is queued again
+ * on the usable link where it arrives first among those that have not lost
+ * it, paced and counted like any packet.
+ */
+static uint32_t rec_usable_mask(const struct session *s)
+{
+	uint32_t m = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0 &&
+		    ttt_link_usable(&s->views[i]))
+			m |= 1u << i;
+	return m;
+}
+
+/* The bond's capacity now, for the resend budget. */
+static uint64_t rec_capacity(const struct session *s)
+{
+	uint64_t c = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (ttt_link_usable(v))
+			c += v->pacing_bps ? v->pacing_bps : v->rate_bps;
+	}
+	return c;
+}
+
+/* When a packet queued on link i now would arrive (ns from now): what is
+ * booked ahead of it at the pacing rate plus half the RTT. */
+static uint64_t rec_arrival_ns(const struct session *s, uint32_t i,
+			       uint64_t now)
+{
+	const struct ttt_link_view *v = &s->views[i];
+	uint64_t q = 0;
+	if (v->pacing_bps)
+		q = ttt_link_backlog(v, now) * 8000000000ull / v->pacing_bps;
+	uint64_t rtt = v->srtt_us ? v->srtt_us : v->base_rtt_us;
+	return q + rtt * 500;
+}
+
+static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
+		       uint64_t now, bool failover)
+{
+	struct retx_ent *e;
+	uint32_t allowed;
+	if (retx_on_loss(s->retx, link, path_seq, rec_usable_mask(s), now, &e,
+			 &allowed) != RETX_RESEND)
+		return;
+	int best = -1;
+	uint64_t at = UINT64_MAX;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		if (!(allowed & (1u << i)) || e->len > s->views[i].mtu)
+			continue;
+		uint64_t a = rec_arrival_ns(s, i, now);
+		if (a < at)
+			best = (int)i, at = a;
+	}
+	if (best < 0) {
+		s->retx_dropped++;
+		return;
+	}
+	struct path *t = &s->paths[best];
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + e->len;
+	if (retx_commit(s->retx, e, (uint32_t)best, (uint32_t)dgram,
+			rec_capacity(s), now, !failover) < 0)
+		return;
+	struct pace_meta m = {
+	    .seq = e->seq,
+	    .prev = e->prev_gap,
+	    .len = e->len,
+	    .bucket = e->bucket,
+	    .kind = PK_RETX,
+	    .lost_link = (uint8_t)link,
+	};
+	if (pktq_push_hdr(&t->pq, &m, sizeof(m), e->data, e->len, now) < 0) {
+		s->retx_dropped++;
+		t->pq_drops++;
+		return;
+	}
+	t->pq_dgram += dgram;
+	pace_sync_view(s, t, now);
+	struct ttt_link_view *v = &s->views[best];
+	v->tx_packets++;
+	v->tx_bytes += dgram;
+	if (t->metered)
+		v->quota_used_bytes += dgram;
+	if (failover)
+		s->paths[link].rec.failover++;
+}
+
+/* A link went DOWN: everything sent on it after the newest packet the far
+ * end reported, as far as the store still has it, goes out on the others
+ * at once (the far end may have some of it: it drops the duplicates). */
+static void rec_failover(struct session *s, struct path *p, uint64_t now)
+{
+	uint32_t hi = p->lm.tx_seq;
+	uint32_t lo = p->lm.have_fb ? p->lm.last.high_seq : 0;
+	uint32_t n = hi - lo, cap = s->d->cfg.recovery.store_packets;
+	if ((int32_t)n <= 0)
+		return;
+	if (n > cap)
+		n = cap;
+	uint64_t before = p->rec.failover;
+	for (uint32_t k = n; k > 0; k--)
+		rec_resend(s, p->id, hi - k + 1, now, true);
+	/* not under "link": that subsystem's "NAME:" lines are state changes */
+	log_info("recovery",
+		 "%s went down: %u of its %u unacknowledged packets resent on "
+		 "the other links",
+		 p->name, (unsigned)(p->rec.failover - before), (unsigned)n);
+}
+
+static void rec_failover_pending(struct session *s, uint64_t now)
+{
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *p = &s->paths[i];
+		if (!p->failover_pending)
+			continue;
+		p->failover_pending = false;
+		if (p->sess && s->retx)
+			rec_failover(s, p, now);
+	}
 }
 
 /* Releases from every pacer queue what the pacers allow, then sends. */
@@ -641,7 +849,7 @@ static void pace_release(struct session *s, uint64_t now)
 		txq_flush(d, now);
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
-		if (!p->sess || pktq_empty(&p->pq))
+		if (!p->sess || (pktq_empty(&p->pq) && pktq_empty(&p->iq)))
 			continue;
 		const struct ttt_link_view *v = &s->views[i];
 		if (!ttt_link_usable(v) && v->state != TTT_LINK_STANDBY) {
@@ -654,6 +862,16 @@ static void pace_release(struct session *s, uint64_t now)
 			continue;
 		}
 		uint64_t burst = pace_burst(v);
+		/* Interactive packets first and at once: each sparse flow
+		 * sends little by definition, and what they send is booked
+		 * in the released backlog, so bulk yields to them. Gating
+		 * them on the pacer made them wait seconds behind the
+		 * feedback and probes of a link paced at its floor. */
+		while (!pktq_empty(&p->iq)) {
+			if (tb->n == TX_BATCH)
+				txq_flush(d, now);
+			pace_release_one(s, p, true, now);
+		}
 		while (!pktq_empty(&p->pq)) {
 			if (v->pacing_bps &&
 			    pace_released(s, p, now) >= burst) {
@@ -663,7 +881,7 @@ static void pace_release(struct session *s, uint64_t now)
 			}
 			if (tb->n == TX_BATCH)
 				txq_flush(d, now);
-			pace_release_one(s, p, now);
+			pace_release_one(s, p, false, now);
 		}
 	}
 	txq_flush(d, now);
@@ -675,6 +893,9 @@ static void pace_service(struct session *s, uint64_t now)
 {
 	struct daemon *d = s->d;
 	d->tx_us = (uint32_t)(mono_ns() / 1000);
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	rec_failover_pending(s, now);
 	/* While a link the queue waits for is still in startup, the queue
 	 * stands because the pacer is still learning, not because the links
 	 * are full: no AQM signal to TCP then. */
@@ -698,28 +919,193 @@ static void pace_service(struct session *s, uint64_t now)
 	uint64_t ivl = (uint64_t)lc->aqm_interval_ms * 1000000;
 	if (ivl < 4 * tgt)
 		ivl = 4 * tgt;
-	s->q.cfg.target_ns = tgt;
-	s->q.cfg.interval_ns = ivl;
+	s->q.cfg.target_ns = s->fq.cfg.target_ns = tgt;
+	s->q.cfg.interval_ns = s->fq.cfg.interval_ns = ivl;
+	s->fq.aqm_paused = s->q.aqm_paused;
 	for (;;) {
-		while (!pktq_empty(&s->q)) {
+		while (!sessq_empty(s)) {
 			if (s->views_dirty)
 				session_refresh_views(s, now);
 			if (!pace_gate_open(s, now))
 				break;
 			uint32_t len;
-			uint8_t *pkt = pktq_pop(&s->q, now, &len);
+			uint64_t t0 = now;
+			uint8_t *pkt = s->fq_on ? fq_pop(&s->fq, now, &len, &t0)
+						: pktq_pop(&s->q, now, &len);
 			if (!pkt)
 				break;
-			sched_one(s, pkt, len, now);
+			sched_one(s, pkt, len, now, t0);
 		}
 		pace_release(s, now);
 		/* releasing may have opened the gate again */
-		if (pktq_empty(&s->q) || !pace_gate_open(s, now))
+		if (sessq_empty(s) || !pace_gate_open(s, now))
 			break;
 	}
-	if (!pktq_empty(&s->q))
+	if (!sessq_empty(s))
 		pace_mark_demand(s, now);
 	pace_arm(s, now);
+}
+
+/*
+ * The interactive class (flow_queue, docs/config.md): a packet of a sparse
+ * flow or of a DSCP in the set skips the session's queue and the pacer
+ * queues, and goes on the link where it arrives first.
+ */
+/* How long after a bulk packet of its bucket an interactive packet keeps
+ * the chain to it (the bulk one may still be queued on a link). */
+#define INTERACTIVE_CHAIN_NS 500000000ull
+
+static bool is_interactive(struct session *s, const uint8_t *pkt, size_t len,
+			   uint32_t hash, uint64_t now)
+{
+	const struct cfg_flow_queue *fc = &s->d->cfg.flow_queue;
+	if (fc->interactive == CFG_INTERACTIVE_OFF)
+		return false;
+	struct ttt_pkt_info info = {0};
+	pkt_classify(pkt, len, &info);
+	if (fc->interactive == CFG_INTERACTIVE_DSCP)
+		return (fc->dscp_mask >> info.dscp) & 1;
+	return fq_interactive(&s->fq, hash, info.dscp, (uint32_t)len, now);
+}
+
+/* When a packet sent now on link i would arrive (us, on the link's own
+ * one-way clock, comparable between links): half the base RTT, the
+ * bottleneck's queueing delay, and what the pacer must send ahead of it. */
+static uint64_t arrival_us(const struct session *s, uint32_t i, uint64_t now)
+{
+	const struct path *p = &s->paths[i];
+	const struct ttt_link_view *v = &s->views[i];
+	uint64_t rtt = v->base_rtt_us ? v->base_rtt_us : v->srtt_us;
+	uint64_t t = rtt / 2 + v->queue_delay_us;
+	uint64_t ahead = pace_released(s, p, now) + p->iq_dgram;
+	if (v->pacing_bps)
+		t += ahead * 8000000ull / v->pacing_bps;
+	return t;
+}
+
+/* The usable links (MTU fits) with the earliest and second earliest
+ * arrival, unmetered ones first; -1 where there is none. */
+static void earliest_links(const struct session *s, size_t len, uint64_t now,
+			   int *first, int *second)
+{
+	uint64_t best[2] = {UINT64_MAX, UINT64_MAX};
+	*first = *second = -1;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct ttt_link_view *v = &s->views[i];
+		if (!s->paths[i].sess || !ttt_link_usable(v) || len > v->mtu)
+			continue;
+		uint64_t t = arrival_us(s, i, now);
+		/* a metered link only when no unmetered one is left */
+		if (v->metered)
+			t += 1ull << 40;
+		if (t < best[0]) {
+			best[1] = best[0], *second = *first;
+			best[0] = t, *first = (int)i;
+		} else if (t < best[1]) {
+			best[1] = t, *second = (int)i;
+		}
+	}
+}
+
+/* Queues one copy on link idx's interactive queue; false if it is full. */
+static bool interactive_push(struct session *s, uint32_t idx,
+			     const struct pace_meta *m, const uint8_t *inner,
+			     uint64_t now)
+{
+	struct path *p = &s->paths[idx];
+	if (pktq_push_hdr(&p->iq, m, sizeof(*m), inner, m->len, now) < 0)
+		return false;
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + m->len;
+	p->iq_dgram += dgram;
+	pace_sync_view(s, p, now);
+	struct ttt_link_view *v = &s->views[idx];
+	v->tx_packets++;
+	v->tx_bytes += dgram;
+	if (p->metered)
+		v->quota_used_bytes += dgram;
+	return true;
+}
+
+static void interactive_one(struct session *s, uint8_t *inner, size_t len,
+			    uint64_t now)
+{
+	struct daemon *d = s->d;
+	const struct cfg_flow_queue *fc = &d->cfg.flow_queue;
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	mss_clamp(inner, len, d->tun_mtu);
+	struct ttt_pkt_info info = {.len = (uint32_t)len};
+	info.flow_hash = wire_flow_hash(inner, len);
+	pkt_classify(inner, len, &info);
+	info.klass = TTT_CLASS_INTERACTIVE;
+	uint64_t seq = s->tx_seq++;
+	info.seq = seq;
+
+	int a, b;
+	earliest_links(s, len, now, &a, &b);
+	/* A metered link (earliest_links puts them last) carries interactive
+	 * packets only as the plugin says, as for bulk: its quota policy is
+	 * the plugin's. */
+	if (b >= 0 && s->views[b].metered)
+		b = -1;
+	if (s->sched->ops->flags & TTT_SCHED_F_INTERACTIVE ||
+	    (a >= 0 && s->views[a].metered)) {
+		struct ttt_sched_ctx ctx;
+		session_fill_ctx(s, &ctx, now);
+		int idx = sched_pick(s->sched, &ctx, &info);
+		if (idx >= 0 && (uint32_t)idx < s->n_paths &&
+		    len > s->views[idx].mtu)
+			idx = fitting_path(s, len);
+		if (idx < 0 || (uint32_t)idx >= s->n_paths) {
+			s->tx_drops++;
+			return;
+		}
+		if (idx == b)
+			b = a;
+		a = idx;
+	}
+	if (a < 0) {
+		s->tx_drops++;
+		return;
+	}
+	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
+	/* No predecessor (prev_gap 0) unless a bulk packet of the bucket was
+	 * scheduled lately (it may still wait in a pacer queue: this one
+	 * must not overtake it): the far end's reorder buffer then delivers
+	 * it at once. A sparse flow's packets are tens of ms apart and do
+	 * not overtake each other; what the chain would buy is a hold of up
+	 * to max_hold after each of its own losses, the stall a game must
+	 * not see. Later packets of the bucket still chain to this one. */
+	bool recent_bulk =
+	    s->bucket_bulk_ns[bucket] &&
+	    now - s->bucket_bulk_ns[bucket] < INTERACTIVE_CHAIN_NS;
+	struct pace_meta m = {
+	    .seq = seq,
+	    .prev = recent_bulk ? s->bucket_last[bucket] : 0,
+	    .t0 = now,
+	    .len = (uint32_t)len,
+	    .bucket = (uint16_t)bucket,
+	    .klass = TTT_CLASS_INTERACTIVE,
+	};
+	bool dup = b >= 0 && (fc->duplicate == CFG_DUP_INTERACTIVE ||
+			      (fc->duplicate == CFG_DUP_DSCP &&
+			       ((fc->dscp_mask >> info.dscp) & 1)));
+	bool sent = interactive_push(s, (uint32_t)a, &m, inner, now);
+	if (dup) {
+		/* the second copy: same seq, so the far end's replay window
+		 * keeps whichever arrives first */
+		m.t0 = 0; /* counted once in the class figures */
+		if (interactive_push(s, (uint32_t)b, &m, inner, now)) {
+			s->dup_sent++;
+			sent = true;
+		}
+	}
+	if (!sent) {
+		s->tx_drops++;
+		s->cls[TTT_CLASS_INTERACTIVE].drops++;
+		return;
+	}
+	s->bucket_last[bucket] = seq;
 }
 
 void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -768,13 +1154,28 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		cur = s;
 		if (s->views_dirty)
 			session_refresh_views(s, now);
+		if (s->fq_on) {
+			uint32_t h = wire_flow_hash(inner, (size_t)n);
+			if (is_interactive(s, inner, (size_t)n, h, now)) {
+				interactive_one(s, inner, (size_t)n, now);
+				continue;
+			}
+			if (!fq_empty(&s->fq) || !pace_gate_open(s, now)) {
+				if (fq_push(&s->fq, h, inner, (uint32_t)n,
+					    now) < 0)
+					s->tx_drops++;
+				continue;
+			}
+			sched_one(s, inner, (size_t)n, now, now);
+			continue;
+		}
 		/* FIFO: once packets wait, newcomers wait behind them. */
 		if (!pktq_empty(&s->q) || !pace_gate_open(s, now)) {
 			if (pktq_push(&s->q, inner, (uint32_t)n, now) < 0)
 				s->tx_drops++;
 			continue;
 		}
-		sched_one(s, inner, (size_t)n, now);
+		sched_one(s, inner, (size_t)n, now, now);
 	}
 	if (cur)
 		pace_service(cur, now);
@@ -968,40 +1369,105 @@ static void rx_feedback(struct session *s, const uint8_t *body, size_t blen,
 	}
 }
 
-static void rx_data(struct session *s, struct path *p, uint8_t *body,
-		    size_t blen, size_t dgram, const struct wire_hdr *h,
+/*
+ * Loss recovery, receiving side: a jump in a link's path_seq is a loss
+ * (a link keeps its packets in order); the newest WIRE_NACK_MAX_COUNT of
+ * the run are asked for at once on every usable link (a NACK is 12 bytes
+ * of body; copies are harmless, the sender counts each loss once), and the
+ * reorder buffer waits for them as long as a resend can still come.
+ */
+static uint64_t rec_wait_ns(const struct session *s)
+{
+	uint64_t rtt = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		if (p->sess && p->fd >= 0 && ttt_link_usable(&s->views[i]) &&
+		    p->probe.srtt_us > rtt)
+			rtt = p->probe.srtt_us;
+	}
+	uint64_t w = rtt * 1000 + 20000000ull;
+	uint64_t max = (uint64_t)s->d->cfg.recovery.max_wait_ms * 1000000;
+	return w < max ? w : max;
+}
+
+static void rec_on_rx(struct session *s, struct path *p, uint32_t path_seq,
+		      uint64_t now)
+{
+	if (!path_seq || !p->fbrx.active ||
+	    (int32_t)(path_seq - p->fbrx.high_seq) <= 1)
+		return;
+	uint32_t gap = path_seq - p->fbrx.high_seq - 1;
+	p->rec.losses += gap;
+	if (!s->d->cfg.recovery.enabled)
+		return;
+	uint32_t count = gap < WIRE_NACK_MAX_COUNT ? gap : WIRE_NACK_MAX_COUNT;
+	struct wire_nack n = {.n_runs = 1};
+	n.runs[0].link_id = (uint8_t)p->id;
+	n.runs[0].count = (uint16_t)count;
+	n.runs[0].first = path_seq - count;
+	uint8_t body[WIRE_NACK_HDR_LEN + WIRE_NACK_RUN_LEN];
+	size_t len = wire_nack_encode(body, sizeof(body), &n);
+	bool sent = false;
+	for (uint32_t i = 0; i < s->n_paths && len; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0 &&
+		    ttt_link_usable(&s->views[i]) &&
+		    datapath_send_msg(s, &s->paths[i], WT_NACK, body, len,
+				      now) == 0)
+			sent = true;
+	if (sent)
+		p->rec.nacks_sent++;
+	if (s->reorder) {
+		reorder_hold_until(s->reorder, now + rec_wait_ns(s));
+		session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+	}
+}
+
+/* Sending side: the far end lists what it misses. */
+static void rx_nack(struct session *s, const uint8_t *body, size_t blen,
 		    uint64_t now)
 {
-	struct daemon *d = s->d;
-	struct wire_data dh;
-	if (wire_data_decode(body, blen, &dh) < 0) {
+	struct wire_nack n;
+	if (wire_nack_decode(body, blen, &n) < 0) {
+		s->nack_bad++;
 		s->rx_bad++;
 		return;
 	}
-	fb_note(s, p, &dh, dgram);
-	fb_maybe_send(s, now);
-	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
-	size_t ilen = blen - WIRE_DATA_HDR_LEN;
-	if (!d->client && server_check_inner_src(s, inner, ilen) < 0) {
-		s->rx_spoofed++;
-		return;
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	for (uint32_t k = 0; k < n.n_runs; k++) {
+		const struct wire_nack_run *r = &n.runs[k];
+		if (r->link_id >= s->n_paths || !s->paths[r->link_id].sess)
+			continue;
+		s->paths[r->link_id].rec.nacks_rx += r->count;
+		for (uint32_t j = 0; s->retx && j < r->count; j++)
+			rec_resend(s, r->link_id, r->first + j, now, false);
 	}
+	if (s->retx)
+		pace_service(s, now);
+}
+
+/* Hands an inner packet to the reorder buffer under its original seq (or
+ * to the tun without one). Returns what reorder_push said (0 without a
+ * buffer); a late packet is delivered anyway (see rx_data). */
+static int rx_deliver(struct session *s, uint64_t seq, uint32_t prev_gap,
+		      const uint8_t *inner, size_t ilen, uint64_t now)
+{
 	if (!s->reorder) {
 		datapath_tun_write(s, inner, ilen, NULL);
-		return;
+		return 0;
 	}
 	struct pktbuf *b = session_buf_get(s);
 	if (!b) {
 		/* Pool exhausted (cannot happen while the pool is larger than
 		 * the reorder capacity): deliver rather than lose it. */
 		datapath_tun_write(s, inner, ilen, NULL);
-		return;
+		return 0;
 	}
 	b->data = b->raw;
 	memcpy(b->data, inner, ilen);
 	b->len = (uint32_t)ilen;
-	int ret = reorder_push(s->reorder, h->seq, dh.prev_gap, b,
-			       (uint32_t)ilen, now);
+	int ret =
+	    reorder_push(s->reorder, seq, prev_gap, b, (uint32_t)ilen, now);
 	if (ret == -ESTALE) {
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late
@@ -1012,6 +1478,64 @@ static void rx_data(struct session *s, struct path *p, uint8_t *body,
 		session_buf_put(b);
 	}
 	session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+	return ret;
+}
+
+/* A resend: counted on the link it came on like any DATA, delivered under
+ * the original's seq, and credited to the link that lost the original. */
+static void rx_retx(struct session *s, struct path *p, uint8_t *body,
+		    size_t blen, size_t dgram, const struct wire_hdr *h,
+		    uint64_t now)
+{
+	struct wire_retx rh;
+	if (wire_retx_decode(body, blen, &rh) < 0 || rh.back > h->seq) {
+		s->rx_bad++;
+		return;
+	}
+	struct wire_data dh = {.path_seq = rh.path_seq, .tx_us = rh.tx_us};
+	rec_on_rx(s, p, rh.path_seq, now);
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
+	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
+	size_t ilen = blen - WIRE_DATA_HDR_LEN;
+	if (!s->d->client && server_check_inner_src(s, inner, ilen) < 0) {
+		s->rx_spoofed++;
+		return;
+	}
+	struct path *lost =
+	    rh.lost_link < CFG_MAX_LINKS && s->paths[rh.lost_link].sess
+		? &s->paths[rh.lost_link]
+		: p;
+	int ret =
+	    rx_deliver(s, h->seq - rh.back, rh.prev_gap, inner, ilen, now);
+	if (ret == 0)
+		lost->rec.recovered++;
+	else if (ret == -ESTALE)
+		lost->rec.late++;
+	else
+		lost->rec.dup++;
+}
+
+static void rx_data(struct session *s, struct path *p, uint8_t *body,
+		    size_t blen, size_t dgram, const struct wire_hdr *h,
+		    uint64_t now)
+{
+	struct daemon *d = s->d;
+	struct wire_data dh;
+	if (wire_data_decode(body, blen, &dh) < 0) {
+		s->rx_bad++;
+		return;
+	}
+	rec_on_rx(s, p, dh.path_seq, now);
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
+	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
+	size_t ilen = blen - WIRE_DATA_HDR_LEN;
+	if (!d->client && server_check_inner_src(s, inner, ilen) < 0) {
+		s->rx_spoofed++;
+		return;
+	}
+	rx_deliver(s, h->seq, dh.prev_gap, inner, ilen, now);
 }
 
 /* Learns or follows the peer address of a path from an authenticated
@@ -1058,6 +1582,41 @@ static void path_learn(struct session *s, struct path *p, int fd,
 	}
 }
 
+/*
+ * An authentic DATA packet whose seq the replay window has seen: the second
+ * copy of a duplicated interactive packet (flow_queue.duplicate), or a
+ * replay. Its payload is dropped, but its link did carry it: the per-link
+ * feedback must count it, or the link model would read the copy's path_seq
+ * as a loss on that link. Counted in rx_replay (every seq seen before) and
+ * rx_dup (of those, a fresh copy on its link).
+ */
+static void rx_dup_data(struct session *s, uint8_t *body, size_t blen,
+			size_t dgram, const struct wire_hdr *h, int uplink_id,
+			uint64_t now)
+{
+	struct path *p = NULL;
+	if (s->d->client) {
+		if (uplink_id >= 0 && (uint32_t)uplink_id < s->n_paths)
+			p = &s->paths[uplink_id];
+	} else if (s->paths[h->link_id].sess) {
+		p = &s->paths[h->link_id];
+	}
+	struct wire_data dh;
+	s->rx_replay++;
+	if (!p || !p->sess || wire_data_decode(body, blen, &dh) < 0)
+		return;
+	/* A copy sent on this link carries a path_seq the link has not shown
+	 * yet; a captured packet replayed carries an old one and must not
+	 * inflate what the link seems to deliver. */
+	if (p->fbrx.active && (int32_t)(dh.path_seq - p->fbrx.high_seq) <= 0)
+		return;
+	s->rx_dup++;
+	p->rx_packets++;
+	p->rx_bytes += dgram;
+	fb_note(s, p, &dh, dgram);
+	fb_maybe_send(s, now);
+}
+
 void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		 const struct sockaddr_storage *from, socklen_t fromlen,
 		 int uplink_id, uint64_t now)
@@ -1092,7 +1651,8 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		d->rx_unknown_session++;
 		return;
 	}
-	if (replay_check(&s->replay, h.seq) < 0) {
+	bool seen = replay_check(&s->replay, h.seq) < 0;
+	if (seen && h.type != WT_DATA) {
 		s->rx_replay++;
 		return;
 	}
@@ -1104,6 +1664,10 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 	struct wire_keys *k = rekey_rx_keys(&s->keys, &s->rk, h.flags);
 	if (!k || wire_open(k, buf, len, &h, &body, &blen) < 0) {
 		s->rx_auth_fail++;
+		return;
+	}
+	if (seen) {
+		rx_dup_data(s, body, blen, len, &h, uplink_id, now);
 		return;
 	}
 	replay_update(&s->replay, h.seq);
@@ -1138,6 +1702,12 @@ void datapath_rx(struct daemon *d, int fd, uint8_t *buf, size_t len,
 		break;
 	case WT_FEEDBACK:
 		rx_feedback(s, body, blen, now);
+		break;
+	case WT_NACK:
+		rx_nack(s, body, blen, now);
+		break;
+	case WT_RETX:
+		rx_retx(s, p, body, blen, len, &h, now);
 		break;
 	case WT_PROBE:
 		prober_on_probe(s, p, body, blen, now);

@@ -193,6 +193,7 @@ static uint64_t session_probe_tick(struct session *s, uint64_t now, bool round)
 	 * whether or not a state changed (refresh logs state changes). */
 	session_refresh_views(s, now);
 	session_update_hold(s);
+	session_update_retx_age(s);
 	if (s->sched) {
 		struct ttt_sched_ctx ctx;
 		session_fill_ctx(s, &ctx, now);

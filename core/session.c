@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "base/log.h"
+#include "link/retx.h"
 #include "reorder.h"
 #include "link/gro.h"
 #include "sched/sched_host.h"
@@ -63,6 +64,19 @@ void session_buf_put(struct pktbuf *b)
 
 #define PATH_PQ_PACKETS 512
 #define PATH_PQ_BYTES	(768 * 1024)
+#define PATH_IQ_PACKETS 64
+#define PATH_IQ_BYTES	(96 * 1024)
+
+/* Frees what session_path_init allocated for every path in use (their
+ * pacer and interactive queues); the packets they held are dropped. */
+void session_paths_release(struct session *s)
+{
+	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
+		if (s->paths[i].sess) {
+			pktq_free(&s->paths[i].pq);
+			pktq_free(&s->paths[i].iq);
+		}
+}
 
 void session_path_init(struct session *s, uint32_t id, const char *name)
 {
@@ -95,6 +109,16 @@ void session_path_init(struct session *s, uint32_t id, const char *name)
 	if (pktq_init(&p->pq, &pc) < 0)
 		log_err("session",
 			"%s: no memory for the pacer queue: its "
+			"packets will be dropped",
+			p->name);
+	/* Interactive packets (flow_queue) wait here, ahead of pq: few and
+	 * small, so a short queue; a flood marked EF overflows it, not the
+	 * link. */
+	pc.limit_pkts = PATH_IQ_PACKETS;
+	pc.limit_bytes = PATH_IQ_BYTES;
+	if (pktq_init(&p->iq, &pc) < 0)
+		log_err("session",
+			"%s: no memory for the interactive queue: its "
 			"packets will be dropped",
 			p->name);
 	if (id >= s->n_paths)
@@ -130,6 +154,26 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 			goto fail;
 		}
 	}
+	if (d->cfg.recovery.enabled) {
+		/* Copies of what this side sends, for resends; kept no
+		 * longer than the far end's reorder buffer waits for one
+		 * (session_update_hold refines the age with the RTTs). */
+		struct retx_cfg rc = {
+		    .capacity = d->cfg.recovery.store_packets,
+		    .max_len = d->buf_size,
+		    .max_age_ns =
+			(uint64_t)d->cfg.recovery.max_wait_ms * 1000000,
+		    .budget_ppm = d->cfg.recovery.budget_pct * 10000,
+		};
+		ret = retx_create(&s->retx, &rc);
+		if (ret < 0) {
+			err_set(e, ret,
+				"cannot allocate the retransmission store "
+				"(%u packets)",
+				rc.capacity);
+			goto fail;
+		}
+	}
 	const struct cfg_link_model *lc = &d->cfg.link_model;
 	struct pktq_cfg qc = {
 	    .limit_pkts = lc->queue_packets,
@@ -139,7 +183,27 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 	    .interval_ns = (uint64_t)lc->aqm_interval_ms * 1000000,
 	    .ecn = lc->ecn,
 	};
-	ret = pktq_init(&s->q, &qc);
+	const struct cfg_flow_queue *fc = &d->cfg.flow_queue;
+	if (fc->enabled) {
+		/* the same limits and CoDel as the FIFO, per flow */
+		struct fq_cfg fqc = {
+		    .limit_pkts = qc.limit_pkts,
+		    .limit_bytes = qc.limit_bytes,
+		    .slot_size = qc.slot_size,
+		    .flows = fc->flows,
+		    .quantum = (uint32_t)fc->quantum,
+		    .target_ns = qc.target_ns,
+		    .interval_ns = qc.interval_ns,
+		    .ecn = qc.ecn,
+		    .sparse_rate = fc->sparse_rate_bps / 8,
+		    .sparse_burst = (uint32_t)fc->sparse_burst,
+		    .dscp_mask = fc->dscp_mask,
+		};
+		ret = fq_init(&s->fq, &fqc);
+		s->fq_on = true;
+	} else {
+		ret = pktq_init(&s->q, &qc);
+	}
 	if (ret < 0) {
 		err_set(e, ret, "cannot allocate the packet queue");
 		goto fail;
@@ -155,6 +219,7 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 fail:
 	if (s->reorder)
 		reorder_destroy(s->reorder);
+	retx_destroy(s->retx);
 	free(s->pool_mem);
 	free(s);
 	return ret;
@@ -168,15 +233,16 @@ void session_destroy(struct session *s)
 	ev_timer_stop(s->d->loop, &s->pace_timer);
 	ev_timer_stop(s->d->loop, &s->fb_timer);
 	pktq_free(&s->q);
-	for (uint32_t i = 0; i < CFG_MAX_LINKS; i++)
-		if (s->paths[i].sess)
-			pktq_free(&s->paths[i].pq);
+	fq_free(&s->fq);
+	session_paths_release(s);
 	if (s->reorder) {
 		/* Hands held packets back through reorder_deliver: they are
 		 * written out, which is what the peer wanted anyway. */
 		reorder_destroy(s->reorder);
 		s->reorder = NULL;
 	}
+	retx_destroy(s->retx);
+	s->retx = NULL;
 	/* The coalescer may hold this session's buffers (and name it). */
 	tunio_flush(s->d);
 	if (s->sched)
@@ -331,6 +397,10 @@ void session_refresh_views(struct session *s, uint64_t now)
 				      p->last_state == TTT_LINK_DEGRADED;
 			bool is_up =
 			    st == TTT_LINK_UP || st == TTT_LINK_DEGRADED;
+			/* a link that stops being usable: what it did not
+			 * deliver is resent on the others (datapath.c) */
+			if (was_up && st == TTT_LINK_DOWN && s->retx)
+				p->failover_pending = true;
 			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),
@@ -488,6 +558,23 @@ void session_update_hold(struct session *s)
 	if (hold > hi)
 		hold = hi;
 	reorder_set_hold(s->reorder, hold);
+}
+
+/* The sender keeps a copy as long as a resend can still arrive in time:
+ * the far end waits up to max_wait after it noticed the gap, which is one
+ * one-way delay after the send; a NACK and the resend add a round trip. */
+void session_update_retx_age(struct session *s)
+{
+	if (!s->retx)
+		return;
+	uint64_t rtt = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0 &&
+		    s->paths[i].probe.srtt_us > rtt)
+			rtt = s->paths[i].probe.srtt_us;
+	retx_set_max_age(s->retx,
+			 (uint64_t)s->d->cfg.recovery.max_wait_ms * 1000000 +
+			     rtt * 1000);
 }
 
 /* ---- rekeying glue (the protocol lives in wire/rekey.c) ---- */

@@ -78,7 +78,8 @@ struct reorder {
 	uint64_t frontier; /* every seq below it is resolved */
 	uint64_t now_ns;   /* latest time seen: keeps arrivals monotonic */
 	uint64_t hold_ns;
-	uint32_t arr_head; /* oldest held packet, NIL if none */
+	uint64_t recover_until; /* no give-up before this (recovery) */
+	uint32_t arr_head;	/* oldest held packet, NIL if none */
 	uint32_t arr_tail;
 	/* Windowed maximum of the waits gaps needed: the window starting at
 	 * wait_start and the one before it. */
@@ -139,7 +140,10 @@ static void slot_reset(struct reorder *r, uint64_t seq)
 static uint64_t deadline_of(const struct reorder *r, const struct slot *s)
 {
 	uint64_t d = s->arrival_ns + r->hold_ns;
-	return d < s->arrival_ns ? UINT64_MAX : d;
+	if (d < s->arrival_ns)
+		return UINT64_MAX;
+	/* A constant floor keeps deadlines monotonic in arrival order. */
+	return d < r->recover_until ? r->recover_until : d;
 }
 
 /* Rolls the two windows of the wait maximum forward to now. */
@@ -304,8 +308,13 @@ static void expire_one(struct reorder *r, uint32_t idx)
 static void expire(struct reorder *r, uint64_t now_ns)
 {
 	while (r->arr_head != NIL &&
-	       deadline_of(r, &r->slots[r->arr_head]) <= now_ns)
+	       deadline_of(r, &r->slots[r->arr_head]) <= now_ns) {
+		const struct slot *h = &r->slots[r->arr_head];
+		uint64_t plain = h->arrival_ns + r->hold_ns;
+		if (plain >= h->arrival_ns && plain < r->recover_until)
+			r->st.recovery_waits++;
 		expire_one(r, r->arr_head);
+	}
 }
 
 int reorder_create(struct reorder **out, uint32_t capacity, uint64_t hold_ns,
@@ -341,6 +350,12 @@ void reorder_destroy(struct reorder *r)
 void reorder_set_hold(struct reorder *r, uint64_t hold_ns)
 {
 	r->hold_ns = hold_ns;
+}
+
+void reorder_hold_until(struct reorder *r, uint64_t until_ns)
+{
+	if (until_ns > r->recover_until)
+		r->recover_until = until_ns;
 }
 
 int reorder_push(struct reorder *r, uint64_t seq, uint32_t prev_gap, void *pkt,
@@ -440,6 +455,7 @@ void reorder_reset(struct reorder *r)
 	 * slot), wherever its sequence space starts. */
 	r->started = false;
 	r->arr_head = r->arr_tail = NIL;
+	r->recover_until = 0;
 }
 
 void reorder_get_stats(const struct reorder *r, struct reorder_stats *st)

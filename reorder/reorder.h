@@ -77,13 +77,15 @@ struct reorder_stats {
 	uint64_t late;	    /* refused: older than the window, or its seq was
 			       already given up on (-ESTALE) */
 	uint64_t
-	    duplicates;	   /* refused: seq already held/delivered (-EALREADY) */
-	uint64_t lost;	   /* missing predecessors given up on */
-	uint64_t resyncs;  /* jumps of more than the capacity ahead */
-	uint64_t hold_ns;  /* current hold time */
-	uint64_t wait_ns;  /* longest wait a gap needed recently (see
-			      reorder_wait_ns()) */
-	uint32_t held_now; /* packets held right now (<= capacity) */
+	    duplicates;	  /* refused: seq already held/delivered (-EALREADY) */
+	uint64_t lost;	  /* missing predecessors given up on */
+	uint64_t resyncs; /* jumps of more than the capacity ahead */
+	uint64_t recovery_waits; /* gaps that waited past their hold for a
+				    packet being recovered */
+	uint64_t hold_ns;	 /* current hold time */
+	uint64_t wait_ns;	 /* longest wait a gap needed recently (see
+				    reorder_wait_ns()) */
+	uint32_t held_now;	 /* packets held right now (<= capacity) */
 	uint32_t capacity;
 };
 
@@ -106,6 +108,17 @@ void reorder_destroy(struct reorder *r);
 /* Sets the hold time for all held and future packets. The next deadline may
  * move: the caller re-reads reorder_next_deadline() afterwards. */
 void reorder_set_hold(struct reorder *r, uint64_t hold_ns);
+
+/*
+ * A packet is being recovered (the caller asked the sender to resend a
+ * loss it detected): no held packet is given up before until_ns, even if
+ * its hold ran out, because its gap may be the packet on its way. Only as
+ * long as recovery can still succeed: the caller bounds until_ns by the
+ * time a resend takes to arrive. Later calls only move it forward; a
+ * packet that arrives after until_ns waits its normal hold. The next
+ * deadline may move: re-read reorder_next_deadline().
+ */
+void reorder_hold_until(struct reorder *r, uint64_t until_ns);
 
 /*
  * Inserts one packet; may deliver it and others (of any bucket) before

@@ -62,7 +62,7 @@ done
 rm -f "${TMPDIR:-/tmp}/bench-raw.$$"
 echo "(cli/srv: each daemon's CPU in cores during the run)"
 
-for s in bench-failover bench-aggregate bench-http bench-linkmodel; do
+for s in bench-failover bench-aggregate bench-http bench-linkmodel bench-latency bench-lossrec; do
 	if [ -x scripts/$s.sh ]; then
 		section "$s"
 		bash scripts/$s.sh

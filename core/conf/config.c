@@ -92,16 +92,16 @@ static int prescan(struct cfg_ctx *c, const char *text, size_t len)
 		}
 		type = ev.type;
 		if (++events > CFG_EVENTS_MAX)
-			ret = err_set(c->e, -EFBIG,
-				      "%s:%lu:%lu: more than %d YAML nodes; not "
-				      "a tuntuntun configuration?",
-				      c->name,
-				      (unsigned long)ev.start_mark.line + 1,
-				      (unsigned long)ev.start_mark.column + 1,
-				      CFG_EVENTS_MAX);
+			ret = err_set(
+			    c->e, -EFBIG,
+			    "%s:%lu:%lu: more than %d YAML nodes; not "
+			    "a tuntuntun configuration?",
+			    c->name, (unsigned long)ev.start_mark.line + 1,
+			    (unsigned long)ev.start_mark.column + 1,
+			    CFG_EVENTS_MAX);
 		else if ((type == YAML_MAPPING_START_EVENT ||
-		     type == YAML_SEQUENCE_START_EVENT) &&
-		    ++depth > CFG_DEPTH_MAX)
+			  type == YAML_SEQUENCE_START_EVENT) &&
+			 ++depth > CFG_DEPTH_MAX)
 			ret = err_set(c->e, -EINVAL,
 				      "%s:%lu:%lu: nested deeper than %d "
 				      "levels",
@@ -160,6 +160,21 @@ void config_defaults(struct config *cfg)
 	cfg->link_model.aqm_target_ms = 5;
 	cfg->link_model.aqm_interval_ms = 100;
 	cfg->link_model.ecn = true;
+	cfg->flow_queue.enabled = true;
+	cfg->flow_queue.flows = 1024;
+	cfg->flow_queue.quantum = 1514;
+	cfg->flow_queue.interactive = CFG_INTERACTIVE_AUTO;
+	snprintf(cfg->flow_queue.interactive_dscp,
+		 sizeof(cfg->flow_queue.interactive_dscp), "ef,cs5,cs6,cs7");
+	cfg->flow_queue.dscp_mask =
+	    (1ull << 46) | (1ull << 40) | (1ull << 48) | (1ull << 56);
+	cfg->flow_queue.sparse_rate_bps = 1000000;
+	cfg->flow_queue.sparse_burst = 3000;
+	cfg->flow_queue.duplicate = CFG_DUP_NONE;
+	cfg->recovery.enabled = true;
+	cfg->recovery.budget_pct = 10;
+	cfg->recovery.store_packets = 2048;
+	cfg->recovery.max_wait_ms = 200;
 	strcpy(cfg->control.socket, "/run/tuntuntun.sock");
 	cfg->control.mode = 0600;
 	cfg->hooks.timeout_ms = 10000;

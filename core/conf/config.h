@@ -119,6 +119,38 @@ struct cfg_link_model {
 	bool ecn;		   /* CoDel marks ECT packets, true */
 };
 
+/* `flow_queue:` flow queueing and the interactive class
+ * (docs/config.md, issue 12). */
+enum cfg_interactive {
+	CFG_INTERACTIVE_OFF = 0,  /* no bypass: every packet is bulk */
+	CFG_INTERACTIVE_AUTO = 1, /* sparse flows and the DSCP set */
+	CFG_INTERACTIVE_DSCP = 2, /* the DSCP set only */
+};
+enum cfg_duplicate {
+	CFG_DUP_NONE = 0,	 /* one copy of everything */
+	CFG_DUP_INTERACTIVE = 1, /* every interactive packet on two links */
+	CFG_DUP_DSCP = 2,	 /* only packets whose DSCP is in the set */
+};
+struct cfg_flow_queue {
+	bool enabled;	  /* flow queueing in the daemon queue, true */
+	uint32_t flows;	  /* flow buckets, power of two, 1024 */
+	uint64_t quantum; /* DRR bytes per round, 1514 */
+	int interactive;  /* enum cfg_interactive, auto */
+	char interactive_dscp[CFG_STR_MAX]; /* "ef,cs5,cs6,cs7" */
+	uint64_t dscp_mask;		    /* parsed interactive_dscp */
+	uint64_t sparse_rate_bps; /* a sparse flow sends under this, 1mbit */
+	uint64_t sparse_burst;	  /* ... beyond this burst, 3000 bytes */
+	int duplicate;		  /* enum cfg_duplicate, none */
+};
+
+/* `recovery:` loss recovery inside the tunnel (docs/loss-recovery.md). */
+struct cfg_recovery {
+	bool enabled;		/* default true */
+	uint32_t budget_pct;	/* resends, % of the bond's capacity, 10 */
+	uint32_t store_packets; /* retransmission store, power of two, 2048 */
+	uint32_t max_wait_ms;	/* longest reorder wait for a resend, 200 */
+};
+
 /* client: when to rekey (wire/rekey.h); 0 turns a limit off */
 struct cfg_rekey {
 	uint32_t interval_ms; /* default 120000, at least 1000 */
@@ -203,6 +235,8 @@ struct config {
 	struct cfg_probe probe;
 	struct cfg_reorder reorder;
 	struct cfg_link_model link_model;
+	struct cfg_flow_queue flow_queue;
+	struct cfg_recovery recovery;
 	struct cfg_rekey rekey;
 	struct cfg_control control;
 	struct cfg_hooks hooks;

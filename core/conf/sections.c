@@ -7,6 +7,7 @@
  */
 #include "conf/internal.h"
 #include "base/log.h"
+#include "queue/fq.h"
 #include "os/hookcmd.h"
 #include "wire/wire.h"
 
@@ -565,25 +566,24 @@ enum {
 };
 
 static const struct field link_model_fields[LM_COUNT] = {
-    [LM_QUEUE_TARGET] = FLD("queue_target", K_DURATION, struct cfg_link_model,
-			    queue_target_ms, .roles = R_ANY, .min = 1,
-			    .max = 1000),
+    [LM_QUEUE_TARGET] =
+	FLD("queue_target", K_DURATION, struct cfg_link_model, queue_target_ms,
+	    .roles = R_ANY, .min = 1, .max = 1000),
     [LM_INITIAL_RATE] = FLD("initial_rate", K_RATE, struct cfg_link_model,
 			    initial_rate_bps, .roles = R_ANY),
-    [LM_FEEDBACK] = FLD("feedback_interval", K_DURATION,
-			struct cfg_link_model, feedback_ms, .roles = R_ANY,
-			.min = 5, .max = 1000),
-    [LM_QUEUE_PACKETS] = FLD("queue_packets", K_U32, struct cfg_link_model,
-			     queue_packets, .roles = R_ANY, .min = 16,
-			     .max = 65536),
+    [LM_FEEDBACK] = FLD("feedback_interval", K_DURATION, struct cfg_link_model,
+			feedback_ms, .roles = R_ANY, .min = 5, .max = 1000),
+    [LM_QUEUE_PACKETS] =
+	FLD("queue_packets", K_U32, struct cfg_link_model, queue_packets,
+	    .roles = R_ANY, .min = 16, .max = 65536),
     [LM_QUEUE_BYTES] = FLD("queue_bytes", K_SIZE, struct cfg_link_model,
 			   queue_bytes, .roles = R_ANY),
-    [LM_AQM_TARGET] = FLD("aqm_target", K_DURATION, struct cfg_link_model,
-			  aqm_target_ms, .roles = R_ANY, .min = 1,
-			  .max = 10000),
-    [LM_AQM_INTERVAL] = FLD("aqm_interval", K_DURATION, struct cfg_link_model,
-			    aqm_interval_ms, .roles = R_ANY, .min = 1,
-			    .max = 10000),
+    [LM_AQM_TARGET] =
+	FLD("aqm_target", K_DURATION, struct cfg_link_model, aqm_target_ms,
+	    .roles = R_ANY, .min = 1, .max = 10000),
+    [LM_AQM_INTERVAL] =
+	FLD("aqm_interval", K_DURATION, struct cfg_link_model, aqm_interval_ms,
+	    .roles = R_ANY, .min = 1, .max = 10000),
     [LM_ECN] = FLD("ecn", K_BOOL, struct cfg_link_model, ecn, .roles = R_ANY),
 };
 
@@ -610,6 +610,38 @@ static int sec_link_model(struct cfg_ctx *c, const yaml_node_t *n,
 	return 0;
 }
 
+enum { RC_ENABLED, RC_BUDGET, RC_STORE, RC_MAX_WAIT, RC_COUNT };
+
+static const struct field recovery_fields[RC_COUNT] = {
+    [RC_ENABLED] =
+	FLD("enabled", K_BOOL, struct cfg_recovery, enabled, .roles = R_ANY),
+    [RC_BUDGET] = FLD("budget", K_U32, struct cfg_recovery, budget_pct,
+		      .roles = R_ANY, .min = 0, .max = 100),
+    [RC_STORE] = FLD("store_packets", K_U32, struct cfg_recovery, store_packets,
+		     .roles = R_ANY, .min = 16, .max = 65536),
+    [RC_MAX_WAIT] = FLD("max_wait", K_DURATION, struct cfg_recovery,
+			max_wait_ms, .roles = R_ANY, .min = 1, .max = 10000),
+};
+
+/* `recovery:` (docs/loss-recovery.md). */
+static int sec_recovery(struct cfg_ctx *c, const yaml_node_t *n,
+			const char *path, void *obj)
+{
+	struct cfg_recovery *r = obj;
+	const yaml_node_t *got[RC_COUNT];
+	int ret =
+	    cfg_parse_fields(c, n, path, recovery_fields, RC_COUNT, r, got);
+	if (ret)
+		return ret;
+	/* The store's rings index with a mask. */
+	if (r->store_packets & (r->store_packets - 1))
+		return cfg_fail(c, got[RC_STORE], "recovery.store_packets",
+				"expected a power of two from 16 to 65536, "
+				"got %s",
+				cfg_got_str(c, got[RC_STORE]));
+	return 0;
+}
+
 enum { RK_INTERVAL, RK_BYTES, RK_PACKETS, RK_COUNT };
 
 static const struct field rekey_fields[RK_COUNT] = {
@@ -628,6 +660,93 @@ static int sec_rekey(struct cfg_ctx *c, const yaml_node_t *n, const char *path,
 {
 	const yaml_node_t *got[RK_COUNT];
 	return cfg_parse_fields(c, n, path, rekey_fields, RK_COUNT, obj, got);
+}
+
+enum {
+	FQ_ENABLED,
+	FQ_FLOWS,
+	FQ_QUANTUM,
+	FQ_INTERACTIVE,
+	FQ_DSCP,
+	FQ_SPARSE_RATE,
+	FQ_SPARSE_BURST,
+	FQ_DUPLICATE,
+	FQ_COUNT
+};
+
+static const struct enum_name interactive_names[] = {
+    {"auto", CFG_INTERACTIVE_AUTO},
+    {"dscp", CFG_INTERACTIVE_DSCP},
+    {"off", CFG_INTERACTIVE_OFF},
+    {NULL, 0}};
+static const struct enum_name duplicate_names[] = {
+    {"none", CFG_DUP_NONE},
+    {"interactive", CFG_DUP_INTERACTIVE},
+    {"dscp", CFG_DUP_DSCP},
+    {NULL, 0}};
+
+static const struct field flow_queue_fields[FQ_COUNT] = {
+    [FQ_ENABLED] =
+	FLD("enabled", K_BOOL, struct cfg_flow_queue, enabled, .roles = R_ANY),
+    [FQ_FLOWS] = FLD("flows", K_U32, struct cfg_flow_queue, flows,
+		     .roles = R_ANY, .min = 16, .max = 65536),
+    [FQ_QUANTUM] =
+	FLD("quantum", K_SIZE, struct cfg_flow_queue, quantum, .roles = R_ANY),
+    [FQ_INTERACTIVE] =
+	FLD("interactive", K_ENUM, struct cfg_flow_queue, interactive,
+	    .roles = R_ANY, .names = interactive_names),
+    [FQ_DSCP] = FLD("interactive_dscp", K_STR, struct cfg_flow_queue,
+		    interactive_dscp, .roles = R_ANY),
+    [FQ_SPARSE_RATE] = FLD("sparse_rate", K_RATE, struct cfg_flow_queue,
+			   sparse_rate_bps, .roles = R_ANY),
+    [FQ_SPARSE_BURST] = FLD("sparse_burst", K_SIZE, struct cfg_flow_queue,
+			    sparse_burst, .roles = R_ANY),
+    [FQ_DUPLICATE] = FLD("duplicate", K_ENUM, struct cfg_flow_queue, duplicate,
+			 .roles = R_ANY, .names = duplicate_names),
+};
+
+/* `flow_queue:` (docs/config.md: flow queueing, the interactive class). */
+static int sec_flow_queue(struct cfg_ctx *c, const yaml_node_t *n,
+			  const char *path, void *obj)
+{
+	struct cfg_flow_queue *f = obj;
+	const yaml_node_t *got[FQ_COUNT];
+	int ret =
+	    cfg_parse_fields(c, n, path, flow_queue_fields, FQ_COUNT, f, got);
+	if (ret)
+		return ret;
+	if (got[FQ_FLOWS] && (f->flows & (f->flows - 1)))
+		return cfg_fail(c, got[FQ_FLOWS], "flow_queue.flows",
+				"expected a power of two from 16 to 65536, "
+				"got %s",
+				cfg_got_str(c, got[FQ_FLOWS]));
+	if (got[FQ_QUANTUM] && (f->quantum < 256 || f->quantum > 65536))
+		return cfg_fail(c, got[FQ_QUANTUM], "flow_queue.quantum",
+				"expected a size from 256 to 64KiB, got %s",
+				cfg_got_str(c, got[FQ_QUANTUM]));
+	if (got[FQ_SPARSE_RATE] && f->sparse_rate_bps < 8000)
+		return cfg_fail(c, got[FQ_SPARSE_RATE],
+				"flow_queue.sparse_rate",
+				"expected at least 8kbit, got %s",
+				cfg_got_str(c, got[FQ_SPARSE_RATE]));
+	if (got[FQ_SPARSE_BURST] &&
+	    (f->sparse_burst < 64 || f->sparse_burst > 1048576))
+		return cfg_fail(c, got[FQ_SPARSE_BURST],
+				"flow_queue.sparse_burst",
+				"expected a size from 64 bytes to 1MiB, got %s",
+				cfg_got_str(c, got[FQ_SPARSE_BURST]));
+	if (got[FQ_DSCP]) {
+		const char *bad;
+		if (fq_dscp_mask_parse(f->interactive_dscp, &f->dscp_mask,
+				       &bad) < 0)
+			return cfg_fail(c, got[FQ_DSCP],
+					"flow_queue.interactive_dscp",
+					"expected DSCP names (ef, cs0-cs7, "
+					"af11-af43, va, le) or numbers 0-63 "
+					"separated by commas, got %s",
+					cfg_got_str(c, got[FQ_DSCP]));
+	}
+	return 0;
 }
 
 static const struct field control_fields[] = {
@@ -810,6 +929,8 @@ enum {
 	RF_PROBE,
 	RF_REORDER,
 	RF_LINK_MODEL,
+	RF_FLOW_QUEUE,
+	RF_RECOVERY,
 	RF_CONTROL,
 	RF_HOOKS,
 	RF_HTTP,
@@ -857,6 +978,10 @@ static const struct field root_fields[RF_COUNT] = {
 		       .roles = R_ANY, .section = sec_reorder),
     [RF_LINK_MODEL] = FLD("link_model", K_SECTION, struct config, link_model,
 			  .roles = R_ANY, .section = sec_link_model),
+    [RF_FLOW_QUEUE] = FLD("flow_queue", K_SECTION, struct config, flow_queue,
+			  .roles = R_ANY, .section = sec_flow_queue),
+    [RF_RECOVERY] = FLD("recovery", K_SECTION, struct config, recovery,
+			.roles = R_ANY, .section = sec_recovery),
     [RF_CONTROL] = FLD("control", K_SECTION, struct config, control,
 		       .roles = R_ANY, .section = sec_control),
     [RF_HOOKS] = FLD("hooks", K_SECTION, struct config, hooks, .roles = R_ANY,

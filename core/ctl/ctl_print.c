@@ -562,6 +562,120 @@ static void print_session_times(FILE *f, const char *label, const json_t *s)
 		print_wrapped(f, label, "", items, n);
 }
 
+/* The daemon queue and the traffic classes (flow_queue) of one session:
+ *   queue:      flow queue, 0 waiting, 3 dropped (2 fattest), 1 aqm, 0 ecn
+ *   interactive: 812 pkts, delay 0.3 ms (max 2.1), 0 dropped; dup 812 sent,
+ *               790 discarded
+ *   bulk:       90211 pkts, delay 4.1 ms (max 38.0), 52 dropped, 7 ecn */
+static void print_classes(FILE *f, const char *ind, const json_t *sess)
+{
+	const json_t *q =
+	    json_is_object(sess) ? json_object_get(sess, "queue") : NULL;
+	const json_t *c =
+	    json_is_object(sess) ? json_object_get(sess, "classes") : NULL;
+	if (!json_is_object(q) || !json_is_object(c))
+		return;
+	char n[32], dr[32], fa[32], aq[32], ec[32], lab[32];
+	int_cell(n, sizeof(n), q, "packets");
+	int_cell(dr, sizeof(dr), q, "dropped_full");
+	int_cell(fa, sizeof(fa), q, "dropped_fattest");
+	int_cell(aq, sizeof(aq), q, "dropped_aqm");
+	int_cell(ec, sizeof(ec), q, "ecn_marked");
+	snprintf(lab, sizeof(lab), "%squeue:", ind);
+	if (json_is_true(json_object_get(q, "flow_queue")))
+		fprintf(f,
+			"%-12sflow queue, %s waiting, %s dropped full (%s "
+			"fattest), %s aqm, %s ecn\n",
+			lab, n, dr, fa, aq, ec);
+	else
+		fprintf(f,
+			"%-12sfifo, %s waiting, %s dropped full, %s aqm, %s "
+			"ecn\n",
+			lab, n, dr, aq, ec);
+	const char *names[2] = {"interactive", "bulk"};
+	for (int k = 0; k < 2; k++) {
+		const json_t *o = json_object_get(c, names[k]);
+		if (!json_is_object(o))
+			continue;
+		char p[32], d[32], m[32], x[32], e[32];
+		int_cell(p, sizeof(p), o, "packets");
+		num_cell(d, sizeof(d), o, "delay_ms", "%.1f", 1);
+		num_cell(m, sizeof(m), o, "delay_max_ms", "%.1f", 1);
+		int_cell(x, sizeof(x), o, "dropped");
+		snprintf(lab, sizeof(lab), "%s%s:", ind, names[k]);
+		fprintf(f, "%-*s%s pkts, delay %s ms (max %s), %s dropped",
+			(int)(13 + strlen(ind)), lab, p, d, m, x);
+		if (k == 1 && json_object_get(o, "ecn_marked")) {
+			int_cell(e, sizeof(e), o, "ecn_marked");
+			fprintf(f, ", %s ecn", e);
+		}
+		if (k == 0) {
+			int_cell(e, sizeof(e), c, "duplicates_sent");
+			int_cell(x, sizeof(x), c, "duplicates_discarded");
+			fprintf(f, "; dup %s sent, %s discarded", e, x);
+		}
+		fputc('\n', f);
+	}
+}
+
+/*
+ * Loss recovery: the session's resend figures on one line, then one line
+ * per link that lost or resent anything (a table column each would make
+ * the links table too wide for what is zero on a healthy link).
+ */
+static void print_recovery(FILE *f, const char *label, const json_t *r,
+			   const json_t *links, const char *indent)
+{
+	if (!json_is_object(r))
+		return;
+	if (json_is_false(json_object_get(r, "enabled"))) {
+		fprintf(f, "%-12soff\n", label);
+		return;
+	}
+	char rs[32], rb[32], ob[32], to[32], bud[32];
+	double v;
+	int_cell(rs, sizeof(rs), r, "resent");
+	if (!get_num(r, "resent_bytes", &v))
+		v = 0;
+	ctl_print_fmt_bytes(rb, sizeof(rb), v);
+	int_cell(ob, sizeof(ob), r, "over_budget");
+	int_cell(to, sizeof(to), r, "too_old");
+	int_cell(bud, sizeof(bud), r, "budget_pct");
+	fprintf(
+	    f, "%-12s%s resent (%s), %s over budget, %s too old; budget %s%%\n",
+	    label, rs, rb, ob, to, bud);
+	size_t i;
+	const json_t *l;
+	if (!json_is_array(links))
+		return;
+	json_array_foreach(links, i, l)
+	{
+		const json_t *lr = json_object_get(l, "recovery");
+		double lost = 0, retx = 0, nrx = 0;
+		if (!json_is_object(lr))
+			continue;
+		get_num(lr, "losses", &lost);
+		get_num(lr, "retx_packets", &retx);
+		get_num(lr, "nacks_received", &nrx);
+		if (!lost && !retx && !nrx)
+			continue;
+		char nm[CELL_MAX], a[32], b[32], c[32], d[32], e[32], g[32];
+		get_str(l, "name", nm, sizeof(nm));
+		int_cell(a, sizeof(a), lr, "losses");
+		int_cell(b, sizeof(b), lr, "recovered");
+		int_cell(c, sizeof(c), lr, "recovered_late");
+		int_cell(d, sizeof(d), lr, "nacks_sent");
+		int_cell(e, sizeof(e), lr, "nacks_received");
+		if (!get_num(lr, "retx_bytes", &v))
+			v = 0;
+		ctl_print_fmt_bytes(g, sizeof(g), v);
+		fprintf(f,
+			"%s  %s: %s lost, %s recovered, %s too late; NACKs %s "
+			"sent, %s received; resent on it %s\n",
+			indent, nm, a, b, c, d, e, g);
+	}
+}
+
 void ctl_print_status(FILE *f, const json_t *st)
 {
 	ctl_print_status_opts(f, st, 0);
@@ -626,6 +740,9 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 	    json_is_object(st) ? json_object_get(st, "links") : NULL;
 	if (!sessions || links) {
 		print_reorder(f, "reorder:", json_object_get(st, "reorder"));
+		print_classes(f, "", sess);
+		print_recovery(f, "recovery:", json_object_get(st, "recovery"),
+			       links, "");
 		fputc('\n', f);
 		links_print(f, links, "", flags);
 	}
@@ -651,6 +768,11 @@ void ctl_print_status_opts(FILE *f, const json_t *st, unsigned flags)
 		print_reorder(f, "  reorder:",
 			      json_is_object(s) ? json_object_get(s, "reorder")
 						: NULL);
+		print_classes(f, "  ", s);
+		if (json_is_object(s))
+			print_recovery(
+			    f, "  recovery:", json_object_get(s, "recovery"),
+			    json_object_get(s, "links"), "  ");
 		links_print(
 		    f, json_is_object(s) ? json_object_get(s, "links") : NULL,
 		    "  ", flags);

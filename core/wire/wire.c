@@ -150,6 +150,77 @@ int wire_feedback_decode(const uint8_t *body, size_t len,
 	return 0;
 }
 
+size_t wire_nack_encode(uint8_t *body, size_t room, const struct wire_nack *n)
+{
+	size_t len = WIRE_NACK_HDR_LEN + (size_t)n->n_runs * WIRE_NACK_RUN_LEN;
+
+	if (!n->n_runs || n->n_runs > WIRE_NACK_MAX_RUNS || len > room)
+		return 0;
+	body[0] = n->n_runs;
+	body[1] = 0;
+	wire_put16(body + 2, 0);
+	for (uint32_t i = 0; i < n->n_runs; i++) {
+		const struct wire_nack_run *r = &n->runs[i];
+		uint8_t *e = body + WIRE_NACK_HDR_LEN + i * WIRE_NACK_RUN_LEN;
+		if (!r->count || r->count > WIRE_NACK_MAX_COUNT)
+			return 0;
+		e[0] = r->link_id;
+		e[1] = 0;
+		wire_put16(e + 2, r->count);
+		wire_put32(e + 4, r->first);
+	}
+	return len;
+}
+
+/* Counts are bounded so one small datagram cannot make the sender walk
+ * more than 32 * 1024 store entries. */
+int wire_nack_decode(const uint8_t *body, size_t len, struct wire_nack *n)
+{
+	uint32_t k;
+
+	if (len < WIRE_NACK_HDR_LEN)
+		return -EBADMSG;
+	k = body[0];
+	if (!k || k > WIRE_NACK_MAX_RUNS || body[1] || wire_get16(body + 2) ||
+	    len != WIRE_NACK_HDR_LEN + k * WIRE_NACK_RUN_LEN)
+		return -EBADMSG;
+	n->n_runs = (uint8_t)k;
+	for (uint32_t i = 0; i < k; i++) {
+		const uint8_t *e =
+		    body + WIRE_NACK_HDR_LEN + i * WIRE_NACK_RUN_LEN;
+		uint16_t c = wire_get16(e + 2);
+		if (e[1] || !c || c > WIRE_NACK_MAX_COUNT)
+			return -EBADMSG;
+		n->runs[i].link_id = e[0];
+		n->runs[i].count = c;
+		n->runs[i].first = wire_get32(e + 4);
+	}
+	return 0;
+}
+
+void wire_retx_encode(uint8_t *body, const struct wire_retx *r)
+{
+	wire_put32(body, r->prev_gap);
+	body[4] = r->bucket;
+	body[5] = r->lost_link;
+	wire_put16(body + 6, r->back);
+	wire_put32(body + 8, r->path_seq);
+	wire_put32(body + 12, r->tx_us);
+}
+
+int wire_retx_decode(const uint8_t *body, size_t len, struct wire_retx *r)
+{
+	if (len < WIRE_DATA_HDR_LEN)
+		return -EBADMSG;
+	r->prev_gap = wire_get32(body);
+	r->bucket = body[4];
+	r->lost_link = body[5];
+	r->back = wire_get16(body + 6);
+	r->path_seq = wire_get32(body + 8);
+	r->tx_us = wire_get32(body + 12);
+	return r->back ? 0 : -EBADMSG;
+}
+
 /*
  * The probe carries its own total length so a receiver can tell a padded
  * PMTU probe that arrived whole from one cut short on the way.

@@ -77,7 +77,9 @@ enum wire_type {
 			     this cookie (mac2); no session, no MAC */
 	/* version 3 */
 	WT_FEEDBACK = 11, /* per-link delivery report (docs/link-model.md) */
-	WT_TYPE_MAX = 11,
+	WT_NACK = 12,	  /* receiver: these path_seqs went missing */
+	WT_RETX = 13,	  /* a DATA packet sent again (loss recovery) */
+	WT_TYPE_MAX = 13,
 };
 
 enum wire_flags {
@@ -409,6 +411,51 @@ size_t wire_feedback_encode(uint8_t *body, size_t room,
  * the sender's business. Returns 0 or -EBADMSG. */
 int wire_feedback_decode(const uint8_t *body, size_t len,
 			 struct wire_feedback *f);
+
+/* ---- loss recovery (docs/loss-recovery.md) ---- */
+
+/*
+ * NACK: runs of path_seqs the receiver found missing, per link. A run is
+ * (link_id, count, first): first, first+1, ... first+count-1 (mod 2^32).
+ */
+struct wire_nack_run {
+	uint8_t link_id;
+	uint16_t count; /* 1..WIRE_NACK_MAX_COUNT */
+	uint32_t first;
+};
+#define WIRE_NACK_HDR_LEN   4
+#define WIRE_NACK_RUN_LEN   8
+#define WIRE_NACK_MAX_RUNS  32
+#define WIRE_NACK_MAX_COUNT 1024
+struct wire_nack {
+	uint8_t n_runs; /* 1..WIRE_NACK_MAX_RUNS */
+	struct wire_nack_run runs[WIRE_NACK_MAX_RUNS];
+};
+/* Returns the body length, or 0 if n_runs or a count is out of range or
+ * room is short. */
+size_t wire_nack_encode(uint8_t *body, size_t room, const struct wire_nack *n);
+/* Strict: exact length for n_runs in 1..32, reserved bytes zero, counts in
+ * 1..1024. Returns 0 or -EBADMSG. */
+int wire_nack_decode(const uint8_t *body, size_t len, struct wire_nack *n);
+
+/*
+ * RETX sub-header: the DATA sub-header's 16 bytes with the bucket in one
+ * byte, the link the original was lost on, and `back`, the distance from
+ * this packet's own header seq (its nonce) down to the original's seq (the
+ * reorder key). Same size as DATA, so a resend fits wherever the original
+ * did.
+ */
+struct wire_retx {
+	uint32_t prev_gap;
+	uint8_t bucket;	   /* < WIRE_BUCKETS */
+	uint8_t lost_link; /* link that lost the original (or died with it) */
+	uint16_t back;	   /* header seq - original seq, 1..65535 */
+	uint32_t path_seq; /* per-link seq on the link it goes on now */
+	uint32_t tx_us;
+};
+void wire_retx_encode(uint8_t *body, const struct wire_retx *r);
+/* -EBADMSG if len < WIRE_DATA_HDR_LEN or back is 0. */
+int wire_retx_decode(const uint8_t *body, size_t len, struct wire_retx *r);
 
 /* Flow bucket and hash of an inner IP packet (5-tuple; 0 if unparsable). */
 uint32_t wire_flow_hash(const uint8_t *pkt, size_t len);

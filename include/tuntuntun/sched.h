@@ -131,11 +131,35 @@ struct ttt_pkt_info {
 	uint8_t dscp;	  /**< DSCP of the inner packet (0..63) */
 	uint8_t ip_proto; /**< inner IP protocol (6 = TCP, 17 = UDP, ...) */
 	uint8_t ip_version; /**< 4 or 6 */
-	uint8_t pad0;	    /**< zero */
-	uint32_t pad1;	    /**< zero */
+	/**
+	 * enum ttt_pkt_class (header of 2026-12: this took pad0, so a plugin
+	 * built against the older header ignores it and an older host leaves
+	 * it 0 = TTT_CLASS_BULK). The host's flow queue (docs/config.md,
+	 * `flow_queue:`) calls a packet interactive when its flow is sparse
+	 * or its DSCP is in `interactive_dscp`. The host places interactive
+	 * packets itself (the link where they arrive first) and asks `pick`
+	 * about them only if the plugin sets TTT_SCHED_F_INTERACTIVE.
+	 */
+	uint8_t klass;
+	uint32_t pad1;	   /**< zero */
 	uint64_t seq;	   /**< the packet's sequence number in its direction */
 	uint64_t spare[2]; /**< reserved, zero */
 };
+
+/** Traffic class of a packet (ttt_pkt_info.klass). */
+enum ttt_pkt_class {
+	TTT_CLASS_BULK = 0,	   /**< everything else: queued, fair shared */
+	TTT_CLASS_INTERACTIVE = 1, /**< latency-sensitive: past the queues */
+};
+
+/**
+ * ttt_sched_ops.flags: the plugin places interactive packets itself. The
+ * host then calls `pick` for them too (klass = TTT_CLASS_INTERACTIVE) and
+ * sends them on the link chosen, still ahead of the bulk packets waiting
+ * there. Without it (every plugin built before 2026-12) the host sends
+ * them on the usable link where they arrive first and never asks.
+ */
+#define TTT_SCHED_F_INTERACTIVE 1u
 
 /** Context for every call that sees the links. */
 struct ttt_sched_ctx {
@@ -214,7 +238,7 @@ struct ttt_sched_ops {
 	uint32_t abi_version; /**< TTT_SCHED_ABI_VERSION (set by the macro) */
 	uint32_t
 	    struct_size;     /**< sizeof(struct ttt_sched_ops) (set by macro) */
-	uint32_t flags;	     /**< reserved, zero */
+	uint32_t flags;	     /**< TTT_SCHED_F_* bits, else zero */
 	const char *name;    /**< (required) unique name, e.g. "lowest-rtt" */
 	const char *version; /**< (optional) plugin's own version, e.g. "1.2" */
 	const char

@@ -154,6 +154,8 @@ write_configs() { # write_configs UP_PLUGIN DOWN_PLUGIN [extra client yaml]
 	[ -n "${REORDER:-}" ] && opt_lines="reorder: { enabled: $REORDER }"
 	[ -n "${PROBE:-}" ] && opt_lines="$opt_lines
 probe: $PROBE"
+	[ -n "${RECOVERY:-}" ] && opt_lines="$opt_lines
+recovery: $RECOVERY"
 	if [ "$EMU" = 0 ]; then pa="10.200.0.2:5800"; pb="10.200.0.2:5800"; fi
 	cat >"$WORK/server.yaml" <<EOF
 role: server

@@ -19,7 +19,6 @@
 #include "datapath.h"
 #include "base/log.h"
 #include "peerctl.h"
-#include "queue/pktq.h"
 
 static struct sockaddr_storage v4(const char *a, uint16_t port)
 {
@@ -178,10 +177,7 @@ static void test_link_info_names(void **state)
 	for (int i = 1; i <= 4; i++)
 		assert_null(s->paths[i].sess); /* never created */
 	assert_int_equal(s->rx_bad, 4);
-	for (int i = 0; i < CFG_MAX_LINKS; i++)
-		if (s->paths[i].sess)
-			pktq_free(
-			    &s->paths[i].pq); /* each path's pacer queue */
+	session_paths_release(s);
 	free(s);
 }
 

@@ -288,6 +288,10 @@ static void test_defaults(void **state)
 	config_defaults(&d);
 	assert_int_equal(d.reorder.capacity, 4096);
 	assert_string_equal(d.sched[1].plugin, "earliest-arrival");
+	assert_true(d.recovery.enabled);
+	assert_int_equal(d.recovery.budget_pct, 10);
+	assert_int_equal(d.recovery.store_packets, 2048);
+	assert_int_equal(d.recovery.max_wait_ms, 200);
 }
 
 static void test_ipv6(void **state)
@@ -652,6 +656,18 @@ static const struct bad_text bad_texts[] = {
      "\"131072\""},
     {CLIENT_HEAD "reorder: { min_hold: 50ms, max_hold: 20ms }\n", 6,
      "reorder.min_hold: min_hold (50ms) must not exceed max_hold (20ms)"},
+    {CLIENT_HEAD "recovery: { store_packets: 1000 }\n", 6,
+     "recovery.store_packets: expected a power of two from 16 to 65536, "
+     "got \"1000\""},
+    {CLIENT_HEAD "recovery: { store_packets: 8 }\n", 6,
+     "recovery.store_packets: expected an integer from 16 to 65536"},
+    {CLIENT_HEAD "recovery: { budget: 101 }\n", 6,
+     "recovery.budget: expected an integer from 0 to 100, got \"101\""},
+    {CLIENT_HEAD "recovery: { max_wait: 0ms }\n", 6,
+     "recovery.max_wait: expected a duration"},
+    {CLIENT_HEAD "recovery: { enabled: sometimes }\n", 6,
+     "recovery.enabled: expected true or false"},
+    {CLIENT_HEAD "recovery: { fec: true }\n", 6, "recovery.fec: unknown key"},
     {"role: client\nlinks:\n  - { name: a, quota: 5 parsecs }\n", 3,
      "links[0].quota: expected a size like 5GiB or 500MB, got \"5 "
      "parsecs\""},
@@ -693,6 +709,37 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "plugin_dir: \"a\\tb\"\n", 6,
      "plugin_dir: expected a string of at most 255 bytes, got "
      "\"a\\x09b\""},
+    {CLIENT_HEAD "flow_queue: { flows: 1000 }\n", 6,
+     "flow_queue.flows: expected a power of two from 16 to 65536, got "
+     "\"1000\""},
+    {CLIENT_HEAD "flow_queue: { flows: 8 }\n", 6,
+     "flow_queue.flows: expected an integer from 16 to 65536, got \"8\""},
+    {CLIENT_HEAD "flow_queue: { quantum: 100 }\n", 6,
+     "flow_queue.quantum: expected a size from 256 to 64KiB, got "
+     "\"100\""},
+    {CLIENT_HEAD "flow_queue: { interactive: games }\n", 6,
+     "flow_queue.interactive: expected one of auto, dscp, off, got "
+     "\"games\""},
+    {CLIENT_HEAD "flow_queue: { duplicate: all }\n", 6,
+     "flow_queue.duplicate: expected one of none, interactive, dscp, got "
+     "\"all\""},
+    {CLIENT_HEAD "flow_queue: { interactive_dscp: \"ef,cs8\" }\n", 6,
+     "flow_queue.interactive_dscp: expected DSCP names (ef, cs0-cs7, "
+     "af11-af43, va, le) or numbers 0-63 separated by commas, got "
+     "\"ef,cs8\""},
+    {CLIENT_HEAD "flow_queue: { interactive_dscp: \"64\" }\n", 6,
+     "flow_queue.interactive_dscp: expected DSCP names"},
+    {CLIENT_HEAD "flow_queue: { sparse_rate: 1kbit }\n", 6,
+     "flow_queue.sparse_rate: expected at least 8kbit, got \"1kbit\""},
+    {CLIENT_HEAD "flow_queue: { sparse_burst: 2MiB }\n", 6,
+     "flow_queue.sparse_burst: expected a size from 64 bytes to 1MiB, got "
+     "\"2MiB\""},
+    {CLIENT_HEAD "flow_queue: { enabled: sometimes }\n", 6,
+     "flow_queue.enabled: expected true or false, got \"sometimes\""},
+    {CLIENT_HEAD "flow_queue: { bands: 3 }\n", 6,
+     "flow_queue.bands: unknown key; expected one of enabled, flows, "
+     "quantum, interactive, interactive_dscp, sparse_rate, sparse_burst, "
+     "duplicate"},
     /* scheduler and plugin options */
     {CLIENT_HEAD "scheduler: { upstream: { weights: { dsl: 1 } } }\n", 6,
      "scheduler.upstream.plugin: missing; expected the scheduler "
@@ -748,6 +795,47 @@ static const struct bad_text bad_texts[] = {
     {CLIENT_HEAD "hooks: [ /bin/true ]\n", 6, "hooks: expected a mapping"},
     {CLIENT_HEAD "hooks: { link_up: [ /bin/true ] }\n", 6, "hooks.link_up:"},
 };
+
+/* flow_queue: defaults and every key taking a good value. */
+static void test_flow_queue_values(void **state)
+{
+	(void)state;
+	struct config fc;
+	struct err e = {0};
+	config_defaults(&fc);
+	assert_true(fc.flow_queue.enabled);
+	assert_int_equal(fc.flow_queue.flows, 1024);
+	assert_true(fc.flow_queue.dscp_mask == ((1ull << 46) | (1ull << 40) |
+						(1ull << 48) | (1ull << 56)));
+	static const char txt[] = CLIENT_HEAD
+	    "flow_queue: { enabled: false, flows: 64, quantum: 300, "
+	    "interactive: dscp, interactive_dscp: \"ef, af41, 8\", "
+	    "sparse_rate: 2mbit, sparse_burst: 6000, "
+	    "duplicate: interactive }\n";
+	int ret = config_load_string(&fc, "t.yaml", txt, strlen(txt), &e);
+	assert_int_equal(ret, 0);
+	assert_false(fc.flow_queue.enabled);
+	assert_int_equal(fc.flow_queue.flows, 64);
+	assert_int_equal(fc.flow_queue.quantum, 300);
+	assert_int_equal(fc.flow_queue.interactive, CFG_INTERACTIVE_DSCP);
+	assert_true(fc.flow_queue.dscp_mask ==
+		    ((1ull << 46) | (1ull << 34) | (1ull << 8)));
+	assert_int_equal(fc.flow_queue.sparse_rate_bps, 2000000);
+	assert_int_equal(fc.flow_queue.sparse_burst, 6000);
+	assert_int_equal(fc.flow_queue.duplicate, CFG_DUP_INTERACTIVE);
+}
+
+/* `recovery:` is read into the config as written. */
+static void test_recovery_section(void **state)
+{
+	(void)state;
+	load_ok(CLIENT_HEAD "recovery: { enabled: false, budget: 5, "
+			    "store_packets: 512, max_wait: 1s }\n");
+	assert_false(cfg.recovery.enabled);
+	assert_int_equal(cfg.recovery.budget_pct, 5);
+	assert_int_equal(cfg.recovery.store_packets, 512);
+	assert_int_equal(cfg.recovery.max_wait_ms, 1000);
+}
 
 /* hooks: defaults, and a full section kept as written (split at use). */
 static void test_hooks(void **state)
@@ -1219,6 +1307,8 @@ int main(void)
 	    cmocka_unit_test(test_server_host_name),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_bad_texts),
+	    cmocka_unit_test(test_flow_queue_values),
+	    cmocka_unit_test(test_recovery_section),
 	    cmocka_unit_test(test_too_many_plugin_options),
 	    cmocka_unit_test(test_plugin_options),
 	    cmocka_unit_test(test_opt_set),

@@ -282,6 +282,36 @@ static void test_status_missing_fields(void **state)
 	free(out);
 }
 
+/* Loss recovery: the session's line, a line for each link that lost or
+ * resent anything, none for a clean link; "off" when disabled. */
+static void test_status_recovery(void **state)
+{
+	(void)state;
+	static const char on[] =
+	    "{\"role\":\"server\",\"sessions\":[{\"client\":\"c\",\"id\":"
+	    "\"1\",\"recovery\":{\"enabled\":true,\"budget_pct\":10,"
+	    "\"resent\":12,\"resent_bytes\":18000,\"over_budget\":1,"
+	    "\"too_old\":2},\"links\":[{\"name\":\"lte\",\"recovery\":{"
+	    "\"losses\":13,\"recovered\":12,\"recovered_late\":1,"
+	    "\"nacks_sent\":9,\"nacks_received\":0,\"retx_packets\":0,"
+	    "\"retx_bytes\":0}},{\"name\":\"dsl\",\"recovery\":{"
+	    "\"losses\":0,\"nacks_received\":0,\"retx_packets\":0}}]}]}";
+	char *out = render(ctl_print_status, on);
+	assert_has(out,
+		   "  recovery: 12 resent (17.6 KiB), 1 over budget, 2 too "
+		   "old; budget 10%\n");
+	assert_has(out, "    lte: 13 lost, 12 recovered, 1 too late; NACKs 9 "
+			"sent, 0 received; resent on it 0 B\n");
+	assert_null(strstr(out, "dsl:"));
+	free(out);
+	out = render(ctl_print_status,
+		     "{\"role\":\"server\",\"sessions\":[{\"client\":\"c\","
+		     "\"id\":\"1\",\"recovery\":{\"enabled\":false},"
+		     "\"links\":[]}]}");
+	assert_has(out, "  recovery: off\n");
+	free(out);
+}
+
 static void test_plugins(void **state)
 {
 	char *out =
@@ -463,6 +493,7 @@ int main(void)
 	    cmocka_unit_test(test_status_columns_aligned),
 	    cmocka_unit_test(test_status_server),
 	    cmocka_unit_test(test_status_missing_fields),
+	    cmocka_unit_test(test_status_recovery),
 	    cmocka_unit_test(test_plugins),
 	    cmocka_unit_test(test_derive_rates),
 	    cmocka_unit_test(test_status_fits_80),

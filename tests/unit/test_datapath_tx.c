@@ -47,6 +47,8 @@ static void ipv4_udp(uint8_t *pkt, size_t len)
 	pkt[20] = 0x30, pkt[21] = 0x39, pkt[22] = 0x00, pkt[23] = 0x35;
 }
 
+static bool fq_wanted;
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -59,6 +61,8 @@ static int setup(void **state)
 	d->tun_fd = -1;
 	config_defaults(&d->cfg);
 	d->cfg.reorder.enabled = false;
+	/* The FIFO daemon queue, unless a test asks for flow queueing. */
+	d->cfg.flow_queue.enabled = fq_wanted;
 	/* These tests are about batching: a pacer fast enough never to hold
 	 * a packet back (test_pacer lowers it). */
 	d->cfg.link_model.initial_rate_bps = 10000000000ull;
@@ -268,6 +272,83 @@ static void test_pacer(void **state)
 	assert_false(ev_is_active(&s->pace_timer));
 }
 
+static int setup_fq(void **state)
+{
+	fq_wanted = true;
+	int r = setup(state);
+	fq_wanted = false;
+	return r;
+}
+
+/* Sends one inner packet of UDP source port `sport`, `len` bytes, DSCP. */
+static void feed_one(struct fx *f, uint16_t sport, size_t len, uint8_t dscp)
+{
+	uint8_t pkt[1400];
+	ipv4_udp(pkt, len);
+	pkt[1] = (uint8_t)(dscp << 2);
+	pkt[20] = (uint8_t)(sport >> 8), pkt[21] = (uint8_t)sport;
+	assert_int_equal(send(f->tun_peer, pkt, len, 0), (ssize_t)len);
+}
+
+/* Flow queueing: with the pacer holding a bulk flow back, a packet of a
+ * sparse flow, and one marked EF, leave at once, ahead of the bulk still
+ * waiting; the bulk all leaves later, nothing lost; the class figures
+ * count them. */
+static void test_fq_interactive(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	assert_true(s->fq_on);
+	s->paths[1].admin_down = true;
+	lm_init(&s->paths[0].lm, &(struct lm_cfg){.initial_bps = 4000000});
+	s->views_dirty = true;
+	for (int i = 0; i < 30; i++)
+		feed_one(f, 1000, 1000, 0);
+	feed_one(f, 2000, 100, 0);   /* sparse */
+	feed_one(f, 1000, 1000, 46); /* the bulk flow, but EF */
+	ev_io w;
+	w.data = &f->d;
+	datapath_tun_cb(f->d.loop, &w, EV_READ);
+	uint8_t buf[2048];
+	ssize_t n;
+	int got = 0, small = 0, ef = 0;
+	while ((n = recv(f->rx, buf, sizeof(buf), 0)) > 0) {
+		const uint8_t *in = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
+		struct wire_data dh;
+		assert_int_equal(wire_data_decode(buf + WIRE_HDR_LEN,
+						  (size_t)n - WIRE_HDR_LEN,
+						  &dh),
+				 0);
+		bool is_small = n == WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + 100;
+		bool is_ef = (in[1] >> 2) == 46;
+		/* a sparse flow's packet: no predecessor, never held behind
+		 * a loss; an EF packet of the bulk flow keeps its chain (its
+		 * flow's bulk packets may still wait: no overtaking them) */
+		if (is_small)
+			assert_int_equal(dh.prev_gap, 0);
+		if (is_ef)
+			assert_int_not_equal(dh.prev_gap, 0);
+		small += is_small;
+		ef += is_ef;
+		got++;
+	}
+	assert_int_equal(small, 1);
+	assert_int_equal(ef, 1);
+	assert_true(got < 32);
+	assert_true(s->fq.n + s->paths[0].pq.n > 0); /* bulk still waits */
+	assert_true(s->cls[TTT_CLASS_INTERACTIVE].packets >= 2);
+	while (!fq_empty(&s->fq) || !pktq_empty(&s->paths[0].pq)) {
+		usleep(5000);
+		ev_now_update(f->d.loop);
+		datapath_pace_cb(f->d.loop, &s->pace_timer, EV_TIMER);
+		while (recv(f->rx, buf, sizeof(buf), 0) > 0)
+			got++;
+	}
+	assert_int_equal(got, 32);
+	assert_int_equal(s->cls[0].packets + s->cls[1].packets, 32);
+	assert_true(s->cls[TTT_CLASS_BULK].packets >= 25);
+}
+
 /* Every link only suspected (what a stall of the daemon itself does to
  * all of them at once, #10.5): the one heard last stays usable, so the
  * packets go out instead of being dropped; one confirmed DOWN is not kept,
@@ -329,6 +410,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_batch_in_order, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pacer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fq_interactive, setup_fq,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_all_suspect_keeps_last_heard,
 					    setup, teardown),
 	};

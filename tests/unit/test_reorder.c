@@ -878,6 +878,68 @@ static void test_property_random_traces(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/*
+ * A packet being recovered: reorder_hold_until() keeps a gap open past the
+ * hold, so the resend (pushed under the original's seq) fills it; and only
+ * until then: a resend that never comes costs the hold-until, not more.
+ */
+static void test_hold_until_recovery(void **state)
+{
+	(void)state;
+	struct rec c;
+	struct pk p1 = {.seq = 1}, p2 = {.seq = 2, .gap = 1},
+		  p3 = {.seq = 3, .gap = 1};
+	struct reorder_stats st;
+
+	/* without: seq 3 gives up on 2 after the 10 ms hold */
+	struct reorder *r = mk(&c, 64, 10 * MS);
+	assert_int_equal(push(r, &c, &p1, 0), 0);
+	assert_int_equal(push(r, &c, &p3, 1 * MS), 0);
+	assert_int_equal(reorder_next_deadline(r), 11 * MS);
+	tick(r, &c, 11 * MS);
+	expect_out(&c, (const uint64_t[]){1, 3}, 2);
+	assert_int_equal(push(r, &c, &p2, 30 * MS), -ESTALE);
+	reorder_destroy(r);
+
+	/* with: the loss was found and a resend asked for at 2 ms, due by
+	 * 50 ms; nothing is given up before, the resend fills the gap */
+	r = mk(&c, 64, 10 * MS);
+	assert_int_equal(push(r, &c, &p1, 0), 0);
+	assert_int_equal(push(r, &c, &p3, 1 * MS), 0);
+	reorder_hold_until(r, 50 * MS);
+	reorder_hold_until(r, 20 * MS); /* only ever moves forward */
+	assert_int_equal(reorder_next_deadline(r), 50 * MS);
+	tick(r, &c, 11 * MS);
+	tick(r, &c, 49 * MS);
+	expect_out(&c, (const uint64_t[]){1}, 1);
+	assert_int_equal(push(r, &c, &p2, 30 * MS), 0);
+	expect_out(&c, (const uint64_t[]){1, 2, 3}, 3);
+	reorder_get_stats(r, &st);
+	assert_int_equal(st.reordered, 1);
+	assert_int_equal(st.expired, 0);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(st.recovery_waits, 0);
+	reorder_destroy(r);
+
+	/* the resend never comes: given up at the hold-until, counted */
+	r = mk(&c, 64, 10 * MS);
+	assert_int_equal(push(r, &c, &p1, 0), 0);
+	assert_int_equal(push(r, &c, &p3, 1 * MS), 0);
+	reorder_hold_until(r, 50 * MS);
+	tick(r, &c, 49 * MS);
+	expect_out(&c, (const uint64_t[]){1}, 1);
+	tick(r, &c, 50 * MS);
+	expect_out(&c, (const uint64_t[]){1, 3}, 2);
+	reorder_get_stats(r, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.recovery_waits, 1);
+	/* a packet arriving after the hold-until waits its own hold only */
+	struct pk p5 = {.seq = 5, .gap = 1};
+	assert_int_equal(push(r, &c, &p5, 60 * MS), 0);
+	assert_int_equal(reorder_next_deadline(r), 70 * MS);
+	reorder_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -903,6 +965,7 @@ int main(void)
 	    cmocka_unit_test(test_hold_zero),
 	    cmocka_unit_test(test_flush_and_destroy),
 	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_hold_until_recovery),
 	    cmocka_unit_test(test_property_random_traces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -534,6 +534,111 @@ static void test_feedback_bad(void **state)
 	assert_int_equal(wire_feedback_decode(body, len, &o), 0);
 }
 
+/* ---- loss recovery: NACK and RETX ---- */
+
+static void test_nack_codec(void **state)
+{
+	uint8_t
+	    body[WIRE_NACK_HDR_LEN + WIRE_NACK_MAX_RUNS * WIRE_NACK_RUN_LEN];
+	struct wire_nack n = {.n_runs = 3}, o;
+
+	(void)state;
+	n.runs[0] =
+	    (struct wire_nack_run){.link_id = 1, .count = 1, .first = 7};
+	n.runs[1] = (struct wire_nack_run){
+	    .link_id = 15, .count = WIRE_NACK_MAX_COUNT, .first = 0xfffffff0u};
+	n.runs[2] =
+	    (struct wire_nack_run){.link_id = 1, .count = 2, .first = 9};
+	size_t len = wire_nack_encode(body, sizeof(body), &n);
+	assert_int_equal(len, WIRE_NACK_HDR_LEN + 3 * WIRE_NACK_RUN_LEN);
+	assert_int_equal(wire_nack_decode(body, len, &o), 0);
+	assert_int_equal(o.n_runs, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(o.runs[i].link_id, n.runs[i].link_id);
+		assert_int_equal(o.runs[i].count, n.runs[i].count);
+		assert_int_equal(o.runs[i].first, n.runs[i].first);
+	}
+	/* what the encoder refuses */
+	assert_int_equal(wire_nack_encode(body, len - 1, &n), 0);
+	n.runs[2].count = 0;
+	assert_int_equal(wire_nack_encode(body, sizeof(body), &n), 0);
+	n.runs[2].count = WIRE_NACK_MAX_COUNT + 1;
+	assert_int_equal(wire_nack_encode(body, sizeof(body), &n), 0);
+	n.n_runs = 0;
+	assert_int_equal(wire_nack_encode(body, sizeof(body), &n), 0);
+	n.n_runs = WIRE_NACK_MAX_RUNS + 1;
+	assert_int_equal(wire_nack_encode(body, sizeof(body), &n), 0);
+}
+
+static void test_nack_bad(void **state)
+{
+	uint8_t body[WIRE_NACK_HDR_LEN + 2 * WIRE_NACK_RUN_LEN + 1];
+	struct wire_nack n = {.n_runs = 2}, o;
+
+	(void)state;
+	n.runs[0] =
+	    (struct wire_nack_run){.link_id = 0, .count = 3, .first = 1};
+	n.runs[1] =
+	    (struct wire_nack_run){.link_id = 2, .count = 5, .first = 9};
+	size_t len = wire_nack_encode(body, sizeof(body), &n);
+	assert_int_equal(len, WIRE_NACK_HDR_LEN + 2 * WIRE_NACK_RUN_LEN);
+	for (size_t l = 0; l < len; l++)
+		assert_int_equal(wire_nack_decode(body, l, &o), -EBADMSG);
+	body[len] = 0; /* one byte too many */
+	assert_int_equal(wire_nack_decode(body, len + 1, &o), -EBADMSG);
+	body[0] = 0; /* no runs */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	body[0] = 1; /* count says 1, length says 2 */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	body[0] = 255; /* too many */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	body[0] = 2;
+	body[1] = 1; /* reserved */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	body[1] = 0;
+	body[3] = 1;
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	body[3] = 0;
+	uint8_t *r1 = body + WIRE_NACK_HDR_LEN + WIRE_NACK_RUN_LEN;
+	r1[1] = 1; /* a run's reserved byte */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	r1[1] = 0;
+	r1[2] = 0, r1[3] = 0; /* count 0 */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	r1[2] = 0x04, r1[3] = 0x01; /* count 1025 */
+	assert_int_equal(wire_nack_decode(body, len, &o), -EBADMSG);
+	r1[2] = 0x04, r1[3] = 0x00; /* 1024 is the most */
+	assert_int_equal(wire_nack_decode(body, len, &o), 0);
+	assert_int_equal(o.runs[1].count, WIRE_NACK_MAX_COUNT);
+}
+
+static void test_retx_hdr(void **state)
+{
+	uint8_t body[WIRE_DATA_HDR_LEN];
+	struct wire_retx r = {.prev_gap = 0x01020304,
+			      .bucket = 255,
+			      .lost_link = 3,
+			      .back = 65535,
+			      .path_seq = 0xdeadbeef,
+			      .tx_us = 42},
+			 o;
+
+	(void)state;
+	wire_retx_encode(body, &r);
+	assert_int_equal(wire_retx_decode(body, sizeof(body), &o), 0);
+	assert_int_equal(o.prev_gap, r.prev_gap);
+	assert_int_equal(o.bucket, 255);
+	assert_int_equal(o.lost_link, 3);
+	assert_int_equal(o.back, 65535);
+	assert_int_equal(o.path_seq, r.path_seq);
+	assert_int_equal(o.tx_us, 42);
+	for (size_t l = 0; l < sizeof(body); l++)
+		assert_int_equal(wire_retx_decode(body, l, &o), -EBADMSG);
+	r.back = 0; /* a resend is always newer than its original */
+	wire_retx_encode(body, &r);
+	assert_int_equal(wire_retx_decode(body, sizeof(body), &o), -EBADMSG);
+}
+
 /* ---- handshake ---- */
 
 static void sample_hello(struct wire_hello *m)
@@ -1198,6 +1303,9 @@ int main(void)
 	    cmocka_unit_test(test_data_codec),
 	    cmocka_unit_test(test_feedback_codec),
 	    cmocka_unit_test(test_feedback_bad),
+	    cmocka_unit_test(test_nack_codec),
+	    cmocka_unit_test(test_nack_bad),
+	    cmocka_unit_test(test_retx_hdr),
 	    cmocka_unit_test(test_key_id),
 	    cmocka_unit_test(test_hello_unlinkable),
 	    cmocka_unit_test(test_hello_roundtrip),

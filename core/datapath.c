@@ -900,10 +900,27 @@ static void pace_service(struct session *s, uint64_t now)
 	 * stands because the pacer is still learning, not because the links
 	 * are full: no AQM signal to TCP then. */
 	s->q.aqm_paused = false;
-	for (uint32_t i = 0; i < s->n_paths; i++)
-		if (gate_class(s, &s->views[i]) &&
-		    s->paths[i].lm.phase == LM_STARTUP)
+	uint64_t rtt_us = 0;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		if (!gate_class(s, &s->views[i]))
+			continue;
+		if (s->paths[i].lm.phase == LM_STARTUP)
 			s->q.aqm_paused = true;
+		if (s->paths[i].probe.min_rtt_us > rtt_us)
+			rtt_us = s->paths[i].probe.min_rtt_us;
+	}
+	/* CoDel's target grows with the bond's RTT (docs/link-model.md:
+	 * one flow needs a fraction of a BDP queued to keep the links full
+	 * through its own backoff): max(aqm_target, RTT / 4), the interval
+	 * at least 4 targets. */
+	const struct cfg_link_model *lc = &s->d->cfg.link_model;
+	uint64_t tgt =
+	    lm_aqm_target_ns((uint64_t)lc->aqm_target_ms * 1000000, rtt_us);
+	uint64_t ivl = (uint64_t)lc->aqm_interval_ms * 1000000;
+	if (ivl < 4 * tgt)
+		ivl = 4 * tgt;
+	s->q.cfg.target_ns = s->fq.cfg.target_ns = tgt;
+	s->q.cfg.interval_ns = s->fq.cfg.interval_ns = ivl;
 	s->fq.aqm_paused = s->q.aqm_paused;
 	for (;;) {
 		while (!sessq_empty(s)) {

@@ -41,9 +41,8 @@ void lm_set_ceiling(struct lm *m, uint64_t ceiling_bps)
 {
 	bool first = ceiling_bps && !m->cfg.ceiling_bps;
 	m->cfg.ceiling_bps = ceiling_bps;
-	if (ceiling_bps &&
-	    (!m->have_fb || (first && m->phase == LM_STARTUP &&
-			     m->pacing_bps < ceiling_bps))) {
+	if (ceiling_bps && (!m->have_fb || (first && m->phase == LM_STARTUP &&
+					    m->pacing_bps < ceiling_bps))) {
 		m->pacing_bps = ceiling_bps;
 		m->phase = LM_STEADY;
 	}
@@ -62,6 +61,12 @@ uint32_t lm_on_sent(struct lm *m, uint32_t bytes, uint32_t tx_us)
 	e->tx_us = tx_us;
 	e->cum_bytes = m->sent_bytes;
 	return seq;
+}
+
+uint64_t lm_aqm_target_ns(uint64_t cfg_ns, uint64_t rtt_us)
+{
+	uint64_t t = rtt_us * 1000 / LM_AQM_RTT_DIV;
+	return t > cfg_ns ? t : cfg_ns;
 }
 
 uint32_t lm_base_owd(const struct lm *m)
@@ -198,8 +203,7 @@ static int stall_check(struct lm *m, const struct lm_fb *fb, uint64_t srtt_us)
 }
 
 static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
-		    bool demand,
-		    uint32_t interval_loss_ppm, uint64_t srtt_us,
+		    bool demand, uint32_t interval_loss_ppm, uint64_t srtt_us,
 		    uint64_t dt_ns)
 {
 	uint64_t target = m->cfg.target_us;
@@ -263,6 +267,8 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 				if (f < 0.5)
 					f = 0.5;
 				p = (double)base * f;
+				if (!m->cut_from_bps) /* first of a series */
+					m->cut_from_bps = m->pacing_bps;
 				m->backoffs++;
 			}
 			m->backoff_qdelay_us = m->qdelay_us;
@@ -274,6 +280,42 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		if (m->qdelay_us < target / 2)
 			m->cuts_in_row = 0;
 		uint64_t ref = m->capacity_bps > rate ? m->capacity_bps : rate;
+		if (m->phase == LM_STARTUP &&
+		    m->capacity_bps >= m->cfg.initial_bps &&
+		    p >= 1.5 * (double)m->capacity_bps &&
+		    now - m->round_ns >= rtt_ns) {
+			/* BBR's full pipe: a round trip with demand that did
+			 * not raise the estimate by 25% counts; three end
+			 * the startup at the estimate. Only while the pacer
+			 * offers well over what arrives (the link, not the
+			 * pacer or the sender's window, is the limit) and
+			 * the link carried at least the initial rate. */
+			m->round_ns = now;
+			if (m->capacity_bps >= m->full_bw + m->full_bw / 4) {
+				m->full_bw = m->capacity_bps;
+				m->full_cnt = 0;
+			} else if (++m->full_cnt >= LM_FULL_ROUNDS) {
+				m->phase = LM_STEADY;
+				m->startup_full_exits++;
+				p = (double)m->capacity_bps;
+				goto out;
+			}
+		}
+		if (m->phase == LM_STEADY && m->cut_from_bps &&
+		    m->qdelay_us < target / 2) {
+			/* the cut's hold-off is over and the queue is gone:
+			 * cruise at the estimate again (BBR after drain) */
+			uint64_t c = m->capacity_bps < m->cut_from_bps
+					 ? m->capacity_bps
+					 : m->cut_from_bps;
+			m->cut_from_bps = 0;
+			/* unless the link now delivers far less than that
+			 * (a step down the max filter has not seen yet) */
+			if (rate >= c * 8 / 10 && p < LM_CRUISE * (double)c) {
+				p = LM_CRUISE * (double)c;
+				goto out;
+			}
+		}
 		if (m->phase == LM_STARTUP) {
 			double g = 1.0 + (double)dt_ns / (double)rtt_ns;
 			if (g > 1.5)
@@ -289,10 +331,11 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 			if (dt > 0.1)
 				dt = 0.1;
 			p *= 1.0 + LM_GROWTH_PER_S * dt;
-			if (ref && p > 1.5 * (double)ref)
-				p = 1.5 * (double)ref;
+			if (ref && p > LM_PROBE_GAIN * (double)ref)
+				p = LM_PROBE_GAIN * (double)ref;
 		}
 	}
+out:
 	if (p < (double)LM_MIN_BPS)
 		p = (double)LM_MIN_BPS;
 	m->pacing_bps = clamp_rate(m, (uint64_t)p);

@@ -37,17 +37,26 @@
  *  - Loss: gaps in path_seq (highest minus received, per report), an
  *    EWMA weighted by packets (time constant LM_LOSS_PKTS).
  *  - Pacing: STARTUP grows about x2 per round trip while there is demand
- *    and the queueing delay stays under the target. Congestion = queueing
- *    delay over the target in two reports in a row, or over 4 x the target
- *    in one (or loss with a queue building): pacing =
- *    LM_BACKOFF x the capacity estimate (less the queueing delay in s), then a
- * hold-off of one RTT + 50 ms so the drained queue shows before the next
- * decision. Without demand nothing is cut (the queue is not ours). After
- * LM_MAX_CUTS cuts the delay still stands, flat (neither drained nor grown, so
- * not a queue we feed): it is taken as the new base (a longer route, a clock
- * step; LEDBAT's lesson). STEADY grows by LM_GROWTH_PER_S (multiplicative, per
- * second) with demand, a queue under half the target and the link delivering
- * what it is given. The configured rate is a ceiling; LM_MIN_BPS a floor.
+ *    and the queueing delay stays under the target; it ends on the first
+ *    queue, or (BBR's full-pipe test) when LM_FULL_ROUNDS round trips with
+ *    demand did not raise the capacity estimate by 25%: the pacing rate
+ *    becomes the estimate (a rate far above what the link delivers would
+ *    park the queue in the modem and keep the other links idle). Congestion =
+ * queueing delay over the target in two reports in a row, or over 4 x the
+ * target in one (or loss with a queue building): pacing = LM_BACKOFF x the
+ * capacity estimate (less the queueing delay in s), then a hold-off of one RTT
+ * + 50 ms so the drained queue shows before the next decision. Without demand
+ * nothing is cut (the queue is not ours). After LM_MAX_CUTS cuts the delay
+ * still stands, flat (neither drained nor grown, so not a queue we feed): it is
+ * taken as the new base (a longer route, a clock step; LEDBAT's lesson). STEADY
+ * grows by LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
+ * under half the target and the link delivering what it is given, at most
+ * LM_PROBE_GAIN x the estimate (BBR's probe gain). When the hold-off after a
+ * cut ends with the queue drained, the rate goes straight back to LM_CRUISE x
+ * min(estimate, rate before the cut) instead of regrowing from the cut (BBR
+ * cruises at the estimate after its drain: regrowing leaves the link underused
+ * for a tenth of a second per cut). The configured rate is a ceiling;
+ * LM_MIN_BPS a floor.
  *  - Stall: a report in which nothing arrived on the link since the last
  *    one while its oldest LM_STALL_PKTS unreported packets are overdue
  *    (sent long enough ago to be in it: base delay + one RTT + the largest
@@ -74,6 +83,10 @@
 #define LM_BACKOFF	   0.9
 #define LM_MAX_CUTS	   3 /* cuts that leave the delay standing */
 #define LM_GROWTH_PER_S	   1.0
+#define LM_PROBE_GAIN	   1.25 /* STEADY pacing at most this x the estimate */
+#define LM_FULL_ROUNDS	   3	/* STARTUP rounds without 25% more delivered */
+#define LM_AQM_RTT_DIV	   4 /* daemon CoDel target >= the bond's RTT / this */
+#define LM_CRUISE	   0.95 /* after a cut's hold-off, back to this x est. */
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
 #define LM_STALL_PKTS	   3 /* overdue packets that make a stall */
@@ -135,12 +148,16 @@ struct lm {
 	uint64_t base_start_ns;
 	uint64_t cap_cur, cap_prev, cap_start_ns;
 	uint64_t holdoff_ns, last_fb_ns;
-	uint32_t backoff_qdelay_us; /* queueing delay at the last cut */
-	uint32_t prev_qdelay_us;    /* the report before the newest */
-	uint32_t cuts_in_row;	    /* cuts after which the delay stood flat */
-	uint32_t tx_seq;	    /* last path_seq sent */
-	uint32_t stall_n;	    /* overdue reports in a row */
-	uint32_t stall_us;	    /* gen_us of the first of them */
+	uint32_t backoff_qdelay_us;  /* queueing delay at the last cut */
+	uint32_t prev_qdelay_us;     /* the report before the newest */
+	uint32_t cuts_in_row;	     /* cuts after which the delay stood flat */
+	uint64_t full_bw, round_ns;  /* STARTUP full-pipe check (BBR) */
+	uint32_t full_cnt;	     /* rounds without 25% more capacity */
+	uint64_t cut_from_bps;	     /* pacing rate before the last cut */
+	uint64_t startup_full_exits; /* STARTUP ended on a full pipe */
+	uint32_t tx_seq;	     /* last path_seq sent */
+	uint32_t stall_n;	     /* overdue reports in a row */
+	uint32_t stall_us;	     /* gen_us of the first of them */
 	uint32_t stall_seq; /* oldest unreported packet at the last verdict */
 	struct lm_sent sent[LM_SENT_RING];
 };
@@ -152,6 +169,11 @@ void lm_set_ceiling(struct lm *m, uint64_t ceiling_bps);
 uint32_t lm_on_sent(struct lm *m, uint32_t bytes, uint32_t tx_us);
 int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 		   bool demand, uint64_t srtt_us);
+/* The daemon queue's CoDel target for a bond whose largest link RTT is
+ * rtt_us: max(cfg_ns, rtt / LM_AQM_RTT_DIV) (docs/link-model.md: a single
+ * flow needs a fraction of its BDP queued to stay at full rate through
+ * its own backoff; 5 ms is tuned for one link's short RTT). */
+uint64_t lm_aqm_target_ns(uint64_t cfg_ns, uint64_t rtt_us);
 /* Base one-way delay as the raw clock-offset minimum (only differences of
  * these values mean anything); 0 before any report. */
 uint32_t lm_base_owd(const struct lm *m);

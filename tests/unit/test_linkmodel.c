@@ -380,6 +380,61 @@ static void test_no_cut_without_demand(void **st)
 	assert_int_equal(S.m.pacing_bps, p0);
 }
 
+/* A link that drops what it cannot carry instead of queueing it (no
+ * signal in the delay): STARTUP still ends, on BBR's full-pipe test, at the
+ * estimate (STARTUP would pace at up to 3x what arrives). */
+static void test_full_pipe_exit(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 0, 0);
+	run(&S, 3000);
+	assert_int_equal(S.m.phase, LM_STEADY);
+	assert_int_equal(S.m.startup_full_exits, 1);
+	if ((double)S.m.pacing_bps > 2.0 * (double)S.m.capacity_bps)
+		fail_msg("paced at %llu, estimate %llu",
+			 (unsigned long long)S.m.pacing_bps,
+			 (unsigned long long)S.m.capacity_bps);
+}
+
+/* After a cut's hold-off with the queue drained, the rate is back at
+ * LM_CRUISE x the estimate at once, not regrowing from the cut. */
+static void test_cruise_after_cut(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 5000);
+	uint64_t b0 = S.m.backoffs;
+	for (int i = 0; i < 4000 && S.m.backoffs == b0; i++)
+		run(&S, 1);
+	assert_true(S.m.backoffs > b0);
+	/* the first rise after the last cut of a series jumps to cruise */
+	uint64_t last = S.m.pacing_bps, bo = S.m.backoffs;
+	for (int i = 0; i < 3000; i++) {
+		last = S.m.pacing_bps;
+		bo = S.m.backoffs;
+		run(&S, 1);
+		/* a rise that is not a (shallower) cut */
+		if (S.m.pacing_bps > last && S.m.backoffs == bo)
+			break;
+	}
+	uint64_t cap = S.m.capacity_bps;
+	if ((double)S.m.pacing_bps < 0.99 * LM_CRUISE * (double)cap)
+		fail_msg("rose from %llu to %llu, estimate %llu",
+			 (unsigned long long)last,
+			 (unsigned long long)S.m.pacing_bps,
+			 (unsigned long long)cap);
+}
+
+/* The daemon queue's CoDel target: the configured one on short RTTs, a
+ * quarter of the RTT on long ones. */
+static void test_aqm_target(void **st)
+{
+	(void)st;
+	assert_int_equal(lm_aqm_target_ns(5 * MS, 10000), 5 * MS);
+	assert_int_equal(lm_aqm_target_ns(5 * MS, 80000), 20 * MS);
+	assert_int_equal(lm_aqm_target_ns(5 * MS, 0), 5 * MS);
+}
+
 /* A late copy or a reordered older report changes nothing. */
 static void test_stale_reports(void **st)
 {
@@ -416,6 +471,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_steady),
+	    cmocka_unit_test(test_full_pipe_exit),
+	    cmocka_unit_test(test_cruise_after_cut),
+	    cmocka_unit_test(test_aqm_target),
 	    cmocka_unit_test(test_step_down),
 	    cmocka_unit_test(test_step_up),
 	    cmocka_unit_test(test_lossy),

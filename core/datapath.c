@@ -995,7 +995,11 @@ static void earliest_links(const struct session *s, size_t len, uint64_t now,
 		if (!s->paths[i].sess || !ttt_link_usable(v) || len > v->mtu)
 			continue;
 		uint64_t t = arrival_us(s, i, now);
-		/* a metered link only when no unmetered one is left */
+		/* a degraded (lossy) link only when no healthy one is left: a
+		 * game's packet there is a lost packet as often as not; and a
+		 * metered link only when no unmetered one is left */
+		if (v->state == TTT_LINK_DEGRADED)
+			t += 1ull << 39;
 		if (v->metered)
 			t += 1ull << 40;
 		if (t < best[0]) {

@@ -363,6 +363,24 @@ static int no_probe_since_heard(const struct probe_link *p)
 	       p->early_probe_ns <= p->last_heard_ns;
 }
 
+/* A link that loses probes anyway (degraded, or any loss in the window):
+ * there one overdue probe is as likely its loss as the link's death, so
+ * the early DOWN waits for a second, asked probe to be overdue too. A busy
+ * healthy link keeps the one-probe signal. */
+static int lossy(const struct probe_link *p)
+{
+	return p->state == PLS_DEGRADED || p->loss_ppm > 0;
+}
+
+/* The probe whose overdue answer makes the early DOWN (see lossy()). */
+static uint64_t early_evidence(const struct probe_link *p)
+{
+	uint64_t t = oldest_pending_probe(p);
+	if (t != UINT64_MAX && lossy(p) && p->early_probe_ns > t)
+		t = p->early_probe_ns;
+	return t;
+}
+
 /* When the early signal next wants probe_tick (ns), UINT64_MAX if never:
  * a probe overdue by the suspect timeout AND silence of the suspect
  * silence make the early DOWN; silence of the ask silence with no probe
@@ -372,7 +390,7 @@ static uint64_t early_deadline(const struct probe_link *p)
 	if (!in_use_unanswered(p))
 		return UINT64_MAX;
 	uint64_t d = UINT64_MAX;
-	uint64_t t = oldest_pending_probe(p);
+	uint64_t t = early_evidence(p);
 	if (t != UINT64_MAX)
 		d = max_u64(t + probe_suspect_timeout_ns(p),
 			    p->last_heard_ns + probe_suspect_silence_ns(p));
@@ -393,10 +411,17 @@ static int early_check(struct probe_link *p, uint64_t now)
 	if (!in_use_unanswered(p) || now < p->last_heard_ns)
 		return 0;
 	uint64_t silence = now - p->last_heard_ns;
-	uint64_t t = oldest_pending_probe(p);
+	uint64_t t = early_evidence(p);
 	if (t != UINT64_MAX && now >= t &&
 	    now - t >= probe_suspect_timeout_ns(p) &&
 	    silence >= probe_suspect_silence_ns(p)) {
+		if (lossy(p) && p->early_probe_ns <= oldest_pending_probe(p)) {
+			/* the first overdue probe of a lossy link: ask once
+			 * more before calling it dead */
+			p->early_probe_ns = now;
+			p->early_probes++;
+			return PROBE_EV_SEND;
+		}
 		enter_suspect(p, now);
 		/* A false alarm ends with the answer to this one. */
 		p->early_probe_ns = now;

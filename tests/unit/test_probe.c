@@ -817,6 +817,32 @@ static void test_early_down_busy_link(void **state)
 	assert_int_equal(s.p.window_lost, 0);
 }
 
+/* The same death on a lossy (degraded) link: one overdue probe there is
+ * as likely its loss, so the early DOWN asks once more and waits for that
+ * probe to be overdue too. Still early, but later than on a healthy link;
+ * and a lossy link that is alive is never taken for dead by one loss. */
+static void test_early_down_lossy_link_waits_for_two(void **state)
+{
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	struct window_path w = {.s = &s,
+				.rtt_ns = 20 * MS,
+				.dead_from_ns = 1003 * MS,
+				.dead_to_ns = UINT64_MAX};
+	(void)state;
+	sim_init(&s, &c, path_window, &w);
+	s.honor_send = 1;
+	sim_busy(&s, 0, 1003 * MS, &w, 1);
+	assert_int_equal(s.p.state, PLS_UP);
+	s.p.state = PLS_DEGRADED; /* as the loss window would make it */
+	sim_busy(&s, 1003 * MS, 1200 * MS, &w, 1);
+	assert_int_equal(s.p.state, PLS_DOWN);
+	assert_int_equal(s.p.suspect, 1);
+	/* later than the healthy link's 1058 ms, long before 1310 ms */
+	assert_true(s.last_change_ns > 1058 * MS);
+	assert_true(s.last_change_ns < 1150 * MS);
+}
+
 static void test_early_down_false_alarm_clears(void **state)
 {
 	/* Upload only: data goes out, nothing but replies comes back, and
@@ -1072,6 +1098,7 @@ int main(void)
 	    cmocka_unit_test(test_config_zero_and_oversized),
 	    cmocka_unit_test(test_next_deadline),
 	    cmocka_unit_test(test_early_down_busy_link),
+	    cmocka_unit_test(test_early_down_lossy_link_waits_for_two),
 	    cmocka_unit_test(test_early_down_false_alarm_clears),
 	    cmocka_unit_test(test_lost_probe_answered_later_is_no_alarm),
 	    cmocka_unit_test(test_suspect_timeout_counts_queue_once),

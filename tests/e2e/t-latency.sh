@@ -109,6 +109,10 @@ echo "== duplication of the interactive class, 5% loss on link a"
 # Loss recovery off here: it would resend the tick's lost packets (a
 # round trip late) and hide what duplication does (no loss, no wait).
 export RECOVERY="{ enabled: false }"
+# And a above the degraded threshold never: interactive packets avoid a
+# degraded link while a healthy one is usable, which would spare the tick
+# the loss this phase is about.
+export PROBE="{ interval: 100ms, timeout: 1s, degraded_loss: 50% }"
 emu_ctl a loss 5% >/dev/null
 emu_ctl b loss 0% >/dev/null
 start_with "{ enabled: true }"
@@ -120,7 +124,7 @@ st=$(cstatus)
 sst=$(sstatus)
 echo "$st" >"$WORK/status-dup.json"
 stop_daemons
-unset RECOVERY
+unset RECOVERY PROBE
 emu_ctl a loss 0% >/dev/null
 echo "  without duplication: $nodup"
 echo "  with duplication:    $dup"

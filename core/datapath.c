@@ -503,6 +503,24 @@ static void pace_arm(struct session *s, uint64_t now)
 	ev_timer_start(s->d->loop, &s->pace_timer);
 }
 
+/* What every packet from the tun goes through before it is queued, bulk
+ * or interactive: fresh link views, the MSS clamp, its flow hash and
+ * class, and the next session seq (returned, also in info->seq). */
+static uint64_t tx_prepare(struct session *s, uint8_t *inner, size_t len,
+			   uint8_t klass, struct ttt_pkt_info *info,
+			   uint64_t now)
+{
+	if (s->views_dirty)
+		session_refresh_views(s, now);
+	mss_clamp(inner, len, s->d->tun_mtu);
+	*info = (struct ttt_pkt_info){.len = (uint32_t)len};
+	info->flow_hash = wire_flow_hash(inner, len);
+	pkt_classify(inner, len, info);
+	info->klass = klass;
+	info->seq = s->tx_seq++;
+	return info->seq;
+}
+
 /*
  * Schedules one inner packet onto a link's pacer queue: seq, flow bucket
  * chain and the scheduler's pick happen here, the per-link seq, the send
@@ -513,17 +531,8 @@ static void pace_arm(struct session *s, uint64_t now)
 static void sched_one(struct session *s, uint8_t *inner, size_t len,
 		      uint64_t now, uint64_t t0)
 {
-	struct daemon *d = s->d;
-	if (s->views_dirty)
-		session_refresh_views(s, now);
-	mss_clamp(inner, len, d->tun_mtu);
-
-	struct ttt_pkt_info info = {.len = (uint32_t)len};
-	info.flow_hash = wire_flow_hash(inner, len);
-	pkt_classify(inner, len, &info);
-	info.klass = TTT_CLASS_BULK;
-	uint64_t seq = s->tx_seq++;
-	info.seq = seq;
+	struct ttt_pkt_info info;
+	uint64_t seq = tx_prepare(s, inner, len, TTT_CLASS_BULK, &info, now);
 
 	struct ttt_sched_ctx ctx;
 	session_fill_ctx(s, &ctx, now);
@@ -1035,15 +1044,9 @@ static void interactive_one(struct session *s, uint8_t *inner, size_t len,
 {
 	struct daemon *d = s->d;
 	const struct cfg_flow_queue *fc = &d->cfg.flow_queue;
-	if (s->views_dirty)
-		session_refresh_views(s, now);
-	mss_clamp(inner, len, d->tun_mtu);
-	struct ttt_pkt_info info = {.len = (uint32_t)len};
-	info.flow_hash = wire_flow_hash(inner, len);
-	pkt_classify(inner, len, &info);
-	info.klass = TTT_CLASS_INTERACTIVE;
-	uint64_t seq = s->tx_seq++;
-	info.seq = seq;
+	struct ttt_pkt_info info;
+	uint64_t seq =
+	    tx_prepare(s, inner, len, TTT_CLASS_INTERACTIVE, &info, now);
 
 	int a, b;
 	earliest_links(s, len, now, &a, &b);

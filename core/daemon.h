@@ -96,6 +96,8 @@ struct path {
 		uint16_t interval_pkts;
 		uint32_t high_seq, rx_packets, rx_bytes, last_rx_us;
 		uint32_t owd_min_us, owd_max_us;
+		bool had;	   /* the last report counted DATA on it */
+		uint64_t quiet_ns; /* first report since it went quiet */
 	} fbrx;
 	/* loss recovery (docs/loss-recovery.md), about packets sent on this
 	 * link (losses as the receiver saw them, in the direction it sent
@@ -191,6 +193,7 @@ struct session {
 	ev_timer fb_timer;
 	uint64_t fb_last_ns;
 	uint32_t fb_pkts; /* DATA packets since the last report */
+	bool fb_follow;	  /* a link went quiet: report again, data or not */
 	uint64_t fb_sent, fb_received, fb_bad;
 	uint64_t tx_too_big;   /* larger than every usable path's MTU */
 	uint64_t nack_bad;     /* NACKs that did not parse */

@@ -465,6 +465,8 @@ static void pace_arm(struct session *s, uint64_t now)
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *p = &s->paths[i];
 		const struct ttt_link_view *v = &s->views[i];
+		if (p->failover_pending)
+			wait = 0; /* a link died: resend what it took, now */
 		if (!p->sess || !v->pacing_bps)
 			continue;
 		uint64_t burst = pace_burst(v), w;
@@ -637,9 +639,14 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 		    .tx_us = d->tx_us,
 		};
 		/* the copy a NACK or this link's death resends */
-		if (s->retx)
+		if (s->retx) {
 			retx_on_sent(s->retx, m.seq, p->id, dh.path_seq,
 				     m.bucket, dh.prev_gap, inner, m.len, now);
+			struct retx_ent *re =
+			    retx_lookup(s->retx, p->id, dh.path_seq);
+			if (re)
+				re->klass = m.klass;
+		}
 		hdr_encode(buf, s, p, WT_DATA, m.seq);
 		wire_data_encode(buf + WIRE_HDR_LEN, &dh);
 	}
@@ -796,15 +803,24 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 	    .prev = e->prev_gap,
 	    .len = e->len,
 	    .bucket = e->bucket,
+	    .klass = e->klass,
 	    .kind = PK_RETX,
 	    .lost_link = (uint8_t)link,
 	};
-	if (pktq_push_hdr(&t->pq, &m, sizeof(m), e->data, e->len, now) < 0) {
+	/* An interactive packet (a ping, a game's tick) is resent as it was
+	 * sent: in the link's interactive queue, which leaves at once, not
+	 * behind the bulk that a dead link's failover queues on it. */
+	bool iq = e->klass == TTT_CLASS_INTERACTIVE;
+	if (pktq_push_hdr(iq ? &t->iq : &t->pq, &m, sizeof(m), e->data, e->len,
+			  now) < 0) {
 		s->retx_dropped++;
 		t->pq_drops++;
 		return;
 	}
-	t->pq_dgram += dgram;
+	if (iq)
+		t->iq_dgram += dgram;
+	else
+		t->pq_dgram += dgram;
 	pace_sync_view(s, t, now);
 	struct ttt_link_view *v = &s->views[best];
 	v->tx_packets++;
@@ -1210,6 +1226,13 @@ void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
  */
 #define FB_PKTS	  32
 #define FB_MIN_NS 5000000ull
+/* A link that goes quiet after carrying data is reported every
+ * FB_FOLLOW_NS for its RTT + FB_FOLLOW_EXTRA_NS, data or not: the sender
+ * needs two reports showing it silent (docs/link-model.md, failover), and
+ * when a dead link holds up the flows (the reorder buffer waits for what it
+ * took, TCP stops) nothing else may arrive to make them. */
+#define FB_FOLLOW_NS	   10000000ull
+#define FB_FOLLOW_EXTRA_NS 50000000ull
 
 static void fb_note(struct session *s, struct path *p,
 		    const struct wire_data *dh, size_t dgram)
@@ -1238,13 +1261,14 @@ static void fb_note(struct session *s, struct path *p,
 
 /* Sends one report with every link that ever got DATA (a link that went
  * silent is in it too: that is how the sender sees it stop), on each
- * usable link that got data since the last one, else on the usable link
- * with the lowest RTT. */
+ * usable link that got data since the last one, else on every usable
+ * link. */
 static void fb_send(struct session *s, uint64_t now)
 {
 	struct wire_feedback f = {.gen_us = (uint32_t)(mono_ns() / 1000)};
 	uint32_t carry = 0;
-	int best = -1;
+	uint32_t usable = 0;
+	bool follow = false;
 	for (uint32_t i = 0; i < s->n_paths && f.n_links < WIRE_FB_MAX_LINKS;
 	     i++) {
 		struct path *p = &s->paths[i];
@@ -1259,24 +1283,45 @@ static void fb_send(struct session *s, uint64_t now)
 		l->last_rx_us = p->fbrx.last_rx_us;
 		l->owd_min_us = p->fbrx.interval_pkts ? p->fbrx.owd_min_us : 0;
 		l->owd_max_us = p->fbrx.interval_pkts ? p->fbrx.owd_max_us : 0;
+		bool quiet = !p->fbrx.interval_pkts;
+		if (!quiet) {
+			p->fbrx.had = true;
+		} else if (p->fbrx.had) {
+			/* went quiet: follow it up for about a round trip */
+			p->fbrx.had = false;
+			p->fbrx.quiet_ns = now;
+			follow = true;
+		} else if (p->fbrx.quiet_ns &&
+			   now - p->fbrx.quiet_ns <
+			       p->probe.srtt_us * 1000 + FB_FOLLOW_EXTRA_NS) {
+			follow = true;
+		} else {
+			p->fbrx.quiet_ns = 0;
+		}
 		if (ttt_link_usable(&s->views[i]) && p->fd >= 0) {
-			if (p->fbrx.interval_pkts)
+			usable |= 1u << i;
+			if (!quiet)
 				carry |= 1u << i;
-			if (best < 0 ||
-			    p->probe.srtt_us < s->paths[best].probe.srtt_us)
-				best = (int)i;
 		}
 		p->fbrx.interval_pkts = 0;
 	}
 	s->fb_pkts = 0;
 	s->fb_last_ns = now;
+	s->fb_follow = follow;
 	ev_timer_stop(s->d->loop, &s->fb_timer);
+	if (follow) {
+		ev_timer_set(&s->fb_timer, (double)FB_FOLLOW_NS / 1e9, 0.0);
+		ev_timer_start(s->d->loop, &s->fb_timer);
+	}
 	uint8_t body[WIRE_FB_HDR_LEN + WIRE_FB_MAX_LINKS * WIRE_FB_LINK_LEN];
 	size_t len = wire_feedback_encode(body, sizeof(body), &f);
 	if (!len)
 		return;
-	if (!carry && best >= 0)
-		carry = 1u << best;
+	/* Nothing arrived on a usable link (a follow-up, or data only on
+	 * links we think down): on every usable one, since the one with the
+	 * lowest RTT may be the link that just died. */
+	if (!carry)
+		carry = usable;
 	for (uint32_t i = 0; i < s->n_paths; i++)
 		if (carry & (1u << i)) {
 			s->paths[i].tx_ctl = true;
@@ -1292,7 +1337,7 @@ void datapath_fb_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct session *s = w->data;
 	(void)loop;
 	(void)revents;
-	if (s->fb_pkts)
+	if (s->fb_pkts || s->fb_follow)
 		fb_send(s, now_ns(s->d));
 }
 

@@ -399,8 +399,21 @@ void session_refresh_views(struct session *s, uint64_t now)
 			    st == TTT_LINK_UP || st == TTT_LINK_DEGRADED;
 			/* a link that stops being usable: what it did not
 			 * deliver is resent on the others (datapath.c) */
-			if (was_up && st == TTT_LINK_DOWN && s->retx)
+			if (was_up && st == TTT_LINK_DOWN && s->retx) {
+				/* at once, not with the next packet from the
+				 * tun: the receiver's reorder buffer holds
+				 * what came after the lost packets, so
+				 * nothing may come from the tun until the
+				 * resend (measured: 41 ms late) */
 				p->failover_pending = true;
+				if (s->d && s->d->loop) {
+					ev_timer_stop(s->d->loop,
+						      &s->pace_timer);
+					ev_timer_set(&s->pace_timer, 0.0, 0.0);
+					ev_timer_start(s->d->loop,
+						       &s->pace_timer);
+				}
+			}
 			if (was)
 				log_notice("link", "%s: %s -> %s", p->name,
 					   link_state_name(p->last_state),

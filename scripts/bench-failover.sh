@@ -2,8 +2,15 @@
 # Failover figures for issue 3 (printed as a table, no thresholds; speed is
 # never asserted). Each scenario runs in its own namespaces (tests/e2e/lib.sh),
 # two emulated links of 50 Mbit/s, 10 ms each way, round robin both ways:
-#   gap P      link a dies under an iperf3 upload (CUBIC, -i 1) and a 20 ms
-#              ping, with P ms probes: longest ping silence, time until each
+#   gap P [up|down] [PLUGIN]
+#              link a dies under an iperf3 upload (or download: "down",
+#              iperf3 -R; CUBIC, -i 1) and a 20 ms ping, with P ms probes,
+#              PLUGIN (default roundrobin) both ways: longest ping silence
+#              (the ping crosses both directions, so this is the outage of
+#              the busy direction and of the one its feedback rides),
+#              which early signal each end saw on a (feedback stalls,
+#              missed-probe suspects) and how many packets it resent
+#              after a went down; time until each
 #              end offered a as down (from the daemons' logs, counted from
 #              the emulator's own log of the switch), the slowest second
 #              the receiver saw after the failure vs what TCP gets through
@@ -15,7 +22,12 @@
 # Usage: scripts/bench-failover.sh            (all scenarios, table)
 #        RUNS=5 scripts/bench-failover.sh     (median of 5 runs each; the
 #                                              machine is shared and noisy)
-#        scripts/bench-failover.sh gap 100    (one, RESULT lines)
+#        scripts/bench-failover.sh gap 100 [up|down] [PLUGIN]
+#                                             (one, RESULT lines)
+#        B_DELAY=15ms ...                     (b 5 ms slower each way, so the
+#                                              ping, an interactive packet that
+#                                              takes the earliest link, rides
+#                                              a when it dies: the worst case)
 set -u
 # Median per key over RESULT lines on stdin, as "key=value ...".
 medians() {
@@ -44,8 +56,10 @@ if [ $# -eq 0 ]; then
 		done
 	}
 	for p in 100 300; do
-		out=$(for _ in $(seq "$runs"); do bash "$self" gap "$p" 2>&1 | grep '^RESULT' | tail -1; done)
-		row "probes ${p}ms" "$out"
+		for dir in up down; do
+			out=$(for _ in $(seq "$runs"); do bash "$self" gap "$p" "$dir" 2>&1 | grep '^RESULT' | tail -1; done)
+			row "probes ${p}ms, busy $dir" "$out"
+		done
 	done
 	out=$(for _ in $(seq "$runs"); do bash "$self" lossy 2>&1 | grep '^RESULT' | tail -1; done)
 	row "lossy b 2%" "$out"
@@ -72,11 +86,13 @@ ms_between() { python3 -c "a,b=$1,$2; print(round((b-a)*1000) if a>0 and b>0 els
 topo_up
 case $mode in
 gap)
-	probe_ms=$1
+	probe_ms=$1 dir=${2:-up} plugin=${3:-roundrobin}
+	rflag=""
+	[ "$dir" = down ] && rflag=-R
 	emu_start a 10.101.0.1 7001 --delay 10ms --rate 50mbit --queue 50ms
-	emu_start b 10.102.0.1 7002 --delay 10ms --rate 50mbit --queue 50ms
-	PROBE="{ interval: ${probe_ms}ms, timeout: 1s }" write_configs roundrobin roundrobin
-	daemons_start >/dev/null || { echo "RESULT error=start"; exit 1; }
+	emu_start b 10.102.0.1 7002 --delay "${B_DELAY:-10ms}" --rate 50mbit --queue 50ms
+	PROBE="{ interval: ${probe_ms}ms, timeout: 1s }" write_configs "$plugin" "$plugin"
+	daemons_start >"$WORK/start.out" || { tail -3 "$WORK/start.out"; echo "RESULT error=start"; exit 1; }
 	# Probe overhead on the idle tunnel: bytes both ends send on a.
 	sleep 1
 	c0=$(link_field client a tx_bytes) s0=$(link_field server a tx_bytes)
@@ -86,7 +102,7 @@ gap)
 
 	bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5201
 	wait_for 5 bash -c "ip netns exec $NS_H ss -ltn | grep -q ':5201 '"
-	bg "$WORK/iperf.json" ip netns exec "$NS_C" iperf3 -c 10.99.0.2 -p 5201 -t 12 -i 1 -C cubic -J --get-server-output
+	bg "$WORK/iperf.json" ip netns exec "$NS_C" iperf3 -c 10.99.0.2 -p 5201 -t 12 -i 1 -C cubic -J --get-server-output $rflag
 	IPERF=$LAST_PID
 	bg "$WORK/ping.log" ip netns exec "$NS_C" ping -D -i 0.02 -W 1 10.99.0.2
 	PING=$LAST_PID
@@ -101,17 +117,29 @@ gap)
 	wait "$IPERF"
 	kill "$PING"
 	wait "$PING" 2>/dev/null
+	# Which early signal each end saw on a, and what it resent from it.
+	sig() { # sig client|server FIELD-PATH
+		if [ "$1" = client ]; then cstatus; else sstatus | jq_py "json.dumps(d['sessions'][0])"; fi |
+			jq_py "[l$2 for l in d['links'] if l['name']=='a'][0]"
+	}
+	sigs="stalls_c=$(sig client "['model']['stalls']") stalls_s=$(sig server "['model']['stalls']")"
+	sigs="$sigs suspects_c=$(sig client "['probe']['suspects']") suspects_s=$(sig server "['probe']['suspects']")"
+	sigs="$sigs resent_c=$(sig client "['recovery']['failover_resent']") resent_s=$(sig server "['recovery']['failover_resent']")"
 	# What TCP gets through b alone, as the receiver counts it: the
-	# reference for the seconds after the failure.
-	"$CTL" -s "$WORK/client.sock" link a down >/dev/null
+	# reference for the seconds after the failure (a dead at the emulator,
+	# so neither end uses it; an admin DOWN at the client would leave the
+	# server sending on it).
+	emu_ctl a down >/dev/null
+	wait_for 10 bash -c "[ \"\$('$CTL' -s '$WORK/client.sock' status --json | python3 -c 'import json,sys; print([l[\"state\"] for l in json.load(sys.stdin)[\"links\"] if l[\"name\"]==\"a\"][0])')\" = down ]"
+	sleep 1
 	bg "$WORK/iperf-s2.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5202
 	wait_for 5 bash -c "ip netns exec $NS_H ss -ltn | grep -q ':5202 '"
-	c iperf3 -c 10.99.0.2 -p 5202 -t 6 -i 1 -C cubic -J --get-server-output >"$WORK/iperf-b.json" 2>&1
+	c iperf3 -c 10.99.0.2 -p 5202 -t 6 -i 1 -C cubic -J --get-server-output $rflag >"$WORK/iperf-b.json" 2>&1
 	# The emulator logs the moment it switched (the control command's own
 	# start-up, tens of ms under load, is not part of the outage).
 	t=$(log_time "$WORK/emu-a.log" "emu: link down" 1)
 	[ "$t" = -1 ] || t_down=$t
-	t=$(log_time "$WORK/emu-a.log" "emu: link up" 1)
+	t=$(log_time "$WORK/emu-a.log" "emu: link up" 1) # the first one
 	[ "$t" = -1 ] || t_up=$t
 	down_c=$(ms_between "$t_down" "$(log_time "$WORK/client.log" "a: up -> down" "$cl")")
 	down_s=$(ms_between "$t_down" "$(log_time "$WORK/server.log" "a: up -> down" "$sl")")
@@ -128,12 +156,13 @@ PY
 )
 	# Receiver seconds after the failure (iperf start = offset 0; the
 	# failure comes about 4 s in), against b alone after its ramp-up.
-	tcp=$(python3 - "$WORK/iperf.json" "$WORK/iperf-b.json" <<'PY'
+	tcp=$(python3 - "$WORK/iperf.json" "$WORK/iperf-b.json" "$dir" <<'PY'
 import json, sys
 def secs(path):
     try:
         d = json.load(open(path))
-        d = d.get('server_output_json', d)
+        if sys.argv[3] != 'down': # the receiver is the server
+            d = d.get('server_output_json', d)
         return [i['sum']['bits_per_second'] / 1e6 for i in d['intervals']]
     except (OSError, ValueError, KeyError):
         return []
@@ -147,13 +176,13 @@ print("tcp_before_mbps=%.1f tcp_min_sec_after_fail_mbps=%.1f tcp_during_mean_mbp
          100 * lo / ref if ref > 0 and lo >= 0 else -1))
 PY
 )
-	echo "RESULT ping_gap_ms=$gap down_client_ms=$down_c down_server_ms=$down_s back_client_ms=$back_c back_server_ms=$back_s probe_overhead_Bps_link=$probe_bps $tcp"
+	echo "RESULT ping_gap_ms=$gap down_client_ms=$down_c down_server_ms=$down_s back_client_ms=$back_c back_server_ms=$back_s probe_overhead_Bps_link=$probe_bps $sigs $tcp"
 	;;
 lossy)
 	emu_start a 10.101.0.1 7001 --delay 10ms --rate 20mbit --queue 50ms
 	emu_start b 10.102.0.1 7002 --delay 10ms --rate 20mbit --queue 50ms --loss 2%
 	PROBE="{ interval: 100ms, timeout: 1s, degraded_loss: 1%, loss_window: 200 }" write_configs roundrobin roundrobin
-	daemons_start >/dev/null || { echo "RESULT error=start"; exit 1; }
+	daemons_start >"$WORK/start.out" || { tail -3 "$WORK/start.out"; echo "RESULT error=start"; exit 1; }
 	bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -p 5201
 	wait_for 5 bash -c "ip netns exec $NS_H ss -ltn | grep -q ':5201 '"
 	wait_for 40 bash -c "[ \"\$('$CTL' -s '$WORK/client.sock' status --json | python3 -c 'import json,sys; print([l[\"state\"] for l in json.load(sys.stdin)[\"links\"] if l[\"name\"]==\"b\"][0])')\" = degraded ]"

@@ -170,9 +170,15 @@ static int stall_check(struct lm *m, const struct lm_fb *fb, uint64_t srtt_us)
 		m->stalled = false;
 		return 0;
 	}
-	/* late = one RTT plus the largest queueing delay seen lately plus a
-	 * margin past the base: about "one round trip and a few ms" */
-	uint32_t late = (uint32_t)(srtt_us < 1000000 ? srtt_us : 1000000) +
+	/* late = half an RTT (the delay's variation beyond what the queue
+	 * shows: a path at most that much longer one way) plus the largest
+	 * queueing delay seen lately plus a margin past the base. A full RTT
+	 * here made the verdict come ~85 ms after a busy link died, the
+	 * prober's early DOWN as late; the second report still rules out a
+	 * receiver slow to read, and a sender's stall sends nothing to be
+	 * overdue. */
+	uint32_t late = (uint32_t)(srtt_us < 1000000 ? srtt_us : 1000000) /
+			    LM_STALL_RTT_DIV +
 			m->qdelay_max_us + LM_STALL_MARGIN_US;
 	uint32_t base = lm_base_owd(m), overdue = 0;
 	for (uint32_t seq = next;

@@ -59,7 +59,7 @@
  * LM_MIN_BPS a floor.
  *  - Stall: a report in which nothing arrived on the link since the last
  *    one while its oldest LM_STALL_PKTS unreported packets are overdue
- *    (sent long enough ago to be in it: base delay + one RTT + the largest
+ *    (sent long enough ago to be in it: base delay + half an RTT + the largest
  *    recent queueing delay + a margin; one or two would be a tail loss)
  *    counts;
  *    two such reports in a row, at least LM_STALL_SPAN_US apart on the
@@ -90,6 +90,7 @@
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
 #define LM_STALL_PKTS	   3 /* overdue packets that make a stall */
+#define LM_STALL_RTT_DIV   2 /* deadline: base + RTT / this + queue + margin */
 #define LM_HIST		   32
 #define LM_LOSS_PKTS	   1000 /* loss EWMA time constant (packets) */
 #define LM_SENT_RING	   2048 /* power of two */

@@ -108,6 +108,7 @@ void retx_on_sent(struct retx_store *st, uint64_t seq, uint32_t link,
 	e->lost_mask = 0;
 	e->first_link = (uint8_t)link;
 	e->resends = 0;
+	e->klass = 0;
 	e->used = true;
 	memcpy(e->data, data, len);
 	map_put(st, link, path_seq, seq);

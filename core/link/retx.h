@@ -46,6 +46,8 @@ struct retx_ent {
 	uint8_t first_link;
 	bool used;
 	uint8_t resends;
+	uint8_t klass; /* enum ttt_pkt_class, set by the caller after
+			* retx_on_sent (0 = bulk): a resend keeps the class */
 	uint8_t *data; /* len bytes of inner packet */
 };
 

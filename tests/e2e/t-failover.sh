@@ -109,6 +109,23 @@ check "client caught a's death early ($(suspects client a) suspects, $(stalls cl
 check "server caught a's death early ($(suspects server a) suspects, $(stalls server a) stalls)" test "$(early server)" -ge 1
 check "no early DOWN of the surviving b under the load ($(suspects client b)/$(suspects server b))" \
 	test "$(suspects client b) $(suspects server b)" = "0 0"
+check "no feedback stall of the surviving b either ($(stalls client b)/$(stalls server b))" \
+	test "$(stalls client b) $(stalls server b)" = "0 0"
+# The busy sender (the client: the transfer is an upload) must see the
+# death in the feedback, whatever the prober did meanwhile: the receiver
+# keeps reporting a link gone quiet for about a round trip even when
+# nothing else arrives (the flows wait for what a took), so the model
+# gets its second report. Control: b, which kept delivering, has none.
+check "client's link model saw a stop delivering ($(stalls client a) stalls on a, b: $(stalls client b))" \
+	test "$(stalls client a)" -ge 1
+# What a took with it is resent on b at once, at both ends (each sent on
+# a: the data one way, the ACKs and ping replies the other).
+resent() { # resent client|server LINK: packets resent after LINK went down
+	if [ "$1" = client ]; then cstatus; else sstatus | jq_py "json.dumps(d['sessions'][0])"; fi |
+		jq_py "[l['recovery']['failover_resent'] for l in d['links'] if l['name']=='$2'][0]"
+}
+check "client resent what a had not delivered ($(resent client a) packets)" test "$(resent client a)" -ge 1
+check "server resent what a had not delivered ($(resent server a) packets)" test "$(resent server a)" -ge 1
 # An early DOWN that the next packet undoes logs a down/up pair; what
 # counts: a is left down, and a link that stays down is not logged again.
 nd=$(count_from "$CLOG" "a: up -> down" "$pre_down")

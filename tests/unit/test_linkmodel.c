@@ -277,6 +277,8 @@ static void test_jitter(void **st)
 	double g = run(&S, 5000);
 	assert_true(g >= 0.8 * 20e6);
 	assert_within((double)S.m.capacity_bps, 20e6, 0.25);
+	/* jitter is not a dead link */
+	assert_int_equal(S.stall_events, 0);
 }
 
 /* A 1 s modem buffer: the model keeps the queue short anyway. */
@@ -342,6 +344,25 @@ static void test_stall(void **st)
 	S.dead = false;
 	run(&S, 1000);
 	assert_false(S.m.stalled);
+}
+
+/* On a long path the verdict does not wait a whole round trip past the
+ * base delay: 100 ms each way, the link dies, and the stall is known
+ * within 1.5 round trips of it (base + RTT/2 + queue + margin, a second
+ * report, the way back: 243 ms in this trace; with a full RTT in the
+ * deadline it was 343). */
+static void test_stall_long_path(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 100, 400, 0);
+	run(&S, 5000);
+	assert_int_equal(S.stall_events, 0);
+	S.dead = true;
+	S.nfl = 0;
+	uint64_t t0 = S.now;
+	run(&S, 1500);
+	assert_true(S.stall_events >= 1);
+	assert_true(S.first_stall_ns - t0 < 300 * MS);
 }
 
 /* The base delay steps up by 30 ms (a longer route) with no queue of
@@ -482,6 +503,7 @@ int main(void)
 	    cmocka_unit_test(test_no_demand),
 	    cmocka_unit_test(test_ceiling),
 	    cmocka_unit_test(test_stall),
+	    cmocka_unit_test(test_stall_long_path),
 	    cmocka_unit_test(test_stale_reports),
 	    cmocka_unit_test(test_delay_step),
 	    cmocka_unit_test(test_no_cut_without_demand),

@@ -331,6 +331,46 @@ static void keep_last_suspect(struct session *s, int *states)
 /* Builds the read-only link views the scheduler sees. Host policy lives
  * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
  * while any primary is usable. */
+/*
+ * The views' owd_diff_us (what earliest-arrival adds per link) from the
+ * link model when every usable link has one: the far end's reports give
+ * each link's forward one-way delay as base + queueing delay, on the same
+ * two clocks for every link, so the differences are exact, one way (the
+ * probes' srtt/2 mixes in the return path) and as fresh as the last report
+ * (a few ms while data flows, instead of an EWMA of one probe per
+ * interval). A modem queue building on the fast link then shows at once,
+ * and the scheduler spills onto the slower link before the reorder buffer
+ * and TCP pay for it. Returns false (the caller uses the probes) when a
+ * usable link has no model yet.
+ */
+static bool owd_diff_from_model(struct session *s)
+{
+	int32_t fwd[CFG_MAX_LINKS], lo = 0;
+	uint32_t ref = 0; /* the first usable link's raw delay */
+	bool any = false;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		if (!ttt_link_usable(&s->views[i]))
+			continue;
+		if (!p->lm.have_base)
+			return false;
+		/* raw = the far clock minus ours: only differences count */
+		uint32_t raw = lm_base_owd(&p->lm) + p->lm.qdelay_us;
+		if (!any)
+			ref = raw;
+		any = true;
+		fwd[i] = (int32_t)(raw - ref);
+		if (fwd[i] < lo)
+			lo = fwd[i];
+	}
+	if (!any)
+		return false;
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		s->views[i].owd_diff_us =
+		    ttt_link_usable(&s->views[i]) ? (int64_t)(fwd[i] - lo) : 0;
+	return true;
+}
+
 void session_refresh_views(struct session *s, uint64_t now)
 {
 	bool primary_usable = false, changed = false;
@@ -417,6 +457,7 @@ void session_refresh_views(struct session *s, uint64_t now)
 		}
 	}
 	(void)now;
+	owd_diff_from_model(s);
 	s->views_dirty = false;
 	if (changed)
 		daemon_notify_status(s->d); /* systemd's STATUS= line */
@@ -563,9 +604,10 @@ void session_update_hold(struct session *s)
 		if (s->paths[i].sess && s->paths[i].fd >= 0)
 			probe_hint_add(&h, &s->paths[i].probe);
 	uint64_t hint = probe_hint_hold_us(&h) * 1000;
-	for (uint32_t i = 0; i < s->n_paths; i++)
-		s->views[i].owd_diff_us =
-		    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
+	if (!owd_diff_from_model(s))
+		for (uint32_t i = 0; i < s->n_paths; i++)
+			s->views[i].owd_diff_us =
+			    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
 	uint64_t seen = reorder_wait_ns(s->reorder);
 	uint64_t hold = hint > seen ? hint : seen;
 	uint64_t now = mono_ns();

@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "base/log.h"
+#include "link/owdspread.h"
 #include "link/retx.h"
 #include "reorder.h"
 #include "link/gro.h"
@@ -345,29 +346,24 @@ static void keep_last_suspect(struct session *s, int *states)
  */
 static bool owd_diff_from_model(struct session *s)
 {
-	int32_t fwd[CFG_MAX_LINKS], lo = 0;
-	uint32_t ref = 0; /* the first usable link's raw delay */
-	bool any = false;
+	uint32_t raw[CFG_MAX_LINKS];
+	bool use[CFG_MAX_LINKS], any = false;
+	int64_t diff[CFG_MAX_LINKS];
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		const struct path *p = &s->paths[i];
-		if (!ttt_link_usable(&s->views[i]))
+		use[i] = ttt_link_usable(&s->views[i]);
+		if (!use[i])
 			continue;
 		if (!p->lm.have_base)
 			return false;
-		/* raw = the far clock minus ours: only differences count */
-		uint32_t raw = lm_base_owd(&p->lm) + p->lm.qdelay_us;
-		if (!any)
-			ref = raw;
+		raw[i] = lm_base_owd(&p->lm) + p->lm.qdelay_us;
 		any = true;
-		fwd[i] = (int32_t)(raw - ref);
-		if (fwd[i] < lo)
-			lo = fwd[i];
 	}
 	if (!any)
 		return false;
+	owd_diffs_us(raw, use, s->n_paths, diff);
 	for (uint32_t i = 0; i < s->n_paths; i++)
-		s->views[i].owd_diff_us =
-		    ttt_link_usable(&s->views[i]) ? (int64_t)(fwd[i] - lo) : 0;
+		s->views[i].owd_diff_us = diff[i];
 	return true;
 }
 
@@ -651,19 +647,14 @@ void session_note_owd(struct session *s, struct path *p, uint32_t owd_us,
 	if (!s->reorder || (!fresh && moved < (int32_t)SPREAD_STEP_US &&
 			    moved > -(int32_t)SPREAD_STEP_US))
 		return;
-	int32_t lo = 0, hi = 0; /* relative to this packet's delay */
+	struct owd_sample v[CFG_MAX_LINKS];
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		const struct path *q = &s->paths[i];
-		if (!q->sess || !q->fbrx.active ||
-		    (uint32_t)(rx_us - q->fbrx.owd_rx_us) >= SPREAD_RECENT_US)
-			continue;
-		int32_t d = (int32_t)(q->fbrx.owd_us - owd_us);
-		if (d < lo)
-			lo = d;
-		if (d > hi)
-			hi = d;
+		v[i] = (struct owd_sample){.valid = q->sess && q->fbrx.active,
+					   .owd_us = q->fbrx.owd_us,
+					   .rx_us = q->fbrx.owd_rx_us};
 	}
-	uint32_t spread = (uint32_t)(hi - lo);
+	uint32_t spread = owd_spread_us(v, s->n_paths, rx_us, SPREAD_RECENT_US);
 	if (spread <= s->spread_cur_us)
 		return;
 	s->spread_cur_us = spread;

@@ -182,9 +182,10 @@ static double run(struct sim *s, uint64_t ms)
 			s->credit += (double)s->m.pacing_bps / 8 * STEP / 1e9;
 			if (s->app_bps > 0) {
 				/* a window-limited sender: the pacer's unused
-				 * credit does not pile up beyond a 2 ms burst */
-				double burst = (double)s->m.pacing_bps / 8 *
-					       2e-3;
+				 * credit does not pile up beyond a 2 ms burst
+				 */
+				double burst =
+				    (double)s->m.pacing_bps / 8 * 2e-3;
 				if (s->credit > burst + PKT)
 					s->credit = burst + PKT;
 				s->app_credit += s->app_bps / 8 * STEP / 1e9;

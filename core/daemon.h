@@ -109,6 +109,8 @@ struct path {
 		uint64_t dup;	     /* receiver: resends already there */
 		uint64_t failover;   /* sender: resent because it died */
 		uint64_t retx_pkts, retx_bytes; /* sender: resends sent ON it */
+		uint64_t seen;	    /* nacks_rx + recovered at the last look */
+		uint64_t active_ns; /* when they last moved */
 	} rec;
 	bool failover_pending; /* went DOWN: resend what it did not deliver */
 	/* counters */

@@ -752,18 +752,7 @@ static uint64_t rec_capacity(const struct session *s)
 	return c;
 }
 
-/* When a packet queued on link i now would arrive (ns from now): what is
- * booked ahead of it at the pacing rate plus half the RTT. */
-static uint64_t rec_arrival_ns(const struct session *s, uint32_t i,
-			       uint64_t now)
-{
-	const struct ttt_link_view *v = &s->views[i];
-	uint64_t q = 0;
-	if (v->pacing_bps)
-		q = ttt_link_backlog(v, now) * 8000000000ull / v->pacing_bps;
-	uint64_t rtt = v->srtt_us ? v->srtt_us : v->base_rtt_us;
-	return q + rtt * 500;
-}
+static uint64_t arrival_us(const struct session *s, uint32_t i, uint64_t now);
 
 static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 		       uint64_t now, bool failover)
@@ -773,12 +762,21 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 	if (retx_on_loss(s->retx, link, path_seq, rec_usable_mask(s), now, &e,
 			 &allowed) != RETX_RESEND)
 		return;
+	/* A NACKed packet holds up everything behind it at the far end: it
+	 * goes ahead of the link's bulk backlog (the interactive queue,
+	 * released at once and booked in the link's backlog), so it arrives
+	 * what is already released plus the link's one-way delay after now.
+	 * A dead link's packets (failover) are many at once: they stay paced
+	 * behind the bulk backlog, which is what arrival_us() then misses. */
 	int best = -1;
 	uint64_t at = UINT64_MAX;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		if (!(allowed & (1u << i)) || e->len > s->views[i].mtu)
 			continue;
-		uint64_t a = rec_arrival_ns(s, i, now);
+		uint64_t a = arrival_us(s, i, now);
+		if (failover && s->views[i].pacing_bps)
+			a += s->paths[i].pq_dgram * 8000000ull /
+			     s->views[i].pacing_bps;
 		if (a < at)
 			best = (int)i, at = a;
 	}
@@ -799,12 +797,16 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 	    .kind = PK_RETX,
 	    .lost_link = (uint8_t)link,
 	};
-	if (pktq_push_hdr(&t->pq, &m, sizeof(m), e->data, e->len, now) < 0) {
+	struct pktq *q = failover ? &t->pq : &t->iq;
+	if (pktq_push_hdr(q, &m, sizeof(m), e->data, e->len, now) < 0) {
 		s->retx_dropped++;
 		t->pq_drops++;
 		return;
 	}
-	t->pq_dgram += dgram;
+	if (failover)
+		t->pq_dgram += dgram;
+	else
+		t->iq_dgram += dgram;
 	pace_sync_view(s, t, now);
 	struct ttt_link_view *v = &s->views[best];
 	v->tx_packets++;

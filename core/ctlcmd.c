@@ -251,6 +251,8 @@ static json_t *recovery_json(struct session *s)
 	    json_real(st.nack_delay_n
 			  ? st.nack_delay_sum_ns / 1e6 / (double)st.nack_delay_n
 			  : 0.0));
+	json_object_set_new(r, "copies_ahead",
+			    json_integer((json_int_t)s->copies_ahead));
 	json_object_set_new(r, "nack_delay_max_ms",
 			    json_real(st.nack_delay_max_ns / 1e6));
 	return r;

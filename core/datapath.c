@@ -573,6 +573,9 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 		v->quota_used_bytes += dgram;
 }
 
+static void rec_copy_ahead(struct session *s, struct path *p,
+			   uint32_t path_seq, uint64_t now);
+
 /* Seals the head of a path's pacer queue into the next batch slot. */
 static void pace_release_one(struct session *s, struct path *p, bool iq,
 			     uint64_t now)
@@ -642,6 +645,8 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 				     m.bucket, dh.prev_gap, inner, m.len, now);
 		hdr_encode(buf, s, p, WT_DATA, m.seq);
 		wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+		if (s->retx && !iq)
+			rec_copy_ahead(s, p, dh.path_seq, now);
 	}
 	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + m.len);
 	if (!total) {
@@ -815,6 +820,64 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 		v->quota_used_bytes += dgram;
 	if (failover)
 		s->paths[link].rec.failover++;
+}
+
+/*
+ * recovery.copy_ahead (docs/loss-recovery.md): while the bond has room
+ * (nothing waits in the session queue), a packet sent on a link that
+ * loses is also sent at once, as a resend, on a link without demand, so
+ * its loss costs no NACK round trip. A NACK round trip holds everything
+ * behind the gap about one RTT, which a single CUBIC flow's HyStart takes
+ * for the end of slow start; once the bond is full no copy is made and
+ * NACKs recover. The copy is booked in the store (a NACK of the original
+ * finds it PENDING) outside the budget: it only uses idle capacity.
+ */
+#define COPY_AHEAD_LOSS_PPM 5000u
+
+static void rec_copy_ahead(struct session *s, struct path *p,
+			   uint32_t path_seq, uint64_t now)
+{
+	if (!s->d->cfg.recovery.copy_ahead || !sessq_empty(s))
+		return;
+	if (p->lm.loss_ppm < COPY_AHEAD_LOSS_PPM &&
+	    p->probe.loss_ppm < COPY_AHEAD_LOSS_PPM)
+		return;
+	struct retx_ent *e = retx_lookup(s->retx, p->id, path_seq);
+	if (!e)
+		return;
+	int best = -1;
+	uint64_t at = UINT64_MAX;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *q = &s->paths[i];
+		if (q == p || !q->sess || q->fd < 0 ||
+		    !ttt_link_usable(&s->views[i]) || e->len > s->views[i].mtu ||
+		    !pktq_empty(&q->pq) ||
+		    (q->demand_ns && now - q->demand_ns < 100000000ull))
+			continue;
+		uint64_t a = arrival_us(s, i, now);
+		if (a < at)
+			best = (int)i, at = a;
+	}
+	if (best < 0)
+		return;
+	struct path *t = &s->paths[best];
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + e->len;
+	if (retx_commit(s->retx, e, (uint32_t)best, (uint32_t)dgram,
+			rec_capacity(s), now, false) < 0)
+		return;
+	struct pace_meta m = {
+	    .seq = e->seq,
+	    .prev = e->prev_gap,
+	    .len = e->len,
+	    .bucket = e->bucket,
+	    .kind = PK_RETX,
+	    .lost_link = (uint8_t)p->id,
+	};
+	if (pktq_push_hdr(&t->iq, &m, sizeof(m), e->data, e->len, now) < 0)
+		return;
+	t->iq_dgram += dgram;
+	pace_sync_view(s, t, now);
+	s->copies_ahead++;
 }
 
 /* A link went DOWN: everything sent on it after the newest packet the far

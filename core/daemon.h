@@ -203,7 +203,7 @@ struct session {
 	uint64_t tx_too_big;   /* larger than every usable path's MTU */
 	uint64_t nack_bad;     /* NACKs that did not parse */
 	uint64_t retx_dropped; /* resends that could not be queued or sent */
-	uint64_t copies_ahead; /* experiment: copies sent while the bond had room */
+	uint64_t copies_ahead; /* recovery.copy_ahead copies sent */
 };
 
 struct listener {

@@ -573,8 +573,8 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 		v->quota_used_bytes += dgram;
 }
 
-static void rec_copy_ahead(struct session *s, struct path *p,
-			   uint32_t path_seq, uint64_t now);
+static void rec_copy_ahead(struct session *s, struct path *p, uint32_t path_seq,
+			   uint64_t now);
 
 /* Seals the head of a path's pacer queue into the next batch slot. */
 static void pace_release_one(struct session *s, struct path *p, bool iq,
@@ -834,8 +834,8 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
  */
 #define COPY_AHEAD_LOSS_PPM 5000u
 
-static void rec_copy_ahead(struct session *s, struct path *p,
-			   uint32_t path_seq, uint64_t now)
+static void rec_copy_ahead(struct session *s, struct path *p, uint32_t path_seq,
+			   uint64_t now)
 {
 	if (!s->d->cfg.recovery.copy_ahead || !sessq_empty(s))
 		return;
@@ -850,8 +850,8 @@ static void rec_copy_ahead(struct session *s, struct path *p,
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		struct path *q = &s->paths[i];
 		if (q == p || !q->sess || q->fd < 0 ||
-		    !ttt_link_usable(&s->views[i]) || e->len > s->views[i].mtu ||
-		    !pktq_empty(&q->pq) ||
+		    !ttt_link_usable(&s->views[i]) ||
+		    e->len > s->views[i].mtu || !pktq_empty(&q->pq) ||
 		    (q->demand_ns && now - q->demand_ns < 100000000ull))
 			continue;
 		uint64_t a = arrival_us(s, i, now);

@@ -92,9 +92,9 @@
 #define LM_STALL_SPAN_US   10000u
 #define LM_STALL_PKTS	   3 /* overdue packets that make a stall */
 #define LM_HIST		   32
-#define LM_LOSS_PKTS	   1000 /* loss EWMA time constant (packets) */
+#define LM_LOSS_PKTS	   1000	 /* loss EWMA time constant (packets) */
 #define LM_LOSS_CONG_PPM   20000 /* round loss that may be congestion */
-#define LM_SENT_RING	   2048 /* power of two */
+#define LM_SENT_RING	   2048	 /* power of two */
 
 enum lm_phase { LM_STARTUP = 0, LM_STEADY = 1 };
 
@@ -136,8 +136,8 @@ struct lm {
 	uint64_t sent_pkts, sent_bytes;
 	uint64_t delivered_pkts, delivered_bytes, lost_pkts;
 	uint64_t reports, stale_reports, backoffs, stalls, rebases;
-	uint64_t loss_cuts;    /* cuts for loss with a queue (congestion) */
-	uint64_t loss_ignored; /* lossy rounds taken as random (no queue) */
+	uint64_t loss_cuts;	 /* cuts for loss with a queue (congestion) */
+	uint64_t loss_ignored;	 /* lossy rounds taken as random (no queue) */
 	uint32_t round_loss_ppm; /* loss over the last round trip */
 	bool stalled; /* last verdict: not delivering (cleared by progress) */
 	/* ---- internal ---- */
@@ -163,10 +163,10 @@ struct lm {
 	uint32_t tx_seq;	     /* last path_seq sent */
 	uint32_t stall_n;	     /* overdue reports in a row */
 	uint32_t stall_us;	     /* gen_us of the first of them */
-	uint32_t stall_seq; /* oldest unreported packet at the last verdict */
-	uint64_t lr_start_ns;	    /* loss round: start */
-	uint32_t lr_lost, lr_pkts;  /* loss round: lost, sent (path_seq) */
-	uint32_t lr_q0_us;	    /* loss round: queueing delay at start */
+	uint32_t stall_seq;   /* oldest unreported packet at the last verdict */
+	uint64_t lr_start_ns; /* loss round: start */
+	uint32_t lr_lost, lr_pkts; /* loss round: lost, sent (path_seq) */
+	uint32_t lr_q0_us;	   /* loss round: queueing delay at start */
 	struct lm_sent sent[LM_SENT_RING];
 };
 

@@ -292,8 +292,8 @@ static void test_loss_classification(void **st)
 	uint32_t t = LM_DEFAULT_TARGET;
 	assert_false(lm_loss_congestion(30000, 0, 0, t)); /* empty queue */
 	assert_false(lm_loss_congestion(30000, 2500, 3000, t)); /* steady */
-	assert_false(lm_loss_congestion(20000, 0, 6000, t)); /* <= 2% */
-	assert_true(lm_loss_congestion(30000, 0, 5000, t)); /* half target */
+	assert_false(lm_loss_congestion(20000, 0, 6000, t));	/* <= 2% */
+	assert_true(lm_loss_congestion(30000, 0, 5000, t));   /* half target */
 	assert_true(lm_loss_congestion(30000, 500, 3000, t)); /* growing */
 	assert_false(lm_loss_congestion(30000, 1000, 1500, t)); /* < t/4 */
 }

@@ -10,15 +10,16 @@
  * costly to set up, so one is kept per key in a small direct-mapped cache,
  * found by the key bytes themselves: struct wire_keys is copied by value
  * (rekey keeps two epochs), so the cache must not depend on where a key
- * lives. wire_evp_forget() drops a key's contexts when the key is wiped,
- * so no expanded key outlives its wipe. Single-threaded, like the daemon.
+ * lives (two keys landing in one slot still work, each costing a key
+ * set-up when it takes the slot back). wire_evp_forget() drops a key's
+ * contexts when the key is wiped, so no expanded key outlives its wipe. Single-threaded, like the daemon.
  */
 #include "wire/wire.h"
 
 #include <openssl/evp.h>
 #include <string.h>
 
-#define EVP_SLOTS 16 /* power of two; a server's busiest sessions */
+#define EVP_SLOTS 64 /* power of two; contexts are made on first use */
 
 struct evp_ent {
 	EVP_CIPHER_CTX *ctx;

@@ -12,7 +12,8 @@
  * (rekey keeps two epochs), so the cache must not depend on where a key
  * lives (two keys landing in one slot still work, each costing a key
  * set-up when it takes the slot back). wire_evp_forget() drops a key's
- * contexts when the key is wiped, so no expanded key outlives its wipe. Single-threaded, like the daemon.
+ * contexts when the key is wiped, so no expanded key outlives its wipe.
+ * Single-threaded, like the daemon.
  */
 #include "wire/wire.h"
 

@@ -356,8 +356,8 @@ int wire_keys_set_cipher(struct wire_keys *k, int cipher);
 void wire_keys_forget(const struct wire_keys *k);
 
 /*
- * AES-256-GCM implementation of the encrypt mode (wire_evp.c): OpenSSL's
- * libcrypto (default, faster) or libsodium; same bytes either way. The
+ * AES-256-GCM implementation of the encrypt mode (wire_evp.c): libsodium
+ * (default) or OpenSSL's libcrypto (TTT_AEAD=openssl); same bytes. The
  * switch is for tests and the benchmark. seal: the message is len1 bytes
  * in place at dst then len2 bytes from src2, written behind them; both
  * return 0 or -1 (open: bad tag).

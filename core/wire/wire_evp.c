@@ -1,9 +1,10 @@
 /*
- * AES-256-GCM through OpenSSL's libcrypto for the bulk path (encrypt mode).
- * Why: libsodium's AES-GCM costs 1130-1320 ns per 1400-byte packet here,
- * OpenSSL's stitched AES-NI/PCLMUL code 670-750 ns (tests/bench/bench_wire,
- * docs/architecture.md "Offloads"), and the AEAD was a third of all CPU at
- * full rate. The bytes are the same AES-256-GCM (RFC 5116): a packet sealed
+ * AES-256-GCM through OpenSSL's libcrypto for the encrypt mode, optional
+ * (TTT_AEAD=openssl). Why it exists: the AEAD was a third of all CPU at
+ * full rate, and in a hot loop OpenSSL's stitched AES-NI/PCLMUL code seals
+ * a 1400-byte packet in ~800 ns against libsodium's ~1100. Why it is off:
+ * in the daemon it did not win (docs/architecture.md, "The cost per
+ * byte"). The bytes are the same AES-256-GCM (RFC 5116): a packet sealed
  * here opens with libsodium and the other way round (tests/unit).
  *
  * An EVP context carries the expanded key and the GHASH tables, which are
@@ -28,7 +29,11 @@ struct evp_ent {
 };
 
 static struct evp_ent evp_enc[EVP_SLOTS], evp_dec[EVP_SLOTS];
-static int evp_on = 1;
+/* Off by default: faster in a hot loop (bench_wire), but measured in the
+ * daemon it cost as much or more CPU per GB than libsodium (its EVP call
+ * path is long and cold between packets; docs/architecture.md). On with
+ * TTT_AEAD=openssl (wire_init). */
+static int evp_on = 0;
 
 void wire_evp_enable(int on)
 {

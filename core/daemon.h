@@ -96,6 +96,8 @@ struct path {
 		uint16_t interval_pkts;
 		uint32_t high_seq, rx_packets, rx_bytes, last_rx_us;
 		uint32_t owd_min_us, owd_max_us;
+		uint32_t owd_us;    /* newest DATA packet's one-way delay */
+		uint32_t owd_rx_us; /* when it arrived (receiver clock) */
 	} fbrx;
 	/* loss recovery (docs/loss-recovery.md), about packets sent on this
 	 * link (losses as the receiver saw them, in the direction it sent
@@ -145,6 +147,10 @@ struct session {
 	struct retx_store *retx; /* sender's copies for resends (NULL: off) */
 	ev_timer reorder_timer;
 	uint64_t reorder_deadline; /* what reorder_timer is armed for */
+	uint64_t hold_ns;	   /* reorder hold last set */
+	/* links' one-way-delay spread (session_note_owd), two-bucket max */
+	uint32_t spread_cur_us, spread_prev_us;
+	uint64_t spread_start_ns;
 	struct path paths[CFG_MAX_LINKS];
 	uint32_t n_paths;
 	struct ttt_link_view views[CFG_MAX_LINKS];
@@ -376,6 +382,10 @@ const char *link_state_name(int st);
 uint32_t path_inner_mtu(const struct session *s, const struct path *p);
 /* Reorder hold from the prober's delay figures, within the YAML bounds. */
 void session_update_hold(struct session *s);
+/* Receiver: the one-way delay of a DATA packet that arrived on p at rx_us;
+ * raises the reorder hold at once when the links' spread outgrows it. */
+void session_note_owd(struct session *s, struct path *p, uint32_t owd_us,
+		      uint32_t rx_us, uint64_t now);
 /* Retransmission store's age limit from max_wait and the links' RTTs. */
 void session_update_retx_age(struct session *s);
 /* Rekeying glue (wire/rekey.h): timers, REKEY on the server, REKEY_ACK on

@@ -1548,6 +1548,8 @@ static void rx_data(struct session *s, struct path *p, uint8_t *body,
 	}
 	rec_on_rx(s, p, dh.path_seq, now);
 	fb_note(s, p, &dh, dgram);
+	if (dh.path_seq)
+		session_note_owd(s, p, d->rx_us - dh.tx_us, d->rx_us, now);
 	fb_maybe_send(s, now);
 	uint8_t *inner = body + WIRE_DATA_HDR_LEN;
 	size_t ilen = blen - WIRE_DATA_HDR_LEN;

@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "base/log.h"
+#include "link/owdspread.h"
 #include "link/retx.h"
 #include "reorder.h"
 #include "link/gro.h"
@@ -332,6 +333,41 @@ static void keep_last_suspect(struct session *s, int *states)
 /* Builds the read-only link views the scheduler sees. Host policy lives
  * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
  * while any primary is usable. */
+/*
+ * The views' owd_diff_us (what earliest-arrival adds per link) from the
+ * link model when every usable link has one: the far end's reports give
+ * each link's forward one-way delay as base + queueing delay, on the same
+ * two clocks for every link, so the differences are exact, one way (the
+ * probes' srtt/2 mixes in the return path) and as fresh as the last report
+ * (a few ms while data flows, instead of an EWMA of one probe per
+ * interval). A modem queue building on the fast link then shows at once,
+ * and the scheduler spills onto the slower link before the reorder buffer
+ * and TCP pay for it. Returns false (the caller uses the probes) when a
+ * usable link has no model yet.
+ */
+static bool owd_diff_from_model(struct session *s)
+{
+	uint32_t raw[CFG_MAX_LINKS];
+	bool use[CFG_MAX_LINKS], any = false;
+	int64_t diff[CFG_MAX_LINKS];
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		use[i] = ttt_link_usable(&s->views[i]);
+		if (!use[i])
+			continue;
+		if (!p->lm.have_base)
+			return false;
+		raw[i] = lm_base_owd(&p->lm) + p->lm.qdelay_us;
+		any = true;
+	}
+	if (!any)
+		return false;
+	owd_diffs_us(raw, use, s->n_paths, diff);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		s->views[i].owd_diff_us = diff[i];
+	return true;
+}
+
 void session_refresh_views(struct session *s, uint64_t now)
 {
 	bool primary_usable = false, changed = false;
@@ -418,6 +454,7 @@ void session_refresh_views(struct session *s, uint64_t now)
 		}
 	}
 	(void)now;
+	owd_diff_from_model(s);
 	s->views_dirty = false;
 	if (changed)
 		daemon_notify_status(s->d); /* systemd's STATUS= line */
@@ -522,34 +559,26 @@ int session_set_sched_remote(struct session *s, const char *name,
  * Reorder hold: long enough for any packet still in flight, since a packet
  * given up on too early is dropped as late and TCP takes that for
  * congestion, while a hold longer than needed costs only when a packet is
- * really lost. Two views of the delay spread, the larger wins:
+ * really lost. Three views of the delay spread, the largest wins:
  *  - the prober's: largest one-way-delay difference between usable links
  *    plus their jitter (known before any data flows, but sampled once per
  *    probe interval, so it lags queues that fill under load);
  *  - the buffer's own: the longest wait a gap needed recently, late
- *    arrivals included (reorder_wait_ns()), which sees every packet.
+ *    arrivals included (reorder_wait_ns()), which sees every packet;
+ *  - the data's own: the spread of the links' newest one-way delays
+ *    (session_note_owd(), which also raises the hold between updates).
  * The larger gets half on top for what was not sampled, plus HOLD_SLACK_NS
  * for timer granularity and scheduling on both ends; then the YAML's floor
  * and ceiling apply.
  */
-#define HOLD_SLACK_NS 4000000ull
+#define HOLD_SLACK_NS	 4000000ull
+#define SPREAD_BUCKET_NS 2000000000ull
 
-void session_update_hold(struct session *s)
+/* The larger delay view gets half on top plus the slack, within the YAML's
+ * floor and ceiling. */
+static void hold_apply(struct session *s, uint64_t hold)
 {
-	if (!s->reorder)
-		return;
 	const struct cfg_reorder *rc = &s->d->cfg.reorder;
-	struct probe_hint h;
-	probe_hint_init(&h);
-	for (uint32_t i = 0; i < s->n_paths; i++)
-		if (s->paths[i].sess && s->paths[i].fd >= 0)
-			probe_hint_add(&h, &s->paths[i].probe);
-	uint64_t hint = probe_hint_hold_us(&h) * 1000;
-	for (uint32_t i = 0; i < s->n_paths; i++)
-		s->views[i].owd_diff_us =
-		    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
-	uint64_t seen = reorder_wait_ns(s->reorder);
-	uint64_t hold = hint > seen ? hint : seen;
 	if (hold)
 		hold += hold / 2 + HOLD_SLACK_NS;
 	uint64_t lo = (uint64_t)rc->min_hold_ms * 1000000;
@@ -558,7 +587,83 @@ void session_update_hold(struct session *s)
 		hold = lo;
 	if (hold > hi)
 		hold = hi;
+	s->hold_ns = hold;
 	reorder_set_hold(s->reorder, hold);
+}
+
+void session_update_hold(struct session *s)
+{
+	if (!s->reorder)
+		return;
+	struct probe_hint h;
+	probe_hint_init(&h);
+	for (uint32_t i = 0; i < s->n_paths; i++)
+		if (s->paths[i].sess && s->paths[i].fd >= 0)
+			probe_hint_add(&h, &s->paths[i].probe);
+	uint64_t hint = probe_hint_hold_us(&h) * 1000;
+	if (!owd_diff_from_model(s))
+		for (uint32_t i = 0; i < s->n_paths; i++)
+			s->views[i].owd_diff_us =
+			    probe_hint_owd_diff_us(&h, &s->paths[i].probe);
+	uint64_t seen = reorder_wait_ns(s->reorder);
+	uint64_t hold = hint > seen ? hint : seen;
+	uint64_t now = mono_ns();
+	if (now - s->spread_start_ns >= SPREAD_BUCKET_NS) {
+		s->spread_prev_us = s->spread_cur_us;
+		s->spread_cur_us = 0;
+		s->spread_start_ns = now;
+	}
+	uint32_t sp = s->spread_cur_us > s->spread_prev_us ? s->spread_cur_us
+							   : s->spread_prev_us;
+	if ((uint64_t)sp * 1000 > hold)
+		hold = (uint64_t)sp * 1000;
+	hold_apply(s, hold);
+}
+
+/*
+ * Every link of a session carries the same sender's stamps to the same
+ * receiver clock, so the difference of two links' one-way delays is exact
+ * (the clocks' offset cancels): a packet on the faster link waits in the
+ * reorder buffer for its predecessor on the slower one by about that much.
+ * The prober's view lags (one sample per probe interval), and a queue that
+ * builds in a modem while a pacer is still learning the link grows that
+ * spread by tens of ms within one interval; packets given up on meanwhile
+ * reach TCP out of order (spurious fast retransmits, a halved window).
+ * So the spread of the newest delays of the links that carried DATA in the
+ * last second raises the hold at once; session_update_hold() keeps it as a
+ * two-bucket windowed maximum and lowers the hold only from there. Work per
+ * packet: a compare, and a pass over the links only when this link's delay
+ * moved by more than SPREAD_STEP_US.
+ */
+#define SPREAD_STEP_US	 500u
+#define SPREAD_RECENT_US 1000000u
+
+void session_note_owd(struct session *s, struct path *p, uint32_t owd_us,
+		      uint32_t rx_us, uint64_t now)
+{
+	int32_t moved = (int32_t)(owd_us - p->fbrx.owd_us);
+	bool fresh = (uint32_t)(rx_us - p->fbrx.owd_rx_us) >= SPREAD_RECENT_US;
+	p->fbrx.owd_us = owd_us;
+	p->fbrx.owd_rx_us = rx_us;
+	if (!s->reorder || (!fresh && moved < (int32_t)SPREAD_STEP_US &&
+			    moved > -(int32_t)SPREAD_STEP_US))
+		return;
+	struct owd_sample v[CFG_MAX_LINKS];
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *q = &s->paths[i];
+		v[i] = (struct owd_sample){.valid = q->sess && q->fbrx.active,
+					   .owd_us = q->fbrx.owd_us,
+					   .rx_us = q->fbrx.owd_rx_us};
+	}
+	uint32_t spread = owd_spread_us(v, s->n_paths, rx_us, SPREAD_RECENT_US);
+	if (spread <= s->spread_cur_us)
+		return;
+	s->spread_cur_us = spread;
+	if ((uint64_t)spread * 1000 + (uint64_t)spread * 500 + HOLD_SLACK_NS >
+	    s->hold_ns) {
+		hold_apply(s, (uint64_t)spread * 1000);
+		session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
+	}
 }
 
 /* The sender keeps a copy as long as a resend can still arrive in time:

@@ -325,6 +325,17 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 				ref = inst;
 			if (ref && p > 3.0 * (double)ref)
 				p = 3.0 * (double)ref;
+			/* A sender in its own slow start delivers a few
+			 * packets per round trip: 3x that is not a link's
+			 * limit. STARTUP has seen no congestion yet, so it
+			 * never paces below where it began (a pacer at
+			 * 3x a TCP's initial window held the next windows
+			 * back for 180 ms, and the skew between the links
+			 * made the far end's reorder buffer give packets
+			 * up: spurious retransmissions, a collapsed
+			 * cwnd for the rest of the transfer). */
+			if (p < (double)m->cfg.initial_bps)
+				p = (double)m->cfg.initial_bps;
 		} else if (m->qdelay_us < target / 2 &&
 			   (!rate || (double)rate >= 0.8 * p)) {
 			double dt = (double)dt_ns / 1e9;

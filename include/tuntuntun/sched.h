@@ -104,7 +104,13 @@ struct ttt_link_view {
 	uint64_t backlog_ns;	   /**< host clock (ns) of backlog_bytes */
 	uint64_t quota_bytes;	   /**< quota per period (bytes), 0 = none */
 	uint64_t quota_used_bytes; /**< bytes used in the current period */
-	int64_t owd_diff_us; /**< one-way delay minus the fastest link's (us) */
+	/** One-way delay towards the far end minus the fastest usable link's
+	 * (us, >= 0; 0 for links not usable). When every usable link has
+	 * link-model feedback: the forward delay measured from it (base +
+	 * current queueing delay, exact across links, as fresh as the last
+	 * report); before that, half the difference of the probes' smoothed
+	 * RTTs. */
+	int64_t owd_diff_us;
 	/* ---- link model (header of 2026-12: these took spare[0..3]) ----
 	 * Measured from the far end's per-link feedback (docs/link-model.md).
 	 * A host or plugin built against the older header sees zeros here

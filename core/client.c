@@ -286,6 +286,7 @@ void client_session_lost(struct daemon *d)
 	if (s->reorder)
 		reorder_flush(s->reorder);
 	tunio_flush(d); /* what the flush handed to the tun leaves now */
+	wire_keys_forget(&s->keys);
 	sodium_memzero(&s->keys, sizeof(s->keys));
 	start_handshake(d); /* also wipes the rekey state */
 }
@@ -341,6 +342,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"asks for aes-256-gcm only",
 			wire_cipher_name(a.cipher));
 		sodium_memzero(ck, sizeof(ck));
+		wire_keys_forget(&s->keys);
 		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
@@ -350,6 +352,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"cannot run",
 			wire_cipher_name(a.cipher));
 		sodium_memzero(ck, sizeof(ck));
+		wire_keys_forget(&s->keys);
 		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}

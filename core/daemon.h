@@ -172,6 +172,9 @@ struct session {
 	/* packet pool */
 	void *pool_mem;
 	struct pktbuf *free_list;
+	/* the packet rx_deliver() lends the reorder buffer from the receive
+	 * batch, until it is delivered (datapath.c) */
+	struct pktbuf *rx_borrow;
 	uint32_t buf_size, pool_count, pool_free;
 	/* server: last downstream swap asked by the client (idempotence) */
 	int64_t last_sched_req;

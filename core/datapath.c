@@ -606,8 +606,9 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 	}
 	struct txslot *sl = &tb->slot[tb->n];
 	uint8_t *buf = sl->buf;
-	uint8_t *inner = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
-	memcpy(inner, e + sizeof(m), m.len);
+	/* The inner packet stays in the pacer queue's slot: the seal reads
+	 * it there and writes the datagram into the batch (no copy first). */
+	const uint8_t *inner = e + sizeof(m);
 	uint64_t hseq = m.seq;
 	if (m.kind == PK_RETX) {
 		/* A resend: a fresh seq for the nonce, the original's for
@@ -648,7 +649,8 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 		if (s->retx && !iq)
 			rec_copy_ahead(s, p, dh.path_seq, now);
 	}
-	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + m.len);
+	size_t total =
+	    wire_seal_from(&s->keys, buf, WIRE_DATA_HDR_LEN, inner, m.len);
 	if (!total) {
 		s->tx_drops++;
 		if (m.kind == PK_DATA && s->bucket_last[m.bucket] == m.seq)
@@ -1264,6 +1266,8 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
 			struct pktbuf *b)
 {
+	if (b && b == s->rx_borrow)
+		s->rx_borrow = NULL; /* delivered on arrival (rx_deliver) */
 	tunio_write(s->d, s, pkt, len, b);
 }
 
@@ -1535,11 +1539,20 @@ static int rx_deliver(struct session *s, uint64_t seq, uint32_t prev_gap,
 		datapath_tun_write(s, inner, ilen, NULL);
 		return 0;
 	}
-	b->data = b->raw;
-	memcpy(b->data, inner, ilen);
+	/* Lent, not copied: the packet stays in the receive batch, valid
+	 * until the batch's tunio_flush(). Most packets are delivered on
+	 * arrival (written or coalesced from there); only one the buffer
+	 * holds is copied into its pool buffer, before the batch moves on. */
+	b->data = (uint8_t *)inner;
 	b->len = (uint32_t)ilen;
+	s->rx_borrow = b;
 	int ret =
 	    reorder_push(s->reorder, seq, prev_gap, b, (uint32_t)ilen, now);
+	if (ret == 0 && s->rx_borrow == b) {
+		memcpy(b->raw, inner, ilen);
+		b->data = b->raw;
+	}
+	s->rx_borrow = NULL;
 	if (ret == -ESTALE) {
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late

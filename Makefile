@@ -50,10 +50,9 @@ endif
 
 # pkg-config module -> Debian package. libev ships no .pc on Debian: its
 # header is looked for instead.
-PKGS = yaml-0.1 libsodium libcrypto jansson libmnl libcap libmicrohttpd
+PKGS = yaml-0.1 libsodium jansson libmnl libcap libmicrohttpd
 DEB_yaml-0.1 = libyaml-dev
 DEB_libsodium = libsodium-dev
-DEB_libcrypto = libssl-dev
 DEB_jansson = libjansson-dev
 DEB_libmnl = libmnl-dev
 DEB_libcap = libcap-dev

@@ -286,7 +286,6 @@ void client_session_lost(struct daemon *d)
 	if (s->reorder)
 		reorder_flush(s->reorder);
 	tunio_flush(d); /* what the flush handed to the tun leaves now */
-	wire_keys_forget(&s->keys);
 	sodium_memzero(&s->keys, sizeof(s->keys));
 	start_handshake(d); /* also wipes the rekey state */
 }
@@ -342,8 +341,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"asks for aes-256-gcm only",
 			wire_cipher_name(a.cipher));
 		sodium_memzero(ck, sizeof(ck));
-		wire_keys_forget(&s->keys);
-		sodium_memzero(&s->keys, sizeof(s->keys));
+			sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
 	if (wire_keys_set_cipher(&s->keys, a.cipher) < 0) {
@@ -352,8 +350,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"cannot run",
 			wire_cipher_name(a.cipher));
 		sodium_memzero(ck, sizeof(ck));
-		wire_keys_forget(&s->keys);
-		sodium_memzero(&s->keys, sizeof(s->keys));
+			sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
 	/* Keys in hand: the ephemeral secret goes (forward secrecy). */

@@ -248,7 +248,6 @@ void session_destroy(struct session *s)
 	tunio_flush(s->d);
 	if (s->sched)
 		sched_inst_destroy(s->sched);
-	wire_keys_forget(&s->keys);
 	sodium_memzero(&s->keys, sizeof(s->keys));
 	rekey_wipe(&s->rk);
 	wire_eph_wipe(&s->hs_eph);

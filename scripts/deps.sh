@@ -10,7 +10,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang
-  libev-dev libyaml-dev libsodium-dev libssl-dev libjansson-dev libcmocka-dev libmnl-dev libcap-dev
+  libev-dev libyaml-dev libsodium-dev libjansson-dev libcmocka-dev libmnl-dev libcap-dev
   libsystemd-dev groff-base man-db libmicrohttpd-dev
   iproute2 iputils-ping iperf3 nftables tcpdump python3 procps coreutils curl
 )

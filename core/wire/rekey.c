@@ -25,15 +25,11 @@ void rekey_init(struct wire_rekey *rk, const uint8_t ck[WIRE_CK_LEN],
 
 void rekey_wipe(struct wire_rekey *rk)
 {
-	if (rk->alt_valid)
-		wire_keys_forget(&rk->alt);
 	sodium_memzero(rk, sizeof(*rk));
 }
 
 static void alt_drop(struct wire_rekey *rk)
 {
-	if (rk->alt_valid)
-		wire_keys_forget(&rk->alt);
 	sodium_memzero(&rk->alt, sizeof(rk->alt));
 	sodium_memzero(rk->next_ck, sizeof(rk->next_ck));
 	rk->alt_valid = false;
@@ -50,7 +46,6 @@ static void switch_to(struct wire_keys *cur, struct wire_rekey *rk,
 
 	*cur = *next;
 	alt_drop(rk);
-	wire_evp_forget(old.tx);
 	sodium_memzero(old.tx, sizeof(old.tx));
 	sodium_memzero(&old.tx_aes, sizeof(old.tx_aes));
 	rk->alt = old;

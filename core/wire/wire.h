@@ -165,9 +165,10 @@ size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len);
 /*
  * The same, with the body in two pieces: the first head_len bytes already
  * at WIRE_HDR_LEN in buf, the other tail_len bytes at tail (elsewhere),
- * sealed into buf behind them. Encrypting, AES-256-GCM reads the tail
- * where it lies and writes the ciphertext into buf (no copy); other modes
- * copy it in first. buf must have room for both and the tag.
+ * sealed into buf behind them (the tail is copied in, then sealed in
+ * place: libsodium's AEADs take one message buffer). So a packet waiting
+ * in a queue is sealed from there without a copy of its own first. buf
+ * must have room for both and the tag.
  */
 size_t wire_seal_from(const struct wire_keys *k, uint8_t *buf, size_t head_len,
 		      const uint8_t *tail, size_t tail_len);
@@ -351,26 +352,6 @@ int wire_kx_rekey(struct wire_keys *k, uint8_t ck[WIRE_CK_LEN],
  * it needs. Returns 0, or -ENOTSUP for AES-256-GCM without hardware AES.
  */
 int wire_keys_set_cipher(struct wire_keys *k, int cipher);
-/* Drops what the AEAD code keeps of k's keys (OpenSSL contexts, see
- * wire_evp.c); call before wiping a wire_keys that has sealed or opened. */
-void wire_keys_forget(const struct wire_keys *k);
-
-/*
- * AES-256-GCM implementation of the encrypt mode (wire_evp.c): libsodium
- * (default) or OpenSSL's libcrypto (TTT_AEAD=openssl); same bytes. The
- * switch is for tests and the benchmark. seal: the message is len1 bytes
- * in place at dst then len2 bytes from src2, written behind them; both
- * return 0 or -1 (open: bad tag).
- */
-void wire_evp_enable(int on);
-int wire_evp_enabled(void);
-int wire_evp_seal(const uint8_t *key, const uint8_t nonce[12],
-		  const uint8_t *ad, size_t adlen, uint8_t *dst, size_t len1,
-		  const uint8_t *src2, size_t len2, uint8_t tag[16]);
-int wire_evp_open(const uint8_t *key, const uint8_t nonce[12],
-		  const uint8_t *ad, size_t adlen, uint8_t *buf, size_t len,
-		  const uint8_t tag[16]);
-void wire_evp_forget(const uint8_t *key);
 /* WIRE_CIPHERS_* this machine can use (ChaCha20 always). */
 uint8_t wire_ciphers_local(void);
 /* The cipher a server picks from a client's offer: AES-256-GCM if both

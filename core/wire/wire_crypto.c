@@ -1,7 +1,6 @@
 /*
  * Session crypto of the wire format: ChaCha20-Poly1305 (IETF) or, where both
- * ends have hardware AES, AES-256-GCM (libsodium's, or OpenSSL's with
- * TTT_AEAD=openssl, see wire_evp.c) seal/open of whole datagrams in place,
+ * ends have hardware AES, AES-256-GCM seal/open of whole datagrams in place,
  * the PSK key id and the per-session key derivation. The header is always
  * authenticated because it carries the seq, which is the nonce, the replay
  * index and the reorder key: a forged seq must never reach the replay window or
@@ -11,7 +10,6 @@
 
 #include <errno.h>
 #include <sodium.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -28,11 +26,6 @@ int wire_init(void)
 {
 	if (wire_sodium_ready)
 		return 0;
-	/* TTT_AEAD=openssl: the encrypt mode's AES-256-GCM through OpenSSL
-	 * (wire_evp.c, off by default: see there); the bytes are the same. */
-	const char *aead = getenv("TTT_AEAD");
-	if (aead && !strcmp(aead, "openssl"))
-		wire_evp_enable(1);
 	if (sodium_init() < 0) {
 		log_err("wire", "libsodium initialisation failed");
 		return -EIO;
@@ -72,15 +65,6 @@ static int seal_prepare(const struct wire_keys *k, uint8_t *buf,
 	return 1;
 }
 
-/* Encrypt mode with AES-256-GCM may go through OpenSSL (wire_evp.c); the
- * auth mode stays with libsodium, whose GMAC alone is the faster here
- * (330 vs 450 ns for 1416 bytes of additional data). */
-static int use_evp(const struct wire_keys *k)
-{
-	return k->mode == CRYPTO_ENCRYPT &&
-	       k->cipher == WIRE_CIPHER_AES256GCM && wire_evp_enabled();
-}
-
 size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
 {
 	return wire_seal_from(k, buf, body_len, NULL, 0);
@@ -96,13 +80,6 @@ size_t wire_seal_from(const struct wire_keys *k, uint8_t *buf, size_t head_len,
 	if (!seal_prepare(k, buf, body_len))
 		return 0;
 	wire_nonce(nonce, wire_get64(buf + 8));
-	if (use_evp(k)) {
-		if (wire_evp_seal(k->tx, nonce, buf, WIRE_HDR_LEN, body,
-				  head_len, tail, tail_len,
-				  body + body_len) == 0)
-			return WIRE_HDR_LEN + body_len + WIRE_TAG_LEN;
-		/* no context (out of memory): libsodium, same bytes */
-	}
 	if (tail_len)
 		memcpy(body + head_len, tail, tail_len);
 	if (k->mode == CRYPTO_NONE)
@@ -159,9 +136,7 @@ int wire_open(const struct wire_keys *k, uint8_t *buf, size_t len,
 	size_t mlen = encrypted ? blen : 0;
 	size_t adlen = WIRE_HDR_LEN + blen - mlen;
 	uint8_t *m = encrypted ? b : NULL;
-	if (use_evp(k))
-		rc = wire_evp_open(k->rx, nonce, buf, adlen, b, mlen, b + blen);
-	else if (k->cipher == WIRE_CIPHER_AES256GCM)
+	if (k->cipher == WIRE_CIPHER_AES256GCM)
 		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
 		    m, NULL, b, mlen, b + blen, buf, adlen, nonce, &k->rx_aes);
 	else
@@ -262,10 +237,4 @@ int wire_keys_set_cipher(struct wire_keys *k, int cipher)
 	crypto_aead_aes256gcm_beforenm(&k->rx_aes, k->rx);
 	k->cipher = cipher;
 	return 0;
-}
-
-void wire_keys_forget(const struct wire_keys *k)
-{
-	wire_evp_forget(k->tx);
-	wire_evp_forget(k->rx);
 }

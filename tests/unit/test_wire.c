@@ -259,76 +259,6 @@ static void test_aes_gcm(void **state)
 	assert_int_equal(wire_keys_set_cipher(&rx, 7), -ENOTSUP);
 }
 
-/* OpenSSL (wire_evp.c) and libsodium seal the same AES-256-GCM bytes:
- * each opens what the other sealed, sizes from empty to a super-packet's
- * segment with odd lengths, and wire_seal_from() (tail elsewhere) gives
- * the very datagram wire_seal() does. A forged tag fails on both; a key
- * forgotten and used again is set up anew. */
-static void test_aes_gcm_impls(void **state)
-{
-	static const size_t sizes[] = {0, 1, 15, 16, 17, 300, 1400, 1416, 9000};
-	static uint8_t a[WIRE_HDR_LEN + 9000 + WIRE_TAG_LEN], b[sizeof(a)];
-	static uint8_t tail[9000];
-	struct wire_keys tx, rx;
-	uint8_t *body;
-	size_t blen;
-
-	(void)state;
-	if (!(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
-		skip();
-	cur_cipher = WIRE_CIPHER_AES256GCM;
-	make_keys(&tx, &rx, CRYPTO_ENCRYPT);
-	cur_cipher = WIRE_CIPHER_CHACHA20;
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		size_t n = sizes[i];
-		struct wire_hdr h = sample_hdr;
-		h.seq = 1000 + i;
-		for (size_t j = 0; j < n; j++)
-			tail[j] = (uint8_t)(j * 13 + i);
-		/* libsodium seals, OpenSSL opens */
-		wire_evp_enable(0);
-		wire_hdr_encode(a, &h);
-		memcpy(a + WIRE_HDR_LEN, tail, n);
-		size_t la = wire_seal(&tx, a, n);
-		assert_int_equal(la, WIRE_HDR_LEN + n + WIRE_TAG_LEN);
-		/* OpenSSL seals the same bytes, the tail from elsewhere */
-		wire_evp_enable(1);
-		wire_hdr_encode(b, &h);
-		size_t head = n < 16 ? n : 16;
-		memcpy(b + WIRE_HDR_LEN, tail, head);
-		size_t lb = wire_seal_from(&tx, b, head, tail + head, n - head);
-		assert_int_equal(lb, la);
-		assert_memory_equal(a, b, la);
-		assert_int_equal(open_packet(&rx, a, la, &body, &blen), 0);
-		assert_int_equal(blen, n);
-		assert_memory_equal(body, tail, n);
-		wire_evp_enable(0);
-		assert_int_equal(open_packet(&rx, b, lb, &body, &blen), 0);
-		assert_memory_equal(body, tail, n);
-		/* a bad tag fails on both */
-		for (int impl = 0; impl < 2; impl++) {
-			wire_evp_enable(impl);
-			wire_hdr_encode(a, &h);
-			memcpy(a + WIRE_HDR_LEN, tail, n);
-			la = wire_seal(&tx, a, n);
-			a[la - 1] ^= 1;
-			assert_int_not_equal(
-			    open_packet(&rx, a, la, &body, &blen), 0);
-		}
-	}
-	wire_evp_enable(1);
-	wire_keys_forget(&tx);
-	wire_keys_forget(&rx);
-	struct wire_hdr h = sample_hdr;
-	wire_hdr_encode(a, &h);
-	memcpy(a + WIRE_HDR_LEN, tail, 100);
-	size_t la = wire_seal(&tx, a, 100);
-	assert_int_equal(open_packet(&rx, a, la, &body, &blen), 0);
-	assert_memory_equal(body, tail, 100);
-	wire_keys_forget(&tx);
-	wire_keys_forget(&rx);
-}
-
 /* The tail variant in the other modes: the same datagram as wire_seal(). */
 static void test_seal_from_modes(void **state)
 {
@@ -1390,7 +1320,6 @@ int main(void)
 	    cmocka_unit_test(test_overhead),
 	    cmocka_unit_test(test_seal_roundtrip),
 	    cmocka_unit_test(test_aes_gcm),
-	    cmocka_unit_test(test_aes_gcm_impls),
 	    cmocka_unit_test(test_seal_from_modes),
 	    cmocka_unit_test(test_cipher_choice),
 	    cmocka_unit_test(test_seal_bad_args),

@@ -102,6 +102,13 @@ static json_t *path_json(struct session *s, struct path *p)
 	    "reports", (json_int_t)m->reports, "backoffs",
 	    (json_int_t)m->backoffs, "stalls", (json_int_t)m->stalls, "stalled",
 	    p->fb_stalled);
+	/* loss classification (docs/loss-recovery.md) */
+	json_object_set_new(mj, "loss_cuts",
+			    json_integer((json_int_t)m->loss_cuts));
+	json_object_set_new(mj, "random_loss_rounds",
+			    json_integer((json_int_t)m->loss_ignored));
+	json_object_set_new(mj, "round_loss_pct",
+			    json_real(m->round_loss_ppm / 10000.0));
 	json_object_set_new(j, "model", mj);
 	/* the headline figures also flat, for scripts and the table */
 	json_object_set_new(j, "capacity_bps",
@@ -239,6 +246,15 @@ static json_t *recovery_json(struct session *s)
 			    json_integer((json_int_t)s->nack_bad));
 	json_object_set_new(r, "dropped",
 			    json_integer((json_int_t)s->retx_dropped));
+	json_object_set_new(
+	    r, "nack_delay_ms",
+	    json_real(st.nack_delay_n
+			  ? st.nack_delay_sum_ns / 1e6 / (double)st.nack_delay_n
+			  : 0.0));
+	json_object_set_new(r, "copies_ahead",
+			    json_integer((json_int_t)s->copies_ahead));
+	json_object_set_new(r, "nack_delay_max_ms",
+			    json_real(st.nack_delay_max_ns / 1e6));
 	return r;
 }
 

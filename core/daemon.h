@@ -113,6 +113,8 @@ struct path {
 		uint64_t dup;	     /* receiver: resends already there */
 		uint64_t failover;   /* sender: resent because it died */
 		uint64_t retx_pkts, retx_bytes; /* sender: resends sent ON it */
+		uint64_t seen;	    /* nacks_rx + recovered at the last look */
+		uint64_t active_ns; /* when they last moved */
 	} rec;
 	bool failover_pending; /* went DOWN: resend what it did not deliver */
 	/* counters */
@@ -172,6 +174,9 @@ struct session {
 	/* packet pool */
 	void *pool_mem;
 	struct pktbuf *free_list;
+	/* the packet rx_deliver() lends the reorder buffer from the receive
+	 * batch, until it is delivered (datapath.c) */
+	struct pktbuf *rx_borrow;
 	uint32_t buf_size, pool_count, pool_free;
 	/* server: last downstream swap asked by the client (idempotence) */
 	int64_t last_sched_req;
@@ -204,6 +209,7 @@ struct session {
 	uint64_t tx_too_big;   /* larger than every usable path's MTU */
 	uint64_t nack_bad;     /* NACKs that did not parse */
 	uint64_t retx_dropped; /* resends that could not be queued or sent */
+	uint64_t copies_ahead; /* recovery.copy_ahead copies sent */
 };
 
 struct listener {

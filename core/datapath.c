@@ -575,6 +575,9 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 		v->quota_used_bytes += dgram;
 }
 
+static void rec_copy_ahead(struct session *s, struct path *p, uint32_t path_seq,
+			   uint64_t now);
+
 /* Seals the head of a path's pacer queue into the next batch slot. */
 static void pace_release_one(struct session *s, struct path *p, bool iq,
 			     uint64_t now)
@@ -605,8 +608,9 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 	}
 	struct txslot *sl = &tb->slot[tb->n];
 	uint8_t *buf = sl->buf;
-	uint8_t *inner = buf + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN;
-	memcpy(inner, e + sizeof(m), m.len);
+	/* The inner packet stays in the pacer queue's slot: the seal reads
+	 * it there and writes the datagram into the batch (no copy first). */
+	const uint8_t *inner = e + sizeof(m);
 	uint64_t hseq = m.seq;
 	if (m.kind == PK_RETX) {
 		/* A resend: a fresh seq for the nonce, the original's for
@@ -649,8 +653,11 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 		}
 		hdr_encode(buf, s, p, WT_DATA, m.seq);
 		wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+		if (s->retx && !iq)
+			rec_copy_ahead(s, p, dh.path_seq, now);
 	}
-	size_t total = wire_seal(&s->keys, buf, WIRE_DATA_HDR_LEN + m.len);
+	size_t total =
+	    wire_seal_from(&s->keys, buf, WIRE_DATA_HDR_LEN, inner, m.len);
 	if (!total) {
 		s->tx_drops++;
 		if (m.kind == PK_DATA && s->bucket_last[m.bucket] == m.seq)
@@ -759,18 +766,7 @@ static uint64_t rec_capacity(const struct session *s)
 	return c;
 }
 
-/* When a packet queued on link i now would arrive (ns from now): what is
- * booked ahead of it at the pacing rate plus half the RTT. */
-static uint64_t rec_arrival_ns(const struct session *s, uint32_t i,
-			       uint64_t now)
-{
-	const struct ttt_link_view *v = &s->views[i];
-	uint64_t q = 0;
-	if (v->pacing_bps)
-		q = ttt_link_backlog(v, now) * 8000000000ull / v->pacing_bps;
-	uint64_t rtt = v->srtt_us ? v->srtt_us : v->base_rtt_us;
-	return q + rtt * 500;
-}
+static uint64_t arrival_us(const struct session *s, uint32_t i, uint64_t now);
 
 static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 		       uint64_t now, bool failover)
@@ -780,12 +776,21 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 	if (retx_on_loss(s->retx, link, path_seq, rec_usable_mask(s), now, &e,
 			 &allowed) != RETX_RESEND)
 		return;
+	/* A NACKed packet holds up everything behind it at the far end: it
+	 * goes ahead of the link's bulk backlog (the interactive queue,
+	 * released at once and booked in the link's backlog), so it arrives
+	 * what is already released plus the link's one-way delay after now.
+	 * A dead link's packets (failover) are many at once: they stay paced
+	 * behind the bulk backlog, which is what arrival_us() then misses. */
 	int best = -1;
 	uint64_t at = UINT64_MAX;
 	for (uint32_t i = 0; i < s->n_paths; i++) {
 		if (!(allowed & (1u << i)) || e->len > s->views[i].mtu)
 			continue;
-		uint64_t a = rec_arrival_ns(s, i, now);
+		uint64_t a = arrival_us(s, i, now);
+		if (failover && s->views[i].pacing_bps)
+			a += s->paths[i].pq_dgram * 8000000ull /
+			     s->views[i].pacing_bps;
 		if (a < at)
 			best = (int)i, at = a;
 	}
@@ -807,10 +812,10 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 	    .kind = PK_RETX,
 	    .lost_link = (uint8_t)link,
 	};
-	/* An interactive packet (a ping, a game's tick) is resent as it was
-	 * sent: in the link's interactive queue, which leaves at once, not
-	 * behind the bulk that a dead link's failover queues on it. */
-	bool iq = e->klass == TTT_CLASS_INTERACTIVE;
+	/* A NACK's resend leaves at once (main: the interactive queue); of a
+	 * dead link's failover, the interactive packets (a ping, a game's
+	 * tick) too, the bulk behind them at the pacing rate. */
+	bool iq = !failover || e->klass == TTT_CLASS_INTERACTIVE;
 	if (pktq_push_hdr(iq ? &t->iq : &t->pq, &m, sizeof(m), e->data, e->len,
 			  now) < 0) {
 		s->retx_dropped++;
@@ -829,6 +834,64 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 		v->quota_used_bytes += dgram;
 	if (failover)
 		s->paths[link].rec.failover++;
+}
+
+/*
+ * recovery.copy_ahead (docs/loss-recovery.md): while the bond has room
+ * (nothing waits in the session queue), a packet sent on a link that
+ * loses is also sent at once, as a resend, on a link without demand, so
+ * its loss costs no NACK round trip. A NACK round trip holds everything
+ * behind the gap about one RTT, which a single CUBIC flow's HyStart takes
+ * for the end of slow start; once the bond is full no copy is made and
+ * NACKs recover. The copy is booked in the store (a NACK of the original
+ * finds it PENDING) outside the budget: it only uses idle capacity.
+ */
+#define COPY_AHEAD_LOSS_PPM 5000u
+
+static void rec_copy_ahead(struct session *s, struct path *p, uint32_t path_seq,
+			   uint64_t now)
+{
+	if (!s->d->cfg.recovery.copy_ahead || !sessq_empty(s))
+		return;
+	if (p->lm.loss_ppm < COPY_AHEAD_LOSS_PPM &&
+	    p->probe.loss_ppm < COPY_AHEAD_LOSS_PPM)
+		return;
+	struct retx_ent *e = retx_lookup(s->retx, p->id, path_seq);
+	if (!e)
+		return;
+	int best = -1;
+	uint64_t at = UINT64_MAX;
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		struct path *q = &s->paths[i];
+		if (q == p || !q->sess || q->fd < 0 ||
+		    !ttt_link_usable(&s->views[i]) ||
+		    e->len > s->views[i].mtu || !pktq_empty(&q->pq) ||
+		    (q->demand_ns && now - q->demand_ns < 100000000ull))
+			continue;
+		uint64_t a = arrival_us(s, i, now);
+		if (a < at)
+			best = (int)i, at = a;
+	}
+	if (best < 0)
+		return;
+	struct path *t = &s->paths[best];
+	uint64_t dgram = wire_data_overhead(s->keys.mode) + e->len;
+	if (retx_commit(s->retx, e, (uint32_t)best, (uint32_t)dgram,
+			rec_capacity(s), now, false) < 0)
+		return;
+	struct pace_meta m = {
+	    .seq = e->seq,
+	    .prev = e->prev_gap,
+	    .len = e->len,
+	    .bucket = e->bucket,
+	    .kind = PK_RETX,
+	    .lost_link = (uint8_t)p->id,
+	};
+	if (pktq_push_hdr(&t->iq, &m, sizeof(m), e->data, e->len, now) < 0)
+		return;
+	t->iq_dgram += dgram;
+	pace_sync_view(s, t, now);
+	s->copies_ahead++;
 }
 
 /* A link went DOWN: everything sent on it after the newest packet the far
@@ -1215,6 +1278,8 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 void datapath_tun_write(struct session *s, const uint8_t *pkt, size_t len,
 			struct pktbuf *b)
 {
+	if (b && b == s->rx_borrow)
+		s->rx_borrow = NULL; /* delivered on arrival (rx_deliver) */
 	tunio_write(s->d, s, pkt, len, b);
 }
 
@@ -1515,11 +1580,20 @@ static int rx_deliver(struct session *s, uint64_t seq, uint32_t prev_gap,
 		datapath_tun_write(s, inner, ilen, NULL);
 		return 0;
 	}
-	b->data = b->raw;
-	memcpy(b->data, inner, ilen);
+	/* Lent, not copied: the packet stays in the receive batch, valid
+	 * until the batch's tunio_flush(). Most packets are delivered on
+	 * arrival (written or coalesced from there); only one the buffer
+	 * holds is copied into its pool buffer, before the batch moves on. */
+	b->data = (uint8_t *)inner;
 	b->len = (uint32_t)ilen;
+	s->rx_borrow = b;
 	int ret =
 	    reorder_push(s->reorder, seq, prev_gap, b, (uint32_t)ilen, now);
+	if (ret == 0 && s->rx_borrow == b) {
+		memcpy(b->raw, inner, ilen);
+		b->data = b->raw;
+	}
+	s->rx_borrow = NULL;
 	if (ret == -ESTALE) {
 		/* Arrived after its gap was given up on. The replay window
 		 * already vouched it is no duplicate, and for TCP a late

@@ -159,6 +159,30 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  * deadlines only exist while data goes unanswered, which starts with a
  * packet sent after this pass, and nothing here sees the sends.
  */
+/*
+ * A link whose losses are being recovered (the far end NACKs what we send
+ * on it, or we get resends of what it lost, within the last few seconds)
+ * carries its capacity despite them: its probe loss up to the recovery
+ * budget does not make it DEGRADED (schedulers would move traffic off a
+ * link whose capacity recovery makes usable). Above the budget, recovery
+ * cannot keep up and the usual threshold applies again.
+ */
+#define PROBER_REC_ACTIVE_NS 10000000000ull
+
+static void prober_excuse_loss(struct session *s, struct path *p, uint64_t now)
+{
+	const struct cfg_recovery *rc = &s->d->cfg.recovery;
+	uint64_t seen = p->rec.nacks_rx + p->rec.recovered;
+	if (seen != p->rec.seen) {
+		p->rec.seen = seen;
+		p->rec.active_ns = now;
+	}
+	bool active = rc->enabled && p->rec.active_ns &&
+		      now - p->rec.active_ns < PROBER_REC_ACTIVE_NS;
+	p->probe.loss_excused_ppm =
+	    active ? (uint32_t)rc->budget_pct * 10000u : 0;
+}
+
 static uint64_t session_probe_tick(struct session *s, uint64_t now, bool round)
 {
 	uint64_t next = UINT64_MAX;
@@ -172,6 +196,7 @@ static uint64_t session_probe_tick(struct session *s, uint64_t now, bool round)
 			prober_send_now(s, p, now);
 			pmtu_send(s, p, now);
 		}
+		prober_excuse_loss(s, p, now);
 		int ev = probe_tick(&p->probe, now);
 		if ((ev & PROBE_EV_SEND) && can_send)
 			prober_send_now(s, p, now);

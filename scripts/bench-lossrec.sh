@@ -6,6 +6,7 @@
 #   b2      link b 2% random loss
 #   both1   both links 1% random loss
 #   b5burst link b 5% loss in Gilbert bursts (mean 4 packets)
+#   b2-copy b2 with recovery.copy_ahead (copies while the bond has room)
 # each with recovery on, and b2 also with recovery off, plus the best single
 # link (a alone, clean). Per run: goodput, % of the clean bond, TCP
 # retransmits, and the resend overhead (resent bytes / bytes sent, both
@@ -13,21 +14,21 @@
 # clean bond, overhead <= 1.5x the loss. No thresholds: shown, not asserted.
 #
 # Knobs: T (iperf3 seconds, default 10, first 2 omitted), CCS ("cubic bbr"),
-# CASES ("clean b2 b2-off both1 b5burst single"), DIRS ("up down"),
+# CASES ("clean b2 b2-copy b2-off both1 b5burst single"), DIRS ("up down"),
 # PS ("1 4").
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 T=${T:-10}
 CCS=${CCS:-cubic bbr}
-CASES=${CASES:-clean b2 b2-off both1 b5burst single}
+CASES=${CASES:-clean b2 b2-copy b2-off both1 b5burst single}
 DIRS=${DIRS:-up down}
 PS=${PS:-1 4}
 [ -x /usr/bin/python3 ] && PATH=/usr/bin:$PATH
 
 emu_loss() { # emu_loss CASE LINK -> emulator loss arguments
 	case $1/$2 in
-	b2/b | b2-off/b) echo "--loss 2%" ;;
+	b2/b | b2-off/b | b2-copy/b) echo "--loss 2%" ;;
 	both1/*) echo "--loss 1%" ;;
 	b5burst/b) echo "--loss 5% --loss-burst 4" ;;
 	esac
@@ -39,6 +40,7 @@ if [ "${1:-}" = --one ]; then
 	. "$top/tests/e2e/lib.sh"
 	[ "$case_" = single ] && export SINGLE=1
 	[ "$case_" = b2-off ] && export RECOVERY="{ enabled: false }"
+	[ "$case_" = b2-copy ] && export RECOVERY="{ copy_ahead: true }"
 	# a lossy link must stay in use: that is the point of recovery
 	export PROBE="{ degraded_loss: 50% }"
 	topo_up

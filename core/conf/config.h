@@ -149,6 +149,8 @@ struct cfg_recovery {
 	uint32_t budget_pct;	/* resends, % of the bond's capacity, 10 */
 	uint32_t store_packets; /* retransmission store, power of two, 2048 */
 	uint32_t max_wait_ms;	/* longest reorder wait for a resend, 200 */
+	bool copy_ahead; /* copy a lossy link's packets while the bond has
+			    room (docs/loss-recovery.md), default false */
 };
 
 /* client: when to rekey (wire/rekey.h); 0 turns a limit off */

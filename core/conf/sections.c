@@ -610,7 +610,7 @@ static int sec_link_model(struct cfg_ctx *c, const yaml_node_t *n,
 	return 0;
 }
 
-enum { RC_ENABLED, RC_BUDGET, RC_STORE, RC_MAX_WAIT, RC_COUNT };
+enum { RC_ENABLED, RC_BUDGET, RC_STORE, RC_MAX_WAIT, RC_COPY_AHEAD, RC_COUNT };
 
 static const struct field recovery_fields[RC_COUNT] = {
     [RC_ENABLED] =
@@ -621,6 +621,8 @@ static const struct field recovery_fields[RC_COUNT] = {
 		     .roles = R_ANY, .min = 16, .max = 65536),
     [RC_MAX_WAIT] = FLD("max_wait", K_DURATION, struct cfg_recovery,
 			max_wait_ms, .roles = R_ANY, .min = 1, .max = 10000),
+    [RC_COPY_AHEAD] = FLD("copy_ahead", K_BOOL, struct cfg_recovery, copy_ahead,
+			  .roles = R_ANY),
 };
 
 /* `recovery:` (docs/loss-recovery.md). */

@@ -15,14 +15,64 @@ static inline uint64_t add64(uint64_t s, uint64_t w)
 	return s + (s < w); /* end-around carry */
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CSUM_AVX2 1
+/* The same sum, 64 bytes a step: the 32-bit words are split into the low
+ * and high halves of 64-bit lanes (and + shift, no shuffles), so 8 words
+ * are added per instruction with no carry to chain. About 2.5 times the
+ * scalar loop (tests/bench/bench_wire, "csum"). Sums the whole 64-byte
+ * steps of len; returns how many bytes it took in *done. */
+__attribute__((target("avx2"))) static uint64_t
+csum_avx2(const uint8_t *p, size_t len, size_t *done)
+{
+	const __m256i lo = _mm256_set1_epi64x(0xffffffff);
+	__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+	size_t n = len & ~(size_t)63;
+	for (size_t i = 0; i < n; i += 64) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
+		__m256i y = _mm256_loadu_si256((const __m256i *)(p + i + 32));
+		a0 = _mm256_add_epi64(a0, _mm256_and_si256(x, lo));
+		a1 = _mm256_add_epi64(a1, _mm256_srli_epi64(x, 32));
+		a2 = _mm256_add_epi64(a2, _mm256_and_si256(y, lo));
+		a3 = _mm256_add_epi64(a3, _mm256_srli_epi64(y, 32));
+	}
+	__m256i t = _mm256_add_epi64(_mm256_add_epi64(a0, a1),
+				     _mm256_add_epi64(a2, a3));
+	uint64_t w[4];
+	_mm256_storeu_si256((__m256i *)w, t);
+	*done = n;
+	return w[0] + w[1] + w[2] + w[3];
+}
+
+static int csum_have_avx2(void)
+{
+	static int have = -1;
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	return have;
+}
+#endif
+
 /* 32-bit words summed into four 64-bit accumulators: no carry to chain
  * from one add to the next (a 64 KiB packet sums to under 2^46), so the
  * adds run in parallel; twice as fast here as a 64-bit add-with-carry
- * loop (93 vs 175 ns for 1400 bytes). */
+ * loop (93 vs 175 ns for 1400 bytes). With AVX2, whole 64-byte steps
+ * first (csum_avx2). */
 uint64_t csum_add(uint64_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#ifdef CSUM_AVX2
+	if (len >= 128 && csum_have_avx2()) {
+		size_t done;
+		s0 = csum_avx2(p, len, &done);
+		p += done;
+		len -= done;
+	}
+#endif
 	while (len >= 16) {
 		uint32_t w[4];
 		memcpy(w, p, 16);

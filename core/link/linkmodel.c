@@ -208,8 +208,42 @@ static int stall_check(struct lm *m, const struct lm_fb *fb, uint64_t srtt_us)
 	return LM_EV_STALL;
 }
 
+bool lm_loss_congestion(uint32_t round_loss_ppm, uint32_t q0_us, uint32_t q_us,
+			uint32_t target_us)
+{
+	if (round_loss_ppm <= LM_LOSS_CONG_PPM || q_us <= target_us / 4)
+		return false;
+	return q_us > target_us / 2 || q_us > q0_us + target_us / 4;
+}
+
+/* Closes a loss round (one smoothed RTT, at least 20 ms, of reports) and
+ * says whether its loss was congestion; false while a round is open. */
+static bool loss_round(struct lm *m, uint64_t now, uint32_t lost,
+		       uint32_t dhigh, uint64_t rtt_ns)
+{
+	m->lr_lost += lost;
+	m->lr_pkts += dhigh;
+	if (!m->lr_start_ns) {
+		m->lr_start_ns = now;
+		m->lr_q0_us = m->qdelay_us;
+		return false;
+	}
+	if (now - m->lr_start_ns < rtt_ns || !m->lr_pkts)
+		return false;
+	m->round_loss_ppm =
+	    (uint32_t)((uint64_t)m->lr_lost * 1000000 / m->lr_pkts);
+	bool cong = lm_loss_congestion(m->round_loss_ppm, m->lr_q0_us,
+				       m->qdelay_us, m->cfg.target_us);
+	if (!cong && m->round_loss_ppm > LM_LOSS_CONG_PPM)
+		m->loss_ignored++;
+	m->lr_start_ns = now;
+	m->lr_q0_us = m->qdelay_us;
+	m->lr_lost = m->lr_pkts = 0;
+	return cong;
+}
+
 static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
-		    bool demand, uint32_t interval_loss_ppm, uint64_t srtt_us,
+		    bool demand, bool lossy_queue, uint64_t srtt_us,
 		    uint64_t dt_ns)
 {
 	uint64_t target = m->cfg.target_us;
@@ -218,8 +252,6 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 	 * large (a step down filling a deep buffer must be met at once) */
 	bool queue = (m->qdelay_us > target && m->prev_qdelay_us > target) ||
 		     m->qdelay_us > 4 * target;
-	bool lossy_queue =
-	    interval_loss_ppm > 20000 && m->qdelay_us > target / 4;
 	uint64_t rtt_ns = srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
 	double p = (double)m->pacing_bps;
 
@@ -276,6 +308,8 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 				if (!m->cut_from_bps) /* first of a series */
 					m->cut_from_bps = m->pacing_bps;
 				m->backoffs++;
+				if (!queue)
+					m->loss_cuts++;
 			}
 			m->backoff_qdelay_us = m->qdelay_us;
 			m->phase = LM_STEADY;
@@ -398,11 +432,11 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 	uint32_t dpk = fb->rx_packets - m->last.rx_packets;
 	uint32_t dbytes = fb->rx_bytes - m->last.rx_bytes;
 	uint32_t dhigh = fb->high_seq - m->last.high_seq;
-	uint32_t interval_loss = 0;
+	uint32_t interval_loss = 0, lost = 0;
 	m->delivered_pkts += dpk;
 	m->delivered_bytes += dbytes;
 	if (dhigh) {
-		uint32_t lost = dhigh > dpk ? dhigh - dpk : 0;
+		lost = dhigh > dpk ? dhigh - dpk : 0;
 		m->lost_pkts += lost;
 		interval_loss = (uint32_t)((uint64_t)lost * 1000000 / dhigh);
 		/* EWMA weighted by packets (a time constant of about
@@ -447,9 +481,13 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 		m->delivery_bps = rate;
 		cap_update(m, now_ns, rate, demand);
 	}
-	if (fb->interval_pkts)
-		control(m, now_ns, rate, inst, demand, interval_loss, srtt_us,
+	if (fb->interval_pkts) {
+		uint64_t rtt_ns =
+		    srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
+		bool lossy_queue = loss_round(m, now_ns, lost, dhigh, rtt_ns);
+		control(m, now_ns, rate, inst, demand, lossy_queue, srtt_us,
 			dt_ns);
+	}
 	ev |= stall_check(m, fb, srtt_us);
 	if (m->pacing_bps != prev_pacing || rate)
 		ev |= LM_EV_RATE;

@@ -43,7 +43,8 @@
  *    becomes the estimate (a rate far above what the link delivers would
  *    park the queue in the modem and keep the other links idle). Congestion =
  * queueing delay over the target in two reports in a row, or over 4 x the
- * target in one (or loss with a queue building): pacing = LM_BACKOFF x the
+ * target in one (or loss with a queue building, see lm_loss_congestion()):
+ * pacing = LM_BACKOFF x the
  * capacity estimate (less the queueing delay in s), then a hold-off of one RTT
  * + 50 ms so the drained queue shows before the next decision. Without demand
  * nothing is cut (the queue is not ours). After LM_MAX_CUTS cuts the delay
@@ -92,8 +93,9 @@
 #define LM_STALL_PKTS	   3 /* overdue packets that make a stall */
 #define LM_STALL_RTT_DIV   2 /* deadline: base + RTT / this + queue + margin */
 #define LM_HIST		   32
-#define LM_LOSS_PKTS	   1000 /* loss EWMA time constant (packets) */
-#define LM_SENT_RING	   2048 /* power of two */
+#define LM_LOSS_PKTS	   1000	 /* loss EWMA time constant (packets) */
+#define LM_LOSS_CONG_PPM   20000 /* round loss that may be congestion */
+#define LM_SENT_RING	   2048	 /* power of two */
 
 enum lm_phase { LM_STARTUP = 0, LM_STEADY = 1 };
 
@@ -135,6 +137,9 @@ struct lm {
 	uint64_t sent_pkts, sent_bytes;
 	uint64_t delivered_pkts, delivered_bytes, lost_pkts;
 	uint64_t reports, stale_reports, backoffs, stalls, rebases;
+	uint64_t loss_cuts;	 /* cuts for loss with a queue (congestion) */
+	uint64_t loss_ignored;	 /* lossy rounds taken as random (no queue) */
+	uint32_t round_loss_ppm; /* loss over the last round trip */
 	bool stalled; /* last verdict: not delivering (cleared by progress) */
 	/* ---- internal ---- */
 	struct lm_cfg cfg;
@@ -159,7 +164,10 @@ struct lm {
 	uint32_t tx_seq;	     /* last path_seq sent */
 	uint32_t stall_n;	     /* overdue reports in a row */
 	uint32_t stall_us;	     /* gen_us of the first of them */
-	uint32_t stall_seq; /* oldest unreported packet at the last verdict */
+	uint32_t stall_seq;   /* oldest unreported packet at the last verdict */
+	uint64_t lr_start_ns; /* loss round: start */
+	uint32_t lr_lost, lr_pkts; /* loss round: lost, sent (path_seq) */
+	uint32_t lr_q0_us;	   /* loss round: queueing delay at start */
 	struct lm_sent sent[LM_SENT_RING];
 };
 
@@ -175,6 +183,20 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
  * flow needs a fraction of its BDP queued to stay at full rate through
  * its own backoff; 5 ms is tuned for one link's short RTT). */
 uint64_t lm_aqm_target_ns(uint64_t cfg_ns, uint64_t rtt_us);
+/*
+ * Loss classification (docs/loss-recovery.md): is a round trip that lost
+ * round_loss_ppm of its packets, with the queueing delay at q0_us at its
+ * start and q_us at its end, congestion? Only with the delay signal:
+ * more than LM_LOSS_CONG_PPM lost (BBRv2's loss threshold, judged per
+ * round trip, not per report, where one loss in 30 packets already reads
+ * 3%) while a queue stands at half the target or grew by a quarter of it
+ * in the round (a shallow drop-tail buffer overflowing fills first).
+ * Loss on an empty or steady short queue is random (radio, Wi-Fi): the
+ * resend recovers it and the rate is not cut (Copa and LEDBAT read
+ * congestion from delay alone; BBRv2 needs loss and a full inflight).
+ */
+bool lm_loss_congestion(uint32_t round_loss_ppm, uint32_t q0_us, uint32_t q_us,
+			uint32_t target_us);
 /* Base one-way delay as the raw clock-offset minimum (only differences of
  * these values mean anything); 0 before any report. */
 uint32_t lm_base_owd(const struct lm *m);

@@ -259,10 +259,18 @@ static int loss_enough_samples(const struct probe_link *p)
 	return p->window_answered + p->window_lost >= need;
 }
 
+/* Loss that makes a link DEGRADED: the threshold, or above what the
+ * tunnel recovers on it (a link whose random loss is resent elsewhere
+ * delivers its capacity; demoting it would throw that away). */
+static uint32_t loss_bar(const struct probe_link *p, uint32_t thr)
+{
+	return p->loss_excused_ppm > thr ? p->loss_excused_ppm : thr;
+}
+
 static int degrade_enter(const struct probe_link *p)
 {
 	if (p->loss_enter_ppm && loss_enough_samples(p) &&
-	    p->loss_ppm >= p->loss_enter_ppm)
+	    p->loss_ppm >= loss_bar(p, p->loss_enter_ppm))
 		return 1;
 	if (p->rtt_enter_us && p->rtt_valid && p->srtt_us >= p->rtt_enter_us)
 		return 1;
@@ -271,7 +279,10 @@ static int degrade_enter(const struct probe_link *p)
 
 static int degrade_clear(const struct probe_link *p)
 {
-	if (p->loss_enter_ppm && p->loss_ppm >= p->loss_leave_ppm)
+	uint32_t leave = p->loss_leave_ppm;
+	if (p->loss_excused_ppm / 2 > leave)
+		leave = p->loss_excused_ppm / 2; /* hysteresis, as without */
+	if (p->loss_enter_ppm && p->loss_ppm >= leave)
 		return 0;
 	if (p->rtt_enter_us && p->rtt_valid && p->srtt_us >= p->rtt_leave_us)
 		return 0;

@@ -184,7 +184,10 @@ struct probe_link {
 	uint64_t cap_ns; /* max(timeout_ms, 3 * interval) */
 	uint32_t window; /* slots used in ring[] */
 	uint32_t loss_enter_ppm, loss_leave_ppm;
-	uint32_t pad1;
+	/* set by the daemon: loss up to this much is being recovered inside
+	 * the tunnel (docs/loss-recovery.md), so it alone does not make the
+	 * link DEGRADED; 0 = none */
+	uint32_t loss_excused_ppm;
 	uint64_t rtt_enter_us, rtt_leave_us;
 
 	/* ---- private ---- */

@@ -221,6 +221,15 @@ int retx_commit(struct retx_store *st, struct retx_ent *e, uint32_t link,
 		}
 		st->tokens -= bytes;
 	}
+	if (budgeted && !e->resends && now_ns > e->sent_ns) {
+		/* send -> loss noticed -> NACK back: how long the far end
+		 * waits before the resend even leaves (FEC's case) */
+		uint64_t d = now_ns - e->sent_ns;
+		st->st.nack_delay_n++;
+		st->st.nack_delay_sum_ns += d;
+		if (d > st->st.nack_delay_max_ns)
+			st->st.nack_delay_max_ns = d;
+	}
 	e->sent_mask |= (uint16_t)(1u << link);
 	if (e->resends < UINT8_MAX)
 		e->resends++;

@@ -64,6 +64,9 @@ enum retx_verdict {
 struct retx_stats {
 	uint64_t stored, reports, resent, resent_bytes;
 	uint64_t dup, pending, gone, too_old, no_link, over_budget;
+	/* first resends of NACKed packets: time from the original's send to
+	 * the resend (the far end's detection plus the NACK's trip) */
+	uint64_t nack_delay_n, nack_delay_sum_ns, nack_delay_max_ns;
 };
 
 struct retx_store;

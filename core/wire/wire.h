@@ -163,6 +163,17 @@ int wire_hdr_decode(const uint8_t *buf, size_t len, struct wire_hdr *h);
 size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len);
 
 /*
+ * The same, with the body in two pieces: the first head_len bytes already
+ * at WIRE_HDR_LEN in buf, the other tail_len bytes at tail (elsewhere),
+ * sealed into buf behind them (the tail is copied in, then sealed in
+ * place: libsodium's AEADs take one message buffer). So a packet waiting
+ * in a queue is sealed from there without a copy of its own first. buf
+ * must have room for both and the tag.
+ */
+size_t wire_seal_from(const struct wire_keys *k, uint8_t *buf, size_t head_len,
+		      const uint8_t *tail, size_t tail_len);
+
+/*
  * Opens a received datagram in place (header already decoded into h).
  * On success *body points into buf and *body_len is set. Returns 0, or
  * -EBADMSG (too short, bad tag, wrong flags for the mode). Check the replay

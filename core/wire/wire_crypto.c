@@ -42,11 +42,11 @@ static void wire_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
 	wire_put64(n + 4, seq);
 }
 
-size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
+/* Sets the header flags and checks what wire_seal*() can seal: 0 if it
+ * cannot, else 1. The flags are authenticated: they are final first. */
+static int seal_prepare(const struct wire_keys *k, uint8_t *buf,
+			size_t body_len)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	uint8_t *body = buf + WIRE_HDR_LEN;
-
 	if (body_len > WIRE_MAX_PACKET - WIRE_HDR_LEN - WIRE_TAG_LEN)
 		return 0;
 	if (k->mode != CRYPTO_ENCRYPT && k->mode != CRYPTO_AUTH &&
@@ -54,8 +54,6 @@ size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
 		return 0;
 	if (!wire_sodium_ready)
 		(void)wire_init();
-
-	/* The flags are part of the authenticated header: set them first. */
 	if (k->mode == CRYPTO_ENCRYPT)
 		buf[3] |= WF_ENCRYPTED;
 	else
@@ -64,10 +62,29 @@ size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
 		buf[3] |= WF_EPOCH;
 	else
 		buf[3] &= (uint8_t)~WF_EPOCH;
+	return 1;
+}
+
+size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
+{
+	return wire_seal_from(k, buf, body_len, NULL, 0);
+}
+
+size_t wire_seal_from(const struct wire_keys *k, uint8_t *buf, size_t head_len,
+		      const uint8_t *tail, size_t tail_len)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t *body = buf + WIRE_HDR_LEN;
+	size_t body_len = head_len + tail_len;
+
+	if (!seal_prepare(k, buf, body_len))
+		return 0;
+	wire_nonce(nonce, wire_get64(buf + 8));
+	if (tail_len)
+		memcpy(body + head_len, tail, tail_len);
 	if (k->mode == CRYPTO_NONE)
 		return WIRE_HDR_LEN + body_len;
 
-	wire_nonce(nonce, wire_get64(buf + 8));
 	/* auth mode: an empty message, the body is only additional data */
 	size_t mlen = k->mode == CRYPTO_ENCRYPT ? body_len : 0;
 	size_t adlen = WIRE_HDR_LEN + body_len - mlen;

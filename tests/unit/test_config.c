@@ -292,6 +292,7 @@ static void test_defaults(void **state)
 	assert_int_equal(d.recovery.budget_pct, 10);
 	assert_int_equal(d.recovery.store_packets, 2048);
 	assert_int_equal(d.recovery.max_wait_ms, 200);
+	assert_false(d.recovery.copy_ahead);
 }
 
 static void test_ipv6(void **state)
@@ -830,8 +831,10 @@ static void test_recovery_section(void **state)
 {
 	(void)state;
 	load_ok(CLIENT_HEAD "recovery: { enabled: false, budget: 5, "
-			    "store_packets: 512, max_wait: 1s }\n");
+			    "store_packets: 512, max_wait: 1s, "
+			    "copy_ahead: true }\n");
 	assert_false(cfg.recovery.enabled);
+	assert_true(cfg.recovery.copy_ahead);
 	assert_int_equal(cfg.recovery.budget_pct, 5);
 	assert_int_equal(cfg.recovery.store_packets, 512);
 	assert_int_equal(cfg.recovery.max_wait_ms, 1000);

@@ -282,6 +282,68 @@ static void test_lossy(void **st)
 	assert_true(S.m.lost_pkts > 0);
 }
 
+/* Loss classification as a rule: over 2% of a round trip lost counts as
+ * congestion only with a queue at half the target or growing by a quarter
+ * of it; the old per-report rule (> 2% and over a quarter of the target)
+ * took one loss in a report of 30 packets with 3 ms of jitter for it. */
+static void test_loss_classification(void **st)
+{
+	(void)st;
+	uint32_t t = LM_DEFAULT_TARGET;
+	assert_false(lm_loss_congestion(30000, 0, 0, t)); /* empty queue */
+	assert_false(lm_loss_congestion(30000, 2500, 3000, t)); /* steady */
+	assert_false(lm_loss_congestion(20000, 0, 6000, t));	/* <= 2% */
+	assert_true(lm_loss_congestion(30000, 0, 5000, t));   /* half target */
+	assert_true(lm_loss_congestion(30000, 500, 3000, t)); /* growing */
+	assert_false(lm_loss_congestion(30000, 1000, 1500, t)); /* < t/4 */
+}
+
+/* Synthetic trace: reports of 30 packets every 20 ms at a steady 3 ms of
+ * queueing delay, one lost in every report (3.3%, random loss on a link
+ * paced a little under a bottleneck that jitters): no cut for loss. Then
+ * a shallow buffer overflows (10% lost, the queue at 5 ms): cut. */
+static void feed(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
+		 uint32_t *gen, uint32_t base, uint32_t q_us, uint32_t sent,
+		 uint32_t lost)
+{
+	for (uint32_t k = 0; k < sent; k++)
+		lm_on_sent(m, PKT, (uint32_t)(*now / 1000));
+	*seq += sent;
+	*rx += sent - lost;
+	*gen += 20000;
+	*now += 20 * MS;
+	struct lm_fb fb = {.gen_us = *gen,
+			   .high_seq = *seq,
+			   .rx_packets = *rx,
+			   .rx_bytes = *rx * PKT,
+			   .last_rx_us = *gen,
+			   .owd_min_us = base + q_us,
+			   .owd_max_us = base + q_us + 1000,
+			   .interval_pkts = (uint16_t)(sent - lost)};
+	lm_on_feedback(m, *now, &fb, true, 40000);
+}
+
+static void test_random_loss_trace(void **st)
+{
+	(void)st;
+	struct lm *m = &S.m;
+	struct lm_cfg c = {.ceiling_bps = 20000000};
+	lm_init(m, &c);
+	uint64_t now = 1000 * MS;
+	uint32_t seq = 0, rx = 0, gen = 5000, base = 100000;
+	feed(m, &now, &seq, &rx, &gen, base, 0, 30, 0);
+	for (int i = 0; i < 200; i++) /* 4 s */
+		feed(m, &now, &seq, &rx, &gen, base, 3000, 30, 1);
+	assert_int_equal(m->loss_cuts, 0);
+	assert_true(m->loss_ignored > 50);
+	assert_true(m->round_loss_ppm > 20000);
+	assert_true(m->pacing_bps >= 18000000);
+	for (int i = 0; i < 10; i++)
+		feed(m, &now, &seq, &rx, &gen, base, 5000, 30, 3);
+	assert_true(m->loss_cuts >= 1);
+	assert_true(m->pacing_bps < 18000000);
+}
+
 /* +-5 ms of jitter: the report's min OWD sees through it. */
 static void test_jitter(void **st)
 {
@@ -536,6 +598,8 @@ int main(void)
 	    cmocka_unit_test(test_step_down),
 	    cmocka_unit_test(test_step_up),
 	    cmocka_unit_test(test_lossy),
+	    cmocka_unit_test(test_loss_classification),
+	    cmocka_unit_test(test_random_loss_trace),
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_deep_buffer),
 	    cmocka_unit_test(test_no_demand),

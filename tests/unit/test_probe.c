@@ -599,6 +599,30 @@ static void test_flapping_replies_do_not_recover(void **state)
 	assert_int_equal(s.p.state, PLS_UP);
 }
 
+/* Loss the tunnel recovers (loss_excused_ppm, set by the daemon while
+ * resends flow for the link) does not make a link DEGRADED below that
+ * share; above it, or once no longer excused, the threshold holds. */
+static void test_loss_excused(void **state)
+{
+	(void)state;
+	static uint8_t lose[400];
+	memset(lose, 0, sizeof(lose));
+	for (int i = 10; i < 400; i += 12) /* ~8%: over the 5% threshold */
+		lose[i] = 1;
+	struct mask_path m = {lose, sizeof(lose)};
+	struct cfg_probe c = cfg_default();
+	struct sim s;
+	sim_init(&s, &c, path_mask, &m);
+	s.p.loss_excused_ppm = 100000; /* 10% recovered */
+	sim_until(&s, 150 * 100 * MS);
+	assert_true(s.p.loss_ppm >= c.degraded_loss_ppm);
+	assert_int_equal(s.p.state, PLS_UP);
+	/* recovery stopped: the same loss demotes it */
+	s.p.loss_excused_ppm = 0;
+	sim_until(&s, 160 * 100 * MS);
+	assert_int_equal(s.p.state, PLS_DEGRADED);
+}
+
 /* ---- DEGRADED with hysteresis ---- */
 
 static void test_degraded_hysteresis_no_flap(void **state)
@@ -1081,6 +1105,7 @@ int main(void)
 	    cmocka_unit_test(test_jitter_alternating),
 	    cmocka_unit_test(test_min_rtt_window_expires),
 	    cmocka_unit_test(test_loss_burst_and_slide),
+	    cmocka_unit_test(test_loss_excused),
 	    cmocka_unit_test(test_lost_only_after_deadline),
 	    cmocka_unit_test(test_late_reply_repairs_loss),
 	    cmocka_unit_test(test_unknown_and_duplicate_replies),

@@ -90,6 +90,45 @@ static void test_resend_and_duplicate(void **state)
 	retx_destroy(st);
 }
 
+/* The NACK delay (original send -> first resend) is what FEC would save:
+ * counted for first resends of NACKed packets only, not for failover
+ * resends or a resend of a resend. */
+static void test_nack_delay(void **state)
+{
+	(void)state;
+	struct retx_store *st = mk(64, 500 * MS, 1000000);
+	struct retx_ent *e = NULL;
+	uint32_t allowed = 0;
+	put(st, 30, 1, 5, 10 * MS);
+	put(st, 31, 1, 6, 20 * MS);
+	put(st, 32, 1, 7, 20 * MS);
+	assert_int_equal(retx_on_loss(st, 1, 5, 0x3, 50 * MS, &e, &allowed),
+			 RETX_RESEND);
+	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 50 * MS, true),
+			 0);
+	retx_on_resent(st, 30, 0, 9);
+	assert_int_equal(retx_on_loss(st, 1, 6, 0x3, 80 * MS, &e, &allowed),
+			 RETX_RESEND);
+	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 80 * MS, true),
+			 0);
+	/* a failover resend: not a NACK round trip */
+	assert_int_equal(retx_on_loss(st, 1, 7, 0x3, 90 * MS, &e, &allowed),
+			 RETX_RESEND);
+	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 90 * MS, false),
+			 0);
+	/* the first resend lost again: its second resend does not count */
+	assert_int_equal(retx_on_loss(st, 0, 9, 0x7, 100 * MS, &e, &allowed),
+			 RETX_RESEND);
+	assert_int_equal(retx_commit(st, e, 2, 148, 10000000, 100 * MS, true),
+			 0);
+	struct retx_stats s;
+	retx_get_stats(st, &s);
+	assert_int_equal(s.nack_delay_n, 2);
+	assert_int_equal(s.nack_delay_sum_ns, 40 * MS + 60 * MS);
+	assert_int_equal(s.nack_delay_max_ns, 60 * MS);
+	retx_destroy(st);
+}
+
 /* A resend that is itself lost is found through the link it went on and
  * resent again, never on a link that lost it; with no such link left it
  * is given up. */
@@ -253,6 +292,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_bad),
 	    cmocka_unit_test(test_resend_and_duplicate),
+	    cmocka_unit_test(test_nack_delay),
 	    cmocka_unit_test(test_resend_lost_again),
 	    cmocka_unit_test(test_pending_copy),
 	    cmocka_unit_test(test_ageing),

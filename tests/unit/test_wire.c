@@ -259,6 +259,36 @@ static void test_aes_gcm(void **state)
 	assert_int_equal(wire_keys_set_cipher(&rx, 7), -ENOTSUP);
 }
 
+/* The tail variant in the other modes: the same datagram as wire_seal(). */
+static void test_seal_from_modes(void **state)
+{
+	static const int modes[] = {CRYPTO_ENCRYPT, CRYPTO_AUTH, CRYPTO_NONE};
+	uint8_t a[WIRE_HDR_LEN + BODY_LEN + WIRE_TAG_LEN], b[sizeof(a)];
+	uint8_t tail[BODY_LEN];
+	struct wire_keys tx, rx;
+	uint8_t *body;
+	size_t blen;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		make_keys(&tx, &rx, modes[i]);
+		size_t la = make_packet(a, &tx, 77);
+		wire_hdr_encode(b, &sample_hdr);
+		struct wire_hdr h = sample_hdr;
+		h.seq = 77;
+		wire_hdr_encode(b, &h);
+		for (size_t j = 0; j < BODY_LEN; j++)
+			tail[j] = (uint8_t)(j * 7 + 1);
+		memcpy(b + WIRE_HDR_LEN, tail, 16);
+		size_t lb =
+		    wire_seal_from(&tx, b, 16, tail + 16, BODY_LEN - 16);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, la);
+		assert_int_equal(open_packet(&rx, b, lb, &body, &blen), 0);
+		check_body(body, blen);
+	}
+}
+
 static void test_cipher_choice(void **state)
 {
 	(void)state;
@@ -1290,6 +1320,7 @@ int main(void)
 	    cmocka_unit_test(test_overhead),
 	    cmocka_unit_test(test_seal_roundtrip),
 	    cmocka_unit_test(test_aes_gcm),
+	    cmocka_unit_test(test_seal_from_modes),
 	    cmocka_unit_test(test_cipher_choice),
 	    cmocka_unit_test(test_seal_bad_args),
 	    cmocka_unit_test(test_flipped_bits),

@@ -356,7 +356,12 @@ static bool owd_diff_from_model(struct session *s)
 			continue;
 		if (!p->lm.have_base)
 			return false;
-		raw[i] = lm_base_owd(&p->lm) + p->lm.qdelay_us;
+		/* the queueing delay counts while our packets can be in
+		 * that queue: a link the scheduler stopped feeding keeps
+		 * the delay its last packets met, which would keep it
+		 * looking slow, unfed, for good */
+		raw[i] = lm_base_owd(&p->lm) +
+			 (p->lm.inflight_bytes ? p->lm.qdelay_us : 0);
 		any = true;
 	}
 	if (!any)

@@ -254,8 +254,19 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		     m->qdelay_us > 4 * target;
 	uint64_t rtt_ns = srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
 	double p = (double)m->pacing_bps;
+	/* A queue is ours only while our own bytes can fill it: a standing
+	 * delay of q at the delivery rate holds rate x q bytes, and those are
+	 * bytes we sent that the far end has not reported. A link the
+	 * scheduler stopped feeding (its queue made it look slow) still
+	 * reports what its last packets met; cutting then to what that
+	 * trickle delivered put the link at the 100 kbit/s floor, where its
+	 * estimate could only regrow from what the floor delivers: unused
+	 * for good after a step down. */
+	uint64_t standing = rate * m->qdelay_us / 8000000ull;
+	bool ours = m->inflight_bytes && 2 * m->inflight_bytes >= standing;
 
-	if ((queue || lossy_queue) && !demand && m->phase == LM_STEADY) {
+	if ((queue || lossy_queue) && (!demand || !ours) &&
+	    m->phase == LM_STEADY) {
 		/* Not a queue of ours: the pacer was not filling the link.
 		 * Cutting to what app-limited traffic delivered would
 		 * collapse the rate for nothing. */

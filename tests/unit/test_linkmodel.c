@@ -312,8 +312,10 @@ static void feed(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
 	*rx += sent - lost;
 	*gen += 20000;
 	*now += 20 * MS;
+	/* the newest 10 packets are still on their way (in flight): a
+	 * standing queue always holds some of ours */
 	struct lm_fb fb = {.gen_us = *gen,
-			   .high_seq = *seq,
+			   .high_seq = *seq > 10 ? *seq - 10 : 1,
 			   .rx_packets = *rx,
 			   .rx_bytes = *rx * PKT,
 			   .last_rx_us = *gen,
@@ -342,6 +344,44 @@ static void test_random_loss_trace(void **st)
 		feed(m, &now, &seq, &rx, &gen, base, 5000, 30, 3);
 	assert_true(m->loss_cuts >= 1);
 	assert_true(m->pacing_bps < 18000000);
+}
+
+/* A link the scheduler stopped feeding after a step down (its queue made
+ * it look slow) keeps reporting the delay its last packets met. With none
+ * of our bytes left in flight that queue is not ours: no cut to the
+ * trickle it still delivers (that put the link at the floor for good). */
+static void test_no_cut_when_unfed(void **st)
+{
+	(void)st;
+	struct lm *m = &S.m;
+	struct lm_cfg c = {.ceiling_bps = 20000000};
+	lm_init(m, &c);
+	uint64_t now = 1000 * MS;
+	uint32_t gen = 5000, rx = 0, base = 100000;
+	uint32_t fseq = 0, frx = 0;
+	for (int i = 0; i < 50; i++) /* 1 s busy, no queue: the base */
+		feed(m, &now, &fseq, &frx, &gen, base, 0, 30, 0);
+	/* the busy phase's last 10 packets (in flight) arrive with the
+	 * first report of the unfed phase */
+	rx = m->last.rx_packets + 10;
+	uint64_t b0 = m->backoffs;
+	for (int i = 0; i < 100; i++) { /* 2 s, one packet per report */
+		uint32_t seq = lm_on_sent(m, PKT, (uint32_t)(now / 1000));
+		rx++;
+		gen += 20000;
+		now += 20 * MS;
+		struct lm_fb fb = {.gen_us = gen,
+				   .high_seq = seq, /* all in: 0 in flight */
+				   .rx_packets = rx,
+				   .rx_bytes = rx * PKT,
+				   .last_rx_us = gen,
+				   .owd_min_us = base + 99000,
+				   .owd_max_us = base + 99000,
+				   .interval_pkts = 1};
+		lm_on_feedback(m, now, &fb, true, 40000);
+	}
+	assert_int_equal(m->backoffs, b0);
+	assert_true(m->pacing_bps >= 10000000);
 }
 
 /* +-5 ms of jitter: the report's min OWD sees through it. */
@@ -600,6 +640,7 @@ int main(void)
 	    cmocka_unit_test(test_lossy),
 	    cmocka_unit_test(test_loss_classification),
 	    cmocka_unit_test(test_random_loss_trace),
+	    cmocka_unit_test(test_no_cut_when_unfed),
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_deep_buffer),
 	    cmocka_unit_test(test_no_demand),

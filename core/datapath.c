@@ -768,6 +768,39 @@ static uint64_t rec_capacity(const struct session *s)
 
 static uint64_t arrival_us(const struct session *s, uint32_t i, uint64_t now);
 
+/* Queues a stored packet (e) on link t as a resend of what lost_link
+ * lost: in t's interactive queue (leaves at once) or its pacer queue, and
+ * booked like any packet sent there (backlog, view counters, quota).
+ * Returns what pktq_push_hdr() said. */
+static int retx_enqueue(struct session *s, struct path *t,
+			const struct retx_ent *e, uint32_t lost_link, bool iq,
+			uint64_t dgram, uint64_t now)
+{
+	struct pace_meta m = {
+	    .seq = e->seq,
+	    .prev = e->prev_gap,
+	    .len = e->len,
+	    .bucket = e->bucket,
+	    .klass = e->klass,
+	    .kind = PK_RETX,
+	    .lost_link = (uint8_t)lost_link,
+	};
+	if (pktq_push_hdr(iq ? &t->iq : &t->pq, &m, sizeof(m), e->data, e->len,
+			  now) < 0)
+		return -ENOBUFS;
+	if (iq)
+		t->iq_dgram += dgram;
+	else
+		t->pq_dgram += dgram;
+	pace_sync_view(s, t, now);
+	struct ttt_link_view *v = &s->views[t->id];
+	v->tx_packets++;
+	v->tx_bytes += dgram;
+	if (t->metered)
+		v->quota_used_bytes += dgram;
+	return 0;
+}
+
 static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 		       uint64_t now, bool failover)
 {
@@ -803,35 +836,15 @@ static void rec_resend(struct session *s, uint32_t link, uint32_t path_seq,
 	if (retx_commit(s->retx, e, (uint32_t)best, (uint32_t)dgram,
 			rec_capacity(s), now, !failover) < 0)
 		return;
-	struct pace_meta m = {
-	    .seq = e->seq,
-	    .prev = e->prev_gap,
-	    .len = e->len,
-	    .bucket = e->bucket,
-	    .klass = e->klass,
-	    .kind = PK_RETX,
-	    .lost_link = (uint8_t)link,
-	};
 	/* A NACK's resend leaves at once (main: the interactive queue); of a
 	 * dead link's failover, the interactive packets (a ping, a game's
 	 * tick) too, the bulk behind them at the pacing rate. */
 	bool iq = !failover || e->klass == TTT_CLASS_INTERACTIVE;
-	if (pktq_push_hdr(iq ? &t->iq : &t->pq, &m, sizeof(m), e->data, e->len,
-			  now) < 0) {
+	if (retx_enqueue(s, t, e, link, iq, dgram, now) < 0) {
 		s->retx_dropped++;
 		t->pq_drops++;
 		return;
 	}
-	if (iq)
-		t->iq_dgram += dgram;
-	else
-		t->pq_dgram += dgram;
-	pace_sync_view(s, t, now);
-	struct ttt_link_view *v = &s->views[best];
-	v->tx_packets++;
-	v->tx_bytes += dgram;
-	if (t->metered)
-		v->quota_used_bytes += dgram;
 	if (failover)
 		s->paths[link].rec.failover++;
 }
@@ -879,19 +892,8 @@ static void rec_copy_ahead(struct session *s, struct path *p, uint32_t path_seq,
 	if (retx_commit(s->retx, e, (uint32_t)best, (uint32_t)dgram,
 			rec_capacity(s), now, false) < 0)
 		return;
-	struct pace_meta m = {
-	    .seq = e->seq,
-	    .prev = e->prev_gap,
-	    .len = e->len,
-	    .bucket = e->bucket,
-	    .kind = PK_RETX,
-	    .lost_link = (uint8_t)p->id,
-	};
-	if (pktq_push_hdr(&t->iq, &m, sizeof(m), e->data, e->len, now) < 0)
-		return;
-	t->iq_dgram += dgram;
-	pace_sync_view(s, t, now);
-	s->copies_ahead++;
+	if (retx_enqueue(s, t, e, p->id, true, dgram, now) == 0)
+		s->copies_ahead++;
 }
 
 /* A link went DOWN: everything sent on it after the newest packet the far

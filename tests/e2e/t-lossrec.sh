@@ -116,6 +116,15 @@ on_rt=$((r1 - r0 - on_aqm))
 "$CTL" -s "$WORK/client.sock" status >"$WORK/status-on.txt"
 check "human status shows the recovery line" grep -q "^recovery: .* resent" "$WORK/status-on.txt"
 check "human status shows link b's recovery figures" grep -q "b: .* lost, .* recovered" "$WORK/status-on.txt"
+nd=$(jq_py "d['recovery']['nack_delay_ms']" <"$WORK/status-on.json")
+check "status: the sender measured the NACK delay of its resends ($nd ms)" \
+	python3 -c "import sys; sys.exit(not float('$nd') > 0)"
+rr=$(jq_py "[l['model']['random_loss_rounds'] for l in d['links'] if l['name']=='b'][0]" <"$WORK/status-on.json")
+lc=$(jq_py "[l['model']['loss_cuts'] for l in d['links'] if l['name']=='b'][0]" <"$WORK/status-on.json")
+check "status: b's random loss was not taken for congestion ($rr rounds, $lc loss cuts)" \
+	test "$rr" -gt "$lc"
+check "status: no copies ahead while copy_ahead is off" \
+	test "$(jq_py "d['recovery']['copies_ahead']" <"$WORK/status-on.json")" -eq 0
 
 # ---- control: recovery off ----
 emu_ctl b loss-burst 0 >/dev/null
@@ -139,5 +148,13 @@ check "control: the gaps reach the receiver's tun ($losses found, none resent)" 
 # per MB: on = on_rt/50, off = off_rt/10; recovery must cut it at least 3x
 check "recovery cuts TCP's retransmissions per MB ($on_rt/50 vs $off_rt/10)" \
 	test $((on_rt * 3)) -le $((off_rt * 5))
+
+# ---- copy_ahead: a lossy link's packets also go at once on an idle one ----
+restart "{ enabled: true, budget: 10, copy_ahead: true }" || { bad "daemons start (copy_ahead)"; summary; exit 1; }
+xfer_start 9302 "$WORK/blob10"
+check "copy_ahead: 10 MB upload, sha256 intact" xfer_ok 9302 "$WORK/blob10"
+ca=$(cstatus | jq_py "d['recovery']['copies_ahead']")
+echo "  copy_ahead: $ca packets copied ahead"
+check "copy_ahead: packets of the lossy link were copied ahead ($ca)" test "$ca" -gt 0
 
 summary

@@ -302,9 +302,9 @@ static void test_loss_classification(void **st)
  * queueing delay, one lost in every report (3.3%, random loss on a link
  * paced a little under a bottleneck that jitters): no cut for loss. Then
  * a shallow buffer overflows (10% lost, the queue at 5 ms): cut. */
-static void feed(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
-		 uint32_t *gen, uint32_t base, uint32_t q_us, uint32_t sent,
-		 uint32_t lost)
+static void feed_lag(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
+		     uint32_t *gen, uint32_t base, uint32_t q_us, uint32_t sent,
+		     uint32_t lost, uint32_t lag)
 {
 	for (uint32_t k = 0; k < sent; k++)
 		lm_on_sent(m, PKT, (uint32_t)(*now / 1000));
@@ -312,10 +312,9 @@ static void feed(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
 	*rx += sent - lost;
 	*gen += 20000;
 	*now += 20 * MS;
-	/* the newest 10 packets are still on their way (in flight): a
-	 * standing queue always holds some of ours */
+	/* the newest `lag` packets are still on their way (in flight) */
 	struct lm_fb fb = {.gen_us = *gen,
-			   .high_seq = *seq > 10 ? *seq - 10 : 1,
+			   .high_seq = *seq > lag ? *seq - lag : 1,
 			   .rx_packets = *rx,
 			   .rx_bytes = *rx * PKT,
 			   .last_rx_us = *gen,
@@ -323,6 +322,15 @@ static void feed(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
 			   .owd_max_us = base + q_us + 1000,
 			   .interval_pkts = (uint16_t)(sent - lost)};
 	lm_on_feedback(m, *now, &fb, true, 40000);
+}
+
+/* A busy link: its newest 10 packets are always in flight, as a standing
+ * queue always holds some of ours. */
+static void feed(struct lm *m, uint64_t *now, uint32_t *seq, uint32_t *rx,
+		 uint32_t *gen, uint32_t base, uint32_t q_us, uint32_t sent,
+		 uint32_t lost)
+{
+	feed_lag(m, now, seq, rx, gen, base, q_us, sent, lost, 10);
 }
 
 static void test_random_loss_trace(void **st)
@@ -357,29 +365,15 @@ static void test_no_cut_when_unfed(void **st)
 	struct lm_cfg c = {.ceiling_bps = 20000000};
 	lm_init(m, &c);
 	uint64_t now = 1000 * MS;
-	uint32_t gen = 5000, rx = 0, base = 100000;
-	uint32_t fseq = 0, frx = 0;
+	uint32_t gen = 5000, seq = 0, rx = 0, base = 100000;
 	for (int i = 0; i < 50; i++) /* 1 s busy, no queue: the base */
-		feed(m, &now, &fseq, &frx, &gen, base, 0, 30, 0);
-	/* the busy phase's last 10 packets (in flight) arrive with the
-	 * first report of the unfed phase */
-	rx = m->last.rx_packets + 10;
+		feed(m, &now, &seq, &rx, &gen, base, 0, 30, 0);
 	uint64_t b0 = m->backoffs;
-	for (int i = 0; i < 100; i++) { /* 2 s, one packet per report */
-		uint32_t seq = lm_on_sent(m, PKT, (uint32_t)(now / 1000));
-		rx++;
-		gen += 20000;
-		now += 20 * MS;
-		struct lm_fb fb = {.gen_us = gen,
-				   .high_seq = seq, /* all in: 0 in flight */
-				   .rx_packets = rx,
-				   .rx_bytes = rx * PKT,
-				   .last_rx_us = gen,
-				   .owd_min_us = base + 99000,
-				   .owd_max_us = base + 99000,
-				   .interval_pkts = 1};
-		lm_on_feedback(m, now, &fb, true, 40000);
-	}
+	rx += 10; /* the 10 in flight arrive: no loss at the switch */
+	/* 2 s, one packet per report, all in (nothing in flight), still
+	 * showing the 99 ms its predecessors met */
+	for (int i = 0; i < 100; i++)
+		feed_lag(m, &now, &seq, &rx, &gen, base, 99000, 1, 0, 0);
 	assert_int_equal(m->backoffs, b0);
 	assert_true(m->pacing_bps >= 10000000);
 }

@@ -329,9 +329,6 @@ static void keep_last_suspect(struct session *s, int *states)
 		states[best] = TTT_LINK_DEGRADED;
 }
 
-/* Builds the read-only link views the scheduler sees. Host policy lives
- * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
- * while any primary is usable. */
 /*
  * The views' owd_diff_us (what earliest-arrival adds per link) from the
  * link model when every usable link has one: the far end's reports give
@@ -372,6 +369,9 @@ static bool owd_diff_from_model(struct session *s)
 	return true;
 }
 
+/* Builds the read-only link views the scheduler sees. Host policy lives
+ * here: admin-down and dead links are DOWN, a healthy backup link is STANDBY
+ * while any primary is usable. */
 void session_refresh_views(struct session *s, uint64_t now)
 {
 	bool primary_usable = false, changed = false;

@@ -341,7 +341,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"asks for aes-256-gcm only",
 			wire_cipher_name(a.cipher));
 		sodium_memzero(ck, sizeof(ck));
-			sodium_memzero(&s->keys, sizeof(s->keys));
+		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
 	if (wire_keys_set_cipher(&s->keys, a.cipher) < 0) {
@@ -350,7 +350,7 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 			"cannot run",
 			wire_cipher_name(a.cipher));
 		sodium_memzero(ck, sizeof(ck));
-			sodium_memzero(&s->keys, sizeof(s->keys));
+		sodium_memzero(&s->keys, sizeof(s->keys));
 		return;
 	}
 	/* Keys in hand: the ephemeral secret goes (forward secrecy). */

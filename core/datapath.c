@@ -644,10 +644,9 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 		};
 		/* the copy a NACK or this link's death resends */
 		if (s->retx) {
-			retx_on_sent(s->retx, m.seq, p->id, dh.path_seq,
-				     m.bucket, dh.prev_gap, inner, m.len, now);
-			struct retx_ent *re =
-			    retx_lookup(s->retx, p->id, dh.path_seq);
+			struct retx_ent *re = retx_on_sent(
+			    s->retx, m.seq, p->id, dh.path_seq, m.bucket,
+			    dh.prev_gap, inner, m.len, now);
 			if (re)
 				re->klass = m.klass;
 		}

@@ -90,14 +90,15 @@ static void map_put(struct retx_store *st, uint32_t link, uint32_t path_seq,
 	m->used = true;
 }
 
-void retx_on_sent(struct retx_store *st, uint64_t seq, uint32_t link,
-		  uint32_t path_seq, uint16_t bucket, uint32_t prev_gap,
-		  const uint8_t *data, uint32_t len, uint64_t now_ns)
+struct retx_ent *retx_on_sent(struct retx_store *st, uint64_t seq,
+			      uint32_t link, uint32_t path_seq, uint16_t bucket,
+			      uint32_t prev_gap, const uint8_t *data,
+			      uint32_t len, uint64_t now_ns)
 {
 	struct retx_ent *e = &st->ents[seq & st->mask];
 	if (len > st->cfg.max_len || link >= RETX_MAX_LINKS) {
 		e->used = false; /* whatever was there is older anyway */
-		return;
+		return NULL;
 	}
 	e->seq = seq;
 	e->sent_ns = now_ns;
@@ -113,6 +114,7 @@ void retx_on_sent(struct retx_store *st, uint64_t seq, uint32_t link,
 	memcpy(e->data, data, len);
 	map_put(st, link, path_seq, seq);
 	st->st.stored++;
+	return e;
 }
 
 void retx_on_resent(struct retx_store *st, uint64_t seq, uint32_t link,

@@ -46,8 +46,8 @@ struct retx_ent {
 	uint8_t first_link;
 	bool used;
 	uint8_t resends;
-	uint8_t klass; /* enum ttt_pkt_class, set by the caller after
-			* retx_on_sent (0 = bulk): a resend keeps the class */
+	uint8_t klass; /* enum ttt_pkt_class, set by the caller in the entry
+			* retx_on_sent returns (0 = bulk): a resend keeps it */
 	uint8_t *data; /* len bytes of inner packet */
 };
 
@@ -77,11 +77,13 @@ void retx_destroy(struct retx_store *st);
 void retx_set_max_age(struct retx_store *st, uint64_t max_age_ns);
 uint64_t retx_max_age(const struct retx_store *st);
 
-/* Keeps a copy of the original packet seq, sent on link as path_seq.
- * A packet longer than max_len is not kept. */
-void retx_on_sent(struct retx_store *st, uint64_t seq, uint32_t link,
-		  uint32_t path_seq, uint16_t bucket, uint32_t prev_gap,
-		  const uint8_t *data, uint32_t len, uint64_t now_ns);
+/* Keeps a copy of the original packet seq, sent on link as path_seq, and
+ * returns its entry (for the caller's klass), or NULL: a packet longer than
+ * max_len is not kept. */
+struct retx_ent *retx_on_sent(struct retx_store *st, uint64_t seq,
+			      uint32_t link, uint32_t path_seq, uint16_t bucket,
+			      uint32_t prev_gap, const uint8_t *data,
+			      uint32_t len, uint64_t now_ns);
 
 /* A resend of seq left on link as path_seq: a later loss report for it
  * finds the packet too. */

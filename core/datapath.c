@@ -20,6 +20,7 @@
 #include "datapath.h"
 #include "peerctl.h"
 #include "base/log.h"
+#include "link/pureack.h"
 #include "link/retx.h"
 #include "reorder.h"
 #include "sched/sched_host.h"
@@ -547,9 +548,12 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	}
 	struct path *p = &s->paths[idx];
 	uint32_t bucket = info.flow_hash % WIRE_BUCKETS;
+	/* A pure ACK is outside its flow's order chain (link/pureack.c): it
+	 * waits for nothing at the far end, and nothing waits for it. */
+	bool unchained = tcp_pure_ack(inner, len);
 	struct pace_meta m = {
 	    .seq = seq,
-	    .prev = s->bucket_last[bucket],
+	    .prev = unchained ? 0 : s->bucket_last[bucket],
 	    .t0 = t0,
 	    .len = (uint32_t)len,
 	    .bucket = (uint16_t)bucket,
@@ -563,8 +567,10 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 		return;
 	}
 	/* Provisional: txq_flush() rolls it back if the packet does not go. */
-	s->bucket_last[bucket] = seq;
-	s->bucket_bulk_ns[bucket] = now;
+	if (!unchained) {
+		s->bucket_last[bucket] = seq;
+		s->bucket_bulk_ns[bucket] = now;
+	}
 	uint64_t dgram = wire_data_overhead(s->keys.mode) + len;
 	p->pq_dgram += dgram;
 	pace_sync_view(s, p, now);
@@ -1163,8 +1169,9 @@ static void interactive_one(struct session *s, uint8_t *inner, size_t len,
 	 * not overtake each other; what the chain would buy is a hold of up
 	 * to max_hold after each of its own losses, the stall a game must
 	 * not see. Later packets of the bucket still chain to this one. */
+	bool unchained = tcp_pure_ack(inner, len);
 	bool recent_bulk =
-	    s->bucket_bulk_ns[bucket] &&
+	    !unchained && s->bucket_bulk_ns[bucket] &&
 	    now - s->bucket_bulk_ns[bucket] < INTERACTIVE_CHAIN_NS;
 	struct pace_meta m = {
 	    .seq = seq,
@@ -1192,7 +1199,8 @@ static void interactive_one(struct session *s, uint8_t *inner, size_t len,
 		s->cls[TTT_CLASS_INTERACTIVE].drops++;
 		return;
 	}
-	s->bucket_last[bucket] = seq;
+	if (!unchained)
+		s->bucket_last[bucket] = seq;
 }
 
 void datapath_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)

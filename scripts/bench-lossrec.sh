@@ -72,7 +72,7 @@ txp = sum(l["tx_packets"] for l in links)
 rb = sum(l["recovery"]["retx_bytes"] for l in links)
 lost = sum(l["recovery"]["losses"] for l in links)
 rec = sum(l["recovery"]["recovered"] for l in links)
-print("RESULT mbps=%.2f rtx=%d overhead=%.2f loss=%.2f lost=%d recovered=%d drops=%s" % (
+print("RESULT tx_mb=%s mbps=%.2f rtx=%d overhead=%.2f loss=%.2f lost=%d recovered=%d drops=%s" % ("/".join("%.0f" % (l["tx_bytes"]/1e6) for l in links),
     mbps, rtx, 100.0 * rb / tx if tx else 0, 100.0 * int(drops) / txp if txp else 0,
     lost, rec, drops))
 PY

@@ -227,6 +227,57 @@ static void test_full_batch_in_order(void **state)
 	assert_int_equal(s->bucket_last[f->bucket], prev);
 }
 
+/* One TCP segment of a single flow: `data` payload bytes, TCP flags. */
+static void feed_tcp(struct fx *f, size_t data, uint8_t flags)
+{
+	uint8_t pkt[1400];
+	size_t len = 40 + data;
+	ipv4_udp(pkt, len);
+	pkt[9] = 6;
+	pkt[20 + 12] = 5 << 4;
+	pkt[20 + 13] = flags;
+	assert_int_equal(send(f->tun_peer, pkt, len, 0), (ssize_t)len);
+}
+
+/* A pure ACK between two data segments of its flow (a flow with data
+ * both ways) is outside the order chain: it leaves with prev_gap 0 (the
+ * far end delivers it on arrival, never held behind a lost segment), and
+ * the next data segment chains to the data segment before it, not to
+ * the ACK (which may overtake). A data segment, SYN or FIN still chains. */
+static void test_pure_ack_unchained(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	s->paths[1].admin_down = true;
+	s->views_dirty = true;
+	feed_tcp(f, 100, 0x18); /* data, PSH+ACK */
+	feed_tcp(f, 0, 0x10);	/* pure ACK */
+	feed_tcp(f, 200, 0x10); /* data */
+	feed_tcp(f, 0, 0x11);	/* FIN+ACK: state, not a pure ACK */
+	ev_io w;
+	w.data = &f->d;
+	datapath_tun_cb(f->d.loop, &w, EV_READ);
+	uint8_t buf[2048];
+	uint64_t seq[4];
+	uint32_t gap[4];
+	int got = 0;
+	while (got < 4 && recv(f->rx, buf, sizeof(buf), 0) > 0) {
+		seq[got] = wire_get64(buf + 8);
+		gap[got] = wire_get32(buf + WIRE_HDR_LEN);
+		got++;
+	}
+	assert_int_equal(got, 4);
+	assert_int_equal(gap[1], 0); /* the ACK waits for nothing */
+	assert_int_equal(gap[2], seq[2] - seq[0]); /* data chains to data */
+	assert_int_equal(gap[3], seq[3] - seq[2]); /* the FIN chains */
+	uint8_t tcp[40];
+	ipv4_udp(tcp, sizeof(tcp));
+	tcp[9] = 6;
+	assert_int_equal(
+	    s->bucket_last[wire_flow_hash(tcp, sizeof(tcp)) % WIRE_BUCKETS],
+	    seq[3]);
+}
+
 /* The pacer: at 4 Mbit/s a link takes a 2 ms burst, the rest waits (in
  * the link's pacer queue, and once that is booked ahead, in the session's
  * queue), in order, and leaves as the pacer drains; nothing is lost. */
@@ -410,6 +461,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_batch_in_order, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pacer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pure_ack_unchained, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fq_interactive, setup_fq,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_all_suspect_keeps_last_heard,

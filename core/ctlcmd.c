@@ -173,23 +173,28 @@ static json_t *queue_json(const struct session *s)
 	if (s->fq_on) {
 		const struct fq *q = &s->fq;
 		return json_pack(
-		    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "flow_queue", 1,
-		    "packets", (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
-		    "enqueued", (json_int_t)q->enqueued, "dropped_full",
+		    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f}",
+		    "flow_queue", 1, "packets", (json_int_t)q->n, "bytes",
+		    (json_int_t)q->bytes, "enqueued", (json_int_t)q->enqueued,
+		    "dropped_full",
 		    (json_int_t)(q->drops_full + q->drops_overflow),
 		    "dropped_fattest", (json_int_t)q->drops_overflow,
 		    "dropped_aqm", (json_int_t)q->drops_codel, "ecn_marked",
 		    (json_int_t)q->ecn_marks, "max_sojourn_ms",
-		    q->max_sojourn_ns / 1e6);
+		    q->max_sojourn_ns / 1e6, "aqm_target_ms",
+		    q->cfg.target_ns / 1e6, "aqm_interval_ms",
+		    q->cfg.interval_ns / 1e6);
 	}
 	const struct pktq *q = &s->q;
 	return json_pack(
-	    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "flow_queue", 0, "packets",
-	    (json_int_t)q->n, "bytes", (json_int_t)q->bytes, "enqueued",
-	    (json_int_t)q->enqueued, "dropped_full", (json_int_t)q->drops_full,
-	    "dropped_aqm", (json_int_t)q->drops_codel, "ecn_marked",
-	    (json_int_t)q->ecn_marks, "max_sojourn_ms",
-	    q->max_sojourn_ns / 1e6);
+	    "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f}", "flow_queue", 0,
+	    "packets", (json_int_t)q->n, "bytes", (json_int_t)q->bytes,
+	    "enqueued", (json_int_t)q->enqueued, "dropped_full",
+	    (json_int_t)q->drops_full, "dropped_aqm",
+	    (json_int_t)q->drops_codel, "ecn_marked", (json_int_t)q->ecn_marks,
+	    "max_sojourn_ms", q->max_sojourn_ns / 1e6, "aqm_target_ms",
+	    q->cfg.target_ns / 1e6, "aqm_interval_ms",
+	    q->cfg.interval_ns / 1e6);
 }
 
 /* Per traffic class (flow_queue): packets, the delay from the tun to the

@@ -1006,14 +1006,15 @@ static void pace_service(struct session *s, uint64_t now)
 	}
 	/* CoDel's target grows with the bond's RTT (docs/link-model.md:
 	 * one flow needs a fraction of a BDP queued to keep the links full
-	 * through its own backoff): max(aqm_target, RTT / 4), the interval
-	 * at least 4 targets. */
+	 * through its own backoff): max(aqm_target, RTT / 4); the interval
+	 * is at least 4 targets, longer while losses are being recovered
+	 * (lm_aqm_interval_ns). */
 	const struct cfg_link_model *lc = &s->d->cfg.link_model;
 	uint64_t tgt =
 	    lm_aqm_target_ns((uint64_t)lc->aqm_target_ms * 1000000, rtt_us);
-	uint64_t ivl = (uint64_t)lc->aqm_interval_ms * 1000000;
-	if (ivl < 4 * tgt)
-		ivl = 4 * tgt;
+	uint64_t ivl =
+	    lm_aqm_interval_ns((uint64_t)lc->aqm_interval_ms * 1000000, tgt,
+			       retx_recent_nack_delay(s->retx, now));
 	s->q.cfg.target_ns = s->fq.cfg.target_ns = tgt;
 	s->q.cfg.interval_ns = s->fq.cfg.interval_ns = ivl;
 	s->fq.aqm_paused = s->q.aqm_paused;

@@ -69,6 +69,13 @@ uint64_t lm_aqm_target_ns(uint64_t cfg_ns, uint64_t rtt_us)
 	return t > cfg_ns ? t : cfg_ns;
 }
 
+uint64_t lm_aqm_interval_ns(uint64_t cfg_ns, uint64_t target_ns,
+			    uint64_t hold_ns)
+{
+	uint64_t ivl = cfg_ns > 4 * target_ns ? cfg_ns : 4 * target_ns;
+	return ivl + LM_AQM_HOLD_MULT * hold_ns;
+}
+
 uint32_t lm_base_owd(const struct lm *m)
 {
 	if (!m->have_base)

@@ -184,6 +184,20 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
  * its own backoff; 5 ms is tuned for one link's short RTT). */
 uint64_t lm_aqm_target_ns(uint64_t cfg_ns, uint64_t rtt_us);
 /*
+ * The daemon queue's CoDel interval: max(cfg_ns, 4 targets), plus
+ * LM_AQM_HOLD_MULT times hold_ns, the head-of-line wait each recovered
+ * loss costs the flows at the far end (retx_recent_nack_delay(); 0 while
+ * nothing is being recovered). Why: every such wait stops a flow's ACKs
+ * for a recovery round trip and then returns them at once, so the flow's
+ * sender refills our queue in bursts. With losses every few tens of ms
+ * the queue then never dips under the target within a 100 ms interval
+ * and CoDel drops for a queue that drains in one hold
+ * (docs/loss-recovery.md, "The AQM and recovery").
+ */
+#define LM_AQM_HOLD_MULT 4
+uint64_t lm_aqm_interval_ns(uint64_t cfg_ns, uint64_t target_ns,
+			    uint64_t hold_ns);
+/*
  * Loss classification (docs/loss-recovery.md): is a round trip that lost
  * round_loss_ppm of its packets, with the queueing delay at q0_us at its
  * start and q_us at its end, congestion? Only with the delay signal:

@@ -31,6 +31,8 @@ struct retx_store {
 	uint64_t tokens, tok_ns;
 	bool tok_started;
 	struct retx_stats st;
+	/* recent NACK delay: EWMA and when its last sample came */
+	uint64_t nd_ewma_ns, nd_at_ns;
 };
 
 int retx_create(struct retx_store **out, const struct retx_cfg *c)
@@ -231,6 +233,10 @@ int retx_commit(struct retx_store *st, struct retx_ent *e, uint32_t link,
 		st->st.nack_delay_sum_ns += d;
 		if (d > st->st.nack_delay_max_ns)
 			st->st.nack_delay_max_ns = d;
+		st->nd_ewma_ns =
+		    st->nd_at_ns ? st->nd_ewma_ns - st->nd_ewma_ns / 8 + d / 8
+				 : d;
+		st->nd_at_ns = now_ns;
 	}
 	e->sent_mask |= (uint16_t)(1u << link);
 	if (e->resends < UINT8_MAX)
@@ -238,6 +244,13 @@ int retx_commit(struct retx_store *st, struct retx_ent *e, uint32_t link,
 	st->st.resent++;
 	st->st.resent_bytes += bytes;
 	return 0;
+}
+
+uint64_t retx_recent_nack_delay(const struct retx_store *st, uint64_t now_ns)
+{
+	if (!st || !st->nd_at_ns || now_ns - st->nd_at_ns > RETX_RECENT_NS)
+		return 0;
+	return st->nd_ewma_ns;
 }
 
 void retx_get_stats(const struct retx_store *st, struct retx_stats *out)

@@ -115,4 +115,11 @@ int retx_commit(struct retx_store *st, struct retx_ent *e, uint32_t link,
 
 void retx_get_stats(const struct retx_store *st, struct retx_stats *out);
 
+/* The NACK delay of the recent first resends (EWMA over 8, same measure as
+ * nack_delay_*): about how long the far end holds a flow behind each loss
+ * it recovers. 0 when no resend came in the last RETX_RECENT_NS (or st is
+ * NULL): losses are not being recovered now. */
+#define RETX_RECENT_NS 2000000000ull
+uint64_t retx_recent_nack_delay(const struct retx_store *st, uint64_t now_ns);
+
 #endif

@@ -156,6 +156,8 @@ write_configs() { # write_configs UP_PLUGIN DOWN_PLUGIN [extra client yaml]
 probe: $PROBE"
 	[ -n "${RECOVERY:-}" ] && opt_lines="$opt_lines
 recovery: $RECOVERY"
+	[ -n "${LINK_MODEL:-}" ] && opt_lines="$opt_lines
+link_model: $LINK_MODEL"
 	if [ "$EMU" = 0 ]; then pa="10.200.0.2:5800"; pb="10.200.0.2:5800"; fi
 	cat >"$WORK/server.yaml" <<EOF
 role: server

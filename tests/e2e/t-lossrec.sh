@@ -17,8 +17,11 @@
 #    per MB at most a third of what it did in the control run (not
 #    counting the retransmissions of the client's own CoDel drops, which
 #    are congestion signals and no business of recovery);
+#  - the client's CoDel interval is longer than configured while it
+#    resends (docs/loss-recovery.md, "The AQM and recovery");
 #  - control run, `recovery: { enabled: false }`, same links, 10 MB: the
-#    server finds gaps on b and nothing is resent, so they reach the tun.
+#    server finds gaps on b and nothing is resent, so they reach the tun;
+#    the CoDel interval stays as configured.
 # (The reorder buffer's `lost` counter is no measure of gaps: seqs of
 # probes and reports, which never enter it, count there too.)
 # The prober's degraded threshold is raised so b stays UP: marking b
@@ -76,6 +79,9 @@ wait_for 60 bash -c "[ \$('$CTL' -s '$WORK/client.sock' status --json | python3 
 emu_ctl b loss-burst 4 >/dev/null
 check "50 MB upload over a lossy bond (random, then bursts), sha256 intact" xfer_ok 9300 "$WORK/blob50"
 sleep 0.5 # the last NACKs and resends
+# the sender's CoDel interval while losses are being recovered (read
+# first: it falls back 2 s after the last resend)
+ivl_on=$(cstatus | jq_py "d['session']['queue']['aqm_interval_ms']")
 r1=$(retrans)
 drops=$(emu_drops)
 losses=$(srec losses)
@@ -123,6 +129,8 @@ rr=$(jq_py "[l['model']['random_loss_rounds'] for l in d['links'] if l['name']==
 lc=$(jq_py "[l['model']['loss_cuts'] for l in d['links'] if l['name']=='b'][0]" <"$WORK/status-on.json")
 check "status: b's random loss was not taken for congestion ($rr rounds, $lc loss cuts)" \
 	test "$rr" -gt "$lc"
+check "status: CoDel's interval grew while losses were recovered ($ivl_on ms, 100 configured)" \
+	python3 -c "import sys; sys.exit(not float('$ivl_on') > 100)"
 check "status: no copies ahead while copy_ahead is off" \
 	test "$(jq_py "d['recovery']['copies_ahead']" <"$WORK/status-on.json")" -eq 0
 
@@ -132,6 +140,7 @@ restart "{ enabled: false }" || { bad "daemons start (control)"; summary; exit 1
 r0=$(retrans)
 xfer_start 9301 "$WORK/blob10"
 check "control: 10 MB upload, sha256 intact" xfer_ok 9301 "$WORK/blob10"
+ivl_off=$(cstatus | jq_py "d['session']['queue']['aqm_interval_ms']")
 r1=$(retrans)
 drops=$(emu_drops)
 rec=$(srec recovered)
@@ -141,6 +150,8 @@ losses=$(srec losses)
 echo "  control: emulator dropped $drops on b, server found $losses gaps; recovered $rec;" \
 	"TCP retransmitted $((r1 - r0)) segments, $off_aqm CoDel drops"
 echo "  beyond CoDel's drops: $off_rt retransmissions (with recovery: $on_rt for 5x the data)"
+check "control: CoDel's interval stays as configured ($ivl_off ms)" \
+	python3 -c "import sys; sys.exit(not float('$ivl_off') == 100)"
 check "control: status says recovery is off" test "$(cstatus | jq_py "d['recovery']['enabled']")" = False
 check "control: nothing recovered ($rec)" test "$rec" -eq 0
 check "control: the gaps reach the receiver's tun ($losses found, none resent)" \

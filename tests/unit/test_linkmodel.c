@@ -587,6 +587,14 @@ static void test_aqm_target(void **st)
 	assert_int_equal(lm_aqm_target_ns(5 * MS, 10000), 5 * MS);
 	assert_int_equal(lm_aqm_target_ns(5 * MS, 80000), 20 * MS);
 	assert_int_equal(lm_aqm_target_ns(5 * MS, 0), 5 * MS);
+	/* the interval: at least 4 targets; each ms of recovery hold adds
+	 * LM_AQM_HOLD_MULT ms (2 x 20 ms links, b losing 2%: ~47 ms hold) */
+	assert_int_equal(lm_aqm_interval_ns(100 * MS, 10 * MS, 0), 100 * MS);
+	assert_int_equal(lm_aqm_interval_ns(100 * MS, 30 * MS, 0), 120 * MS);
+	assert_int_equal(lm_aqm_interval_ns(100 * MS, 10 * MS, 47 * MS),
+			 100 * MS + LM_AQM_HOLD_MULT * 47 * MS);
+	assert_int_equal(lm_aqm_interval_ns(100 * MS, 30 * MS, 10 * MS),
+			 120 * MS + LM_AQM_HOLD_MULT * 10 * MS);
 }
 
 /* A late copy or a reordered older report changes nothing. */

@@ -126,6 +126,19 @@ static void test_nack_delay(void **state)
 	assert_int_equal(s.nack_delay_n, 2);
 	assert_int_equal(s.nack_delay_sum_ns, 40 * MS + 60 * MS);
 	assert_int_equal(s.nack_delay_max_ns, 60 * MS);
+	/* the recent figure: EWMA of the two counted (40 then 60 ms), and
+	 * nothing once no resend came for RETX_RECENT_NS */
+	assert_int_equal(retx_recent_nack_delay(st, 100 * MS),
+			 40 * MS - 40 * MS / 8 + 60 * MS / 8);
+	assert_int_equal(retx_recent_nack_delay(st, 80 * MS + RETX_RECENT_NS),
+			 40 * MS - 40 * MS / 8 + 60 * MS / 8);
+	assert_int_equal(
+	    retx_recent_nack_delay(st, 80 * MS + RETX_RECENT_NS + 1), 0);
+	assert_int_equal(retx_recent_nack_delay(NULL, 100 * MS), 0);
+	retx_destroy(st);
+	/* a store that never resent: 0 */
+	st = mk(64, 500 * MS, 1000000);
+	assert_int_equal(retx_recent_nack_delay(st, 100 * MS), 0);
 	retx_destroy(st);
 }
 

@@ -3,7 +3,10 @@
 #   raw                      iperf3 over plain routing, no tunnel
 #   tunnel LINKS             iperf3 through the tunnel over 1 or 2 links
 #   matrix LINKS             the same, each direction with 1 and 4 streams,
-#                            one daemon pair (OFFLOAD=auto|off, CRYPTO=...)
+#                            one daemon pair (OFFLOAD=auto|off, CRYPTO=...);
+#                            CASES="up:1 down:1" runs only those, in order;
+#                            SAMPLES=DIR keeps both daemons' status --json
+#                            every 0.1 s (DIR/client.jsonl, DIR/server.jsonl)
 #   rawmatrix                plain routing, each direction, 1 and 4 streams
 #   failover PROBE_MS        ping every 20 ms while the busy link dies
 # Prints "RESULT key=value ..." lines for the driver.
@@ -64,8 +67,17 @@ matrix)
 	[ "$1" = 1 ] && export SINGLE=1
 	write_configs roundrobin roundrobin
 	daemons_start >/dev/null || { echo "RESULT error=start"; exit 1; }
+	if [ -n "${SAMPLES:-}" ]; then
+		mkdir -p "$SAMPLES"
+		echo "{\"watch_start\": $(date +%s.%N)}" >>"$SAMPLES/marks.jsonl"
+		bg "$SAMPLES/client.jsonl" "$CTL" -s "$WORK/client.sock" watch -i 0.1 --json
+		bg "$SAMPLES/server.jsonl" "$CTL" -s "$WORK/server.sock" watch -i 0.1 --json
+	fi
 	sleep 0.5
-	for dir in up down; do for p in 1 4; do measure $dir $p; done; done
+	for cs in ${CASES:-up:1 up:4 down:1 down:4}; do
+		[ -n "${SAMPLES:-}" ] && echo "{\"case\": \"$cs\", \"t\": $(date +%s.%N)}" >>"$SAMPLES/marks.jsonl"
+		measure "${cs%%:*}" "${cs##*:}"
+	done
 	;;
 raw)
 	ip -n "$NS_C" route add 10.99.0.0/24 via 10.101.0.1

@@ -109,6 +109,11 @@ static json_t *path_json(struct session *s, struct path *p)
 			    json_integer((json_int_t)m->loss_ignored));
 	json_object_set_new(mj, "round_loss_pct",
 			    json_real(m->round_loss_ppm / 10000.0));
+	/* how STARTUP ended and how often STEADY went back to it */
+	json_object_set_new(mj, "startup_full_exits",
+			    json_integer((json_int_t)m->startup_full_exits));
+	json_object_set_new(mj, "startup_reentries",
+			    json_integer((json_int_t)m->startup_reentries));
 	json_object_set_new(j, "model", mj);
 	/* the headline figures also flat, for scripts and the table */
 	json_object_set_new(j, "capacity_bps",

@@ -278,6 +278,7 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		 * Cutting to what app-limited traffic delivered would
 		 * collapse the rate for nothing. */
 	} else if (queue || lossy_queue) {
+		m->grow_from_bps = 0; /* a queue: the growth found the limit */
 		if (m->phase == LM_STARTUP || now >= m->holdoff_ns) {
 			/* A queue already draining since the last backoff
 			 * needs time, not another cut (cuts would compound
@@ -341,13 +342,24 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		if (m->phase == LM_STARTUP &&
 		    m->capacity_bps >= m->cfg.initial_bps &&
 		    p >= 1.5 * (double)m->capacity_bps &&
+		    (double)m->inflight_bytes * 8 >=
+			(double)m->capacity_bps * (double)rtt_ns / 2e9 &&
 		    now - m->round_ns >= rtt_ns) {
 			/* BBR's full pipe: a round trip with demand that did
 			 * not raise the estimate by 25% counts; three end
 			 * the startup at the estimate. Only while the pacer
 			 * offers well over what arrives (the link, not the
-			 * pacer or the sender's window, is the limit) and
-			 * the link carried at least the initial rate. */
+			 * pacer or the sender's window, is the limit), the
+			 * link carried at least the initial rate, and the
+			 * pipe is full: at least half a round trip at the
+			 * estimate in flight. BBR skips app-limited rounds,
+			 * and `demand` (the pacer held a packet in the last
+			 * 100 ms) is too coarse to tell them: one held burst
+			 * of a gigabit upload's ACKs made 100 ms of demand,
+			 * five 20 ms rounds of a link with ~1 KB in flight,
+			 * and STARTUP ended at the ACK stream's ~10 Mbit/s;
+			 * the download that followed regrew from there at
+			 * 100%/s, 5 s to a gigabit. */
 			m->round_ns = now;
 			if (m->capacity_bps >= m->full_bw + m->full_bw / 4) {
 				m->full_bw = m->capacity_bps;
@@ -394,8 +406,34 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 			 * cwnd for the rest of the transfer). */
 			if (p < (double)m->cfg.initial_bps)
 				p = (double)m->cfg.initial_bps;
-		} else if (m->qdelay_us < target / 2 &&
-			   (!rate || (double)rate >= 0.8 * p)) {
+		} else if (m->qdelay_us >= target / 2) {
+			m->grow_from_bps = 0; /* near the limit */
+		} else if (!rate || (double)rate >= 0.8 * p) {
+			/* The link delivers all it is paced at and shows no
+			 * queue. Once this growth has found LM_REPROBE_GAIN x
+			 * the estimate it began from, the link is far from
+			 * its limit (a model cut to an ACK stream, a link
+			 * back up after a step down): probe as STARTUP does,
+			 * x2 per round trip, until a queue or a full pipe
+			 * ends it (BBRv3's probe-up also grows
+			 * exponentially per round). At 100%/s, 50 Mbit/s
+			 * took 5 s to reach a gigabit. A link at its limit
+			 * never gets here twice over: its estimate cannot
+			 * double without a queue. */
+			uint64_t ref0 =
+			    m->capacity_bps > rate ? m->capacity_bps : rate;
+			if (!m->grow_from_bps) {
+				m->grow_from_bps = ref0;
+			} else if ((double)ref0 >=
+				   LM_REPROBE_GAIN * (double)m->grow_from_bps) {
+				m->phase = LM_STARTUP;
+				m->startup_reentries++;
+				m->grow_from_bps = 0;
+				m->full_bw = m->capacity_bps;
+				m->full_cnt = 0;
+				m->round_ns = now;
+				m->cut_from_bps = 0;
+			}
 			double dt = (double)dt_ns / 1e9;
 			if (dt > 0.1)
 				dt = 0.1;

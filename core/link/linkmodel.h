@@ -39,7 +39,8 @@
  *  - Pacing: STARTUP grows about x2 per round trip while there is demand
  *    and the queueing delay stays under the target; it ends on the first
  *    queue, or (BBR's full-pipe test) when LM_FULL_ROUNDS round trips with
- *    demand did not raise the capacity estimate by 25%: the pacing rate
+ *    demand and half a round trip at the estimate in flight (a full pipe, not
+ *    app-limited) did not raise the capacity estimate by 25%: the pacing rate
  *    becomes the estimate (a rate far above what the link delivers would
  *    park the queue in the modem and keep the other links idle). Congestion =
  * queueing delay over the target in two reports in a row, or over 4 x the
@@ -52,7 +53,10 @@
  * taken as the new base (a longer route, a clock step; LEDBAT's lesson). STEADY
  * grows by LM_GROWTH_PER_S (multiplicative, per second) with demand, a queue
  * under half the target and the link delivering what it is given, at most
- * LM_PROBE_GAIN x the estimate (BBR's probe gain). When the hold-off after a
+ * LM_PROBE_GAIN x the estimate (BBR's probe gain); once that growth, with no
+ * queue or cut in between, has found LM_REPROBE_GAIN x the estimate it began
+ * from, the link goes back to STARTUP (far from its limit: a model cut to an
+ * ACK stream, a link back up after a step down). When the hold-off after a
  * cut ends with the queue drained, the rate goes straight back to LM_CRUISE x
  * min(estimate, rate before the cut) instead of regrowing from the cut (BBR
  * cruises at the estimate after its drain: regrowing leaves the link underused
@@ -88,6 +92,7 @@
 #define LM_FULL_ROUNDS	   3	/* STARTUP rounds without 25% more delivered */
 #define LM_AQM_RTT_DIV	   4 /* daemon CoDel target >= the bond's RTT / this */
 #define LM_CRUISE	   0.95 /* after a cut's hold-off, back to this x est. */
+#define LM_REPROBE_GAIN	   2.0	/* STEADY growth that found this x: STARTUP */
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
 #define LM_STALL_PKTS	   3 /* overdue packets that make a stall */
@@ -161,6 +166,8 @@ struct lm {
 	uint32_t full_cnt;	     /* rounds without 25% more capacity */
 	uint64_t cut_from_bps;	     /* pacing rate before the last cut */
 	uint64_t startup_full_exits; /* STARTUP ended on a full pipe */
+	uint64_t startup_reentries;  /* STEADY found far more: STARTUP again */
+	uint64_t grow_from_bps;	     /* estimate when STEADY growth began */
 	uint32_t tx_seq;	     /* last path_seq sent */
 	uint32_t stall_n;	     /* overdue reports in a row */
 	uint32_t stall_us;	     /* gen_us of the first of them */

@@ -579,6 +579,136 @@ static void test_cruise_after_cut(void **st)
 			 (unsigned long long)cap);
 }
 
+/*
+ * Synthetic feedback of a LAN-speed link (docs/link-model.md, "The gigabit
+ * download after an upload"): one report `dt_us` after the previous one,
+ * the receiver got `bps` for that time (PKT-size packets, all but the
+ * newest `lag` in), no queue; the prober's RTT is 0.2 ms (a veth).
+ */
+struct lan {
+	struct lm m;
+	uint64_t now;
+	uint32_t seq, gen;
+	uint32_t lag;  /* the newest packets not yet in (in flight) */
+	double credit; /* bytes not yet a whole packet */
+};
+
+static void lan_init(struct lan *l)
+{
+	memset(l, 0, sizeof(*l));
+	struct lm_cfg c = {0};
+	lm_init(&l->m, &c);
+	l->now = 1000 * MS;
+	l->gen = 5000;
+}
+
+static void lan_report(struct lan *l, uint32_t dt_us, double bps, bool demand)
+{
+	l->credit += bps / 8 * dt_us / 1e6;
+	uint32_t n = (uint32_t)(l->credit / PKT);
+	if (!n)
+		n = 1;
+	l->credit -= (double)n * PKT;
+	for (uint32_t k = 0; k < n; k++)
+		lm_on_sent(&l->m, PKT, (uint32_t)(l->now / 1000));
+	l->seq += n;
+	l->gen += dt_us;
+	l->now += (uint64_t)dt_us * 1000;
+	uint32_t in = l->seq > l->lag ? l->seq - l->lag : 1;
+	struct lm_fb fb = {.gen_us = l->gen,
+			   .high_seq = in,
+			   .rx_packets = in,
+			   .rx_bytes = in * PKT,
+			   .last_rx_us = l->gen,
+			   .owd_min_us = 100000,
+			   .owd_max_us = 100050,
+			   .interval_pkts = (uint16_t)n};
+	lm_on_feedback(&l->m, l->now, &fb, demand, 200);
+}
+
+/* A pacer-limited link on a path that carries `path_bps`: it delivers what
+ * it is paced at, up to the path, with demand, for `ms`. */
+static void lan_bulk(struct lan *l, double path_bps, uint32_t ms)
+{
+	for (uint32_t t = 0; t < ms * 1000; t += 5000) {
+		double r = (double)l->m.pacing_bps;
+		lan_report(l, 5000, r < path_bps ? r : path_bps, true);
+	}
+}
+
+static struct lan L;
+
+/*
+ * The trace status --json showed on the server in the gigabit
+ * download-after-upload collapse: during the upload its link to the client
+ * carries only the upload's ACKs, 5-10 Mbit/s, and now and then one burst
+ * of them is held by the pacer, which the daemon reports as 100 ms of
+ * demand. Those 100 ms were five 20 ms "rounds" without growth: STARTUP
+ * ended on a full pipe at the ACK stream's ~10 Mbit/s, and the download
+ * that followed regrew at 100%/s (2.7 Gbit/s after ~5 s). Now an
+ * app-limited round (delivering under LM_FULL_DELIVERED x the estimate)
+ * does not count, and the download gets a gigabit within a second.
+ */
+static void test_ack_stream_then_bulk(void **st)
+{
+	(void)st;
+	lan_init(&L);
+	for (int i = 0; i < 800; i++) { /* 4 s of ACKs, 5 ms reports */
+		/* 10 Mbit/s for 20 ms each half second, else 5 */
+		double r = i % 100 < 4 ? 10e6 : 5e6;
+		/* a held burst at 200 and 700 ms of each second */
+		bool demand = i % 100 >= 40 && i % 100 < 60;
+		lan_report(&L, 5000, r, demand);
+	}
+	if (L.m.phase != LM_STARTUP)
+		fail_msg("STARTUP ended on ACKs: paced at %llu, estimate %llu",
+			 (unsigned long long)L.m.pacing_bps,
+			 (unsigned long long)L.m.capacity_bps);
+	lan_bulk(&L, 3e9, 1000);
+	if (L.m.pacing_bps < 1000000000ull)
+		fail_msg("1 s into the download paced at %llu",
+			 (unsigned long long)L.m.pacing_bps);
+}
+
+/*
+ * However a link came to STEADY at a rate far below its path (here STARTUP
+ * ended on a full pipe at a 10 Mbit/s limit that then went away), a link
+ * that delivers all it is paced at with no queue goes back to STARTUP once
+ * STEADY growth has doubled its estimate, and finds a 3 Gbit/s path in
+ * about a second; at 100%/s it took 5.
+ */
+static void test_steady_reprobe(void **st)
+{
+	(void)st;
+	lan_init(&L);
+	L.lag = 20; /* a full pipe: ~2 ms at 10 Mbit/s in flight */
+	lan_bulk(&L, 10e6, 500);
+	assert_int_equal(L.m.phase, LM_STEADY);
+	assert_int_equal(L.m.startup_full_exits, 1);
+	assert_true((double)L.m.pacing_bps <= 1.05 * LM_PROBE_GAIN * 10e6);
+	assert_int_equal(L.m.startup_reentries, 0); /* the limit holds */
+	lan_bulk(&L, 3e9, 1500);
+	if (L.m.pacing_bps < 2000000000ull)
+		fail_msg("1.5 s after the limit went paced at %llu",
+			 (unsigned long long)L.m.pacing_bps);
+	assert_true(L.m.startup_reentries >= 1);
+}
+
+/* A link at its limit never goes back to STARTUP: its estimate cannot
+ * double without a queue (20 Mbit/s, a 200 ms buffer, 20 s; and the same
+ * with +-5 ms of jitter). */
+static void test_no_reprobe_at_capacity(void **st)
+{
+	(void)st;
+	sim_init(&S, 20, 20, 200, 0);
+	run(&S, 20000);
+	assert_int_equal(S.m.startup_reentries, 0);
+	sim_init(&S, 20, 20, 200, 0);
+	S.jitter = 5 * MS;
+	run(&S, 20000);
+	assert_int_equal(S.m.startup_reentries, 0);
+}
+
 /* The daemon queue's CoDel target: the configured one on short RTTs, a
  * quarter of the RTT on long ones. */
 static void test_aqm_target(void **st)
@@ -636,6 +766,9 @@ int main(void)
 	    cmocka_unit_test(test_full_pipe_exit),
 	    cmocka_unit_test(test_startup_slow_sender),
 	    cmocka_unit_test(test_cruise_after_cut),
+	    cmocka_unit_test(test_ack_stream_then_bulk),
+	    cmocka_unit_test(test_steady_reprobe),
+	    cmocka_unit_test(test_no_reprobe_at_capacity),
 	    cmocka_unit_test(test_aqm_target),
 	    cmocka_unit_test(test_step_down),
 	    cmocka_unit_test(test_step_up),

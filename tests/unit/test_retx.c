@@ -143,8 +143,10 @@ static void test_nack_delay(void **state)
 }
 
 /* A resend that is itself lost is found through the link it went on and
- * resent again, never on a link that lost it; with no such link left it
- * is given up. */
+ * resent again, first on links that never lost it; when every link has
+ * lost a copy, once more on the original's link (it lost the original
+ * only, never a resend); after that it is given up: no link carries two
+ * resends of a packet. */
 static void test_resend_lost_again(void **state)
 {
 	(void)state;
@@ -165,17 +167,35 @@ static void test_resend_lost_again(void **state)
 	assert_int_equal(retx_commit(st, e, 2, 148, 10000000, 3 * MS, true), 0);
 	retx_on_resent(st, 20, 2, 40);
 	assert_int_equal(e->resends, 2);
-	/* and link 2 lost it too: every link has, give up */
+	/* and link 2 lost it too: every link has; the original's link 1
+	 * carried no resend yet */
 	assert_int_equal(retx_on_loss(st, 2, 40, 0x7, 5 * MS, &e, &allowed),
+			 RETX_RESEND);
+	assert_int_equal(allowed, 0x2);
+	/* not if link 1 is not usable now */
+	put(st, 22, 1, 7, 0);
+	assert_int_equal(retx_on_loss(st, 1, 7, 0x3, 1 * MS, &e, &allowed),
+			 RETX_RESEND);
+	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 1 * MS, true), 0);
+	retx_on_resent(st, 22, 0, 32);
+	assert_int_equal(retx_on_loss(st, 0, 32, 0x1, 3 * MS, &e, &allowed),
 			 RETX_NO_LINK);
-	/* only two links: the resend on 0 lost means none is left */
+	/* only two links: the resend on 0 lost, one more on 1, then none */
 	put(st, 21, 1, 6, 0);
 	assert_int_equal(retx_on_loss(st, 1, 6, 0x3, 1 * MS, &e, &allowed),
 			 RETX_RESEND);
 	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 1 * MS, true), 0);
 	retx_on_resent(st, 21, 0, 31);
 	assert_int_equal(retx_on_loss(st, 0, 31, 0x3, 3 * MS, &e, &allowed),
-			 RETX_NO_LINK);
+			 RETX_RESEND);
+	assert_int_equal(allowed, 0x2);
+	assert_int_equal(retx_commit(st, e, 1, 148, 10000000, 3 * MS, true), 0);
+	retx_on_resent(st, 21, 1, 9);
+	assert_int_equal(e->resends, 2);
+	/* the second resend, on link 1, lost as well: link 1's loss of this
+	 * packet is known already, and both links carried a resend */
+	assert_int_equal(retx_on_loss(st, 1, 9, 0x3, 5 * MS, &e, &allowed),
+			 RETX_DUP);
 	retx_destroy(st);
 }
 

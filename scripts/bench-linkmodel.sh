@@ -16,7 +16,8 @@
 #
 # Knobs: T (iperf3 seconds, default 10, first 2 omitted), CCS ("cubic"),
 # PAIRS ("sym asym"), RATES ("none high low"), DIRS ("up down"),
-# PS ("1 4"), QUEUE (emulator queue, 100ms).
+# PS ("1 4"), QUEUE (emulator queue, 100ms); with --step, SAMPLES=DIR keeps
+# both daemons' status --json every 0.1 s (DIR/client.jsonl, server.jsonl).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -92,11 +93,19 @@ if [ "${1:-}" = --step ]; then
 	bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5201
 	sleep 0.3
 	R=""; [ "$dir" = down ] && R=-R
+	if [ -n "${SAMPLES:-}" ]; then
+		mkdir -p "$SAMPLES"
+		echo "{\"watch_start\": $(date +%s.%N)}" >"$SAMPLES/marks.jsonl"
+		bg "$SAMPLES/client.jsonl" "$CTL" -s "$WORK/client.sock" watch -i 0.1 --json
+		bg "$SAMPLES/server.jsonl" "$CTL" -s "$WORK/server.sock" watch -i 0.1 --json
+	fi
 	bg "$WORK/ip.json" ip netns exec "$NS_C" iperf3 -c 10.99.0.2 -p 5201 -t 30 -i 1 -C "$cc" $R -J
 	ipid=$LAST_PID
 	sleep 10
+	[ -n "${SAMPLES:-}" ] && echo "{\"step\": \"a 6mbit\", \"t\": $(date +%s.%N)}" >>"$SAMPLES/marks.jsonl"
 	emu_ctl a rate 6mbit >/dev/null
 	sleep 10
+	[ -n "${SAMPLES:-}" ] && echo "{\"step\": \"a 20mbit\", \"t\": $(date +%s.%N)}" >>"$SAMPLES/marks.jsonl"
 	emu_ctl a rate 20mbit >/dev/null
 	wait "$ipid"
 	mtu=$(cstatus | jq_py "d['tun']['mtu']")

@@ -158,6 +158,36 @@ static void hist_push(struct lm *m, uint64_t rx_us, uint64_t bytes)
 		m->hist_n++;
 }
 
+/* How late past its base delay a packet may arrive and still be on its
+ * way: half an RTT, the largest queueing delay seen lately, a margin. */
+static uint32_t late_us(const struct lm *m, uint64_t srtt_us)
+{
+	return (uint32_t)(srtt_us < 1000000 ? srtt_us : 1000000) /
+		   LM_STALL_RTT_DIV +
+	       m->qdelay_max_us + LM_STALL_MARGIN_US;
+}
+
+/*
+ * Is even the newest packet sent on the link overdue at this report? Then
+ * what the far end has not got is lost, not in flight. Why it matters: a
+ * link stepping down from 20 to 6 Mbit/s overflowed its modem buffer, its
+ * last two packets were dropped, and the scheduler, which counts a link's
+ * queueing delay while it has bytes in flight, saw it 99 ms slower for
+ * good (the last report's delay) and never fed it again: no new report
+ * could correct the delay, and the bond ran on the other link alone for
+ * the whole 10 s of the step (status samples, docs/link-model.md).
+ */
+static bool overdue_lost(const struct lm *m, const struct lm_fb *fb,
+			 uint64_t srtt_us)
+{
+	const struct lm_sent *e = &m->sent[m->tx_seq & (LM_SENT_RING - 1)];
+	if (!m->have_base || e->seq != m->tx_seq ||
+	    !lt32(fb->high_seq, m->tx_seq))
+		return false;
+	return lt32(e->tx_us + lm_base_owd(m) + late_us(m, srtt_us),
+		    fb->gen_us);
+}
+
 /*
  * Overdue check of the packets the report does not cover. A tail loss (the
  * last packet or two of a burst lost, nothing after them) also leaves an
@@ -184,9 +214,7 @@ static int stall_check(struct lm *m, const struct lm_fb *fb, uint64_t srtt_us)
 	 * prober's early DOWN as late; the second report still rules out a
 	 * receiver slow to read, and a sender's stall sends nothing to be
 	 * overdue. */
-	uint32_t late = (uint32_t)(srtt_us < 1000000 ? srtt_us : 1000000) /
-			    LM_STALL_RTT_DIV +
-			m->qdelay_max_us + LM_STALL_MARGIN_US;
+	uint32_t late = late_us(m, srtt_us);
 	uint32_t base = lm_base_owd(m), overdue = 0;
 	for (uint32_t seq = next;
 	     overdue < LM_STALL_PKTS && !lt32(m->tx_seq, seq); seq++) {
@@ -468,10 +496,13 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 	m->last_fb_ns = now_ns;
 
 	/* in flight: sent after the newest packet the far end has */
+	uint64_t prev_inflight = m->inflight_bytes;
 	const struct lm_sent *e = &m->sent[fb->high_seq & (LM_SENT_RING - 1)];
 	if (e->seq == fb->high_seq && fb->high_seq)
 		m->inflight_bytes = m->sent_bytes - e->cum_bytes;
 	else if (fb->high_seq == m->tx_seq)
+		m->inflight_bytes = 0;
+	if (m->inflight_bytes && overdue_lost(m, fb, srtt_us))
 		m->inflight_bytes = 0;
 
 	if (!m->have_fb) {
@@ -545,7 +576,8 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 			dt_ns);
 	}
 	ev |= stall_check(m, fb, srtt_us);
-	if (m->pacing_bps != prev_pacing || rate)
+	if (m->pacing_bps != prev_pacing || rate ||
+	    m->inflight_bytes != prev_inflight)
 		ev |= LM_EV_RATE;
 	return ev;
 }

@@ -378,6 +378,62 @@ static void test_no_cut_when_unfed(void **st)
 	assert_true(m->pacing_bps >= 10000000);
 }
 
+/*
+ * The download step's trace (status samples, docs/link-model.md): a busy
+ * link with a 99 ms queue, its last packets dropped by the overflowing
+ * modem buffer, then not fed any more (the scheduler took its delay at
+ * face value). The far end keeps reporting it, nothing new on it: once
+ * even the newest packet sent is overdue, nothing is in flight any more
+ * (so the scheduler stops counting the stale queue and feeds the link
+ * again), and the views are told.
+ */
+static void test_lost_tail_not_in_flight(void **st)
+{
+	(void)st;
+	struct lm *m = &S.m;
+	struct lm_cfg c = {0};
+	lm_init(m, &c);
+	uint64_t now = 1000 * MS;
+	const uint32_t owd = 20000, q = 99000; /* clocks: rx = tx + owd + q */
+	uint32_t seq = 0;
+	int ev = 0;
+	for (int i = 0; i < 50; i++) { /* 1 s, 30 packets per 20 ms */
+		for (int k = 0; k < 30; k++)
+			lm_on_sent(m, PKT, (uint32_t)(now / 1000));
+		seq += 30;
+		now += 20 * MS;
+		uint32_t qi = i < 25 ? 0 : q; /* the base, then the queue */
+		struct lm_fb fb = {.gen_us = (uint32_t)(now / 1000),
+				   .high_seq = seq - 10,
+				   .rx_packets = seq - 10,
+				   .rx_bytes = (seq - 10) * PKT,
+				   .last_rx_us = (uint32_t)(now / 1000),
+				   .owd_min_us = owd + qi,
+				   .owd_max_us = owd + qi + 500,
+				   .interval_pkts = 30};
+		lm_on_feedback(m, now, &fb, true, 2 * owd);
+	}
+	/* the 10 in flight: 8 arrive, the last 2 were dropped; no more sent */
+	uint32_t high = seq - 2;
+	for (int i = 0; i < 25; i++) { /* 500 ms of reports */
+		now += 20 * MS;
+		struct lm_fb fb = {.gen_us = (uint32_t)(now / 1000),
+				   .high_seq = high,
+				   .rx_packets = high,
+				   .rx_bytes = high * PKT,
+				   .last_rx_us = (uint32_t)(now / 1000),
+				   .owd_min_us = i ? 0 : owd + q,
+				   .owd_max_us = i ? 0 : owd + q,
+				   .interval_pkts = i ? 0 : 8};
+		ev |= lm_on_feedback(m, now, &fb, false, 2 * owd);
+		if (i == 0)
+			assert_int_equal(m->inflight_bytes, 2 * PKT);
+	}
+	assert_int_equal(m->inflight_bytes, 0);
+	assert_true(ev & LM_EV_RATE);
+	assert_false(m->stalled); /* a tail loss, not a dead link */
+}
+
 /* +-5 ms of jitter: the report's min OWD sees through it. */
 static void test_jitter(void **st)
 {
@@ -776,6 +832,7 @@ int main(void)
 	    cmocka_unit_test(test_loss_classification),
 	    cmocka_unit_test(test_random_loss_trace),
 	    cmocka_unit_test(test_no_cut_when_unfed),
+	    cmocka_unit_test(test_lost_tail_not_in_flight),
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_deep_buffer),
 	    cmocka_unit_test(test_no_demand),

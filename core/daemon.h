@@ -428,15 +428,8 @@ int tunio_open(struct daemon *d, struct err *e);
 bool tunio_udp_gro(const struct daemon *d);
 int tunio_socket_setup(struct daemon *d, int fd);
 /* Next inner packet (a whole one or a super-packet's next segment) into
- * out; -1 with errno EAGAIN when the tun is drained. A segment comes in
- * two steps: only its headers are in out (all that is needed to pick its
- * way: addresses, ports, DSCP, flags, lengths), and tunio_cut() writes
- * the whole packet of len bytes from them to dst (out itself, or the
- * queue entry it goes to, so it is cut once, where it waits). Call it
- * before using more than the headers and before the next read; for a
- * packet read whole it copies it to dst (nothing when dst is out). */
+ * out; -1 with errno EAGAIN when the tun is drained. */
 ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room);
-void tunio_cut(struct daemon *d, const uint8_t *out, uint8_t *dst, size_t len);
 /* Segments of a super-packet still to be taken: read before returning. */
 bool tunio_pending(const struct daemon *d);
 /* Hands an inner packet to the tun (b: its pool buffer, released once

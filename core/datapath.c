@@ -547,7 +547,7 @@ static uint64_t tx_prepare(struct session *s, uint8_t *inner, size_t len,
  * when it picks the next packet.
  */
 static void sched_one(struct session *s, uint8_t *inner, size_t len,
-		      uint64_t now, uint64_t t0, bool from_tun)
+		      uint64_t now, uint64_t t0)
 {
 	struct ttt_pkt_info info;
 	uint64_t seq = tx_prepare(s, inner, len, TTT_CLASS_BULK, &info, now);
@@ -574,21 +574,13 @@ static void sched_one(struct session *s, uint8_t *inner, size_t len,
 	    .bucket = (uint16_t)bucket,
 	    .klass = TTT_CLASS_BULK,
 	};
-	uint32_t total = (uint32_t)(sizeof(m) + len);
-	uint8_t *e = pktq_reserve(&p->pq, total);
-	if (!e) {
+	if (pktq_push_hdr(&p->pq, &m, sizeof(m), inner, (uint32_t)len, now) <
+	    0) {
 		/* the scheduler keeps choosing a link that cannot keep up */
 		s->tx_drops++;
 		p->pq_drops++;
 		return;
 	}
-	memcpy(e, &m, sizeof(m));
-	/* A tun segment is cut here, in its entry: its one copy. */
-	if (from_tun)
-		tunio_cut(s->d, inner, e + sizeof(m), len);
-	else
-		memcpy(e + sizeof(m), inner, len);
-	pktq_commit(&p->pq, total, now);
 	/* Provisional: txq_flush() rolls it back if the packet does not go. */
 	if (!unchained) {
 		s->bucket_last[bucket] = seq;
@@ -1054,7 +1046,7 @@ static void pace_service(struct session *s, uint64_t now)
 						: pktq_pop(&s->q, now, &len);
 			if (!pkt)
 				break;
-			sched_one(s, pkt, len, now, t0, false);
+			sched_one(s, pkt, len, now, t0);
 		}
 		pace_release(s, now);
 		/* releasing may have opened the gate again */
@@ -1277,28 +1269,25 @@ void datapath_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (s->fq_on) {
 			uint32_t h = wire_flow_hash(inner, (size_t)n);
 			if (is_interactive(s, inner, (size_t)n, h, now)) {
-				tunio_cut(d, inner, inner, (size_t)n);
 				interactive_one(s, inner, (size_t)n, now);
 				continue;
 			}
 			if (!fq_empty(&s->fq) || !pace_gate_open(s, now)) {
-				tunio_cut(d, inner, inner, (size_t)n);
 				if (fq_push(&s->fq, h, inner, (uint32_t)n,
 					    now) < 0)
 					s->tx_drops++;
 				continue;
 			}
-			sched_one(s, inner, (size_t)n, now, now, true);
+			sched_one(s, inner, (size_t)n, now, now);
 			continue;
 		}
 		/* FIFO: once packets wait, newcomers wait behind them. */
 		if (!pktq_empty(&s->q) || !pace_gate_open(s, now)) {
-			tunio_cut(d, inner, inner, (size_t)n);
 			if (pktq_push(&s->q, inner, (uint32_t)n, now) < 0)
 				s->tx_drops++;
 			continue;
 		}
-		sched_one(s, inner, (size_t)n, now, now, true);
+		sched_one(s, inner, (size_t)n, now, now);
 	}
 	if (cur)
 		pace_service(cur, now);

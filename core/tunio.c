@@ -56,7 +56,6 @@ struct tunio {
 	/* the super-packet being handed out segment by segment */
 	struct gso_plan plan;
 	uint32_t next;
-	int32_t cut;  /* segment whose headers the last read gave, or -1 */
 	uint8_t *big; /* TUNIO_MAX_PKT bytes */
 	struct gro gro;
 	/* counters */
@@ -96,7 +95,6 @@ int tunio_init(struct daemon *d, struct err *e)
 	if (!t)
 		return err_set(e, -ENOMEM, "out of memory for the tun");
 	d->tio = t;
-	t->cut = -1;
 	const char *env = getenv("TTT_OFFLOAD");
 	t->want = true;
 	if (d->cfg.tun.offload == CFG_OFFLOAD_OFF) {
@@ -177,13 +175,10 @@ ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room)
 	struct tunio *t = d->tio;
 	if (!t || !t->flags) /* plain tun (or none set up) */
 		return read(d->tun_fd, out, room);
-	t->cut = -1;
 	for (;;) {
-		if (t->next < t->plan.nseg) {
-			t->cut = (int32_t)t->next;
-			return (ssize_t)gso_segment_hdr(&t->plan, t->big,
-							t->next++, out);
-		}
+		if (t->next < t->plan.nseg)
+			return (ssize_t)gso_segment(&t->plan, t->big, t->next++,
+						    out);
 		/* The packet lands in the caller's slot; only a
 		 * super-packet spills over into big, which then takes the
 		 * whole of it. */
@@ -224,17 +219,6 @@ ssize_t tunio_read(struct daemon *d, uint8_t *out, size_t room)
 		t->next = 0;
 		t->gso_reads++;
 		t->gso_segs += t->plan.nseg;
-	}
-}
-
-void tunio_cut(struct daemon *d, const uint8_t *out, uint8_t *dst, size_t len)
-{
-	struct tunio *t = d->tio;
-	if (t && t->cut >= 0) {
-		gso_segment_rest(&t->plan, t->big, (uint32_t)t->cut, out, dst);
-		t->cut = -1;
-	} else if (dst != out) {
-		memcpy(dst, out, len);
 	}
 }
 

@@ -157,8 +157,8 @@ int gso_plan(const struct vnet_hdr *vh, const uint8_t *pkt, size_t len,
 	return 0;
 }
 
-size_t gso_segment_hdr(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
-		       uint8_t *out)
+size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
+		   uint8_t *out)
 {
 	size_t off = p->hdr_len + (size_t)i * p->gso_size;
 	size_t plen = p->len - off < p->gso_size ? p->len - off : p->gso_size;
@@ -167,6 +167,7 @@ size_t gso_segment_hdr(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
 	uint32_t l4_len = (uint32_t)(seg - p->l3_len);
 
 	memcpy(out, pkt, p->hdr_len);
+	memcpy(out + p->hdr_len, pkt + off, plen);
 	if (!p->v6) {
 		wr16(out + 2, (uint16_t)seg);
 		wr16(out + 4, (uint16_t)(rd16(pkt + 4) + i));
@@ -188,41 +189,17 @@ size_t gso_segment_hdr(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
 			l4[13] &= (uint8_t)~0x80; /* CWR */
 		if (i + 1 < p->nseg)
 			l4[13] &= (uint8_t)~0x09; /* PSH, FIN */
-	} else {
-		wr16(l4 + 4, (uint16_t)l4_len);
-	}
-	return seg;
-}
-
-void gso_segment_rest(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
-		      const uint8_t *hdr, uint8_t *out)
-{
-	size_t off = p->hdr_len + (size_t)i * p->gso_size;
-	size_t plen = p->len - off < p->gso_size ? p->len - off : p->gso_size;
-	uint8_t *l4 = out + p->l3_len;
-	uint32_t l4_len = (uint32_t)(p->hdr_len + plen - p->l3_len);
-
-	if (out != hdr)
-		memcpy(out, hdr, p->hdr_len);
-	memcpy(out + p->hdr_len, pkt + off, plen);
-	if (p->proto == IPPROTO_TCP_) {
 		l4[16] = l4[17] = 0;
 		uint64_t s = csum_pseudo(out, p->v6, IPPROTO_TCP_, l4_len);
 		csum_store(l4 + 16,
 			   (uint16_t)~csum_fold(csum_add(s, l4, l4_len)));
 	} else {
+		wr16(l4 + 4, (uint16_t)l4_len);
 		l4[6] = l4[7] = 0;
 		uint64_t s = csum_pseudo(out, p->v6, IPPROTO_UDP_, l4_len);
 		uint16_t c = (uint16_t)~csum_fold(csum_add(s, l4, l4_len));
 		csum_store(l4 + 6, c ? c : 0xffff); /* 0 means "none" */
 	}
-}
-
-size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
-		   uint8_t *out)
-{
-	size_t seg = gso_segment_hdr(p, pkt, i, out);
-	gso_segment_rest(p, pkt, i, out, out);
 	return seg;
 }
 

@@ -66,17 +66,6 @@ int gso_plan(const struct vnet_hdr *vh, const uint8_t *pkt, size_t len,
 size_t gso_segment(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
 		   uint8_t *out);
 
-/* The same in two steps, so a segment can be looked at before it is cut
- * where it goes: gso_segment_hdr() writes segment i's headers (hdr_len
- * bytes, everything fixed but the TCP/UDP checksum) to out and returns
- * the segment's length; gso_segment_rest() writes the whole segment to
- * out from those headers at hdr (which may be out, or may have been
- * changed in between), its payload and its complete TCP/UDP checksum. */
-size_t gso_segment_hdr(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
-		       uint8_t *out);
-void gso_segment_rest(const struct gso_plan *p, const uint8_t *pkt, uint32_t i,
-		      const uint8_t *hdr, uint8_t *out);
-
 /* Completes the partial checksum of a plan with csum set, in place (the
  * field holds the pseudo-header sum, as with CHECKSUM_PARTIAL). */
 void gso_csum_complete(const struct gso_plan *p, uint8_t *pkt);

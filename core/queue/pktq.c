@@ -43,41 +43,27 @@ static uint8_t *slot_data(const struct pktq *q, uint32_t i)
 	return q->mem + (size_t)i * q->cfg.slot_size;
 }
 
-uint8_t *pktq_reserve(struct pktq *q, uint32_t total)
-{
-	if (total > q->cfg.slot_size)
-		return NULL;
-	if (q->n >= q->cfg.limit_pkts ||
-	    q->bytes + total > q->cfg.limit_bytes) {
-		q->drops_full++;
-		return NULL;
-	}
-	return slot_data(q, (q->head + q->n) % q->cfg.limit_pkts);
-}
-
-void pktq_commit(struct pktq *q, uint32_t total, uint64_t now)
-{
-	uint32_t t = (q->head + q->n) % q->cfg.limit_pkts;
-	q->slots[t].len = total;
-	q->slots[t].enq_ns = now;
-	q->n++;
-	q->bytes += total;
-	q->enqueued++;
-}
-
 int pktq_push_hdr(struct pktq *q, const void *hdr, uint32_t hlen,
 		  const uint8_t *pkt, uint32_t len, uint64_t now)
 {
 	uint32_t total = hlen + len;
 	if (total < len || total > q->cfg.slot_size)
 		return -EMSGSIZE;
-	uint8_t *dst = pktq_reserve(q, total);
-	if (!dst)
+	if (q->n >= q->cfg.limit_pkts ||
+	    q->bytes + total > q->cfg.limit_bytes) {
+		q->drops_full++;
 		return -ENOBUFS;
+	}
+	uint32_t t = (q->head + q->n) % q->cfg.limit_pkts;
+	uint8_t *dst = slot_data(q, t);
 	if (hlen)
 		memcpy(dst, hdr, hlen);
 	memcpy(dst + hlen, pkt, len);
-	pktq_commit(q, total, now);
+	q->slots[t].len = total;
+	q->slots[t].enq_ns = now;
+	q->n++;
+	q->bytes += total;
+	q->enqueued++;
 	return 0;
 }
 

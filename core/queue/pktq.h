@@ -74,14 +74,6 @@ int pktq_push(struct pktq *q, const uint8_t *pkt, uint32_t len, uint64_t now);
 int pktq_push_hdr(struct pktq *q, const void *hdr, uint32_t hlen,
 		  const uint8_t *pkt, uint32_t len, uint64_t now);
 
-/* The same in two steps, for a caller that writes the entry itself (a
- * tun segment cut straight into its slot): pktq_reserve() returns where
- * an entry of total bytes goes (NULL, counted as a drop, at the limits or
- * beyond slot_size) and pktq_commit() with the same total queues it. No
- * other call on q in between. */
-uint8_t *pktq_reserve(struct pktq *q, uint32_t total);
-void pktq_commit(struct pktq *q, uint32_t total, uint64_t now);
-
 /*
  * Takes the head packet through CoDel: returns a pointer to it (valid
  * until the next pktq call) and its length, or NULL when the queue is

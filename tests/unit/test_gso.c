@@ -373,61 +373,6 @@ static void test_vnet_hdr_codec(void **st)
 	assert_memory_equal(&a, &c, sizeof(a));
 }
 
-/* The two-step cut (the datapath looks at a segment's headers, picks its
- * link, then cuts it into that link's queue entry): headers then rest,
- * into another buffer, give exactly what gso_segment() gives, TCP and
- * UDP, IPv4 and IPv6, the short last segment included; and a header
- * changed in between (as the MSS clamp may) is covered by the checksum
- * the second step computes. */
-static void test_two_step_cut(void **st)
-{
-	static uint8_t hdr[200], out[2000];
-	(void)st;
-	for (int v6 = 0; v6 < 2; v6++) {
-		for (int udp = 0; udp < 2; udp++) {
-			size_t l3 = v6 ? 40 : 20, len;
-			struct vnet_hdr vh;
-			if (!udp) {
-				len = build_tcp(v6, 5000, 0x19);
-				vh = gso_hdr(v6, 1300, l3 + 32);
-			} else {
-				len = l3 + 8 + 2900;
-				build_tcp(v6, 0, 0);
-				pkt[v6 ? 6 : 9] = 17;
-				wr16(pkt + l3 + 4, 8 + 2900);
-				for (size_t i = 0; i < 2900; i++)
-					pkt[l3 + 8 + i] = (uint8_t)(i * 5);
-				vh = (struct vnet_hdr){
-				    VIRTIO_NET_HDR_F_NEEDS_CSUM,
-				    5,
-				    (uint16_t)(l3 + 8),
-				    1200,
-				    (uint16_t)l3,
-				    6};
-			}
-			struct gso_plan p;
-			assert_int_equal(gso_plan(&vh, pkt, len, 1500, &p), 0);
-			assert_true(p.nseg >= 3);
-			for (uint32_t i = 0; i < p.nseg; i++) {
-				size_t n = gso_segment(&p, pkt, i, seg);
-				memset(hdr, 0xaa, sizeof(hdr));
-				memset(out, 0x55, sizeof(out));
-				assert_int_equal(
-				    gso_segment_hdr(&p, pkt, i, hdr), n);
-				gso_segment_rest(&p, pkt, i, hdr, out);
-				assert_memory_equal(out, seg, n);
-				assert_int_equal(out[n], 0x55);
-				/* a header byte changed before the cut */
-				hdr[l3 + 14] ^= 0x40; /* window (TCP), or */
-				hdr[l3 + 1] ^= 0x01;  /* UDP dst port */
-				gso_segment_rest(&p, pkt, i, hdr, out);
-				assert_int_equal(out[l3 + 1], seg[l3 + 1] ^ 1);
-				assert_int_equal(l4_check(out, n), 0);
-			}
-		}
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,7 +380,6 @@ int main(void)
 	    cmocka_unit_test(test_tcp6_split),
 	    cmocka_unit_test(test_hdr_len_generous),
 	    cmocka_unit_test(test_udp_split),
-	    cmocka_unit_test(test_two_step_cut),
 	    cmocka_unit_test(test_csum_complete),
 	    cmocka_unit_test(test_csum_add),
 	    cmocka_unit_test(test_refused),

@@ -185,55 +185,12 @@ static void test_ecn(void **st)
 	pktq_free(&q);
 }
 
-/* reserve + commit is a push the caller writes itself: the same limits
- * (a refusal counted as a drop, nothing queued), FIFO with pushes. */
-static void test_reserve_commit(void **st)
-{
-	struct pktq_cfg c = {.limit_pkts = 3,
-			     .limit_bytes = 300,
-			     .slot_size = 200,
-			     .target_ns = 5000000,
-			     .interval_ns = 100000000};
-	struct pktq q;
-	uint32_t len;
-	(void)st;
-	assert_int_equal(pktq_init(&q, &c), 0);
-	assert_null(pktq_reserve(&q, 201)); /* beyond a slot */
-	uint8_t *e = pktq_reserve(&q, 150);
-	assert_non_null(e);
-	memset(e, 1, 150);
-	pktq_commit(&q, 150, 0);
-	assert_null(pktq_reserve(&q, 151)); /* byte limit */
-	assert_int_equal(q.drops_full, 1);
-	assert_int_equal(q.n, 1);
-	uint8_t two[100];
-	memset(two, 2, sizeof(two));
-	assert_int_equal(pktq_push(&q, two, 100, 0), 0);
-	e = pktq_reserve(&q, 50);
-	assert_non_null(e);
-	memset(e, 3, 50);
-	pktq_commit(&q, 50, 0);
-	assert_null(pktq_reserve(&q, 1)); /* packet limit */
-	assert_int_equal(q.drops_full, 2);
-	const uint32_t want[] = {150, 100, 50};
-	for (int i = 0; i < 3; i++) {
-		uint8_t *p = pktq_pop(&q, 0, &len);
-		assert_non_null(p);
-		assert_int_equal(len, want[i]);
-		for (uint32_t j = 0; j < len; j++)
-			assert_int_equal(p[j], i + 1);
-	}
-	assert_true(pktq_empty(&q));
-	pktq_free(&q);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_limits_fifo),
 	    cmocka_unit_test(test_codel),
 	    cmocka_unit_test(test_ecn),
-	    cmocka_unit_test(test_reserve_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

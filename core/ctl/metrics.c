@@ -127,6 +127,12 @@ static const struct metric session_metrics[] = {
      "Packets the queue's AQM marked ECN CE."},
     {"ttt_queue_max_sojourn_seconds", M_GAUGE, "queue", "max_sojourn_ms", 1e-3,
      0, "Longest time a packet spent in the send queue recently."},
+    {"ttt_queue_aqm_target_seconds", M_GAUGE, "queue", "aqm_target_ms", 1e-3, 0,
+     "CoDel target of the send queue now."},
+    {"ttt_queue_aqm_interval_seconds", M_GAUGE, "queue", "aqm_interval_ms",
+     1e-3, 0,
+     "CoDel interval of the send queue now (longer while losses are "
+     "recovered)."},
     {"ttt_reorder_enabled", M_GAUGE, "reorder", "enabled", 1, 0,
      "1 when the reorder buffer is on."},
     {"ttt_reorder_delivered_total", M_COUNTER, "reorder", "delivered", 1, 0,

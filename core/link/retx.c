@@ -169,6 +169,13 @@ enum retx_verdict retx_on_loss(struct retx_store *st, uint32_t link,
 		return RETX_PENDING;
 	}
 	uint32_t ok = usable & ~(uint32_t)e->lost_mask & 0xffffu;
+	/* Every usable link lost a copy. The original's link lost only the
+	 * original: random loss hits packets, not a packet again, so it may
+	 * carry one resend (no link ever carries two resends of a packet).
+	 * With two links both losing, giving up here left every lost resend
+	 * to TCP, each a window cut. */
+	if (!ok)
+		ok = usable & (1u << e->first_link) & ~(uint32_t)e->resent_mask;
 	if (!ok) {
 		st->st.no_link++;
 		return RETX_NO_LINK;
@@ -239,6 +246,7 @@ int retx_commit(struct retx_store *st, struct retx_ent *e, uint32_t link,
 		st->nd_at_ns = now_ns;
 	}
 	e->sent_mask |= (uint16_t)(1u << link);
+	e->resent_mask |= (uint16_t)(1u << link);
 	if (e->resends < UINT8_MAX)
 		e->resends++;
 	st->st.resent++;

@@ -41,8 +41,9 @@ struct retx_ent {
 	uint32_t prev_gap;
 	uint16_t bucket;
 	uint16_t len;
-	uint16_t sent_mask; /* links a copy went out on (or is queued on) */
-	uint16_t lost_mask; /* links that reported their copy lost */
+	uint16_t sent_mask;   /* links a copy went out on (or is queued on) */
+	uint16_t lost_mask;   /* links that reported their copy lost */
+	uint16_t resent_mask; /* links a resend (or copy) went out on */
 	uint8_t first_link;
 	bool used;
 	uint8_t resends;

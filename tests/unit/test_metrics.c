@@ -333,7 +333,8 @@ static void test_link_model(void **state)
 	char *t = render(
 	    "{\"role\":\"client\",\"session\":{\"queue\":{\"packets\":3,"
 	    "\"bytes\":4500,\"enqueued\":99,\"dropped_full\":1,"
-	    "\"dropped_aqm\":2,\"ecn_marked\":5,\"max_sojourn_ms\":12.5}},"
+	    "\"dropped_aqm\":2,\"ecn_marked\":5,\"max_sojourn_ms\":12.5,"
+	    "\"aqm_target_ms\":10.5,\"aqm_interval_ms\":288}},"
 	    "\"links\":[{\"name\":\"lte\",\"capacity_bps\":24000000,"
 	    "\"pacing_bps\":22000000,\"base_rtt_ms\":31.5,"
 	    "\"queue_delay_ms\":4.25,\"inflight_bytes\":60000,\"model\":{"
@@ -352,6 +353,8 @@ static void test_link_model(void **state)
 	has_line(t, "ttt_queue_packets 3");
 	has_line(t, "ttt_queue_dropped_aqm_total 2");
 	has_line(t, "ttt_queue_ecn_marked_total 5");
+	has_line(t, "ttt_queue_aqm_target_seconds 0.0105");
+	has_line(t, "ttt_queue_aqm_interval_seconds 0.288");
 	has_line(t, "ttt_queue_max_sojourn_seconds 0.0125");
 	free(t);
 }

@@ -142,9 +142,29 @@ static void test_nack_delay(void **state)
 	retx_destroy(st);
 }
 
+/* (link, path_seq) reported lost at `now` with `usable` links up: must be
+ * resent on one of `allowed`; resent on `to` as `to_pseq`. Returns the
+ * entry. */
+static struct retx_ent *lose_resend(struct retx_store *st, uint32_t link,
+				    uint32_t pseq, uint32_t usable,
+				    uint32_t allowed, uint32_t to,
+				    uint32_t to_pseq, uint64_t now)
+{
+	struct retx_ent *e = NULL;
+	uint32_t ok = 0;
+	assert_int_equal(retx_on_loss(st, link, pseq, usable, now, &e, &ok),
+			 RETX_RESEND);
+	assert_int_equal(ok, allowed);
+	assert_int_equal(retx_commit(st, e, to, 148, 10000000, now, true), 0);
+	retx_on_resent(st, e->seq, to, to_pseq);
+	return e;
+}
+
 /* A resend that is itself lost is found through the link it went on and
- * resent again, never on a link that lost it; with no such link left it
- * is given up. */
+ * resent again, first on links that never lost it; when every link has
+ * lost a copy, once more on the original's link (it lost the original
+ * only, never a resend); after that it is given up: no link carries two
+ * resends of a packet. */
 static void test_resend_lost_again(void **state)
 {
 	(void)state;
@@ -152,30 +172,30 @@ static void test_resend_lost_again(void **state)
 	struct retx_ent *e = NULL;
 	uint32_t allowed = 0;
 	put(st, 20, 1, 5, 0);
-	assert_int_equal(retx_on_loss(st, 1, 5, 0x7, 1 * MS, &e, &allowed),
-			 RETX_RESEND);
-	assert_int_equal(allowed, 0x5);
-	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 1 * MS, true), 0);
-	retx_on_resent(st, 20, 0, 30);
+	e = lose_resend(st, 1, 5, 0x7, 0x5, 0, 30, 1 * MS);
 	/* link 0 lost the resend: only link 2 is left */
-	assert_int_equal(retx_on_loss(st, 0, 30, 0x7, 3 * MS, &e, &allowed),
-			 RETX_RESEND);
+	assert_int_equal(lose_resend(st, 0, 30, 0x7, 0x4, 2, 40, 3 * MS), e);
 	assert_int_equal(e->seq, 20);
-	assert_int_equal(allowed, 0x4);
-	assert_int_equal(retx_commit(st, e, 2, 148, 10000000, 3 * MS, true), 0);
-	retx_on_resent(st, 20, 2, 40);
 	assert_int_equal(e->resends, 2);
-	/* and link 2 lost it too: every link has, give up */
+	/* and link 2 lost it too: every link has; the original's link 1
+	 * carried no resend yet */
 	assert_int_equal(retx_on_loss(st, 2, 40, 0x7, 5 * MS, &e, &allowed),
-			 RETX_NO_LINK);
-	/* only two links: the resend on 0 lost means none is left */
-	put(st, 21, 1, 6, 0);
-	assert_int_equal(retx_on_loss(st, 1, 6, 0x3, 1 * MS, &e, &allowed),
 			 RETX_RESEND);
-	assert_int_equal(retx_commit(st, e, 0, 148, 10000000, 1 * MS, true), 0);
-	retx_on_resent(st, 21, 0, 31);
-	assert_int_equal(retx_on_loss(st, 0, 31, 0x3, 3 * MS, &e, &allowed),
+	assert_int_equal(allowed, 0x2);
+	/* not if link 1 is not usable now */
+	put(st, 22, 1, 7, 0);
+	lose_resend(st, 1, 7, 0x3, 0x1, 0, 32, 1 * MS);
+	assert_int_equal(retx_on_loss(st, 0, 32, 0x1, 3 * MS, &e, &allowed),
 			 RETX_NO_LINK);
+	/* only two links: the resend on 0 lost, one more on 1, then none */
+	put(st, 21, 1, 6, 0);
+	e = lose_resend(st, 1, 6, 0x3, 0x1, 0, 31, 1 * MS);
+	assert_int_equal(lose_resend(st, 0, 31, 0x3, 0x2, 1, 9, 3 * MS), e);
+	assert_int_equal(e->resends, 2);
+	/* the second resend, on link 1, lost as well: link 1's loss of this
+	 * packet is known already, and both links carried a resend */
+	assert_int_equal(retx_on_loss(st, 1, 9, 0x3, 5 * MS, &e, &allowed),
+			 RETX_DUP);
 	retx_destroy(st);
 }
 

@@ -374,8 +374,13 @@ static int fitting_path(struct session *s, size_t len)
 #define PACE_HOLD_POLL_NS 5000000ull
 
 /* What a pacer queue entry carries besides the inner packet. A resend
- * (kind PK_RETX) carries the original's seq and, in prev, its prev_gap. */
+ * (kind PK_RETX) carries the original's seq and, in prev, its prev_gap.
+ * The entry ends with room for the packet's header and DATA (or RETX)
+ * sub-header, written there on release so that header and inner packet
+ * lie in one piece and are sealed from the entry into the send batch
+ * (wire_seal_to): the inner packet is never copied on the way out. */
 enum { PK_DATA = 0, PK_RETX = 1 };
+#define PACE_WIRE_LEN (WIRE_HDR_LEN + WIRE_DATA_HDR_LEN)
 struct pace_meta {
 	uint64_t seq, prev;
 	uint64_t t0; /* when it came from the tun (per-class delay) */
@@ -384,7 +389,17 @@ struct pace_meta {
 	uint8_t klass;	   /* enum ttt_pkt_class */
 	uint8_t kind;	   /* PK_DATA or PK_RETX */
 	uint8_t lost_link; /* PK_RETX: the link that lost the original */
+	uint8_t pad[7];
+	uint8_t wire[PACE_WIRE_LEN]; /* filled on release; the inner follows */
 };
+_Static_assert(offsetof(struct pace_meta, wire) + PACE_WIRE_LEN ==
+		   sizeof(struct pace_meta),
+	       "the inner packet must follow the wire header");
+/* session.c sizes a pacer slot buf_size + 32: the entry header in front
+ * of an inner packet of at most buf_size - 48 (datapath_tun_cb's room). */
+_Static_assert(sizeof(struct pace_meta) <=
+		   32 + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + WIRE_TAG_LEN,
+	       "a pacer slot must hold the entry header and the packet");
 
 static uint64_t pace_burst(const struct ttt_link_view *v)
 {
@@ -613,9 +628,10 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 			c->delay_max_ns = dl;
 	}
 	struct txslot *sl = &tb->slot[tb->n];
-	uint8_t *buf = sl->buf;
-	/* The inner packet stays in the pacer queue's slot: the seal reads
-	 * it there and writes the datagram into the batch (no copy first). */
+	/* The headers go into the entry, in front of the inner packet,
+	 * and the seal reads both there and writes the datagram into the
+	 * batch (no copy first). */
+	uint8_t *wire = e + offsetof(struct pace_meta, wire);
 	const uint8_t *inner = e + sizeof(m);
 	uint64_t hseq = m.seq;
 	if (m.kind == PK_RETX) {
@@ -638,8 +654,8 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 			retx_on_resent(s->retx, m.seq, p->id, rh.path_seq);
 		p->rec.retx_pkts++;
 		p->rec.retx_bytes += dgram;
-		hdr_encode(buf, s, p, WT_RETX, hseq);
-		wire_retx_encode(buf + WIRE_HDR_LEN, &rh);
+		hdr_encode(wire, s, p, WT_RETX, hseq);
+		wire_retx_encode(wire + WIRE_HDR_LEN, &rh);
 	} else {
 		uint64_t gap = m.prev ? m.seq - m.prev : 0;
 		struct wire_data dh = {
@@ -656,13 +672,13 @@ static void pace_release_one(struct session *s, struct path *p, bool iq,
 			if (re)
 				re->klass = m.klass;
 		}
-		hdr_encode(buf, s, p, WT_DATA, m.seq);
-		wire_data_encode(buf + WIRE_HDR_LEN, &dh);
+		hdr_encode(wire, s, p, WT_DATA, m.seq);
+		wire_data_encode(wire + WIRE_HDR_LEN, &dh);
 		if (s->retx && !iq)
 			rec_copy_ahead(s, p, dh.path_seq, now);
 	}
 	size_t total =
-	    wire_seal_from(&s->keys, buf, WIRE_DATA_HDR_LEN, inner, m.len);
+	    wire_seal_to(&s->keys, sl->buf, wire, WIRE_DATA_HDR_LEN + m.len);
 	if (!total) {
 		s->tx_drops++;
 		if (m.kind == PK_DATA && s->bucket_last[m.bucket] == m.seq)

@@ -103,6 +103,8 @@ void session_path_init(struct session *s, uint32_t id, const char *name)
 	struct pktq_cfg pc = {
 	    .limit_pkts = PATH_PQ_PACKETS,
 	    .limit_bytes = PATH_PQ_BYTES,
+	    /* datapath.c's entry header (72 bytes: struct pace_meta)
+	     * in front of an inner packet of at most buf_size - 48 */
 	    .slot_size = s->d->buf_size + 32,
 	    .target_ns = UINT64_MAX / 4,
 	    .interval_ns = 1000000000ull,

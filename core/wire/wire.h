@@ -163,15 +163,16 @@ int wire_hdr_decode(const uint8_t *buf, size_t len, struct wire_hdr *h);
 size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len);
 
 /*
- * The same, with the body in two pieces: the first head_len bytes already
- * at WIRE_HDR_LEN in buf, the other tail_len bytes at tail (elsewhere),
- * sealed into buf behind them (the tail is copied in, then sealed in
- * place: libsodium's AEADs take one message buffer). So a packet waiting
- * in a queue is sealed from there without a copy of its own first. buf
- * must have room for both and the tag.
+ * The same out of place: in holds the encoded header and body_len bytes of
+ * body (as buf above); the datagram is written to out, which has room for
+ * it and the tag (out == in is wire_seal()). in's flags byte is set as
+ * above; its body is only read. So a packet waiting in a queue, its header
+ * built in front of it there, is sealed from there into the send batch
+ * with no copy of its own: the cipher's pass is the move (auth and none
+ * modes copy). The buffers must not overlap unless equal.
  */
-size_t wire_seal_from(const struct wire_keys *k, uint8_t *buf, size_t head_len,
-		      const uint8_t *tail, size_t tail_len);
+size_t wire_seal_to(const struct wire_keys *k, uint8_t *out, uint8_t *in,
+		    size_t body_len);
 
 /*
  * Opens a received datagram in place (header already decoded into h).

@@ -67,34 +67,41 @@ static int seal_prepare(const struct wire_keys *k, uint8_t *buf,
 
 size_t wire_seal(const struct wire_keys *k, uint8_t *buf, size_t body_len)
 {
-	return wire_seal_from(k, buf, body_len, NULL, 0);
+	return wire_seal_to(k, buf, buf, body_len);
 }
 
-size_t wire_seal_from(const struct wire_keys *k, uint8_t *buf, size_t head_len,
-		      const uint8_t *tail, size_t tail_len)
+size_t wire_seal_to(const struct wire_keys *k, uint8_t *out, uint8_t *in,
+		    size_t body_len)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	uint8_t *body = buf + WIRE_HDR_LEN;
-	size_t body_len = head_len + tail_len;
+	uint8_t *body = out + WIRE_HDR_LEN;
+	const uint8_t *src = in + WIRE_HDR_LEN;
 
-	if (!seal_prepare(k, buf, body_len))
+	if (!seal_prepare(k, in, body_len))
 		return 0;
-	wire_nonce(nonce, wire_get64(buf + 8));
-	if (tail_len)
-		memcpy(body + head_len, tail, tail_len);
-	if (k->mode == CRYPTO_NONE)
-		return WIRE_HDR_LEN + body_len;
+	wire_nonce(nonce, wire_get64(in + 8));
+	if (out != in)
+		memcpy(out, in, WIRE_HDR_LEN);
+	if (k->mode != CRYPTO_ENCRYPT) {
+		/* nothing to encrypt: the body goes as it is */
+		if (out != in)
+			memcpy(body, src, body_len);
+		if (k->mode == CRYPTO_NONE)
+			return WIRE_HDR_LEN + body_len;
+	}
 
-	/* auth mode: an empty message, the body is only additional data */
+	/* auth mode: an empty message, the body is only additional data.
+	 * Encrypt: the cipher reads the body from in and writes it to out,
+	 * the one pass over the bytes that a copy would otherwise be. */
 	size_t mlen = k->mode == CRYPTO_ENCRYPT ? body_len : 0;
 	size_t adlen = WIRE_HDR_LEN + body_len - mlen;
 	if (k->cipher == WIRE_CIPHER_AES256GCM)
 		crypto_aead_aes256gcm_encrypt_detached_afternm(
-		    body, body + body_len, NULL, body, mlen, buf, adlen, NULL,
+		    body, body + body_len, NULL, src, mlen, out, adlen, NULL,
 		    nonce, &k->tx_aes);
 	else
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-		    body, body + body_len, NULL, body, mlen, buf, adlen, NULL,
+		    body, body + body_len, NULL, src, mlen, out, adlen, NULL,
 		    nonce, k->tx);
 	return WIRE_HDR_LEN + body_len + WIRE_TAG_LEN;
 }

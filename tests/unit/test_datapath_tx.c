@@ -323,6 +323,65 @@ static void test_pacer(void **state)
 	assert_false(ev_is_active(&s->pace_timer));
 }
 
+/* The seal reads each packet where it waits (its pacer-queue entry, the
+ * headers built in front of it there) and writes the datagram into the
+ * send batch: every datagram opens under the peer's keys to exactly the
+ * inner packet sent, DATA header included, in every crypto mode, up to
+ * a packet of the tun's MTU (the largest the path takes). */
+static void test_sealed_from_entry(void **state)
+{
+	static const int modes[] = {CRYPTO_ENCRYPT, CRYPTO_AUTH, CRYPTO_NONE};
+	struct fx *f = *state;
+	struct session *s = f->s;
+	uint8_t cr[WIRE_RANDOM_LEN] = {1}, sr[WIRE_RANDOM_LEN] = {2};
+	const uint8_t psk[WIRE_KEY_LEN] = {3};
+	const size_t lens[] = {60, 1000, f->d.tun_mtu};
+	s->paths[1].admin_down = true;
+	s->views_dirty = true;
+	for (size_t mi = 0; mi < 3; mi++) {
+		struct wire_keys rx;
+		wire_derive_keys(&s->keys, modes[mi], psk, cr, sr, 9, 1);
+		wire_derive_keys(&rx, modes[mi], psk, cr, sr, 9, 0);
+		for (size_t li = 0; li < 3; li++) {
+			uint8_t pkt[2048], buf[2048];
+			ipv4_udp(pkt, lens[li]);
+			for (size_t j = 28; j < lens[li]; j++)
+				pkt[j] = (uint8_t)(j * 13 + mi + li);
+			assert_int_equal(send(f->tun_peer, pkt, lens[li], 0),
+					 (ssize_t)lens[li]);
+			ev_io w;
+			w.data = &f->d;
+			datapath_tun_cb(f->d.loop, &w, EV_READ);
+			ssize_t n = recv(f->rx, buf, sizeof(buf), 0);
+			assert_int_equal(n, (ssize_t)(WIRE_HDR_LEN +
+						      WIRE_DATA_HDR_LEN +
+						      lens[li] +
+						      (modes[mi] == CRYPTO_NONE
+							   ? 0
+							   : WIRE_TAG_LEN)));
+			struct wire_hdr h;
+			uint8_t *body;
+			size_t blen;
+			assert_int_equal(wire_hdr_decode(buf, (size_t)n, &h),
+					 0);
+			assert_int_equal(h.type, WT_DATA);
+			assert_int_equal(
+			    wire_open(&rx, buf, (size_t)n, &h, &body, &blen),
+			    0);
+			struct wire_data dh;
+			assert_int_equal(wire_data_decode(body, blen, &dh), 0);
+			assert_int_equal(dh.bucket,
+					 wire_flow_hash(pkt, lens[li]) %
+					     WIRE_BUCKETS);
+			assert_int_equal(dh.path_seq, mi * 3 + li + 1);
+			assert_int_equal(blen - WIRE_DATA_HDR_LEN, lens[li]);
+			assert_memory_equal(body + WIRE_DATA_HDR_LEN, pkt,
+					    lens[li]);
+		}
+	}
+	assert_int_equal(s->tx_drops, 0);
+}
+
 static int setup_fq(void **state)
 {
 	fq_wanted = true;
@@ -462,6 +521,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pacer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pure_ack_unchained, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_sealed_from_entry, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fq_interactive, setup_fq,
 					    teardown),

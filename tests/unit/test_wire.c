@@ -259,34 +259,53 @@ static void test_aes_gcm(void **state)
 	assert_int_equal(wire_keys_set_cipher(&rx, 7), -ENOTSUP);
 }
 
-/* The tail variant in the other modes: the same datagram as wire_seal(). */
-static void test_seal_from_modes(void **state)
+/* The out-of-place seal, every mode and cipher: the same datagram as
+ * wire_seal() in place, written to out, and the source body left as it
+ * was (a queued packet is sealed from its queue entry, which a resend may
+ * still read). */
+static void test_seal_to_modes(void **state)
 {
 	static const int modes[] = {CRYPTO_ENCRYPT, CRYPTO_AUTH, CRYPTO_NONE};
-	uint8_t a[WIRE_HDR_LEN + BODY_LEN + WIRE_TAG_LEN], b[sizeof(a)];
-	uint8_t tail[BODY_LEN];
+	static const int ciphers[] = {WIRE_CIPHER_CHACHA20,
+				      WIRE_CIPHER_AES256GCM};
+	uint8_t a[WIRE_HDR_LEN + BODY_LEN + WIRE_TAG_LEN];
+	uint8_t in[sizeof(a)], out[sizeof(a) + 1];
 	struct wire_keys tx, rx;
 	uint8_t *body;
 	size_t blen;
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
-		make_keys(&tx, &rx, modes[i]);
-		size_t la = make_packet(a, &tx, 77);
-		wire_hdr_encode(b, &sample_hdr);
-		struct wire_hdr h = sample_hdr;
-		h.seq = 77;
-		wire_hdr_encode(b, &h);
-		for (size_t j = 0; j < BODY_LEN; j++)
-			tail[j] = (uint8_t)(j * 7 + 1);
-		memcpy(b + WIRE_HDR_LEN, tail, 16);
-		size_t lb =
-		    wire_seal_from(&tx, b, 16, tail + 16, BODY_LEN - 16);
-		assert_int_equal(la, lb);
-		assert_memory_equal(a, b, la);
-		assert_int_equal(open_packet(&rx, b, lb, &body, &blen), 0);
-		check_body(body, blen);
+	for (size_t c = 0; c < 2; c++) {
+		if (ciphers[c] == WIRE_CIPHER_AES256GCM &&
+		    !(wire_ciphers_local() & WIRE_CIPHERS_AES256GCM))
+			continue;
+		cur_cipher = ciphers[c];
+		for (size_t i = 0; i < 3; i++) {
+			make_keys(&tx, &rx, modes[i]);
+			size_t la = make_packet(a, &tx, 77);
+			struct wire_hdr h = sample_hdr;
+			h.seq = 77;
+			/* the flags byte is the seal's to set */
+			h.flags = modes[i] == CRYPTO_ENCRYPT ? 0 : WF_ENCRYPTED;
+			wire_hdr_encode(in, &h);
+			for (size_t j = 0; j < BODY_LEN; j++)
+				in[WIRE_HDR_LEN + j] = (uint8_t)(j * 7 + 1);
+			memset(out, 0xee, sizeof(out));
+			size_t lb = wire_seal_to(&tx, out, in, BODY_LEN);
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, out, la);
+			assert_int_equal(out[la], 0xee); /* nothing beyond */
+			check_body(in + WIRE_HDR_LEN, BODY_LEN);
+			assert_int_equal(
+			    open_packet(&rx, out, lb, &body, &blen), 0);
+			check_body(body, blen);
+		}
 	}
+	cur_cipher = WIRE_CIPHER_CHACHA20;
+	/* what wire_seal() refuses, so does the out-of-place seal */
+	make_keys(&tx, &rx, CRYPTO_ENCRYPT);
+	wire_hdr_encode(in, &sample_hdr);
+	assert_int_equal(wire_seal_to(&tx, out, in, WIRE_MAX_PACKET), 0);
 }
 
 static void test_cipher_choice(void **state)
@@ -1320,7 +1339,7 @@ int main(void)
 	    cmocka_unit_test(test_overhead),
 	    cmocka_unit_test(test_seal_roundtrip),
 	    cmocka_unit_test(test_aes_gcm),
-	    cmocka_unit_test(test_seal_from_modes),
+	    cmocka_unit_test(test_seal_to_modes),
 	    cmocka_unit_test(test_cipher_choice),
 	    cmocka_unit_test(test_seal_bad_args),
 	    cmocka_unit_test(test_flipped_bits),

@@ -65,6 +65,13 @@ struct hist_sample {
 struct hist_sess {
 	uint32_t sess_id;
 	uint64_t n; /* samples ever taken */
+	/* byte counters at the last sample: the rates are this history's
+	 * own, from counter deltas. Copying the links' tx_bps (the stats
+	 * timer's, another 1 s timer) skipped or repeated a second whenever
+	 * the two timers' phases crossed: an 8 MB burst that fell in one
+	 * stats second could vanish from the graph (t-http saw it). */
+	uint64_t last_ns;
+	uint64_t last_tx[CFG_MAX_LINKS], last_rx[CFG_MAX_LINKS];
 	struct hist_sample s[HIST_LEN][CFG_MAX_LINKS];
 };
 
@@ -96,17 +103,33 @@ static void hist_record(struct daemon *d, struct monitor *m)
 			h->sess_id = s->id;
 		}
 		struct hist_sample *row = h->s[h->n % HIST_LEN];
+		uint64_t now = now_ns(d), dt = now - h->last_ns;
 		for (uint32_t k = 0; k < s->n_paths && k < CFG_MAX_LINKS; k++) {
 			const struct path *p = &s->paths[k];
 			bool down = p->id >= s->n_paths ||
 				    s->views[p->id].state == TTT_LINK_DOWN;
-			row[k].tx_bps = (float)p->tx_bps;
-			row[k].rx_bps = (float)p->rx_bps;
+			if (h->last_ns && dt && p->tx_bytes >= h->last_tx[k] &&
+			    p->rx_bytes >= h->last_rx[k]) {
+				row[k].tx_bps =
+				    (float)((double)(p->tx_bytes -
+						     h->last_tx[k]) *
+					    8e9 / (double)dt);
+				row[k].rx_bps =
+				    (float)((double)(p->rx_bytes -
+						     h->last_rx[k]) *
+					    8e9 / (double)dt);
+			} else {
+				row[k].tx_bps = (float)p->tx_bps;
+				row[k].rx_bps = (float)p->rx_bps;
+			}
+			h->last_tx[k] = p->tx_bytes;
+			h->last_rx[k] = p->rx_bytes;
 			row[k].srtt_ms =
 			    down || !p->probe.srtt_us
 				? NAN
 				: (float)(p->probe.srtt_us / 1000.0);
 		}
+		h->last_ns = now;
 		h->n++;
 	}
 }

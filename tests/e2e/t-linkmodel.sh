@@ -56,6 +56,13 @@ check "capacity estimate of a within 25% of ${RA} Mbit/s ($capa)" \
 	python3 -c "import sys; sys.exit(0 if abs($capa/${RA}e6-1) <= 0.25 else 1)"
 check "capacity estimate of b within 25% of ${RB} Mbit/s ($capb)" \
 	python3 -c "import sys; sys.exit(0 if abs($capb/${RB}e6-1) <= 0.25 else 1)"
+# past startup: every link in steady state (or back in STARTUP through a
+# re-probe, which the model then counts), its STARTUP exits (full pipe)
+# and re-entries counted in the model
+ph=$(echo "$st" | jq_py "' '.join('%s:%s:%d:%d' % (l['name'], l['model']['phase'], l['model']['startup_full_exits'], l['model']['startup_reentries']) for l in d['links'])")
+echo "  model: $ph (link:phase:startup_full_exits:startup_reentries)"
+check "status: both links past STARTUP, exits and re-entries counted ($ph)" \
+	python3 -c "import sys; f = [x.split(':') for x in '$ph'.split()]; sys.exit(0 if len(f) == 2 and all(x[1] == 'steady' or int(x[3]) > 0 for x in f) else 1)"
 
 # Step a down by 70%.
 RA2=6

@@ -278,8 +278,8 @@ static bool loss_round(struct lm *m, uint64_t now, uint32_t lost,
 }
 
 static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
-		    bool demand, bool lossy_queue, uint64_t srtt_us,
-		    uint64_t dt_ns)
+		    uint64_t cut_inst, bool demand, bool lossy_queue,
+		    uint64_t srtt_us, uint64_t dt_ns)
 {
 	uint64_t target = m->cfg.target_us;
 	/* a standing queue shows in two reports in a row; one report's worth
@@ -307,7 +307,17 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		 * collapse the rate for nothing. */
 	} else if (queue || lossy_queue) {
 		m->grow_from_bps = 0; /* a queue: the growth found the limit */
-		if (m->phase == LM_STARTUP || now >= m->holdoff_ns) {
+		/* A step down into a deep buffer: the queue still grows past
+		 * 4 x the target after a cut and the newest interval shows
+		 * the link delivering under 70% of the estimate. The
+		 * hold-off is for a queue that drains; this one fills (at 3x
+		 * overload a 200 ms buffer overflows 70 ms after the step),
+		 * so the cut to what arrives is not put off. */
+		bool falling = m->qdelay_us > 4 * target && cut_inst &&
+			       m->backoff_qdelay_us &&
+			       m->qdelay_us > m->backoff_qdelay_us * 3 / 2 &&
+			       cut_inst < m->capacity_bps * 7 / 10;
+		if (m->phase == LM_STARTUP || now >= m->holdoff_ns || falling) {
 			/* A queue already draining since the last backoff
 			 * needs time, not another cut (cuts would compound
 			 * while a deep buffer empties). */
@@ -337,11 +347,22 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 				 * is the capacity); a dip of the sawtooth
 				 * (the window saw the drained queue's idle
 				 * moments) leaves the max filter alone. */
-				if (rate && (!m->capacity_bps ||
-					     rate < m->capacity_bps * 7 / 10))
-					cap_reset(m, now, rate);
+				uint64_t r = rate;
+				/* A deep queue: what the newest interval
+				 * delivered while it stood is the capacity;
+				 * the 100 ms window still mixes in the rate
+				 * from before a step down, and the first cut
+				 * to 0.9 x that left the pacer at 3x a link
+				 * that had fallen to 6 Mbit/s for a hold-off
+				 * more, until its 200 ms buffer overflowed. */
+				if (m->qdelay_us > 4 * target && cut_inst &&
+				    cut_inst < r)
+					r = cut_inst;
+				if (r && (!m->capacity_bps ||
+					  r < m->capacity_bps * 7 / 10))
+					cap_reset(m, now, r);
 				uint64_t ref =
-				    m->capacity_bps ? m->capacity_bps : rate;
+				    m->capacity_bps ? m->capacity_bps : r;
 				uint64_t base = ref && ref < m->pacing_bps
 						    ? ref
 						    : m->pacing_bps;
@@ -572,8 +593,12 @@ int lm_on_feedback(struct lm *m, uint64_t now_ns, const struct lm_fb *fb,
 		uint64_t rtt_ns =
 		    srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
 		bool lossy_queue = loss_round(m, now_ns, lost, dhigh, rtt_ns);
-		control(m, now_ns, rate, inst, demand, lossy_queue, srtt_us,
-			dt_ns);
+		/* the newest interval's rate, when it holds enough packets
+		 * to stand for the link (a deep queue's cut uses it) */
+		uint64_t cut_inst =
+		    fb->interval_pkts >= LM_CUT_INST_PKTS ? inst : 0;
+		control(m, now_ns, rate, inst, cut_inst, demand, lossy_queue,
+			srtt_us, dt_ns);
 	}
 	ev |= stall_check(m, fb, srtt_us);
 	if (m->pacing_bps != prev_pacing || rate ||

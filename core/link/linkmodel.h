@@ -92,7 +92,8 @@
 #define LM_FULL_ROUNDS	   3	/* STARTUP rounds without 25% more delivered */
 #define LM_AQM_RTT_DIV	   4 /* daemon CoDel target >= the bond's RTT / this */
 #define LM_CRUISE	   0.95 /* after a cut's hold-off, back to this x est. */
-#define LM_REPROBE_GAIN	   2.0	/* STEADY growth that found this x: STARTUP */
+#define LM_CUT_INST_PKTS   8   /* a deep queue's cut trusts a report this big */
+#define LM_REPROBE_GAIN	   2.0 /* STEADY growth that found this x: STARTUP */
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u
 #define LM_STALL_PKTS	   3 /* overdue packets that make a stall */

@@ -442,6 +442,16 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 			p *= g;
 			if (inst > ref)
 				ref = inst;
+			/* BBR's STARTUP gain: at least 2/ln 2 x what arrives.
+			 * A TCP in its own slow start doubles per round trip;
+			 * a pacer that only grows from its own last rate held
+			 * each new window in our queue for 10-25 ms, CUBIC's
+			 * HyStart read that as the path's delay rising and
+			 * ended slow start at a fraction of the BDP (cwnd 28
+			 * or 50 where the bond needed ~190: seconds of slow
+			 * congestion-avoidance growth; docs/link-model.md). */
+			if (p < LM_STARTUP_GAIN * (double)ref)
+				p = LM_STARTUP_GAIN * (double)ref;
 			if (ref && p > 3.0 * (double)ref)
 				p = 3.0 * (double)ref;
 			/* A sender in its own slow start delivers a few

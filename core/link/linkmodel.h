@@ -37,7 +37,9 @@
  *  - Loss: gaps in path_seq (highest minus received, per report), an
  *    EWMA weighted by packets (time constant LM_LOSS_PKTS).
  *  - Pacing: STARTUP grows about x2 per round trip while there is demand
- *    and the queueing delay stays under the target; it ends on the first
+ *    and the queueing delay stays under the target, and never paces below
+ *    LM_STARTUP_GAIN x what the link delivers (BBR's startup gain: a TCP
+ *    in slow start must not find its windows held here); it ends on the first
  *    queue, or (BBR's full-pipe test) when LM_FULL_ROUNDS round trips with
  *    demand and half a round trip at the estimate in flight (a full pipe, not
  *    app-limited) did not raise the capacity estimate by 25%: the pacing rate
@@ -92,6 +94,7 @@
 #define LM_FULL_ROUNDS	   3	/* STARTUP rounds without 25% more delivered */
 #define LM_AQM_RTT_DIV	   4 /* daemon CoDel target >= the bond's RTT / this */
 #define LM_CRUISE	   0.95 /* after a cut's hold-off, back to this x est. */
+#define LM_STARTUP_GAIN	   2.885 /* STARTUP pacing >= this x delivered */
 #define LM_CUT_INST_PKTS   8   /* a deep queue's cut trusts a report this big */
 #define LM_REPROBE_GAIN	   2.0 /* STEADY growth that found this x: STARTUP */
 #define LM_STALL_MARGIN_US 10000u

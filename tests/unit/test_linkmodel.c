@@ -612,6 +612,40 @@ static void test_startup_slow_sender(void **st)
 	assert_true(g >= 0.85 * 20e6);
 }
 
+/*
+ * STARTUP stays ahead of what arrives (LM_STARTUP_GAIN, BBR's 2/ln 2): a
+ * sender in slow start must not find its windows held in our queue, where
+ * CUBIC's HyStart reads the wait as the path's delay rising and ends slow
+ * start early. On a 100 Mbit/s link, 15 ms each way, every report in
+ * STARTUP leaves the pacing rate at least that gain over the delivery
+ * rate (until the link's capacity caps what arrives; growing only from
+ * its own last rate, x1.5 per report at most, it was 1.5x at the second
+ * report), and STARTUP still finds the capacity.
+ */
+static void test_startup_keeps_ahead(void **st)
+{
+	(void)st;
+	sim_init(&S, 100, 15, 100, 0);
+	uint64_t t0 = S.now, found = 0, seen = 0;
+	while (S.now - t0 < 1000 * MS && S.m.phase == LM_STARTUP) {
+		uint64_t r0 = S.m.reports;
+		run(&S, 1);
+		if (!found && S.m.pacing_bps >= 100000000ull)
+			found = S.now - t0;
+		if (S.m.reports == r0 || S.m.delivery_bps > 30000000ull)
+			continue;
+		seen++;
+		if ((double)S.m.pacing_bps <
+		    0.999 * LM_STARTUP_GAIN * (double)S.m.delivery_bps)
+			fail_msg("report %llu: paced at %llu, delivered %llu",
+				 (unsigned long long)S.m.reports,
+				 (unsigned long long)S.m.pacing_bps,
+				 (unsigned long long)S.m.delivery_bps);
+	}
+	assert_true(seen >= 3);
+	assert_true(found > 0);
+}
+
 /* After a cut's hold-off with the queue drained, the rate is back at
  * LM_CRUISE x the estimate at once, not regrowing from the cut. */
 static void test_cruise_after_cut(void **st)
@@ -827,6 +861,7 @@ int main(void)
 	    cmocka_unit_test(test_steady),
 	    cmocka_unit_test(test_full_pipe_exit),
 	    cmocka_unit_test(test_startup_slow_sender),
+	    cmocka_unit_test(test_startup_keeps_ahead),
 	    cmocka_unit_test(test_cruise_after_cut),
 	    cmocka_unit_test(test_ack_stream_then_bulk),
 	    cmocka_unit_test(test_steady_reprobe),

@@ -423,6 +423,8 @@ void session_refresh_views(struct session *s, uint64_t now)
 		v->queue_delay_us = p->lm.qdelay_us;
 		v->base_rtt_us = (uint32_t)p->probe.min_rtt_us;
 		v->inflight_bytes = p->lm.inflight_bytes;
+		v->model_flags =
+		    p->lm.phase == LM_STARTUP ? TTT_LINK_F_STARTUP : 0;
 		v->est_rate_bps = (uint64_t)p->probe.rx_rate_bps;
 		v->srtt_us = p->probe.srtt_us;
 		v->rttvar_us = p->probe.rttvar_us;

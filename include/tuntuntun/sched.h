@@ -126,8 +126,21 @@ struct ttt_link_view {
 				      RTT of the probes, 0 if none yet */
 	uint64_t inflight_bytes; /**< bytes sent the far end has not reported
 				      receiving yet */
-	uint64_t spare[2];	 /**< reserved, zero */
+	/* ---- 2026-12, second pass: took spare[0]; a host built against
+	 * the older header leaves it 0 (no flag set) ---- */
+	uint32_t model_flags; /**< TTT_LINK_F_* bits about the link model */
+	uint32_t pad2;	      /**< zero */
+	uint64_t spare[1];    /**< reserved, zero */
 };
+
+/**
+ * ttt_link_view.model_flags: the host's model is still searching for this
+ * link's capacity (STARTUP, docs/link-model.md): pacing_bps is a floor
+ * that grows about x3 per round trip while packets wait for the link, not
+ * what the link can carry, and capacity_bps is what it delivered so far.
+ * A backlog drained at that rate overstates how long a packet would wait.
+ */
+#define TTT_LINK_F_STARTUP 1u
 
 /** What the host knows about the packet being scheduled. */
 struct ttt_pkt_info {

@@ -1,7 +1,8 @@
 /*
  * earliest-arrival, loaded from TTT_PLUGIN_DIR through the host and called
  * through its own pick: the fastest link while it is idle, the slower link
- * once the fast one's queue outweighs the delay difference, a rate-shaped
+ * once the fast one's queue outweighs the delay difference (but not onto
+ * an unused slower link while the fast one is in STARTUP), a rate-shaped
  * split under saturation, and never an unusable link.
  */
 #include <errno.h>
@@ -146,6 +147,39 @@ static void test_no_rate_uses_delay_only(void **state)
 	sched_inst_destroy(s);
 }
 
+/* While the fast link is in STARTUP, its backlog at the STARTUP pacing
+ * rate does not push a transfer onto a slower link that carries nothing
+ * yet (a TCP in slow start would see its RTT jump by the difference); a
+ * slower link already in use stays in use, and a slower link within
+ * HyStart's threshold (4 ms here) is used as before. */
+static void test_startup_keeps_slow_link_unstarted(void **state)
+{
+	struct err e;
+	int ret;
+	links_reset();
+	struct sched_inst *s = load(NULL, 0, &ret, &e);
+	L[0].rate_bps = L[1].rate_bps = 0;
+	L[0].pacing_bps = L[1].pacing_bps = 4000000;
+	L[0].base_rtt_us = 30000;
+	L[0].model_flags = L[1].model_flags = TTT_LINK_F_STARTUP;
+	/* 30 KB at 4 Mbit/s is 60 ms: more than the 25 ms difference */
+	L[0].backlog_bytes = 30000;
+	L[0].backlog_ns = ctx.now_ns;
+	assert_int_equal(pick(s, 1400), 0);
+	/* already in use: the backlog rule decides as before */
+	L[1].inflight_bytes = 1400;
+	assert_int_equal(pick(s, 1400), 1);
+	L[1].inflight_bytes = 0;
+	/* the fast link's STARTUP is over: its backlog is real */
+	L[0].model_flags = 0;
+	assert_int_equal(pick(s, 1400), 1);
+	/* within the threshold the slower link is used as before */
+	L[0].model_flags = TTT_LINK_F_STARTUP;
+	L[1].owd_diff_us = 3000;
+	assert_int_equal(pick(s, 1400), 1);
+	sched_inst_destroy(s);
+}
+
 static void test_options_refused(void **state)
 {
 	struct err e = {{0}};
@@ -169,6 +203,7 @@ int main(void)
 	    cmocka_unit_test(test_saturated_split_follows_rates),
 	    cmocka_unit_test(test_up_before_degraded_never_down),
 	    cmocka_unit_test(test_no_rate_uses_delay_only),
+	    cmocka_unit_test(test_startup_keeps_slow_link_unstarted),
 	    cmocka_unit_test(test_options_refused),
 	};
 	return cmocka_run_group_tests(tests, shipped_setup, shipped_teardown);

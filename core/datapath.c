@@ -401,10 +401,21 @@ _Static_assert(sizeof(struct pace_meta) <=
 		   32 + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + WIRE_TAG_LEN,
 	       "a pacer slot must hold the entry header and the packet");
 
+/* Until a link in STARTUP has delivered anything measurable, it lets a
+ * TCP's initial window through at once (RFC 6928: 10 segments), as the
+ * path would without us: paced at the 4 Mbit/s initial rate, 14 KB took
+ * 29 ms, the second window found the first still queued, and CUBIC's
+ * HyStart ended slow start at cwnd ~50 on the delay (docs/link-model.md). */
+#define PACE_FIRST_BURST_PKTS 16
+
 static uint64_t pace_burst(const struct ttt_link_view *v)
 {
 	uint64_t b = v->pacing_bps * (PACE_BURST_NS / 1000) / 8000000ull;
-	uint64_t min = 2ull * (v->mtu + 100);
+	uint64_t pkts =
+	    (v->model_flags & TTT_LINK_F_STARTUP) && !v->capacity_bps
+		? PACE_FIRST_BURST_PKTS
+		: 2;
+	uint64_t min = pkts * (v->mtu + 100);
 	return b > min ? b : min;
 }
 

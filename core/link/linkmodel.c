@@ -313,7 +313,8 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		 * hold-off is for a queue that drains; this one fills (at 3x
 		 * overload a 200 ms buffer overflows 70 ms after the step),
 		 * so the cut to what arrives is not put off. */
-		bool falling = m->qdelay_us > 4 * target && cut_inst &&
+		bool falling = m->qdelay_us > 4 * target &&
+			       m->prev_qdelay_us > target && cut_inst &&
 			       m->backoff_qdelay_us &&
 			       m->qdelay_us > m->backoff_qdelay_us * 3 / 2 &&
 			       cut_inst < m->capacity_bps * 7 / 10;
@@ -354,8 +355,13 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 				 * from before a step down, and the first cut
 				 * to 0.9 x that left the pacer at 3x a link
 				 * that had fallen to 6 Mbit/s for a hold-off
-				 * more, until its 200 ms buffer overflowed. */
-				if (m->qdelay_us > 4 * target && cut_inst &&
+				 * more, until its 200 ms buffer overflowed.
+				 * Only for a queue that stood in the report
+				 * before too: one report's spike (a Wi-Fi
+				 * retry burst) with few packets in it is no
+				 * measure of the link. */
+				if (m->qdelay_us > 4 * target &&
+				    m->prev_qdelay_us > target && cut_inst &&
 				    cut_inst < r)
 					r = cut_inst;
 				if (r && (!m->capacity_bps ||

@@ -179,7 +179,10 @@ check "client re-created b's socket by itself" \
 check "client status shows b up again" wait_for 20 state_is client b up
 check "server status shows b up again" wait_for 20 state_is server b up
 read -r cb0 sb0 <<<"$(txs b)"
-c ping -q -c 100 -i 0.01 -W 2 10.99.0.2 >/dev/null
+# Not sparse: 100 small pings 10 ms apart were interactive (under
+# sparse_rate), so they took whichever link looked earliest and once all
+# went on a; 1.2 KB every 2 ms is bulk, which roundrobin spreads.
+c ping -q -c 300 -i 0.002 -s 1200 -W 2 10.99.0.2 >/dev/null
 read -r cb1 sb1 <<<"$(txs b)"
 check "client sends on the re-created b ($cb0 -> $cb1 packets)" test "$cb1" -gt $((cb0 + 30))
 check "server sends on the re-created b ($sb0 -> $sb1 packets)" test "$sb1" -gt $((sb0 + 30))

@@ -401,20 +401,23 @@ _Static_assert(sizeof(struct pace_meta) <=
 		   32 + WIRE_HDR_LEN + WIRE_DATA_HDR_LEN + WIRE_TAG_LEN,
 	       "a pacer slot must hold the entry header and the packet");
 
-/* Until a link in STARTUP has delivered anything measurable, it lets a
+/* Until the far end has reported any delivery on a link in STARTUP, it lets a
  * TCP's initial window through at once (RFC 6928: 10 segments), as the
  * path would without us: paced at the 4 Mbit/s initial rate, 14 KB took
  * 29 ms, the second window found the first still queued, and CUBIC's
  * HyStart ended slow start at cwnd ~50 on the delay (docs/link-model.md). */
 #define PACE_FIRST_BURST_PKTS 16
 
-static uint64_t pace_burst(const struct ttt_link_view *v)
+static uint64_t pace_burst(const struct path *p, const struct ttt_link_view *v)
 {
 	uint64_t b = v->pacing_bps * (PACE_BURST_NS / 1000) / 8000000ull;
-	uint64_t pkts =
-	    (v->model_flags & TTT_LINK_F_STARTUP) && !v->capacity_bps
-		? PACE_FIRST_BURST_PKTS
-		: 2;
+	/* only before the far end reported any delivery: a link that is
+	 * never driven hard has no capacity figure, and a 16-packet burst
+	 * for good kept its pacer from ever holding back (no demand, so no
+	 * figure: t-linkmodel's slower link stayed in STARTUP) */
+	uint64_t pkts = p->lm.phase == LM_STARTUP && !p->lm.delivered_pkts
+			    ? PACE_FIRST_BURST_PKTS
+			    : 2;
 	uint64_t min = pkts * (v->mtu + 100);
 	return b > min ? b : min;
 }
@@ -463,7 +466,8 @@ static bool pace_gate_open(const struct session *s, uint64_t now)
 		if (!gate_class(s, v))
 			continue;
 		if (!v->pacing_bps ||
-		    ttt_link_backlog(v, now) < PACE_GATE_BURSTS * pace_burst(v))
+		    ttt_link_backlog(v, now) <
+			PACE_GATE_BURSTS * pace_burst(&s->paths[i], v))
 			return true;
 		usable = true;
 	}
@@ -496,7 +500,7 @@ static void pace_arm(struct session *s, uint64_t now)
 			wait = 0; /* a link died: resend what it took, now */
 		if (!p->sess || !v->pacing_bps)
 			continue;
-		uint64_t burst = pace_burst(v), w;
+		uint64_t burst = pace_burst(p, v), w;
 		if ((!pktq_empty(&p->pq) || !pktq_empty(&p->iq)) &&
 		    !ttt_link_usable(v)) {
 			/* held while suspected (pace_release): look again
@@ -983,7 +987,7 @@ static void pace_release(struct session *s, uint64_t now)
 				pace_rescue(s, p, now);
 			continue;
 		}
-		uint64_t burst = pace_burst(v);
+		uint64_t burst = pace_burst(p, v);
 		/* Interactive packets first and at once: each sparse flow
 		 * sends little by definition, and what they send is booked
 		 * in the released backlog, so bulk yields to them. Gating

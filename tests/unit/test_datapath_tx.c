@@ -515,6 +515,40 @@ static void test_all_suspect_keeps_last_heard(void **state)
 	assert_int_equal(s->views[1].state, TTT_LINK_DOWN);
 }
 
+/* The model's figures reach the scheduler: the view carries each link's
+ * capacity, pacing rate, queueing delay and in-flight bytes, and the
+ * STARTUP bit follows the model's phase (earliest-arrival reads it to
+ * keep a slower link unstarted while the fast one is still searching). */
+static void test_view_carries_model(void **state)
+{
+	struct fx *f = *state;
+	struct session *s = f->s;
+	uint64_t now = now_ns(&f->d);
+	struct lm *m0 = &s->paths[0].lm, *m1 = &s->paths[1].lm;
+	m0->phase = LM_STARTUP;
+	m1->phase = LM_STEADY;
+	m0->capacity_bps = 0;
+	m1->capacity_bps = 19000000;
+	m1->pacing_bps = 18000000;
+	m1->qdelay_us = 4321;
+	m1->inflight_bytes = 65432;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].model_flags & TTT_LINK_F_STARTUP,
+			 TTT_LINK_F_STARTUP);
+	assert_int_equal(s->views[1].model_flags & TTT_LINK_F_STARTUP, 0);
+	assert_int_equal(s->views[1].capacity_bps, 19000000);
+	assert_int_equal(s->views[1].pacing_bps, 18000000);
+	assert_int_equal(s->views[1].queue_delay_us, 4321);
+	assert_int_equal(s->views[1].inflight_bytes, 65432);
+	/* The phases swap: so do the bits. */
+	m0->phase = LM_STEADY;
+	m1->phase = LM_STARTUP;
+	session_refresh_views(s, now);
+	assert_int_equal(s->views[0].model_flags & TTT_LINK_F_STARTUP, 0);
+	assert_int_equal(s->views[1].model_flags & TTT_LINK_F_STARTUP,
+			 TTT_LINK_F_STARTUP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +565,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_all_suspect_keeps_last_heard,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_view_carries_model, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,14 +70,19 @@ static uint64_t arrival_ns(const struct ttt_link_view *l, uint64_t now,
  * link's STARTUP ends, its backlog is real and the slower link is used
  * as before; a slower link already in use stays in use.
  */
-static int64_t slow_start_limit(const struct ttt_sched_ctx *ctx, int up_only)
+static int64_t slow_start_limit(const struct ttt_sched_ctx *ctx)
 {
+	/* the fastest UP link, or the fastest usable one when none is UP
+	 * (the same preference ea_pick() applies) */
 	const struct ttt_link_view *fast = NULL;
 	for (uint32_t i = 0; i < ctx->n_links; i++) {
 		const struct ttt_link_view *l = &ctx->links[i];
-		if (!ttt_link_usable(l) || (up_only && l->state != TTT_LINK_UP))
+		if (!ttt_link_usable(l))
 			continue;
-		if (!fast || l->owd_diff_us < fast->owd_diff_us)
+		int up = l->state == TTT_LINK_UP;
+		int fast_up = fast && fast->state == TTT_LINK_UP;
+		if (!fast || (up && !fast_up) ||
+		    (up == fast_up && l->owd_diff_us < fast->owd_diff_us))
 			fast = l;
 	}
 	if (!fast || !(fast->model_flags & TTT_LINK_F_STARTUP))
@@ -99,12 +104,7 @@ static int ea_pick(void *priv, const struct ttt_sched_ctx *ctx,
 	int best = TTT_PICK_DROP;
 	uint64_t best_t = UINT64_MAX;
 	int best_up = 0;
-	int any_up = 0;
-	for (uint32_t i = 0; i < ctx->n_links; i++)
-		if (ttt_link_usable(&ctx->links[i]) &&
-		    ctx->links[i].state == TTT_LINK_UP)
-			any_up = 1;
-	int64_t limit = slow_start_limit(ctx, any_up);
+	int64_t limit = slow_start_limit(ctx);
 	for (uint32_t i = 0; i < ctx->n_links; i++) {
 		const struct ttt_link_view *l = &ctx->links[i];
 		if (!ttt_link_usable(l))

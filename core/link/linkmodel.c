@@ -106,6 +106,7 @@ static void cap_reset(struct lm *m, uint64_t now, uint64_t r)
 	m->cap_cur = m->cap_prev = r;
 	m->cap_start_ns = now;
 	m->capacity_bps = r;
+	m->cap_reset_rx_us = m->rx_us64;
 }
 
 /* Two-bucket windowed maximum of delivery-rate samples. */
@@ -130,7 +131,12 @@ static void cap_update(struct lm *m, uint64_t now, uint64_t r, bool demand)
 	m->capacity_bps = m->cap_cur > m->cap_prev ? m->cap_cur : m->cap_prev;
 }
 
-/* Delivery rate over the newest LM_RATE_WIN_US of reports, 0 if unknown. */
+/* Delivery rate over the newest LM_RATE_WIN_US of reports, 0 if unknown.
+ * The window never reaches back past the last reset of the capacity
+ * estimate: one that did mixed in what the link delivered before a step
+ * down (12.8 Mbit/s on a link just fallen from 20 to 6), raised the
+ * filter again right after the cut, and held it there for the filter's
+ * two seconds. */
 static uint64_t rate_window(const struct lm *m)
 {
 	if (m->hist_n < 2)
@@ -139,6 +145,8 @@ static uint64_t rate_window(const struct lm *m)
 	uint32_t pick = newest;
 	for (uint32_t k = 1; k < m->hist_n; k++) {
 		uint32_t i = (newest + LM_HIST - k) % LM_HIST;
+		if (m->capacity_bps && m->hist[i].rx_us < m->cap_reset_rx_us)
+			break;
 		pick = i;
 		if (m->hist[newest].rx_us - m->hist[i].rx_us >= LM_RATE_WIN_US)
 			break;
@@ -289,6 +297,8 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		     m->qdelay_us > 4 * target;
 	uint64_t rtt_ns = srtt_us > 20000 ? srtt_us * 1000 : 20000000ull;
 	double p = (double)m->pacing_bps;
+	if (m->backoff_qdelay_us && m->qdelay_us > m->qpeak_since_cut_us)
+		m->qpeak_since_cut_us = m->qdelay_us;
 	/* A queue is ours only while our own bytes can fill it: a standing
 	 * delay of q at the delivery rate holds rate x q bytes, and those are
 	 * bytes we sent that the far end has not reported. A link the
@@ -321,10 +331,19 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 		if (m->phase == LM_STARTUP || now >= m->holdoff_ns || falling) {
 			/* A queue already draining since the last backoff
 			 * needs time, not another cut (cuts would compound
-			 * while a deep buffer empties). */
+			 * while a deep buffer empties). Draining from its
+			 * peak since the cut, not from the delay at the cut:
+			 * the reports lag the pacer by the one-way delay, so
+			 * a queue still rises for a report or two after a
+			 * cut that already drains it (11 ms at the cut, 17
+			 * ms a report later, 10.6 ms at the hold-off's end:
+			 * measured on 20 Mbit/s 20 ms links, where that read
+			 * as "not draining" cut the link a second time, to
+			 * 79% of its capacity, in every 450 ms cycle). A
+			 * deep queue still filling (`falling`) is cut. */
 			bool draining =
-			    m->backoff_qdelay_us &&
-			    m->qdelay_us < m->backoff_qdelay_us * 9 / 10;
+			    m->backoff_qdelay_us && !falling &&
+			    m->qdelay_us < m->qpeak_since_cut_us * 9 / 10;
 			/* flat: neither drained nor grew since the cut */
 			if (!draining && m->backoff_qdelay_us &&
 			    m->qdelay_us <= m->backoff_qdelay_us * 11 / 10)
@@ -379,18 +398,22 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 				if (f < 0.5)
 					f = 0.5;
 				p = (double)base * f;
-				if (!m->cut_from_bps) /* first of a series */
+				if (!m->cut_from_bps) { /* first of a series */
 					m->cut_from_bps = m->pacing_bps;
+					m->cut_from_rx_us = m->rx_us64;
+				}
 				m->backoffs++;
 				if (!queue)
 					m->loss_cuts++;
 			}
 			m->backoff_qdelay_us = m->qdelay_us;
+			m->qpeak_since_cut_us = m->qdelay_us;
 			m->phase = LM_STEADY;
 			m->holdoff_ns = now + rtt_ns + 50000000ull;
 		}
 	} else if (demand && now >= m->holdoff_ns) {
 		m->backoff_qdelay_us = 0;
+		m->qpeak_since_cut_us = 0;
 		if (m->qdelay_us < target / 2)
 			m->cuts_in_row = 0;
 		uint64_t ref = m->capacity_bps > rate ? m->capacity_bps : rate;
@@ -435,8 +458,16 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 					 : m->cut_from_bps;
 			m->cut_from_bps = 0;
 			/* unless the link now delivers far less than that
-			 * (a step down the max filter has not seen yet) */
-			if (rate >= c * 8 / 10 && p < LM_CRUISE * (double)c) {
+			 * (a step down the max filter has not seen yet). An
+			 * estimate reset during this series of cuts was
+			 * measured while the queue stood, so it is the link
+			 * even though the drain delivered less: regrowing
+			 * from a deep buffer's drain rate (a third of the
+			 * link after a step into 200 ms) took over a second
+			 * at 100%/s. */
+			bool fresh = m->cap_reset_rx_us >= m->cut_from_rx_us;
+			if ((fresh || rate >= c * 8 / 10) &&
+			    p < LM_CRUISE * (double)c) {
 				p = LM_CRUISE * (double)c;
 				goto out;
 			}

@@ -162,13 +162,16 @@ struct lm {
 	uint32_t base_cur, base_prev; /* raw OWD minima (mod 2^32) */
 	uint64_t base_start_ns;
 	uint64_t cap_cur, cap_prev, cap_start_ns;
+	uint64_t cap_reset_rx_us; /* receiver clock at the last reset */
 	uint64_t holdoff_ns, last_fb_ns;
 	uint32_t backoff_qdelay_us;  /* queueing delay at the last cut */
+	uint32_t qpeak_since_cut_us; /* largest queueing delay since it */
 	uint32_t prev_qdelay_us;     /* the report before the newest */
 	uint32_t cuts_in_row;	     /* cuts after which the delay stood flat */
 	uint64_t full_bw, round_ns;  /* STARTUP full-pipe check (BBR) */
 	uint32_t full_cnt;	     /* rounds without 25% more capacity */
 	uint64_t cut_from_bps;	     /* pacing rate before the last cut */
+	uint64_t cut_from_rx_us;     /* receiver clock at its first cut */
 	uint64_t startup_full_exits; /* STARTUP ended on a full pipe */
 	uint64_t startup_reentries;  /* STEADY found far more: STARTUP again */
 	uint64_t grow_from_bps;	     /* estimate when STEADY growth began */

@@ -675,6 +675,76 @@ static void test_cruise_after_cut(void **st)
 			 (unsigned long long)cap);
 }
 
+/* Reports lag the pacer by the one-way delay, so a queue still rises for a
+ * report or two after the cut that drains it. At the hold-off's end it is
+ * measured against its peak since the cut: 11 ms at the cut, 17 ms after,
+ * 10 ms at the end is draining (no second cut; on 20 Mbit/s links a second
+ * cut to 79% of the estimate came in every 450 ms cycle). One that keeps
+ * growing past the hold-off is cut again. */
+static void test_no_second_cut_while_draining(void **st)
+{
+	(void)st;
+	static const uint32_t drain[] = {9000,	11000, 15000, 17000, 16000,
+					 14000, 12500, 11000, 10000, 9500};
+	static const uint32_t grow[] = {9000,  11000, 12000, 13000, 14000,
+					15000, 16000, 17000, 18000, 19000};
+	for (int k = 0; k < 2; k++) {
+		const uint32_t *q = k ? grow : drain;
+		struct lm *m = &S.m;
+		struct lm_cfg c = {.ceiling_bps = 20000000};
+		lm_init(m, &c);
+		uint64_t now = 1000 * MS;
+		uint32_t seq = 0, rx = 0, gen = 5000, base = 100000;
+		for (int i = 0; i < 50; i++) /* 1 s without a queue */
+			feed(m, &now, &seq, &rx, &gen, base, 0, 30, 0);
+		uint64_t b0 = m->backoffs;
+		/* 200 ms, past the hold-off; 30 packets in flight, enough
+		 * to fill such a queue (so it is ours) */
+		for (int i = 0; i < 10; i++)
+			feed_lag(m, &now, &seq, &rx, &gen, base, q[i], 30, 0,
+				 30);
+		if (k == 0)
+			assert_int_equal(m->backoffs - b0, 1);
+		else
+			assert_true(m->backoffs - b0 >= 2);
+	}
+}
+
+/* After a step down cuts the estimate to what the link now delivers, the
+ * delivery-rate windows that still reach back before the cut do not raise
+ * it again (one such sample held a link just fallen from 20 to 6 Mbit/s at
+ * 8-13 Mbit/s for the max filter's two seconds). */
+static void test_no_estimate_from_before_the_cut(void **st)
+{
+	(void)st;
+	struct lm *m = &S.m;
+	struct lm_cfg c = {0};
+	lm_init(m, &c);
+	m->phase = LM_STEADY;
+	m->pacing_bps = 20000000;
+	uint64_t now = 1000 * MS;
+	uint32_t seq = 0, rx = 0, gen = 5000, base = 100000;
+	/* 400 packets in flight throughout: enough to fill the deep queue
+	 * below (so it is ours) */
+	for (int i = 0; i < 100; i++) /* 2 s at 20 Mbit/s: 36 per 20 ms */
+		feed_lag(m, &now, &seq, &rx, &gen, base, 0, 36, 0, 400);
+	assert_within((double)m->capacity_bps, 20.16e6, 0.05);
+	/* 6 Mbit/s (11 per 20 ms) into a deep buffer: 34 ms more a report */
+	uint32_t q = 0;
+	bool cut = false;
+	for (int i = 0; i < 10; i++) {
+		q += 34000;
+		feed_lag(m, &now, &seq, &rx, &gen, base, q, 11, 0, 400);
+		if ((double)m->capacity_bps < 10e6)
+			cut = true;
+		else if (cut)
+			fail_msg("report %d: the estimate rose to %llu", i,
+				 (unsigned long long)m->capacity_bps);
+	}
+	assert_true(cut);
+	assert_within((double)m->capacity_bps, 6.16e6, 0.25);
+}
+
 /*
  * Synthetic feedback of a LAN-speed link (docs/link-model.md, "The gigabit
  * download after an upload"): one report `dt_us` after the previous one,
@@ -863,6 +933,8 @@ int main(void)
 	    cmocka_unit_test(test_startup_slow_sender),
 	    cmocka_unit_test(test_startup_keeps_ahead),
 	    cmocka_unit_test(test_cruise_after_cut),
+	    cmocka_unit_test(test_no_second_cut_while_draining),
+	    cmocka_unit_test(test_no_estimate_from_before_the_cut),
 	    cmocka_unit_test(test_ack_stream_then_bulk),
 	    cmocka_unit_test(test_steady_reprobe),
 	    cmocka_unit_test(test_no_reprobe_at_capacity),

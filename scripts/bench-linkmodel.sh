@@ -16,8 +16,10 @@
 #
 # Knobs: T (iperf3 seconds, default 10, first 2 omitted), CCS ("cubic"),
 # PAIRS ("sym asym"), RATES ("none high low"), DIRS ("up down"),
-# PS ("1 4"), QUEUE (emulator queue, 100ms); with --step, SAMPLES=DIR keeps
-# both daemons' status --json every 0.1 s (DIR/client.jsonl, server.jsonl).
+# PS ("1 4"), QUEUE (emulator queue, 100ms); with --step or --one,
+# SAMPLES=DIR keeps both daemons' status --json every 0.1 s
+# (DIR/client.jsonl, server.jsonl); --one also keeps iperf3's JSON, both
+# daemons' logs and the emulators' counters there.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -61,7 +63,18 @@ if [ "${1:-}" = --one ]; then
 	bg "$WORK/iperf-s.log" ip netns exec "$NS_H" iperf3 -s -1 -p 5201
 	sleep 0.3
 	R=""; [ "$dir" = down ] && R=-R
-	c iperf3 -c 10.99.0.2 -p 5201 -t "$T" -O 2 -P "$P" -C "$cc" $R -J >"$WORK/ip.json" 2>&1
+	if [ -n "${SAMPLES:-}" ]; then
+		mkdir -p "$SAMPLES"
+		echo "{\"watch_start\": $(date +%s.%N)}" >"$SAMPLES/marks.jsonl"
+		bg "$SAMPLES/client.jsonl" "$CTL" -s "$WORK/client.sock" watch -i 0.1 --json
+		bg "$SAMPLES/server.jsonl" "$CTL" -s "$WORK/server.sock" watch -i 0.1 --json
+	fi
+	c iperf3 -c 10.99.0.2 -p 5201 -t "$T" -O 2 -i 0.5 -P "$P" -C "$cc" $R -J >"$WORK/ip.json" 2>&1
+	if [ -n "${SAMPLES:-}" ]; then
+		cp "$WORK/ip.json" "$WORK/client.log" "$WORK/server.log" "$SAMPLES/"
+		emu_ctl a stats >"$SAMPLES/emu-a.json"
+		emu_ctl b stats >"$SAMPLES/emu-b.json"
+	fi
 	mtu=$(cstatus | jq_py "d['tun']['mtu']")
 	qd=$(($(emu_ctl a stats | jq_py "d['to_server']['drop_queue'] + d['to_client']['drop_queue']") +
 		$(emu_ctl b stats | jq_py "d['to_server']['drop_queue'] + d['to_client']['drop_queue']")))

@@ -533,9 +533,17 @@ static void control(struct lm *m, uint64_t now, uint64_t rate, uint64_t inst,
 			double dt = (double)dt_ns / 1e9;
 			if (dt > 0.1)
 				dt = 0.1;
-			p *= 1.0 + LM_GROWTH_PER_S * dt;
-			if (ref && p > LM_PROBE_GAIN * (double)ref)
-				p = LM_PROBE_GAIN * (double)ref;
+			/* The probe gain bounds the growth; it never lowers
+			 * the rate: no queue and no loss say nothing against
+			 * it. A link with `rate:` paced there, whose first
+			 * estimate was the handshake's trickle (0.04 Mbit/s)
+			 * and whose next delivery window was too short to
+			 * give a rate, was cut by this clamp to the floor. */
+			double grown = p * (1.0 + LM_GROWTH_PER_S * dt);
+			if (ref && grown > LM_PROBE_GAIN * (double)ref)
+				grown = LM_PROBE_GAIN * (double)ref;
+			if (grown > p)
+				p = grown;
 		}
 	}
 out:

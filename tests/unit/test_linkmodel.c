@@ -496,6 +496,61 @@ static void test_ceiling(void **st)
 	assert_true(S.m.pacing_bps <= 5000000);
 }
 
+/* The first feedback of a session on a link with `rate:` (paced there):
+ * the handshake's few packets while the pacer held the initial burst, so
+ * `demand` is set. Reports 20 ms apart whose packets arrive 20 ms, then 2
+ * ms apart. */
+static void trickle(struct lm *m, const uint32_t *rx_step, unsigned n,
+		    uint64_t floor_bps)
+{
+	uint64_t now = 1000 * MS;
+	uint32_t seq = lm_on_sent(m, 100, 1000);
+	struct lm_fb fb = {.gen_us = 5000,
+			   .high_seq = seq,
+			   .rx_packets = 1,
+			   .rx_bytes = 100,
+			   .last_rx_us = 5000,
+			   .owd_min_us = 30000,
+			   .owd_max_us = 30000,
+			   .interval_pkts = 1};
+	lm_on_feedback(m, now, &fb, true, 60000);
+	for (unsigned i = 0; i < n; i++) {
+		seq = lm_on_sent(m, 250, (uint32_t)(now / 1000));
+		now += 20 * MS;
+		fb.gen_us += 20000;
+		fb.high_seq = seq;
+		fb.rx_packets++;
+		fb.rx_bytes += 250;
+		fb.last_rx_us += rx_step[i];
+		fb.owd_min_us = 30500;
+		fb.owd_max_us = 30600;
+		lm_on_feedback(m, now, &fb, true, 60000);
+		if (m->pacing_bps < floor_bps)
+			fail_msg("report %u: paced at %llu (estimate %llu)", i,
+				 (unsigned long long)m->pacing_bps,
+				 (unsigned long long)m->capacity_bps);
+	}
+}
+
+/* Growth clamps to LM_PROBE_GAIN x the estimate; it must never lower the
+ * rate (no queue, no loss). A link with `rate:` paced at 24 Mbit/s whose
+ * estimate was a trickle, and whose next delivery window (it stops at the
+ * estimate's reset) was too short to give a rate, was cut by that clamp
+ * to the 100 kbit/s floor and stayed there for seconds. */
+static void test_growth_never_lowers(void **st)
+{
+	(void)st;
+	struct lm *m = &S.m;
+	struct lm_cfg c = {0};
+	lm_init(m, &c);
+	lm_set_ceiling(m, 24000000);
+	/* an estimate far below the pacing rate, as a trickle once made */
+	m->capacity_bps = m->cap_cur = m->cap_prev = 40000;
+	m->cap_start_ns = 1000 * MS;
+	const uint32_t rx_step[] = {2000, 2000, 20000, 2000};
+	trickle(m, rx_step, 4, 24000000);
+}
+
 /* A busy link that stops delivering is reported as stalled about one
  * round trip (plus the margin and two reports) after it broke. */
 static void test_stall(void **st)
@@ -950,6 +1005,7 @@ int main(void)
 	    cmocka_unit_test(test_deep_buffer),
 	    cmocka_unit_test(test_no_demand),
 	    cmocka_unit_test(test_ceiling),
+	    cmocka_unit_test(test_growth_never_lowers),
 	    cmocka_unit_test(test_stall),
 	    cmocka_unit_test(test_stall_long_path),
 	    cmocka_unit_test(test_stale_reports),

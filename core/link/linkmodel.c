@@ -113,8 +113,16 @@ static void cap_reset(struct lm *m, uint64_t now, uint64_t r)
 static void cap_update(struct lm *m, uint64_t now, uint64_t r, bool demand)
 {
 	if (!m->capacity_bps) {
-		/* a capacity is only what a full link delivered */
-		if (demand)
+		/* A capacity is only what a full link delivered: with
+		 * demand, and either a fair share of what the pacer offered
+		 * or a queue standing. `demand` alone (the pacer held a
+		 * packet lately) is also the first initial-window burst of a
+		 * session: a link with `rate:` paced at 24 Mbit/s took the
+		 * handshake's trickle, 0.04 Mbit/s, for its capacity, and
+		 * earliest-arrival, which plans with the estimate, left it
+		 * unused for 7 s (a download on the other link alone). */
+		if (demand && (r >= m->pacing_bps / LM_FIRST_CAP_DIV ||
+			       m->qdelay_us > m->cfg.target_us / 2))
 			cap_reset(m, now, r);
 		return;
 	}

@@ -26,10 +26,13 @@
  *    slows down shows it within one window).
  *  - Capacity: windowed max of delivery-rate samples (two buckets of
  *    LM_CAP_BUCKET_NS); samples taken without demand only raise it (an
- *    idle link does not look slow). A congestion event that delivered
- *    under 70% of the estimate restarts the filter at that rate (what was
- *    delivered while the queue stood is the capacity: a step down shows
- *    at once); a smaller dip leaves the filter to age.
+ *    idle link does not look slow). The first estimate needs demand and
+ *    a sample of at least 1/LM_FIRST_CAP_DIV of the pacing rate or a
+ *    queue over half the target (a trickle is no measure of a link). A
+ *    congestion event that delivered under 70% of the estimate restarts
+ *    the filter at that rate (what was delivered while the queue stood is
+ *    the capacity: a step down shows at once); a smaller dip leaves the
+ *    filter to age.
  *  - Base OWD: windowed min of the reports' min OWD (two buckets of
  *    LM_BASE_BUCKET_NS); the clocks' offset cancels, only variation counts.
  *    Queueing delay = the report's min OWD - base (a standing queue shows
@@ -95,7 +98,8 @@
 #define LM_AQM_RTT_DIV	   4 /* daemon CoDel target >= the bond's RTT / this */
 #define LM_CRUISE	   0.95 /* after a cut's hold-off, back to this x est. */
 #define LM_STARTUP_GAIN	   2.885 /* STARTUP pacing >= this x delivered */
-#define LM_CUT_INST_PKTS   8   /* a deep queue's cut trusts a report this big */
+#define LM_CUT_INST_PKTS   8 /* a deep queue's cut trusts a report this big */
+#define LM_FIRST_CAP_DIV   4 /* a first estimate >= pacing / this, or a queue */
 #define LM_REPROBE_GAIN	   2.0 /* STEADY growth that found this x: STARTUP */
 #define LM_STALL_MARGIN_US 10000u
 #define LM_STALL_SPAN_US   10000u

@@ -532,6 +532,31 @@ static void trickle(struct lm *m, const uint32_t *rx_step, unsigned n,
 	}
 }
 
+/* A trickle is no measure of a link: a 24 Mbit/s link with `rate:` took
+ * the handshake's 0.04 Mbit/s for its capacity, and earliest-arrival,
+ * which plans with the estimate, left it unused for 7 s (an asymmetric
+ * download at 19 of 29 Mbit/s in 2 runs of 8). */
+static void test_trickle_is_no_capacity(void **st)
+{
+	(void)st;
+	struct lm *m = &S.m;
+	struct lm_cfg c = {0};
+	lm_init(m, &c);
+	lm_set_ceiling(m, 24000000);
+	assert_int_equal(m->pacing_bps, 24000000);
+	const uint32_t rx_step[] = {20000, 2000, 2000, 20000, 2000};
+	trickle(m, rx_step, 5, 24000000);
+	assert_int_equal(m->capacity_bps, 0);
+	/* a link without `rate:` in STARTUP (4 Mbit/s) still measures a
+	 * sender's initial window: a quarter of the pacing rate */
+	lm_init(m, &c);
+	uint64_t now = 1000 * MS;
+	uint32_t seq = 0, rx = 0, gen = 5000;
+	for (int i = 0; i < 5; i++) /* 10 packets per 20 ms: 5.6 Mbit/s */
+		feed(m, &now, &seq, &rx, &gen, 30000, 0, 10, 0);
+	assert_true(m->capacity_bps > 1000000);
+}
+
 /* Growth clamps to LM_PROBE_GAIN x the estimate; it must never lower the
  * rate (no queue, no loss). A link with `rate:` paced at 24 Mbit/s whose
  * estimate was a trickle, and whose next delivery window (it stops at the
@@ -1006,6 +1031,7 @@ int main(void)
 	    cmocka_unit_test(test_no_demand),
 	    cmocka_unit_test(test_ceiling),
 	    cmocka_unit_test(test_growth_never_lowers),
+	    cmocka_unit_test(test_trickle_is_no_capacity),
 	    cmocka_unit_test(test_stall),
 	    cmocka_unit_test(test_stall_long_path),
 	    cmocka_unit_test(test_stale_reports),

@@ -78,8 +78,10 @@ struct reorder {
 	uint64_t frontier; /* every seq below it is resolved */
 	uint64_t now_ns;   /* latest time seen: keeps arrivals monotonic */
 	uint64_t hold_ns;
-	uint64_t recover_until; /* no give-up before this (recovery) */
-	uint32_t arr_head;	/* oldest held packet, NIL if none */
+	uint64_t recover_until;	  /* no give-up before this (recovery) */
+	reorder_coming_fn coming; /* asked before a give-up, may be NULL */
+	void *coming_arg;
+	uint32_t arr_head; /* oldest held packet, NIL if none */
 	uint32_t arr_tail;
 	/* Windowed maximum of the waits gaps needed: the window starting at
 	 * wait_start and the one before it. */
@@ -305,11 +307,42 @@ static void expire_one(struct reorder *r, uint32_t idx)
 		release_chain(r, x, C_EXPIRED);
 }
 
+/* The seq expire_one() would give up on for the packet at idx: the first
+ * missing one up its chain (the same walk, read-only). */
+static uint64_t gap_of(const struct reorder *r, uint32_t idx)
+{
+	uint64_t x = r->slots[idx].seq;
+	for (;;) {
+		const struct slot *s = &r->slots[x & r->mask];
+		if (!s->pred_gap)
+			break;
+		uint64_t p = x - s->pred_gap;
+		const struct slot *ps = &r->slots[p & r->mask];
+		if (ps->seq != p || ps->state != S_HELD ||
+		    ps->waiter_gap != s->pred_gap)
+			break;
+		x = p;
+	}
+	return x - r->slots[x & r->mask].pred_gap;
+}
+
 static void expire(struct reorder *r, uint64_t now_ns)
 {
 	while (r->arr_head != NIL &&
 	       deadline_of(r, &r->slots[r->arr_head]) <= now_ns) {
 		const struct slot *h = &r->slots[r->arr_head];
+		if (r->coming) {
+			/* the gap may still be on its way: wait, as for a
+			 * resend (every later head waits behind it) */
+			uint64_t u =
+			    r->coming(r->coming_arg, gap_of(r, r->arr_head),
+				      h->arrival_ns, now_ns);
+			if (u > now_ns) {
+				if (u > r->recover_until)
+					r->recover_until = u;
+				break;
+			}
+		}
 		uint64_t plain = h->arrival_ns + r->hold_ns;
 		if (plain >= h->arrival_ns && plain < r->recover_until)
 			r->st.recovery_waits++;
@@ -350,6 +383,12 @@ void reorder_destroy(struct reorder *r)
 void reorder_set_hold(struct reorder *r, uint64_t hold_ns)
 {
 	r->hold_ns = hold_ns;
+}
+
+void reorder_set_coming(struct reorder *r, reorder_coming_fn fn, void *arg)
+{
+	r->coming = fn;
+	r->coming_arg = arg;
 }
 
 void reorder_hold_until(struct reorder *r, uint64_t until_ns)

@@ -80,8 +80,9 @@ struct reorder_stats {
 	    duplicates;	  /* refused: seq already held/delivered (-EALREADY) */
 	uint64_t lost;	  /* missing predecessors given up on */
 	uint64_t resyncs; /* jumps of more than the capacity ahead */
-	uint64_t recovery_waits; /* gaps that waited past their hold for a
-				    packet being recovered */
+	uint64_t recovery_waits; /* gaps that waited past their hold for
+				    reorder_hold_until(): a packet being
+				    recovered, or one on a lagging link */
 	uint64_t hold_ns;	 /* current hold time */
 	uint64_t wait_ns;	 /* longest wait a gap needed recently (see
 				    reorder_wait_ns()) */
@@ -119,6 +120,20 @@ void reorder_set_hold(struct reorder *r, uint64_t hold_ns);
  * deadline may move: re-read reorder_next_deadline().
  */
 void reorder_hold_until(struct reorder *r, uint64_t until_ns);
+
+/*
+ * Asked just before a gap is given up on hold timeout: `missing` is the seq
+ * that would be declared lost (the first missing packet up the chain of
+ * the oldest held packet, which arrived at arrival_ns). Returns a time
+ * until which it may still arrive (the buffer then waits until then, as
+ * after reorder_hold_until(), and asks again), or anything <= now_ns to
+ * give it up. Must not call into the buffer. See reorder/lagging.h.
+ */
+typedef uint64_t (*reorder_coming_fn)(void *arg, uint64_t missing,
+				      uint64_t arrival_ns, uint64_t now_ns);
+
+/* Sets (fn NULL: clears) the function asked before each give-up. */
+void reorder_set_coming(struct reorder *r, reorder_coming_fn fn, void *arg);
 
 /*
  * Inserts one packet; may deliver it and others (of any bucket) before

@@ -879,6 +879,75 @@ static void test_property_random_traces(void **state)
 }
 
 /*
+ * The function asked before a give-up (reorder_set_coming) is told the seq
+ * the expiry would give up on: the first missing packet up the oldest held
+ * packet's chain, whatever order the chain's packets arrived in. While it
+ * answers "still coming" nothing is given up; then exactly that seq is.
+ */
+struct coming {
+	uint64_t missing, arrival, until;
+	unsigned asked;
+};
+
+static uint64_t coming_fn(void *arg, uint64_t missing, uint64_t arrival_ns,
+			  uint64_t now_ns)
+{
+	struct coming *k = arg;
+	(void)now_ns;
+	k->missing = missing;
+	k->arrival = arrival_ns;
+	k->asked++;
+	return k->until;
+}
+
+static void test_still_coming(void **state)
+{
+	(void)state;
+	struct rec c;
+	struct coming k = {.until = 30 * MS};
+	struct pk p1 = {.seq = 1}, p3 = {.seq = 3, .gap = 1},
+		  p4 = {.seq = 4, .gap = 1}, p2 = {.seq = 2, .gap = 1};
+	struct reorder *r = mk(&c, 64, 10 * MS);
+	reorder_set_coming(r, coming_fn, &k);
+	assert_int_equal(push(r, &c, &p1, 0), 0);
+	/* 4 first (waits for 3), then 3 (waits for 2): the oldest held is
+	 * 4, its chain leads to 2 */
+	assert_int_equal(push(r, &c, &p4, 1 * MS), 0);
+	assert_int_equal(push(r, &c, &p3, 2 * MS), 0);
+	assert_int_equal(k.asked, 0); /* not before the hold ran out */
+	tick(r, &c, 11 * MS);
+	assert_int_equal(k.asked, 1);
+	assert_int_equal(k.missing, 2);
+	assert_int_equal(k.arrival, 1 * MS);
+	expect_out(&c, (const uint64_t[]){1}, 1);
+	assert_int_equal(reorder_next_deadline(r), 30 * MS);
+	/* asked again at 30 ms: now it gives up 2, exactly */
+	k.until = 0;
+	tick(r, &c, 30 * MS);
+	expect_out(&c, (const uint64_t[]){1, 3, 4}, 3);
+	assert_int_equal(push(r, &c, &p2, 31 * MS), -ESTALE);
+	struct reorder_stats st;
+	reorder_get_stats(r, &st);
+	assert_int_equal(st.lost, 1);
+	assert_int_equal(st.recovery_waits, 1);
+	reorder_destroy(r);
+
+	/* and while it says "coming", the gap can still fill */
+	k = (struct coming){.until = 30 * MS};
+	r = mk(&c, 64, 10 * MS);
+	reorder_set_coming(r, coming_fn, &k);
+	assert_int_equal(push(r, &c, &p1, 0), 0);
+	assert_int_equal(push(r, &c, &p3, 1 * MS), 0);
+	tick(r, &c, 11 * MS);
+	assert_int_equal(push(r, &c, &p2, 20 * MS), 0);
+	expect_out(&c, (const uint64_t[]){1, 2, 3}, 3);
+	reorder_get_stats(r, &st);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(st.reordered, 1);
+	reorder_destroy(r);
+}
+
+/*
  * A packet being recovered: reorder_hold_until() keeps a gap open past the
  * hold, so the resend (pushed under the original's seq) fills it; and only
  * until then: a resend that never comes costs the hold-until, not more.
@@ -966,6 +1035,7 @@ int main(void)
 	    cmocka_unit_test(test_flush_and_destroy),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_hold_until_recovery),
+	    cmocka_unit_test(test_still_coming),
 	    cmocka_unit_test(test_property_random_traces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

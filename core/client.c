@@ -363,6 +363,11 @@ void client_on_hello_ack(struct daemon *d, const uint8_t *buf, size_t len,
 	replay_init(&s->replay);
 	if (s->reorder)
 		reorder_reset(s->reorder); /* the new session counts from 1 */
+	for (uint32_t i = 0; i < s->n_paths; i++) { /* and so its links */
+		s->paths[i].fbrx.data_high_seq = 0;
+		s->paths[i].fbrx.data_rx_ns = 0;
+	}
+	s->lag_gap = 0;
 	tunio_flush(d);
 	memset(s->bucket_last, 0, sizeof(s->bucket_last));
 	s->state = SESS_ESTABLISHED;

@@ -168,6 +168,8 @@ static json_t *reorder_json(struct session *s)
 			    json_integer((json_int_t)st.recovery_waits));
 	json_object_set_new(r, "late_delivered",
 			    json_integer((json_int_t)s->rx_late_delivered));
+	json_object_set_new(r, "lagging_waits",
+			    json_integer((json_int_t)s->lag_waits));
 	return r;
 }
 

@@ -100,6 +100,9 @@ struct path {
 		uint64_t quiet_ns;  /* first report since it went quiet */
 		uint32_t owd_us;    /* newest DATA packet's one-way delay */
 		uint32_t owd_rx_us; /* when it arrived (receiver clock) */
+		/* for a gap that may still be on this link (lagging.h) */
+		uint64_t data_high_seq; /* highest session seq of its DATA */
+		uint64_t data_rx_ns;	/* when its newest DATA arrived */
 	} fbrx;
 	/* loss recovery (docs/loss-recovery.md), about packets sent on this
 	 * link (losses as the receiver saw them, in the direction it sent
@@ -152,6 +155,8 @@ struct session {
 	ev_timer reorder_timer;
 	uint64_t reorder_deadline; /* what reorder_timer is armed for */
 	uint64_t hold_ns;	   /* reorder hold last set */
+	/* gaps held for a lagging link (gap_still_coming in session.c) */
+	uint64_t lag_gap, lag_waits;
 	/* links' one-way-delay spread (session_note_owd), two-bucket max */
 	uint32_t spread_cur_us, spread_prev_us;
 	uint64_t spread_start_ns;

@@ -1704,6 +1704,9 @@ static void rx_data(struct session *s, struct path *p, uint8_t *body,
 		s->rx_spoofed++;
 		return;
 	}
+	if (h->seq > p->fbrx.data_high_seq)
+		p->fbrx.data_high_seq = h->seq;
+	p->fbrx.data_rx_ns = now;
 	rx_deliver(s, h->seq, dh.prev_gap, inner, ilen, now);
 }
 

@@ -13,12 +13,15 @@
 #include "base/log.h"
 #include "link/owdspread.h"
 #include "link/retx.h"
+#include "lagging.h"
 #include "reorder.h"
 #include "link/gro.h"
 #include "sched/sched_host.h"
 
 static void reorder_deliver(void *arg, void *pkt, uint32_t len);
 static void reorder_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static uint64_t gap_still_coming(void *arg, uint64_t missing,
+				 uint64_t arrival_ns, uint64_t now);
 
 /* Pool size: everything the reorder buffer may hold, plus one receive
  * batch in flight, plus slack. */
@@ -156,6 +159,7 @@ int session_create(struct daemon *d, struct session **out, struct err *e)
 			err_set(e, ret, "cannot create the reorder buffer");
 			goto fail;
 		}
+		reorder_set_coming(s->reorder, gap_still_coming, s);
 	}
 	if (d->cfg.recovery.enabled) {
 		/* Copies of what this side sends, for resends; kept no
@@ -685,6 +689,33 @@ void session_note_owd(struct session *s, struct path *p, uint32_t owd_us,
 		hold_apply(s, (uint64_t)spread * 1000);
 		session_arm_reorder(s, reorder_next_deadline(s->reorder), now);
 	}
+}
+
+/* Asked by the reorder buffer before it gives a gap up (reorder_coming_fn):
+ * the gap may still be on a link that keeps delivering and has not passed
+ * it, behind the far end's pacer (reorder/lagging.h); at most the YAML's
+ * max_hold after the oldest held packet came. */
+static uint64_t gap_still_coming(void *arg, uint64_t missing,
+				 uint64_t arrival_ns, uint64_t now)
+{
+	struct session *s = arg;
+	struct lag_link v[CFG_MAX_LINKS];
+	for (uint32_t i = 0; i < s->n_paths; i++) {
+		const struct path *p = &s->paths[i];
+		v[i] = (struct lag_link){.valid = p->sess && p->fd >= 0 &&
+						  p->fbrx.data_rx_ns,
+					 .high_seq = p->fbrx.data_high_seq,
+					 .last_rx_ns = p->fbrx.data_rx_ns};
+	}
+	uint64_t cap =
+	    arrival_ns + (uint64_t)s->d->cfg.reorder.max_hold_ms * 1000000;
+	uint64_t until = lagging_hold_until(v, s->n_paths, missing, now,
+					    LAGGING_ACTIVE_NS, cap);
+	if (until && missing != s->lag_gap) {
+		s->lag_gap = missing;
+		s->lag_waits++;
+	}
+	return until;
 }
 
 /* The sender keeps a copy as long as a resend can still arrive in time:

@@ -277,6 +277,32 @@ static void window_advance(struct reorder *r, uint64_t seq)
 	}
 }
 
+/* The first held packet up the chain of the held packet `seq`: the one
+ * whose missing predecessor the chain waits for. */
+static uint64_t chain_root(const struct reorder *r, uint64_t seq)
+{
+	uint64_t x = seq;
+	for (;;) {
+		const struct slot *s = &r->slots[x & r->mask];
+		if (!s->pred_gap)
+			return x;
+		uint64_t p = x - s->pred_gap;
+		const struct slot *ps = &r->slots[p & r->mask];
+		if (ps->seq != p || ps->state != S_HELD ||
+		    ps->waiter_gap != s->pred_gap)
+			return x;
+		x = p;
+	}
+}
+
+/* The seq expire_one() gives up on for the held packet at idx (a walk the
+ * length of the chain, once per deadline that comes). */
+static uint64_t gap_of(const struct reorder *r, uint32_t idx)
+{
+	uint64_t x = chain_root(r, r->slots[idx].seq);
+	return x - r->slots[x & r->mask].pred_gap;
+}
+
 /*
  * The oldest held packet timed out. It may wait on a predecessor that is
  * itself held (the chain's first packet is missing), so walk back to the
@@ -285,18 +311,7 @@ static void window_advance(struct reorder *r, uint64_t seq)
  */
 static void expire_one(struct reorder *r, uint32_t idx)
 {
-	uint64_t x = r->slots[idx].seq;
-	for (;;) {
-		struct slot *s = slot_of(r, x);
-		if (!s->pred_gap)
-			break;
-		uint64_t p = x - s->pred_gap;
-		struct slot *ps = slot_of(r, p);
-		if (ps->seq != p || ps->state != S_HELD ||
-		    ps->waiter_gap != s->pred_gap)
-			break;
-		x = p;
-	}
+	uint64_t x = chain_root(r, r->slots[idx].seq);
 	struct slot *root = slot_of(r, x);
 	uint64_t p = x - root->pred_gap;
 	struct slot *ps = slot_of(r, p);
@@ -305,25 +320,6 @@ static void expire_one(struct reorder *r, uint32_t idx)
 		resolve_below(r, p + 1, C_EXPIRED);
 	else
 		release_chain(r, x, C_EXPIRED);
-}
-
-/* The seq expire_one() would give up on for the packet at idx: the first
- * missing one up its chain (the same walk, read-only). */
-static uint64_t gap_of(const struct reorder *r, uint32_t idx)
-{
-	uint64_t x = r->slots[idx].seq;
-	for (;;) {
-		const struct slot *s = &r->slots[x & r->mask];
-		if (!s->pred_gap)
-			break;
-		uint64_t p = x - s->pred_gap;
-		const struct slot *ps = &r->slots[p & r->mask];
-		if (ps->seq != p || ps->state != S_HELD ||
-		    ps->waiter_gap != s->pred_gap)
-			break;
-		x = p;
-	}
-	return x - r->slots[x & r->mask].pred_gap;
 }
 
 static void expire(struct reorder *r, uint64_t now_ns)

@@ -176,7 +176,8 @@ static const char *client_status =
     " {\"name\":\"we\\\"ird\\\\na\\nme\",\"state\":\"down\","
     "  \"admin_down\":true,\"tx_bytes\":0,"
     "  \"probe\":{\"last_heard_ago_s\":-1}}],"
-    "\"reorder\":{\"enabled\":true,\"delivered\":5,\"hold_ms\":5.0},"
+    "\"reorder\":{\"enabled\":true,\"delivered\":5,\"hold_ms\":5.0,"
+    "\"recovery_waits\":2,\"lagging_waits\":3},"
     "\"scheduler\":{\"upstream\":{\"plugin\":\"roundrobin\","
     " \"dir\":\"upstream\",\"picks\":42,\"faults\":0,\"drops\":0,"
     " \"fallbacks\":0},\"downstream\":{\"plugin\":\"roundrobin\"}}}";
@@ -210,6 +211,8 @@ static void test_client_names_types_units(void **state)
 	has_line(t, "ttt_session_rx_auth_failures_total 3");
 	has_line(t, "ttt_reorder_delivered_total 5");
 	has_line(t, "ttt_reorder_hold_seconds 0.005");
+	has_line(t, "ttt_reorder_recovery_waits_total 2");
+	has_line(t, "ttt_reorder_lagging_waits_total 3");
 	has_line(t, "ttt_scheduler_picks_total{direction=\"upstream\","
 		    "plugin=\"roundrobin\"} 42");
 	has_line(t, "ttt_info{role=\"client\",version=\"0.1.0\"} 1");

@@ -279,15 +279,15 @@ static void window_advance(struct reorder *r, uint64_t seq)
 
 /* The first held packet up the chain of the held packet `seq`: the one
  * whose missing predecessor the chain waits for. */
-static uint64_t chain_root(const struct reorder *r, uint64_t seq)
+static uint64_t chain_root(struct reorder *r, uint64_t seq)
 {
 	uint64_t x = seq;
 	for (;;) {
-		const struct slot *s = &r->slots[x & r->mask];
+		const struct slot *s = slot_of(r, x);
 		if (!s->pred_gap)
 			return x;
 		uint64_t p = x - s->pred_gap;
-		const struct slot *ps = &r->slots[p & r->mask];
+		const struct slot *ps = slot_of(r, p);
 		if (ps->seq != p || ps->state != S_HELD ||
 		    ps->waiter_gap != s->pred_gap)
 			return x;
@@ -295,23 +295,15 @@ static uint64_t chain_root(const struct reorder *r, uint64_t seq)
 	}
 }
 
-/* The seq expire_one() gives up on for the held packet at idx (a walk the
- * length of the chain, once per deadline that comes). */
-static uint64_t gap_of(const struct reorder *r, uint32_t idx)
-{
-	uint64_t x = chain_root(r, r->slots[idx].seq);
-	return x - r->slots[x & r->mask].pred_gap;
-}
-
 /*
  * The oldest held packet timed out. It may wait on a predecessor that is
- * itself held (the chain's first packet is missing), so walk back to the
- * first held packet of the chain, give up on the seq it waits for, and
- * release the whole chain: the walk costs no more than what it delivers.
+ * itself held (the chain's first packet is missing), so the caller walked
+ * back to x, the first held packet of the chain (chain_root()); give up
+ * on the seq it waits for and release the whole chain: the walk costs no
+ * more than what it delivers.
  */
-static void expire_one(struct reorder *r, uint32_t idx)
+static void expire_root(struct reorder *r, uint64_t x)
 {
-	uint64_t x = chain_root(r, r->slots[idx].seq);
 	struct slot *root = slot_of(r, x);
 	uint64_t p = x - root->pred_gap;
 	struct slot *ps = slot_of(r, p);
@@ -327,12 +319,13 @@ static void expire(struct reorder *r, uint64_t now_ns)
 	while (r->arr_head != NIL &&
 	       deadline_of(r, &r->slots[r->arr_head]) <= now_ns) {
 		const struct slot *h = &r->slots[r->arr_head];
+		uint64_t x = chain_root(r, h->seq);
 		if (r->coming) {
 			/* the gap may still be on its way: wait, as for a
 			 * resend (every later head waits behind it) */
-			uint64_t u =
-			    r->coming(r->coming_arg, gap_of(r, r->arr_head),
-				      h->arrival_ns, now_ns);
+			uint64_t u = r->coming(r->coming_arg,
+					       x - slot_of(r, x)->pred_gap,
+					       h->arrival_ns, now_ns);
 			if (u > now_ns) {
 				if (u > r->recover_until)
 					r->recover_until = u;
@@ -342,7 +335,7 @@ static void expire(struct reorder *r, uint64_t now_ns)
 		uint64_t plain = h->arrival_ns + r->hold_ns;
 		if (plain >= h->arrival_ns && plain < r->recover_until)
 			r->st.recovery_waits++;
-		expire_one(r, r->arr_head);
+		expire_root(r, x);
 	}
 }
 
